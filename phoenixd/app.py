@@ -1,0 +1,196 @@
+"""The composition root: Config -> store, core, server; the daemon's lifecycle and signals."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import time
+
+import structlog
+from grpc_health.v1 import health_pb2
+
+from phoenixd.config import Config, parse_args
+from phoenixd.core.events import Actor, Event, EventType
+from phoenixd.core.feeds import Broker
+from phoenixd.core.membership import Membership
+from phoenixd.core.recorder import Recorder
+from phoenixd.core.state import ClusterState
+from phoenixd.log import configure_logging
+from phoenixd.server.context import Services
+from phoenixd.server.grpc_server import SERVICE_NAMES, BindError, build_server
+from phoenixd.server.sessions import SessionHub
+from phoenixd.store import CorruptJournal, DataDirLocked, Store
+
+__all__ = ["EXIT_JOURNAL_FAILURE", "Daemon", "main"]
+
+log = structlog.get_logger("phoenixd")
+
+# Exit code when a journal write or fsync fails: the daemon stops rather than
+# retry (see store/journal.py); a supervisor restarts it and recovery runs.
+EXIT_JOURNAL_FAILURE = 70
+EXIT_STARTUP_FAILURE = 2
+# The lease ticker never sleeps longer than this, so a deadline armed while it
+# sleeps is acted on at most this late.
+TICK = 0.05
+
+
+class Daemon:
+    """One phoenixd: owns the store, the core, the server and the background tasks."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.port = 0
+        self._stopping = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._snapshotting = False
+
+    async def start(self) -> None:
+        cfg = self.config
+        started = time.monotonic()
+        self.store = Store(cfg.data_dir, snapshot_every=cfg.snapshot_every)
+        self.state = ClusterState()
+        recovery = self.store.recover(self.state.apply, self.state.restore)
+        self.broker = Broker()
+        self.sessions = SessionHub()
+        journal = self.store.open_journal(recovery, self._on_durable, self._on_fatal)
+        self.recorder = Recorder(
+            journal, self.state.apply,
+            head_sequence=recovery.head_sequence, head_hash=recovery.head_hash,
+        )
+        self.membership = Membership(
+            self.state, self.recorder, suspect_grace=cfg.suspect_grace,
+            notify=self.sessions.notify,
+        )
+        self.membership.rearm_all()
+        self.services = Services(
+            self.state, self.recorder, self.membership, journal, self.broker, self.sessions
+        )
+        journal.start()
+        if recovery.truncation is not None:
+            t = recovery.truncation
+            log.warning(
+                "journal tail was torn; truncated", offset=t.offset, dropped_bytes=t.dropped_bytes,
+                record=t.sequence, problem=t.problem,
+            )
+            self.recorder.record(
+                EventType.JOURNAL_TRUNCATED, Actor.DAEMON,
+                reason=f"torn tail at byte offset {t.offset} cut off ({t.problem})",
+                data={"offset": t.offset, "dropped_bytes": t.dropped_bytes},
+            )
+        self.recorder.record(
+            EventType.DAEMON_STARTED, Actor.DAEMON, reason="recovered",
+            data={"replayed": recovery.replayed, "snapshot_revision": recovery.snapshot_revision,
+                  "pid": os.getpid()},
+        )
+        await journal.wait_durable(self.recorder.head_sequence)
+
+        tls = None
+        if cfg.tls_cert and cfg.tls_key:
+            tls = (cfg.tls_cert.read_bytes(), cfg.tls_key.read_bytes(),
+                   cfg.client_ca.read_bytes() if cfg.client_ca else None)
+        token = cfg.auth_token_file.read_text().strip() if cfg.auth_token_file else None
+        if cfg.auth_token_file and not token:
+            raise BindError(f"--auth-token-file {cfg.auth_token_file} is empty")
+        self.server, self.health, self.port = build_server(
+            self.services, listen=cfg.listen, max_message_bytes=cfg.max_message_bytes,
+            max_concurrent_rpcs=cfg.max_concurrent_rpcs, operator_token=token, tls=tls,
+        )
+        await self.server.start()
+        for name in ("", *SERVICE_NAMES):
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        self._tasks.append(asyncio.create_task(self._lease_ticker(), name="leases"))
+        log.info(
+            "phoenixd serving", listen=cfg.listen, port=self.port, data_dir=str(cfg.data_dir),
+            members=len(self.state.members), revision=self.recorder.head_sequence,
+            replayed=recovery.replayed, snapshot_revision=recovery.snapshot_revision,
+            recovery_ms=round((time.monotonic() - started) * 1000, 1),
+            tls=tls is not None, mtls=bool(tls and tls[2]), operator_auth=token is not None,
+            snapshot_note=recovery.snapshot_note or None,
+        )
+
+    async def _lease_ticker(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            self.membership.expire()
+            due = self.membership.next_deadline()
+            delay = TICK if due is None else min(max(due - loop.time(), 0.0), TICK)
+            await asyncio.sleep(delay)
+
+    def _on_durable(self, events: list[Event]) -> None:
+        self.broker.publish(events)
+        head = events[-1].sequence
+        if not self._snapshotting and self.store.snapshot_due(head):
+            self._snapshotting = True
+            self._tasks.append(asyncio.create_task(self._snapshot(), name="snapshot"))
+
+    async def _snapshot(self) -> None:
+        try:
+            await self.store.write_snapshot(
+                self.state.snapshot(), self.recorder.head_sequence, self.recorder.head_hash,
+                self.services.journal.end_offset,
+            )
+            log.info("snapshot written", revision=self.store.last_snapshot_revision)
+        except OSError as exc:
+            self._on_fatal(exc)
+        finally:
+            self._snapshotting = False
+
+    def _on_fatal(self, exc: BaseException) -> None:
+        log.critical(
+            "journal write or fsync failed; stopping without retrying (acknowledged data is "
+            "safe, unacknowledged data may be lost; restart to recover)", error=repr(exc),
+        )
+        sys.stderr.flush()
+        os._exit(EXIT_JOURNAL_FAILURE)
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+
+    async def wait_stopped(self) -> None:
+        await self._stopping.wait()
+
+    async def stop(self) -> None:
+        """Graceful shutdown: stop accepting, tell sessions, flush, snapshot, unlock."""
+        log.info("phoenixd shutting down")
+        await self.health.enter_graceful_shutdown()
+        self.sessions.close_all("daemon shutting down; reconnect with backoff")
+        self.broker.close_all("daemon shutting down")
+        await self.server.stop(self.config.shutdown_grace)
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        journal = self.services.journal
+        await journal.wait_durable(self.recorder.head_sequence)
+        if self.recorder.head_sequence > self.store.last_snapshot_revision:
+            await self.store.write_snapshot(
+                self.state.snapshot(), self.recorder.head_sequence, self.recorder.head_hash,
+                journal.end_offset,
+            )
+        await journal.close()
+        self.store.close()
+        log.info("phoenixd stopped", revision=self.recorder.head_sequence)
+
+
+async def serve(config: Config) -> int:
+    daemon = Daemon(config)
+    try:
+        await daemon.start()
+    except (DataDirLocked, CorruptJournal, BindError, OSError) as exc:
+        log.error("phoenixd cannot start", error=str(exc))
+        return EXIT_STARTUP_FAILURE
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, daemon.request_stop)
+    await daemon.wait_stopped()
+    await daemon.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = parse_args(argv)
+    configure_logging(config.log_format, config.log_level)
+    return asyncio.run(serve(config))

@@ -1,0 +1,126 @@
+"""The daemon's one frozen Config, and the command line that fills it."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+
+from phoenixd.core.membership import DEFAULT_SUSPECT_GRACE
+
+__all__ = ["Config", "ConfigError", "parse_args"]
+
+DEFAULT_LISTEN = "127.0.0.1:7400"
+
+
+class ConfigError(ValueError):
+    """A setting that cannot work; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class Config:
+    listen: str = DEFAULT_LISTEN
+    """host:port to serve gRPC on; loopback unless TLS (or --insecure) is set."""
+    data_dir: Path = Path(".phoenixflight")
+    """Where the journal, snapshots and lock live."""
+    suspect_grace: float = DEFAULT_SUSPECT_GRACE
+    """Seconds a SUSPECT member may stay quiet before it is FAILED."""
+    snapshot_every: int = 10_000
+    """Write registry/packets/assignments snapshots every this many events."""
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    client_ca: Path | None = None
+    """CA bundle for client certificates: setting it turns on mTLS."""
+    auth_token_file: Path | None = None
+    """File holding the operator bearer token; unset means no operator auth."""
+    insecure: bool = False
+    """Allow a non-loopback address without TLS."""
+    max_message_bytes: int = 4 * 1024 * 1024
+    """Largest request or response message."""
+    max_concurrent_rpcs: int = 1024
+    """Unary calls in flight before new ones get RESOURCE_EXHAUSTED."""
+    shutdown_grace: float = 5.0
+    """Seconds in-flight calls get to finish on SIGTERM."""
+    log_format: str = "auto"
+    log_level: str = "info"
+
+    def validate(self) -> None:
+        host, _, port = self.listen.rpartition(":")
+        if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ConfigError(f"--listen {self.listen!r} must be host:port, e.g. {DEFAULT_LISTEN}")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigError("--tls-cert and --tls-key go together")
+        if self.client_ca is not None and self.tls_cert is None:
+            raise ConfigError("--client-ca (mTLS) needs --tls-cert and --tls-key")
+        if not self.is_loopback() and self.tls_cert is None and not self.insecure:
+            raise ConfigError(
+                f"refusing to serve {self.listen} without TLS: members' credentials and the "
+                "operator token would cross the network in clear. Pass --tls-cert/--tls-key, "
+                "or --insecure if this network is trusted"
+            )
+        if self.suspect_grace < 0:
+            raise ConfigError("--suspect-grace must be >= 0")
+        if self.snapshot_every < 1:
+            raise ConfigError("--snapshot-every must be >= 1")
+        if self.max_concurrent_rpcs < 1 or self.max_message_bytes < 1024:
+            raise ConfigError("--max-concurrent-rpcs must be >= 1, --max-message-bytes >= 1024")
+
+    def is_loopback(self) -> bool:
+        host = self.listen.rpartition(":")[0].strip("[]")
+        if host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
+
+
+def parse_args(argv: list[str] | None = None) -> Config:
+    d = Config()
+    p = argparse.ArgumentParser(
+        prog="phoenixd",
+        description="PhoenixFlight daemon: members, Flight Packets and the Flight Recorder, "
+        "served over gRPC (with reflection and health).",
+    )
+    p.add_argument("--listen", default=d.listen, help=f"host:port to serve on (default {d.listen})")
+    p.add_argument("--data-dir", type=Path, default=d.data_dir,
+                   help="journal, snapshots and lock (default ./.phoenixflight)")
+    p.add_argument("--suspect-grace", type=float, default=d.suspect_grace, metavar="SECONDS",
+                   help="how long a SUSPECT member may stay quiet before it is FAILED "
+                   f"(default {d.suspect_grace:g})")
+    p.add_argument("--snapshot-every", type=int, default=d.snapshot_every, metavar="EVENTS",
+                   help=f"snapshot the state every this many events (default {d.snapshot_every})")
+    p.add_argument("--tls-cert", type=Path, help="server certificate (PEM) to serve TLS")
+    p.add_argument("--tls-key", type=Path, help="private key (PEM) of --tls-cert")
+    p.add_argument("--client-ca", type=Path,
+                   help="CA bundle (PEM) for client certificates: turns on mTLS")
+    p.add_argument("--auth-token-file", type=Path,
+                   help="file with the operator bearer token; operator calls then need "
+                   "`authorization: Bearer <token>`")
+    p.add_argument("--insecure", action="store_true",
+                   help="allow a non-loopback --listen address without TLS")
+    p.add_argument("--max-message-bytes", type=int, default=d.max_message_bytes,
+                   help=f"largest message accepted or sent (default {d.max_message_bytes})")
+    p.add_argument("--max-concurrent-rpcs", type=int, default=d.max_concurrent_rpcs,
+                   help="unary calls in flight before RESOURCE_EXHAUSTED "
+                   f"(default {d.max_concurrent_rpcs})")
+    p.add_argument("--shutdown-grace", type=float, default=d.shutdown_grace, metavar="SECONDS",
+                   help=f"time in-flight calls get on SIGTERM (default {d.shutdown_grace:g})")
+    p.add_argument("--log-format", choices=("auto", "console", "json"), default=d.log_format,
+                   help="console on a terminal, JSON otherwise (default auto)")
+    p.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
+                   default=d.log_level, help="(default info)")
+    a = p.parse_args(argv)
+    config = Config(
+        listen=a.listen, data_dir=a.data_dir, suspect_grace=a.suspect_grace,
+        snapshot_every=a.snapshot_every, tls_cert=a.tls_cert, tls_key=a.tls_key,
+        client_ca=a.client_ca, auth_token_file=a.auth_token_file, insecure=a.insecure,
+        max_message_bytes=a.max_message_bytes, max_concurrent_rpcs=a.max_concurrent_rpcs,
+        shutdown_grace=a.shutdown_grace, log_format=a.log_format, log_level=a.log_level,
+    )
+    try:
+        config.validate()
+    except ConfigError as exc:
+        p.error(str(exc))
+    return config

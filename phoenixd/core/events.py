@@ -1,0 +1,112 @@
+"""Flight Recorder events: their types, their record, and the hash chain over them.
+
+Every state change of the daemon is one event. An event's canonical bytes are
+compact, key-sorted JSON; its hash is ``sha256(prev_hash || canonical bytes)``
+so that editing any byte of any event breaks the chain from there on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+__all__ = [
+    "GENESIS_HASH",
+    "Actor",
+    "Event",
+    "EventType",
+    "canonical_bytes",
+    "chain_hash",
+    "event_from_payload",
+]
+
+# The prev_hash of the first event: there is nothing before it.
+GENESIS_HASH = "0" * 64
+
+
+class EventType(StrEnum):
+    """Every kind of event the daemon records (the seed's names, plus ours)."""
+
+    MEMBER_REGISTERED = "member_registered"
+    CAPABILITY_DISCOVERED = "capability_discovered"
+    MEMBER_UPDATED = "member_updated"
+    MEMBER_SUSPECT = "member_suspect"
+    MEMBER_RECOVERED = "member_recovered"
+    MEMBER_FAILED = "member_failed"
+    MEMBER_DRAINING = "member_draining"
+    MEMBER_RETIRED = "member_retired"
+    JOURNAL_TRUNCATED = "journal_truncated"
+    DAEMON_STARTED = "daemon_started"
+
+
+class Actor:
+    """Who caused an event."""
+
+    OPERATOR = "operator"
+    DAEMON = "phoenixd"
+
+    @staticmethod
+    def member(member_id: str) -> str:
+        return f"member:{member_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One recorded event. ``data`` is type-specific and must be JSON-able."""
+
+    sequence: int
+    time: float  # wall clock, seconds since the epoch
+    type: str
+    actor: str
+    reason: str = ""
+    member_ids: tuple[str, ...] = ()
+    packet_ids: tuple[str, ...] = ()
+    lineage_ids: tuple[str, ...] = ()
+    data: dict[str, Any] = field(default_factory=dict)
+    prev_hash: str = GENESIS_HASH
+    hash: str = ""
+
+    def body(self) -> dict[str, Any]:
+        """The hashed part of the event (everything but the two hashes)."""
+        return {
+            "seq": self.sequence,
+            "time": self.time,
+            "type": self.type,
+            "actor": self.actor,
+            "reason": self.reason,
+            "members": list(self.member_ids),
+            "packets": list(self.packet_ids),
+            "lineages": list(self.lineage_ids),
+            "data": self.data,
+        }
+
+
+def canonical_bytes(body: dict[str, Any]) -> bytes:
+    """Compact, key-sorted UTF-8 JSON: the same event always gives the same bytes."""
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def chain_hash(prev_hash: str, payload: bytes) -> str:
+    """The hash that links an event's payload to the event before it."""
+    return hashlib.sha256(prev_hash.encode("ascii") + payload).hexdigest()
+
+
+def event_from_payload(payload: bytes, prev_hash: str, hash_: str) -> Event:
+    """Rebuild an event from its canonical bytes (as read back from the journal)."""
+    body = json.loads(payload)
+    return Event(
+        sequence=body["seq"],
+        time=body["time"],
+        type=body["type"],
+        actor=body["actor"],
+        reason=body["reason"],
+        member_ids=tuple(body["members"]),
+        packet_ids=tuple(body["packets"]),
+        lineage_ids=tuple(body["lineages"]),
+        data=body["data"],
+        prev_hash=prev_hash,
+        hash=hash_,
+    )

@@ -1,0 +1,71 @@
+"""The one table from core errors to gRPC status codes, and the wrappers that apply it."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+import grpc
+import structlog
+
+from phoenixd.core import errors
+
+__all__ = ["STATUS_FOR", "status_for", "unary", "streaming"]
+
+log = structlog.get_logger("phoenixd.server")
+
+STATUS_FOR: dict[type[errors.PhoenixError], grpc.StatusCode] = {
+    errors.InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
+    errors.NotFound: grpc.StatusCode.NOT_FOUND,
+    errors.AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
+    errors.FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
+    errors.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    errors.ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    errors.Unavailable: grpc.StatusCode.UNAVAILABLE,
+}
+
+
+def status_for(exc: errors.PhoenixError) -> grpc.StatusCode:
+    for cls in type(exc).__mro__:
+        if cls in STATUS_FOR:
+            return STATUS_FOR[cls]
+    return grpc.StatusCode.INTERNAL
+
+
+Req = TypeVar("Req")
+Resp = TypeVar("Resp")
+Self = TypeVar("Self")
+
+
+def unary(
+    method: Callable[[Self, Req, grpc.aio.ServicerContext], Awaitable[Resp]],
+) -> Callable[[Self, Req, grpc.aio.ServicerContext], Awaitable[Resp]]:
+    """Map core errors of a unary handler to their status codes."""
+
+    @functools.wraps(method)
+    async def wrapper(self: Self, request: Req, context: grpc.aio.ServicerContext) -> Resp:
+        try:
+            return await method(self, request, context)
+        except errors.PhoenixError as exc:
+            await context.abort(status_for(exc), str(exc))
+            raise  # unreachable: abort raises
+
+    return wrapper
+
+
+def streaming(
+    method: Callable[[Self, Any, grpc.aio.ServicerContext], AsyncIterator[Resp]],
+) -> Callable[[Self, Any, grpc.aio.ServicerContext], AsyncIterator[Resp]]:
+    """Map core errors of a streaming handler to their status codes."""
+
+    @functools.wraps(method)
+    async def wrapper(self: Self, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Resp]:
+        try:
+            async for item in method(self, request, context):
+                yield item
+        except errors.PhoenixError as exc:
+            await context.abort(status_for(exc), str(exc))
+
+    return wrapper

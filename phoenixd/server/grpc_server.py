@@ -1,0 +1,83 @@
+"""Builds the grpc.aio server: options, TLS, the services, health and reflection."""
+
+from __future__ import annotations
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from phoenixflight.v1 import flight_recorder_service_pb2 as rec_pb
+from phoenixflight.v1 import flight_recorder_service_pb2_grpc as rec_grpc
+from phoenixflight.v1 import membership_service_pb2 as mem_pb
+from phoenixflight.v1 import membership_service_pb2_grpc as mem_grpc
+
+from phoenixd.server.context import Services
+from phoenixd.server.interceptors import Guard
+from phoenixd.server.membership import MembershipServicer
+from phoenixd.server.recorder import FlightRecorderServicer
+
+__all__ = ["SERVICE_NAMES", "BindError", "build_server"]
+
+SERVICE_NAMES = (
+    mem_pb.DESCRIPTOR.services_by_name["MembershipService"].full_name,
+    rec_pb.DESCRIPTOR.services_by_name["FlightRecorderService"].full_name,
+)
+
+
+class BindError(RuntimeError):
+    """The listen address could not be bound."""
+
+
+def server_options(max_message_bytes: int) -> list[tuple[str, int]]:
+    return [
+        ("grpc.max_receive_message_length", max_message_bytes),
+        ("grpc.max_send_message_length", max_message_bytes),
+        # A second daemon on the same port must fail loudly, not share it.
+        ("grpc.so_reuseport", 0),
+        # Members may ping every second while idle; don't answer with GOAWAY.
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.min_ping_interval_without_data_ms", 1000),
+        ("grpc.http2.max_ping_strikes", 0),
+        # Our own pings find dead member connections within ~40 s.
+        ("grpc.keepalive_time_ms", 30_000),
+        ("grpc.keepalive_timeout_ms", 10_000),
+    ]
+
+
+def build_server(
+    services: Services,
+    *,
+    listen: str,
+    max_message_bytes: int,
+    max_concurrent_rpcs: int,
+    operator_token: str | None,
+    tls: tuple[bytes, bytes, bytes | None] | None,
+) -> tuple[grpc.aio.Server, health.aio.HealthServicer, int]:
+    """A started-ready server bound to ``listen``; returns (server, health, port)."""
+    server = grpc.aio.server(
+        interceptors=[Guard(operator_token, max_concurrent_rpcs)],
+        options=server_options(max_message_bytes),
+    )
+    mem_grpc.add_MembershipServiceServicer_to_server(MembershipServicer(services), server)
+    rec_grpc.add_FlightRecorderServiceServicer_to_server(FlightRecorderServicer(services), server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+         reflection.SERVICE_NAME),
+        server,
+    )
+    try:
+        if tls is None:
+            port = server.add_insecure_port(listen)
+        else:
+            cert, key, client_ca = tls
+            creds = grpc.ssl_server_credentials(
+                [(key, cert)], root_certificates=client_ca,
+                require_client_auth=client_ca is not None,
+            )
+            port = server.add_secure_port(listen, creds)
+    except RuntimeError as exc:
+        raise BindError(f"cannot listen on {listen}: {exc} (is another phoenixd running?)") from exc
+    if port == 0:
+        raise BindError(f"cannot listen on {listen} (is another phoenixd running?)")
+    return server, health_servicer, port

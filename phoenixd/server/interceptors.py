@@ -1,0 +1,122 @@
+"""Operator auth and the concurrency limit, applied to every method in one place."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+
+__all__ = ["MEMBER_METHODS", "OPEN_METHODS", "Guard"]
+
+# Authenticated by the member's own credential inside the request, whatever
+# the operator auth mode: a worker never needs the operator's token.
+MEMBER_METHODS = frozenset({
+    "/phoenixflight.v1.MembershipService/Heartbeat",
+    "/phoenixflight.v1.MembershipService/OpenSession",
+})
+# Probes and discovery stay open so that load balancers and grpcurl work.
+OPEN_METHODS = frozenset({
+    "/grpc.health.v1.Health/Check",
+    "/grpc.health.v1.Health/Watch",
+    "/grpc.health.v1.Health/List",
+    "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+    "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+})
+
+
+def _rebuild(
+    handler: grpc.RpcMethodHandler,
+    wrap: Callable[[Callable[..., Any]], Callable[..., Any]],
+) -> grpc.RpcMethodHandler:
+    """The same handler with its behaviour wrapped (one factory per RPC shape)."""
+    if handler.unary_unary:
+        factory, inner = grpc.unary_unary_rpc_method_handler, handler.unary_unary
+    elif handler.unary_stream:
+        factory, inner = grpc.unary_stream_rpc_method_handler, handler.unary_stream
+    elif handler.stream_unary:
+        factory, inner = grpc.stream_unary_rpc_method_handler, handler.stream_unary
+    else:
+        factory, inner = grpc.stream_stream_rpc_method_handler, handler.stream_stream
+    return factory(
+        wrap(inner),
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
+
+
+class Guard(grpc.aio.ServerInterceptor):
+    """Refuses calls without the operator token, and unary calls past the limit.
+
+    grpc's own ``maximum_concurrent_rpcs`` counts streams too, and every member
+    holds a session stream for hours, so the limit here counts unary calls only
+    (streams are bounded by their own queues).
+    """
+
+    def __init__(self, token: str | None, max_concurrent: int) -> None:
+        self._token = token.encode() if token else None
+        self._max = max_concurrent
+        self.in_flight = 0
+
+    def _authorized(self, metadata: tuple[Any, ...] | None) -> bool:
+        if self._token is None:
+            return True
+        for key, value in metadata or ():
+            if key == "authorization":
+                raw = value.encode() if isinstance(value, str) else value
+                scheme, _, given = raw.partition(b" ")
+                return scheme.lower() == b"bearer" and hmac.compare_digest(given.strip(), self._token)
+        return False
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        if handler is None:
+            return handler
+        method = details.method
+        if method not in OPEN_METHODS and method not in MEMBER_METHODS and not self._authorized(
+            details.invocation_metadata
+        ):
+            return _rebuild(handler, lambda inner: _refuse(
+                grpc.StatusCode.UNAUTHENTICATED,
+                "missing or wrong operator token: send `authorization: Bearer <token>` "
+                "(the token in the daemon's --auth-token-file)",
+                streaming=handler.response_streaming,
+            ))
+        if handler.unary_unary:
+            return _rebuild(handler, self._limited)
+        return handler
+
+    def _limited(self, inner: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        async def limited(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            if self.in_flight >= self._max:
+                await context.abort(
+                    grpc.StatusCode.RESOURCE_EXHAUSTED,
+                    f"more than {self._max} calls in flight; retry with backoff",
+                )
+            self.in_flight += 1
+            try:
+                return await inner(request, context)
+            finally:
+                self.in_flight -= 1
+
+        return limited
+
+
+def _refuse(code: grpc.StatusCode, message: str, *, streaming: bool) -> Callable[..., Any]:
+    if streaming:
+
+        async def refuse_stream(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            await context.abort(code, message)
+            yield  # pragma: no cover - makes this an async generator
+
+        return refuse_stream
+
+    async def refuse(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        await context.abort(code, message)
+
+    return refuse

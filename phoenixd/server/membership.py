@@ -1,0 +1,275 @@
+"""MembershipService: registration, leases, sessions, the directory, the member feed."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import grpc
+import structlog
+from phoenixflight.v1 import member_pb2
+from phoenixflight.v1 import membership_service_pb2 as pb
+from phoenixflight.v1 import membership_service_pb2_grpc as pb_grpc
+
+from phoenixd.core.errors import FailedPrecondition, InvalidArgument, PhoenixError
+from phoenixd.core.events import Event
+from phoenixd.core.members import validate_member_id
+from phoenixd.core.membership import MemberUpdate, Registration
+from phoenixd.core.selector import parse_selector
+from phoenixd.server import convert
+from phoenixd.server.context import Services
+from phoenixd.server.errors import status_for, streaming, unary
+from phoenixd.server.sessions import Session
+from phoenixd.server.streams import follow
+
+__all__ = ["MembershipServicer"]
+
+log = structlog.get_logger("phoenixd.sessions")
+
+# How long a new session may take to send its `open` message.
+SESSION_OPEN_TIMEOUT = 10.0
+
+
+class MembershipServicer(pb_grpc.MembershipServiceServicer):
+    def __init__(self, services: Services) -> None:
+        self._s = services
+        self._core = services.membership
+
+    def _member_pb(self, member_id: str) -> member_pb2.Member:
+        return convert.member_to_pb(self._core.view(self._core.get_member(member_id)))
+
+    @unary
+    async def RegisterMember(
+        self, request: pb.RegisterMemberRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RegisterMemberResponse:
+        reg = Registration(
+            member_id=request.member_id,
+            kind=convert.kind_from_pb(request.kind),
+            capabilities=tuple(request.capabilities),
+            cpu=request.capacity.cpu if request.HasField("capacity") else None,
+            memory=request.capacity.memory if request.HasField("capacity") else None,
+            trust_score=request.trust_score if request.HasField("trust_score") else None,
+            reliability=request.reliability if request.HasField("reliability") else None,
+            labels=dict(request.labels),
+            lease_ttl=convert.duration_seconds(request.lease_ttl, "lease_ttl"),
+            credential=request.credential,
+        )
+        member, credential = self._core.register(reg)
+        await self._s.settle()
+        return pb.RegisterMemberResponse(
+            member=self._member_pb(member.member_id), credential=credential
+        )
+
+    @unary
+    async def Heartbeat(
+        self, request: pb.HeartbeatRequest, context: grpc.aio.ServicerContext
+    ) -> pb.HeartbeatResponse:
+        reported = (
+            convert.load_from_pb(request.reported_load)
+            if request.HasField("reported_load") else None
+        )
+        member = self._core.heartbeat(request.member_id, request.credential, reported)
+        await self._s.settle()
+        return pb.HeartbeatResponse(
+            status=convert.status_to_pb(member.status),
+            lease_ttl=convert.duration(member.lease_ttl),
+            incarnation=member.incarnation,
+            drain_requested=member.status.name == "DRAINING",
+        )
+
+    async def OpenSession(
+        self,
+        request_iterator: AsyncIterator[pb.OpenSessionRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> AsyncIterator[pb.OpenSessionResponse]:
+        try:
+            first = await asyncio.wait_for(anext(request_iterator), SESSION_OPEN_TIMEOUT)
+        except (TimeoutError, StopAsyncIteration):
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"send an `open` message first, within {SESSION_OPEN_TIMEOUT:g}s",
+            )
+            return
+        if first.WhichOneof("kind") != "open":
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "the first message of a session must be `open` with member_id and credential",
+            )
+        session = Session(first.open.member_id)
+        try:
+            member = self._core.open_session(first.open.member_id, first.open.credential, session)
+        except PhoenixError as exc:
+            await context.abort(status_for(exc), str(exc))
+        self._s.sessions.attach(session)
+        reader = asyncio.create_task(self._read_session(session, request_iterator))
+        try:
+            await self._s.settle()
+            yield pb.OpenSessionResponse(
+                message_id=0,
+                opened=pb.SessionOpened(
+                    member=self._member_pb(member.member_id),
+                    lease_ttl=convert.duration(member.lease_ttl),
+                    heartbeat_interval=convert.duration(member.lease_ttl / 3),
+                ),
+            )
+            while True:
+                message = await session.outbox.get()
+                if message is None:
+                    return
+                yield message
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await reader
+            graceful = session.goodbye or bool(session.closed_by_daemon)
+            self._s.sessions.detach(session)
+            self._core.close_session(session.member_id, session, graceful=graceful)
+
+    async def _read_session(
+        self, session: Session, requests: AsyncIterator[pb.OpenSessionRequest]
+    ) -> None:
+        """Everything the member sends renews its lease; a goodbye ends the session."""
+        try:
+            async for message in requests:
+                kind = message.WhichOneof("kind")
+                if kind == "goodbye":
+                    session.goodbye = True
+                    break
+                if kind == "open":
+                    raise InvalidArgument("`open` may only be the first message of a session")
+                reported = None
+                if kind == "load_report":
+                    reported = convert.load_from_pb(message.load_report.load)
+                member = self._core.session_message(session.member_id, session, reported)
+                if kind == "heartbeat":
+                    session.send(lease=pb.SessionLease(status=convert.status_to_pb(member.status)))
+        except PhoenixError as exc:
+            session.close(str(exc))
+            return
+        except (asyncio.CancelledError, grpc.RpcError):
+            raise
+        # The member closed its side: with a goodbye that is a clean leave.
+        if session.goodbye:
+            session.close(f"goodbye: {message.goodbye.reason or 'member left'}")
+        else:
+            session.outbox.put_nowait(None)
+
+    @unary
+    async def GetMember(
+        self, request: pb.GetMemberRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetMemberResponse:
+        member = self._member_pb(request.member_id)
+        await self._s.settle()
+        return pb.GetMemberResponse(member=member)
+
+    @unary
+    async def ListMembers(
+        self, request: pb.ListMembersRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListMembersResponse:
+        statuses = [convert.status_from_pb(s) for s in request.statuses]
+        selector = parse_selector(request.label_selector)
+        query = {
+            "statuses": sorted(str(s) for s in statuses),
+            "capability": request.capability,
+            "selector": request.label_selector,
+        }
+        after = convert.decode_page_token(request.page_token, query) or ""
+        limit = convert.page_size(request.page_size)
+        revision = await self._s.settle()
+        page, next_after, total = self._core.list_members(
+            statuses=statuses, capability=request.capability, selector=selector,
+            after_id=str(after), limit=limit,
+        )
+        return pb.ListMembersResponse(
+            members=[convert.member_to_pb(self._core.view(m)) for m in page],
+            next_page_token=convert.encode_page_token(next_after, query) if next_after else "",
+            revision=revision,
+            total_size=total,
+        )
+
+    @unary
+    async def UpdateMember(
+        self, request: pb.UpdateMemberRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UpdateMemberResponse:
+        given = request.member
+        update = MemberUpdate(
+            fields=frozenset(request.update_mask.paths),
+            capabilities=tuple(given.capabilities),
+            labels=dict(given.labels),
+            trust_score=given.trust_score,
+            reliability=given.reliability,
+            cpu=given.capacity.cpu,
+            memory=given.capacity.memory,
+        )
+        member = self._core.update(given.member_id, update)
+        await self._s.settle()
+        return pb.UpdateMemberResponse(member=self._member_pb(member.member_id))
+
+    @unary
+    async def DrainMember(
+        self, request: pb.DrainMemberRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DrainMemberResponse:
+        deadline = convert.duration_seconds(request.deadline, "deadline")
+        member = self._core.drain(request.member_id, request.reason, deadline)
+        await self._s.settle()
+        return pb.DrainMemberResponse(member=self._member_pb(member.member_id))
+
+    @unary
+    async def RetireMember(
+        self, request: pb.RetireMemberRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RetireMemberResponse:
+        member = self._core.retire(request.member_id, request.reason)
+        await self._s.settle()
+        return pb.RetireMemberResponse(member=self._member_pb(member.member_id))
+
+    @streaming
+    async def WatchMembers(
+        self, request: pb.WatchMembersRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.WatchMembersResponse]:
+        member_id = request.member_id
+        if member_id:
+            validate_member_id(member_id)
+        after = request.after_revision if request.HasField("after_revision") else None
+        if after is not None and after < 0:
+            raise InvalidArgument(f"after_revision must be >= 0, got {after}")
+
+        def accepts(event: Event) -> bool:
+            return "member" in event.data and (not member_id or member_id in event.member_ids)
+
+        async for event in follow(self._s.journal, self._s.broker, accepts, after, "after_revision"):
+            member = convert.member_from_event(event)
+            if member is None:  # pragma: no cover - accepts() guarantees it
+                raise FailedPrecondition("member event without a member")
+            yield pb.WatchMembersResponse(
+                revision=event.sequence, event_type=event.type, member=convert.member_to_pb(member)
+            )
+
+    @unary
+    async def ListCapabilities(
+        self, request: pb.ListCapabilitiesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListCapabilitiesResponse:
+        query = {"include_inactive": request.include_inactive}
+        after = str(convert.decode_page_token(request.page_token, query) or "")
+        limit = convert.page_size(request.page_size)
+        await self._s.settle()
+        directory = self._core.capability_directory(request.include_inactive)
+        names = [name for name in directory if name > after]
+        page, more = names[:limit], len(names) > limit
+        return pb.ListCapabilitiesResponse(
+            capabilities=[
+                pb.Capability(
+                    name=name,
+                    versions=sorted({version for _, version in directory[name]}),
+                    providers=[
+                        pb.CapabilityProvider(
+                            member_id=m.member_id, version=version,
+                            status=convert.status_to_pb(m.status), trust_score=m.trust_score,
+                        )
+                        for m, version in directory[name]
+                    ],
+                )
+                for name in page
+            ],
+            next_page_token=convert.encode_page_token(page[-1], query) if more else "",
+        )

@@ -1,0 +1,144 @@
+"""FlightRecorderService: query, follow, verify and export the hash-chained log."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+from phoenixflight.v1 import flight_recorder_service_pb2 as pb
+from phoenixflight.v1 import flight_recorder_service_pb2_grpc as pb_grpc
+
+from phoenixd.core.errors import InvalidArgument, NotFound
+from phoenixd.core.events import Event
+from phoenixd.core.members import validate_member_id
+from phoenixd.server import convert
+from phoenixd.server.context import Services
+from phoenixd.server.errors import streaming, unary
+from phoenixd.server.streams import follow, history
+from phoenixd.store import verify_journal
+
+__all__ = ["FlightRecorderServicer"]
+
+_MAX_FILTER_TYPES = 64
+
+
+def _seconds(ts: Timestamp) -> float | None:
+    if ts.seconds == 0 and ts.nanos == 0:
+        return None
+    return ts.seconds + ts.nanos / 1e9
+
+
+def _matcher(
+    types: list[str], member_id: str, packet_id: str,
+    start: float | None = None, end: float | None = None,
+) -> Callable[[Event], bool]:
+    if len(types) > _MAX_FILTER_TYPES:
+        raise InvalidArgument(f"at most {_MAX_FILTER_TYPES} event types per filter")
+    if member_id:
+        validate_member_id(member_id)
+    if packet_id:
+        validate_member_id(packet_id, "packet_id")
+    if start is not None and end is not None and end <= start:
+        raise InvalidArgument("end_time must be after start_time")
+    wanted = frozenset(types)
+
+    def accepts(event: Event) -> bool:
+        return (
+            (not wanted or event.type in wanted)
+            and (not member_id or member_id in event.member_ids)
+            and (not packet_id or packet_id in event.packet_ids)
+            and (start is None or event.time >= start)
+            and (end is None or event.time < end)
+        )
+
+    return accepts
+
+
+class FlightRecorderServicer(pb_grpc.FlightRecorderServiceServicer):
+    def __init__(self, services: Services) -> None:
+        self._s = services
+
+    @unary
+    async def QueryEvents(
+        self, request: pb.QueryEventsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.QueryEventsResponse:
+        start, end = _seconds(request.start_time), _seconds(request.end_time)
+        accepts = _matcher(list(request.types), request.member_id, request.packet_id, start, end)
+        if request.after_sequence < 0:
+            raise InvalidArgument(f"after_sequence must be >= 0, got {request.after_sequence}")
+        query = {
+            "types": sorted(request.types), "member": request.member_id,
+            "packet": request.packet_id, "start": start, "end": end,
+            "after": request.after_sequence,
+        }
+        position = convert.decode_page_token(request.page_token, query)
+        cursor = int(position) if position is not None else request.after_sequence
+        limit = convert.page_size(request.page_size)
+        head = await self._s.settle()
+        found: list[Event] = []
+        scanned_to = cursor
+        async for event in history(self._s.journal, cursor, head):
+            scanned_to = event.sequence
+            if accepts(event):
+                found.append(event)
+                if len(found) == limit:
+                    break
+        more = len(found) == limit and scanned_to < head
+        return pb.QueryEventsResponse(
+            events=[convert.event_to_pb(e) for e in found],
+            next_page_token=convert.encode_page_token(scanned_to, query) if more else "",
+            head_sequence=head,
+        )
+
+    @streaming
+    async def WatchEvents(
+        self, request: pb.WatchEventsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.WatchEventsResponse]:
+        accepts = _matcher(list(request.types), request.member_id, request.packet_id)
+        after = request.after_sequence if request.HasField("after_sequence") else None
+        if after is not None and after < 0:
+            raise InvalidArgument(f"after_sequence must be >= 0, got {after}")
+        async for event in follow(self._s.journal, self._s.broker, accepts, after, "after_sequence"):
+            yield pb.WatchEventsResponse(event=convert.event_to_pb(event))
+
+    @unary
+    async def VerifyChain(
+        self, request: pb.VerifyChainRequest, context: grpc.aio.ServicerContext
+    ) -> pb.VerifyChainResponse:
+        await self._s.settle()
+        journal = self._s.journal
+        report = await asyncio.to_thread(verify_journal, journal.path, journal.durable_offset)
+        return pb.VerifyChainResponse(
+            ok=report.ok,
+            verified_events=report.verified,
+            head_sequence=report.head_sequence,
+            head_hash=report.head_hash,
+            first_bad_sequence=report.bad_sequence,
+            first_bad_offset=report.bad_offset,
+            problem=report.problem,
+        )
+
+    @unary
+    async def ExportLineage(
+        self, request: pb.ExportLineageRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ExportLineageResponse:
+        packet_id, lineage_id = request.packet_id, request.lineage_id
+        if bool(packet_id) == bool(lineage_id):
+            raise InvalidArgument("give exactly one of packet_id or lineage_id")
+        validate_member_id(packet_id or lineage_id, "packet_id" if packet_id else "lineage_id")
+        head, hash_ = self._s.recorder.head_sequence, self._s.recorder.head_hash
+        await self._s.journal.wait_durable(head)
+        events = [
+            event
+            async for event in history(self._s.journal, 0, head)
+            if (packet_id and packet_id in event.packet_ids)
+            or (lineage_id and lineage_id in event.lineage_ids)
+        ]
+        if not events:
+            what = f"packet {packet_id!r}" if packet_id else f"lineage {lineage_id!r}"
+            raise NotFound(f"the Flight Recorder has no events for {what}")
+        return pb.ExportLineageResponse(
+            events=[convert.event_to_pb(e) for e in events], head_sequence=head, head_hash=hash_
+        )

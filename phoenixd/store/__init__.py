@@ -1,0 +1,6 @@
+"""The embedded store: the audit.jsonl journal (group commit), snapshots, the data dir lock."""
+
+from phoenixd.store.lock import DataDirLocked
+from phoenixd.store.store import CorruptJournal, Recovery, Store, VerifyReport, verify_journal
+
+__all__ = ["CorruptJournal", "DataDirLocked", "Recovery", "Store", "VerifyReport", "verify_journal"]

@@ -1,0 +1,109 @@
+"""The journal's record framing, and a scanner that finds the first damaged record.
+
+One record per line, each line one JSON object::
+
+    {"len":N,"prev_hash":"<64 hex>","hash":"<64 hex>","event":<N bytes of canonical JSON>}
+
+``len`` frames the payload so a torn write is detected without parsing it, and
+``hash = sha256(prev_hash || payload)`` is both the record's checksum and its
+link in the Flight Recorder's chain: any edited byte fails one of the two.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from phoenixd.core.events import GENESIS_HASH, chain_hash
+
+__all__ = ["Damage", "Frame", "ScanOutcome", "encode_frame", "read_frame", "scan"]
+
+_HEADER = re.compile(rb'\{"len":(\d{1,9}),"prev_hash":"([0-9a-f]{64})","hash":"([0-9a-f]{64})","event":')
+_TRAILER = b"}\n"
+_HEADER_START = b'{"len":'
+
+
+def encode_frame(prev_hash: str, hash_: str, payload: bytes) -> bytes:
+    return b'{"len":%d,"prev_hash":"%s","hash":"%s","event":%s}\n' % (
+        len(payload), prev_hash.encode(), hash_.encode(), payload,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    offset: int
+    end: int  # offset just past the record's newline
+    prev_hash: str
+    hash: str
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Damage:
+    """The first bad record: where, which sequence number it should have had, and why."""
+
+    offset: int
+    sequence: int
+    problem: str
+    valid_records_after: bool  # False: a torn tail; True: corruption mid-log
+
+
+@dataclass(frozen=True, slots=True)
+class ScanOutcome:
+    records: int
+    end_offset: int  # just past the last good record
+    head_hash: str
+    damage: Damage | None
+
+
+def read_frame(buf: bytes | memoryview, pos: int) -> Frame | str:
+    """The record at ``pos``, or a sentence saying why there is none."""
+    match = _HEADER.match(buf, pos)
+    if match is None:
+        return "record header is missing or malformed"
+    start = match.end()
+    end = start + int(match.group(1))
+    if end + len(_TRAILER) > len(buf):
+        return "record is cut short (torn write)"
+    if bytes(buf[end : end + len(_TRAILER)]) != _TRAILER:
+        return "record terminator is missing (length field or contents damaged)"
+    payload = bytes(buf[start:end])
+    prev_hash, hash_ = match.group(2).decode(), match.group(3).decode()
+    if chain_hash(prev_hash, payload) != hash_:
+        return "checksum mismatch: the record's bytes were changed after it was written"
+    return Frame(pos, end + len(_TRAILER), prev_hash, hash_, payload)
+
+
+def _any_valid_after(buf: bytes | memoryview, pos: int) -> bool:
+    data = bytes(buf) if isinstance(buf, memoryview) else buf
+    at = data.find(_HEADER_START, pos + 1)
+    while at != -1:
+        if isinstance(read_frame(data, at), Frame):
+            return True
+        at = data.find(_HEADER_START, at + 1)
+    return False
+
+
+def scan(
+    buf: bytes | memoryview,
+    on_frame: Callable[[int, Frame], None] = lambda seq, frame: None,
+) -> ScanOutcome:
+    """Walk every record, checking frames and chain links, calling ``on_frame(seq, frame)``.
+
+    Sequence numbers are positional (the k-th record is sequence k), so a
+    record can be checked and indexed without parsing its JSON.
+    """
+    pos, seq, head = 0, 0, GENESIS_HASH
+    size = len(buf)
+    while pos < size:
+        frame = read_frame(buf, pos)
+        if isinstance(frame, Frame) and frame.prev_hash != head:
+            frame = "chain broken: prev_hash does not match the record before it"
+        if not isinstance(frame, Frame):
+            damage = Damage(pos, seq + 1, frame, _any_valid_after(buf, pos))
+            return ScanOutcome(seq, pos, head, damage)
+        seq += 1
+        on_frame(seq, frame)
+        pos, head = frame.end, frame.hash
+    return ScanOutcome(seq, pos, head, None)

@@ -1,0 +1,168 @@
+"""audit.jsonl: the append-only journal, written by group commit.
+
+``append`` only queues a record (the event is already applied in memory); one
+flusher task writes everything queued so far and makes it durable with a
+single fdatasync, so many concurrent mutations share one disk flush. Callers
+await ``wait_durable(seq)`` before replying. Subscribers hear of events only
+once they are durable, so a feed never shows something a crash could undo.
+
+An error from write or fsync is fatal: after a failed fsync the kernel may
+have dropped the dirty pages, and retrying would report success for data that
+is gone (the PostgreSQL "fsyncgate" lesson). The daemon stops instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from phoenixd.core.events import Event, event_from_payload
+from phoenixd.store.frames import Frame, encode_frame, read_frame
+
+__all__ = ["INDEX_STRIDE", "RECENT_EVENTS", "Journal"]
+
+# Every INDEX_STRIDE-th record's offset is kept, so a reader seeks close to any
+# sequence number and then scans at most this many records.
+INDEX_STRIDE = 1024
+# Durable events kept in memory: resuming watchers and live queries read these
+# without touching the disk. 8192 covers a few seconds of a busy daemon.
+RECENT_EVENTS = 8192
+
+
+class Journal:
+    """The writer and reader of audit.jsonl after recovery."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        end_offset: int,
+        head_sequence: int,
+        index: list[int],
+        on_durable: Callable[[list[Event]], None],
+        on_fatal: Callable[[BaseException], None],
+    ) -> None:
+        self.path = path
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        # One thread for writes keeps them in order; reads get their own.
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="journal-write")
+        self._reader = ThreadPoolExecutor(1, thread_name_prefix="journal-read")
+        self._pending: list[tuple[Event, bytes]] = []
+        self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
+        self._wakeup = asyncio.Event()
+        self._closing = False
+        self._on_durable = on_durable
+        self._on_fatal = on_fatal
+        self.durable_sequence = head_sequence
+        self.durable_offset = end_offset
+        self._end_offset = end_offset  # including queued, not yet written records
+        self._index = index  # _index[i] = offset of sequence i * INDEX_STRIDE + 1
+        self._recent: deque[Event] = deque(maxlen=RECENT_EVENTS)
+        self._task: asyncio.Task[None] | None = None
+        self.batches = 0  # fsyncs done, for the figures
+
+    # -- writing -------------------------------------------------------------
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._flush_loop(), name="journal")
+
+    def append(self, event: Event, payload: bytes) -> None:
+        """Queue one record (EventSink). Durable once ``wait_durable`` returns."""
+        if self._closing:
+            raise RuntimeError("journal is closed")
+        frame = encode_frame(event.prev_hash, event.hash, payload)
+        if (event.sequence - 1) % INDEX_STRIDE == 0:
+            self._index.append(self._end_offset)
+        self._end_offset += len(frame)
+        self._pending.append((event, frame))
+        self._wakeup.set()
+
+    @property
+    def end_offset(self) -> int:
+        return self._end_offset
+
+    async def wait_durable(self, sequence: int) -> None:
+        if sequence <= self.durable_sequence:
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((sequence, future))
+        await future
+
+    async def _flush_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            if not self._pending:
+                if self._closing:
+                    return
+                continue
+            batch, self._pending = self._pending, []
+            data = b"".join(frame for _, frame in batch)
+            try:
+                await loop.run_in_executor(self._writer, self._write_and_sync, data)
+            except BaseException as exc:  # an fsync error is never retried: stop
+                self._on_fatal(exc)
+                raise
+            events = [event for event, _ in batch]
+            self.durable_sequence = events[-1].sequence
+            self.durable_offset += len(data)
+            self.batches += 1
+            self._recent.extend(events)
+            while self._waiters and self._waiters[0][0] <= self.durable_sequence:
+                _, future = self._waiters.popleft()
+                if not future.done():
+                    future.set_result(None)
+            self._on_durable(events)
+            if self._pending:
+                self._wakeup.set()
+
+    def _write_and_sync(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+        os.fdatasync(self._fd)
+
+    async def close(self) -> None:
+        """Flush what is queued, then stop writing."""
+        self._closing = True
+        self._wakeup.set()
+        if self._task is not None:
+            await self._task
+        os.close(self._fd)
+        self._writer.shutdown(wait=True)
+        self._reader.shutdown(wait=True)
+
+    # -- reading -------------------------------------------------------------
+
+    async def read(self, after: int, limit: int) -> list[Event]:
+        """Up to ``limit`` durable events with a sequence number above ``after``."""
+        upto = min(self.durable_sequence, after + limit)
+        if upto <= after:
+            return []
+        if self._recent and self._recent[0].sequence <= after + 1:
+            first = self._recent[0].sequence
+            return [self._recent[i - first] for i in range(after + 1, upto + 1)]
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._reader, self._read_file, after, upto)
+
+    def _read_file(self, after: int, upto: int) -> list[Event]:
+        slot = after // INDEX_STRIDE
+        seq = slot * INDEX_STRIDE
+        events: list[Event] = []
+        with open(self.path, "rb") as f:
+            f.seek(self._index[slot])
+            while seq < upto:
+                line = f.readline()
+                frame = read_frame(line, 0)
+                if not isinstance(frame, Frame):
+                    raise OSError(f"journal record {seq + 1} is unreadable: {frame}")
+                seq += 1
+                if seq > after:
+                    events.append(event_from_payload(frame.payload, frame.prev_hash, frame.hash))
+        return events

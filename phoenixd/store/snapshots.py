@@ -1,0 +1,80 @@
+"""Atomic snapshots: registry.json, packets.json and assignments.json.
+
+Each file is written to a temp file, fsynced, renamed over the old one, and the
+directory is fsynced so the rename itself survives a crash. The three files of
+one snapshot carry the same revision, chain hash and journal offset; a set that
+disagrees (a crash between renames) or that does not match the journal is
+ignored, and the journal, which is never compacted, is replayed from the start.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["SNAPSHOT_FILES", "Snapshot", "load_snapshot", "write_snapshot"]
+
+SNAPSHOT_FILES = ("registry.json", "packets.json", "assignments.json")
+FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    revision: int
+    hash: str
+    journal_offset: int  # offset just past the record of ``revision``
+    documents: dict[str, dict[str, Any]]
+
+
+def write_snapshot(data_dir: Path, snap: Snapshot) -> None:
+    """Write all three files atomically (each), then fsync the directory."""
+    temps = []
+    for name in SNAPSHOT_FILES:
+        doc = {
+            "format": FORMAT,
+            "revision": snap.revision,
+            "hash": snap.hash,
+            "journal_offset": snap.journal_offset,
+            **snap.documents[name],
+        }
+        temp = data_dir / f".{name}.tmp"
+        with open(temp, "wb") as f:
+            f.write(json.dumps(doc, separators=(",", ":")).encode())
+            f.flush()
+            os.fsync(f.fileno())
+        temps.append((temp, data_dir / name))
+    for temp, final in temps:
+        os.replace(temp, final)
+    fsync_dir(data_dir)
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def load_snapshot(data_dir: Path) -> tuple[Snapshot | None, str]:
+    """The last consistent snapshot, or None and why it cannot be used."""
+    docs: dict[str, dict[str, Any]] = {}
+    for name in SNAPSHOT_FILES:
+        path = data_dir / name
+        if not path.exists():
+            return None, "no snapshot yet" if not docs else f"{name} is missing"
+        try:
+            docs[name] = json.loads(path.read_bytes())
+        except (OSError, ValueError) as exc:
+            return None, f"{name} is unreadable: {exc}"
+    heads = {(d.get("format"), d.get("revision"), d.get("hash"), d.get("journal_offset"))
+             for d in docs.values()}
+    if len(heads) != 1:
+        return None, "snapshot files disagree (interrupted snapshot)"
+    fmt, revision, hash_, offset = heads.pop()
+    if fmt != FORMAT:
+        return None, f"snapshot format {fmt} is not {FORMAT}"
+    return Snapshot(revision, hash_, offset, docs), ""
