@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import filecmp
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -21,50 +20,60 @@ ROOT = Path(__file__).resolve().parent.parent
 PROTO_ROOT = ROOT / "proto"
 OUT_ROOT = ROOT / "clients" / "python"
 PACKAGE_DIR = Path("phoenixflight") / "v1"
-# grpcio-tools is pinned (pyproject dev extra) so that every machine writes the
-# same bytes; a different version is a drift by design.
+# The generators are pinned (pyproject dev extra) so that every machine writes
+# the same bytes; a different version is a drift by design.
 TOOLS_VERSION = "1.85.1"
+MYPY_PROTOBUF_VERSION = "5.1.0"
 
 MARKER = '''"""phoenixflight.v1: generated protobuf and gRPC code. DO NOT EDIT.
 
-Made by scripts/gen_protos.py from proto/phoenixflight/v1/ with grpcio-tools {version}.
+Made by scripts/gen_protos.py from proto/phoenixflight/v1/ with grpcio-tools {version}
+and mypy-protobuf {mypy_version}.
 """
 '''
 
 
 def generate(out_root: Path) -> None:
     """Run protoc (from grpcio-tools) over every proto into ``out_root``."""
-    from grpc_tools import protoc  # imported late: only the generator needs it
-
     import grpc_tools
+    from grpc_tools import protoc  # imported late: only the generator needs it
 
     protos = sorted(str(p.relative_to(PROTO_ROOT)) for p in PROTO_ROOT.rglob("*.proto"))
     include = Path(grpc_tools.__file__).parent / "_proto"
+    bindir = Path(sys.executable).parent  # mypy-protobuf's plugins sit beside this python
     args = [
         "protoc",
         f"-I{PROTO_ROOT}",
         f"-I{include}",
+        f"--plugin=protoc-gen-mypy={bindir / 'protoc-gen-mypy'}",
+        f"--plugin=protoc-gen-mypy_grpc={bindir / 'protoc-gen-mypy_grpc'}",
         f"--python_out={out_root}",
-        f"--pyi_out={out_root}",
         f"--grpc_python_out={out_root}",
+        # Typed stubs for messages and for the gRPC stubs/servicers, so that
+        # mypy --strict checks every call the daemon, the CLI and the SDK make.
+        f"--mypy_out={out_root}",
+        f"--mypy_grpc_out={out_root}",
         *protos,
     ]
     if protoc.main(args) != 0:
         raise SystemExit("protoc failed; see the messages above")
     package = out_root / PACKAGE_DIR
-    (package / "__init__.py").write_text(MARKER.format(version=TOOLS_VERSION))
+    marker = MARKER.format(version=TOOLS_VERSION, mypy_version=MYPY_PROTOBUF_VERSION)
+    (package / "__init__.py").write_text(marker)
     (package.parent / "__init__.py").touch(exist_ok=True)
 
 
 def check_version() -> None:
     from importlib.metadata import version
 
-    found = version("grpcio-tools")
-    if found != TOOLS_VERSION:
-        raise SystemExit(
-            f"grpcio-tools {found} is installed but {TOOLS_VERSION} is pinned; "
-            "run `make venv` to install the pinned tools"
-        )
+    pins = (("grpcio-tools", TOOLS_VERSION), ("mypy-protobuf", MYPY_PROTOBUF_VERSION))
+    for package, pinned in pins:
+        found = version(package)
+        if found != pinned:
+            raise SystemExit(
+                f"{package} {found} is installed but {pinned} is pinned; "
+                "run `make venv` to install the pinned tools"
+            )
 
 
 def drift(expected: Path, actual: Path) -> list[str]:

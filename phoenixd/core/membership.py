@@ -180,13 +180,14 @@ class Membership:
         ttl = validate_lease_ttl(DEFAULT_LEASE_TTL if reg.lease_ttl is None else reg.lease_ttl)
 
         previous = self._state.members.get(member_id)
-        if previous is not None and not previous.status.terminal:
-            if not reg.credential or not self._credential_ok(previous, reg.credential):
-                raise AlreadyExists(
-                    f"member {member_id!r} is {previous.status} (incarnation "
-                    f"{previous.incarnation}); retire it, wait for its lease to expire, or "
-                    "register again with its current credential to replace it"
-                )
+        replacing = previous is not None and not previous.status.terminal
+        authorized = previous is not None and self._credential_ok(previous, reg.credential)
+        if previous is not None and replacing and not (reg.credential and authorized):
+            raise AlreadyExists(
+                f"member {member_id!r} is {previous.status} (incarnation "
+                f"{previous.incarnation}); retire it, wait for its lease to expire, or "
+                "register again with its current credential to replace it"
+            )
         credential = secrets.token_urlsafe(32)
         now = self._wall()
         member = Member(
@@ -206,7 +207,7 @@ class Membership:
             update_time=now,
             status_reason="registered",
         )
-        if previous is not None and not previous.status.terminal:
+        if replacing:
             self._notify(Notice(NoticeKind.CLOSED, member_id, "replaced by a new incarnation"))
         reason = "registered" if previous is None else f"incarnation {member.incarnation}"
         self._record(EventType.MEMBER_REGISTERED, member, Actor.member(member_id), reason)

@@ -10,8 +10,8 @@ diverge.
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Any, Protocol
 
 from phoenixd.core.events import GENESIS_HASH, Event, canonical_bytes, chain_hash

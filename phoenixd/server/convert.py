@@ -11,13 +11,13 @@ from typing import Any
 from google.protobuf import struct_pb2
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
-from phoenixflight.v1 import flight_recorder_service_pb2 as rec_pb
-from phoenixflight.v1 import member_pb2
 
 from phoenixd.core.errors import InvalidArgument
 from phoenixd.core.events import Event
 from phoenixd.core.members import Member, MemberKind, MemberStatus
 from phoenixd.core.membership import Load, MemberView
+from phoenixflight.v1 import flight_recorder_service_pb2 as rec_pb
+from phoenixflight.v1 import member_pb2
 
 __all__ = [
     "decode_page_token",
@@ -38,7 +38,7 @@ _KIND_TO_PB = {
     MemberKind.SERVICE: member_pb2.MEMBER_KIND_SERVICE,
     MemberKind.NODE: member_pb2.MEMBER_KIND_NODE,
 }
-_KIND_FROM_PB = {v: k for k, v in _KIND_TO_PB.items()}
+_KIND_FROM_PB: dict[int, MemberKind] = {int(v): k for k, v in _KIND_TO_PB.items()}
 _STATUS_TO_PB = {
     MemberStatus.ACTIVE: member_pb2.MEMBER_STATUS_ACTIVE,
     MemberStatus.SUSPECT: member_pb2.MEMBER_STATUS_SUSPECT,
@@ -46,28 +46,30 @@ _STATUS_TO_PB = {
     MemberStatus.DRAINING: member_pb2.MEMBER_STATUS_DRAINING,
     MemberStatus.RETIRED: member_pb2.MEMBER_STATUS_RETIRED,
 }
-_STATUS_FROM_PB = {v: k for k, v in _STATUS_TO_PB.items()}
+_STATUS_FROM_PB: dict[int, MemberStatus] = {int(v): k for k, v in _STATUS_TO_PB.items()}
 
 
 def kind_from_pb(kind: int) -> MemberKind:
     """Unspecified means agent, the common case (and the seed's example)."""
     if kind == member_pb2.MEMBER_KIND_UNSPECIFIED:
         return MemberKind.AGENT
-    if kind not in _KIND_FROM_PB:
+    found = _KIND_FROM_PB.get(kind)
+    if found is None:
         raise InvalidArgument(f"kind {kind} is not a known MemberKind")
-    return _KIND_FROM_PB[kind]
+    return found
 
 
 def status_from_pb(status: int) -> MemberStatus:
-    if status not in _STATUS_FROM_PB:
+    found = _STATUS_FROM_PB.get(status)
+    if found is None:
         raise InvalidArgument(
             f"status {status} is not a member status; use ACTIVE, SUSPECT, FAILED, "
             "DRAINING or RETIRED"
         )
-    return _STATUS_FROM_PB[status]
+    return found
 
 
-def status_to_pb(status: MemberStatus) -> int:
+def status_to_pb(status: MemberStatus) -> member_pb2.MemberStatus.ValueType:
     return _STATUS_TO_PB[status]
 
 
@@ -75,13 +77,13 @@ def timestamp(seconds: float) -> Timestamp:
     ts = Timestamp()
     if seconds:
         whole = int(seconds)
-        ts.seconds, ts.nanos = whole, int(round((seconds - whole) * 1e9)) % 1_000_000_000
+        ts.seconds, ts.nanos = whole, round((seconds - whole) * 1e9) % 1_000_000_000
     return ts
 
 
 def duration(seconds: float) -> Duration:
     d = Duration()
-    d.FromNanoseconds(int(round(seconds * 1e9)))
+    d.FromNanoseconds(round(seconds * 1e9))
     return d
 
 
@@ -192,7 +194,9 @@ def decode_page_token(token: str, query: Mapping[str, Any]) -> str | int | None:
         raw = json.loads(base64.urlsafe_b64decode(padded.encode()))
         position, fingerprint = raw["p"], raw["q"]
     except (ValueError, KeyError, TypeError):
-        raise InvalidArgument("page_token is not valid; pass the next_page_token you received")
+        raise InvalidArgument(
+            "page_token is not valid; pass the next_page_token you received"
+        ) from None
     if fingerprint != _fingerprint(query):
         raise InvalidArgument(
             "page_token belongs to a query with other filters; repeat the same filters or "

@@ -11,7 +11,10 @@ import structlog
 
 from phoenixd.core import errors
 
-__all__ = ["STATUS_FOR", "status_for", "unary", "streaming"]
+__all__ = ["STATUS_FOR", "Context", "status_for", "streaming", "unary"]
+
+# The servicer context of any RPC (handlers here are typed by their messages).
+Context = grpc.aio.ServicerContext[Any, Any]
 
 log = structlog.get_logger("phoenixd.server")
 
@@ -40,12 +43,12 @@ Self = TypeVar("Self")
 
 
 def unary(
-    method: Callable[[Self, Req, grpc.aio.ServicerContext], Awaitable[Resp]],
-) -> Callable[[Self, Req, grpc.aio.ServicerContext], Awaitable[Resp]]:
+    method: Callable[[Self, Req, Context], Awaitable[Resp]],
+) -> Callable[[Self, Req, Context], Awaitable[Resp]]:
     """Map core errors of a unary handler to their status codes."""
 
     @functools.wraps(method)
-    async def wrapper(self: Self, request: Req, context: grpc.aio.ServicerContext) -> Resp:
+    async def wrapper(self: Self, request: Req, context: Context) -> Resp:
         try:
             return await method(self, request, context)
         except errors.PhoenixError as exc:
@@ -56,12 +59,12 @@ def unary(
 
 
 def streaming(
-    method: Callable[[Self, Any, grpc.aio.ServicerContext], AsyncIterator[Resp]],
-) -> Callable[[Self, Any, grpc.aio.ServicerContext], AsyncIterator[Resp]]:
+    method: Callable[[Self, Any, Context], AsyncIterator[Resp]],
+) -> Callable[[Self, Any, Context], AsyncIterator[Resp]]:
     """Map core errors of a streaming handler to their status codes."""
 
     @functools.wraps(method)
-    async def wrapper(self: Self, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Resp]:
+    async def wrapper(self: Self, request: Any, context: Context) -> AsyncIterator[Resp]:
         try:
             async for item in method(self, request, context):
                 yield item

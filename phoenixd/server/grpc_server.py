@@ -5,15 +5,15 @@ from __future__ import annotations
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from phoenixflight.v1 import flight_recorder_service_pb2 as rec_pb
-from phoenixflight.v1 import flight_recorder_service_pb2_grpc as rec_grpc
-from phoenixflight.v1 import membership_service_pb2 as mem_pb
-from phoenixflight.v1 import membership_service_pb2_grpc as mem_grpc
 
 from phoenixd.server.context import Services
 from phoenixd.server.interceptors import Guard
 from phoenixd.server.membership import MembershipServicer
 from phoenixd.server.recorder import FlightRecorderServicer
+from phoenixflight.v1 import flight_recorder_service_pb2 as rec_pb
+from phoenixflight.v1 import flight_recorder_service_pb2_grpc as rec_grpc
+from phoenixflight.v1 import membership_service_pb2 as mem_pb
+from phoenixflight.v1 import membership_service_pb2_grpc as mem_grpc
 
 __all__ = ["SERVICE_NAMES", "BindError", "build_server"]
 

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeAlias
 
 import grpc
 
+from phoenixd.server.errors import Context
+
 __all__ = ["MEMBER_METHODS", "OPEN_METHODS", "Guard"]
+
+# grpc.RpcMethodHandler is generic only in the type stubs, not at run time.
+Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
 
 # Authenticated by the member's own credential inside the request, whatever
 # the operator auth mode: a worker never needs the operator's token.
@@ -27,10 +32,12 @@ OPEN_METHODS = frozenset({
 
 
 def _rebuild(
-    handler: grpc.RpcMethodHandler,
+    handler: Handler,
     wrap: Callable[[Callable[..., Any]], Callable[..., Any]],
-) -> grpc.RpcMethodHandler:
+) -> Handler:
     """The same handler with its behaviour wrapped (one factory per RPC shape)."""
+    factory: Callable[..., Handler]
+    inner: Any
     if handler.unary_unary:
         factory, inner = grpc.unary_unary_rpc_method_handler, handler.unary_unary
     elif handler.unary_stream:
@@ -66,14 +73,15 @@ class Guard(grpc.aio.ServerInterceptor):
             if key == "authorization":
                 raw = value.encode() if isinstance(value, str) else value
                 scheme, _, given = raw.partition(b" ")
-                return scheme.lower() == b"bearer" and hmac.compare_digest(given.strip(), self._token)
+                given = given.strip()
+                return scheme.lower() == b"bearer" and hmac.compare_digest(given, self._token)
         return False
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
         details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> Handler | None:
         handler = await continuation(details)
         if handler is None:
             return handler
@@ -92,7 +100,7 @@ class Guard(grpc.aio.ServerInterceptor):
         return handler
 
     def _limited(self, inner: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-        async def limited(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def limited(request: Any, context: Context) -> Any:
             if self.in_flight >= self._max:
                 await context.abort(
                     grpc.StatusCode.RESOURCE_EXHAUSTED,
@@ -110,13 +118,13 @@ class Guard(grpc.aio.ServerInterceptor):
 def _refuse(code: grpc.StatusCode, message: str, *, streaming: bool) -> Callable[..., Any]:
     if streaming:
 
-        async def refuse_stream(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def refuse_stream(request: Any, context: Context) -> Any:
             await context.abort(code, message)
             yield  # pragma: no cover - makes this an async generator
 
         return refuse_stream
 
-    async def refuse(request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def refuse(request: Any, context: Context) -> Any:
         await context.abort(code, message)
 
     return refuse

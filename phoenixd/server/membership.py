@@ -8,9 +8,6 @@ from collections.abc import AsyncIterator
 
 import grpc
 import structlog
-from phoenixflight.v1 import member_pb2
-from phoenixflight.v1 import membership_service_pb2 as pb
-from phoenixflight.v1 import membership_service_pb2_grpc as pb_grpc
 
 from phoenixd.core.errors import FailedPrecondition, InvalidArgument, PhoenixError
 from phoenixd.core.events import Event
@@ -19,9 +16,12 @@ from phoenixd.core.membership import MemberUpdate, Registration
 from phoenixd.core.selector import parse_selector
 from phoenixd.server import convert
 from phoenixd.server.context import Services
-from phoenixd.server.errors import status_for, streaming, unary
+from phoenixd.server.errors import Context, status_for, streaming, unary
 from phoenixd.server.sessions import Session
 from phoenixd.server.streams import follow
+from phoenixflight.v1 import member_pb2
+from phoenixflight.v1 import membership_service_pb2 as pb
+from phoenixflight.v1 import membership_service_pb2_grpc as pb_grpc
 
 __all__ = ["MembershipServicer"]
 
@@ -41,7 +41,7 @@ class MembershipServicer(pb_grpc.MembershipServiceServicer):
 
     @unary
     async def RegisterMember(
-        self, request: pb.RegisterMemberRequest, context: grpc.aio.ServicerContext
+        self, request: pb.RegisterMemberRequest, context: Context
     ) -> pb.RegisterMemberResponse:
         reg = Registration(
             member_id=request.member_id,
@@ -63,7 +63,7 @@ class MembershipServicer(pb_grpc.MembershipServiceServicer):
 
     @unary
     async def Heartbeat(
-        self, request: pb.HeartbeatRequest, context: grpc.aio.ServicerContext
+        self, request: pb.HeartbeatRequest, context: Context
     ) -> pb.HeartbeatResponse:
         reported = (
             convert.load_from_pb(request.reported_load)
@@ -81,7 +81,7 @@ class MembershipServicer(pb_grpc.MembershipServiceServicer):
     async def OpenSession(
         self,
         request_iterator: AsyncIterator[pb.OpenSessionRequest],
-        context: grpc.aio.ServicerContext,
+        context: Context,
     ) -> AsyncIterator[pb.OpenSessionResponse]:
         try:
             first = await asyncio.wait_for(anext(request_iterator), SESSION_OPEN_TIMEOUT)
@@ -157,7 +157,7 @@ class MembershipServicer(pb_grpc.MembershipServiceServicer):
 
     @unary
     async def GetMember(
-        self, request: pb.GetMemberRequest, context: grpc.aio.ServicerContext
+        self, request: pb.GetMemberRequest, context: Context
     ) -> pb.GetMemberResponse:
         member = self._member_pb(request.member_id)
         await self._s.settle()
@@ -165,7 +165,7 @@ class MembershipServicer(pb_grpc.MembershipServiceServicer):
 
     @unary
     async def ListMembers(
-        self, request: pb.ListMembersRequest, context: grpc.aio.ServicerContext
+        self, request: pb.ListMembersRequest, context: Context
     ) -> pb.ListMembersResponse:
         statuses = [convert.status_from_pb(s) for s in request.statuses]
         selector = parse_selector(request.label_selector)
@@ -190,7 +190,7 @@ class MembershipServicer(pb_grpc.MembershipServiceServicer):
 
     @unary
     async def UpdateMember(
-        self, request: pb.UpdateMemberRequest, context: grpc.aio.ServicerContext
+        self, request: pb.UpdateMemberRequest, context: Context
     ) -> pb.UpdateMemberResponse:
         given = request.member
         update = MemberUpdate(
@@ -208,7 +208,7 @@ class MembershipServicer(pb_grpc.MembershipServiceServicer):
 
     @unary
     async def DrainMember(
-        self, request: pb.DrainMemberRequest, context: grpc.aio.ServicerContext
+        self, request: pb.DrainMemberRequest, context: Context
     ) -> pb.DrainMemberResponse:
         deadline = convert.duration_seconds(request.deadline, "deadline")
         member = self._core.drain(request.member_id, request.reason, deadline)
@@ -217,7 +217,7 @@ class MembershipServicer(pb_grpc.MembershipServiceServicer):
 
     @unary
     async def RetireMember(
-        self, request: pb.RetireMemberRequest, context: grpc.aio.ServicerContext
+        self, request: pb.RetireMemberRequest, context: Context
     ) -> pb.RetireMemberResponse:
         member = self._core.retire(request.member_id, request.reason)
         await self._s.settle()
@@ -225,7 +225,7 @@ class MembershipServicer(pb_grpc.MembershipServiceServicer):
 
     @streaming
     async def WatchMembers(
-        self, request: pb.WatchMembersRequest, context: grpc.aio.ServicerContext
+        self, request: pb.WatchMembersRequest, context: Context
     ) -> AsyncIterator[pb.WatchMembersResponse]:
         member_id = request.member_id
         if member_id:
@@ -237,7 +237,8 @@ class MembershipServicer(pb_grpc.MembershipServiceServicer):
         def accepts(event: Event) -> bool:
             return "member" in event.data and (not member_id or member_id in event.member_ids)
 
-        async for event in follow(self._s.journal, self._s.broker, accepts, after, "after_revision"):
+        feed = follow(self._s.journal, self._s.broker, accepts, after, "after_revision")
+        async for event in feed:
             member = convert.member_from_event(event)
             if member is None:  # pragma: no cover - accepts() guarantees it
                 raise FailedPrecondition("member event without a member")
@@ -247,7 +248,7 @@ class MembershipServicer(pb_grpc.MembershipServiceServicer):
 
     @unary
     async def ListCapabilities(
-        self, request: pb.ListCapabilitiesRequest, context: grpc.aio.ServicerContext
+        self, request: pb.ListCapabilitiesRequest, context: Context
     ) -> pb.ListCapabilitiesResponse:
         query = {"include_inactive": request.include_inactive}
         after = str(convert.decode_page_token(request.page_token, query) or "")

@@ -5,19 +5,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 
-import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
-from phoenixflight.v1 import flight_recorder_service_pb2 as pb
-from phoenixflight.v1 import flight_recorder_service_pb2_grpc as pb_grpc
 
 from phoenixd.core.errors import InvalidArgument, NotFound
 from phoenixd.core.events import Event
 from phoenixd.core.members import validate_member_id
 from phoenixd.server import convert
 from phoenixd.server.context import Services
-from phoenixd.server.errors import streaming, unary
+from phoenixd.server.errors import Context, streaming, unary
 from phoenixd.server.streams import follow, history
 from phoenixd.store import verify_journal
+from phoenixflight.v1 import flight_recorder_service_pb2 as pb
+from phoenixflight.v1 import flight_recorder_service_pb2_grpc as pb_grpc
 
 __all__ = ["FlightRecorderServicer"]
 
@@ -62,7 +61,7 @@ class FlightRecorderServicer(pb_grpc.FlightRecorderServiceServicer):
 
     @unary
     async def QueryEvents(
-        self, request: pb.QueryEventsRequest, context: grpc.aio.ServicerContext
+        self, request: pb.QueryEventsRequest, context: Context
     ) -> pb.QueryEventsResponse:
         start, end = _seconds(request.start_time), _seconds(request.end_time)
         accepts = _matcher(list(request.types), request.member_id, request.packet_id, start, end)
@@ -94,18 +93,19 @@ class FlightRecorderServicer(pb_grpc.FlightRecorderServiceServicer):
 
     @streaming
     async def WatchEvents(
-        self, request: pb.WatchEventsRequest, context: grpc.aio.ServicerContext
+        self, request: pb.WatchEventsRequest, context: Context
     ) -> AsyncIterator[pb.WatchEventsResponse]:
         accepts = _matcher(list(request.types), request.member_id, request.packet_id)
         after = request.after_sequence if request.HasField("after_sequence") else None
         if after is not None and after < 0:
             raise InvalidArgument(f"after_sequence must be >= 0, got {after}")
-        async for event in follow(self._s.journal, self._s.broker, accepts, after, "after_sequence"):
+        feed = follow(self._s.journal, self._s.broker, accepts, after, "after_sequence")
+        async for event in feed:
             yield pb.WatchEventsResponse(event=convert.event_to_pb(event))
 
     @unary
     async def VerifyChain(
-        self, request: pb.VerifyChainRequest, context: grpc.aio.ServicerContext
+        self, request: pb.VerifyChainRequest, context: Context
     ) -> pb.VerifyChainResponse:
         await self._s.settle()
         journal = self._s.journal
@@ -122,7 +122,7 @@ class FlightRecorderServicer(pb_grpc.FlightRecorderServiceServicer):
 
     @unary
     async def ExportLineage(
-        self, request: pb.ExportLineageRequest, context: grpc.aio.ServicerContext
+        self, request: pb.ExportLineageRequest, context: Context
     ) -> pb.ExportLineageResponse:
         packet_id, lineage_id = request.packet_id, request.lineage_id
         if bool(packet_id) == bool(lineage_id):

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from phoenixflight.v1 import membership_service_pb2 as pb
-
 from phoenixd.core.membership import Notice, NoticeKind
+from phoenixflight.v1 import membership_service_pb2 as pb
 
 __all__ = ["SESSION_OUTBOX_LIMIT", "Session", "SessionHub"]
 

@@ -49,17 +49,17 @@ async def follow(
                     yield event
             last = max(last, head)
         while True:
-            event = await subscription.queue.get()
-            if event is None:
+            live = await subscription.queue.get()
+            if live is None:
                 if subscription.overflowed:
                     raise ResourceExhausted(
                         f"this watcher fell behind the live feed; resume with "
                         f"{what}={last} to continue without missing anything"
                     )
                 return
-            if event.sequence <= last:
+            if live.sequence <= last:
                 continue
-            last = event.sequence
-            yield event
+            last = live.sequence
+            yield live
     finally:
         broker.unsubscribe(subscription)

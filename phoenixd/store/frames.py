@@ -11,15 +11,21 @@ link in the Flight Recorder's chain: any edited byte fails one of the two.
 
 from __future__ import annotations
 
+import mmap
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from phoenixd.core.events import GENESIS_HASH, chain_hash
 
-__all__ = ["Damage", "Frame", "ScanOutcome", "encode_frame", "read_frame", "scan"]
+# Anything the scanner reads: file bytes, a memory map of the file, or a view of either.
+Buffer = bytes | memoryview | mmap.mmap
 
-_HEADER = re.compile(rb'\{"len":(\d{1,9}),"prev_hash":"([0-9a-f]{64})","hash":"([0-9a-f]{64})","event":')
+__all__ = ["Buffer", "Damage", "Frame", "ScanOutcome", "encode_frame", "read_frame", "scan"]
+
+_HEADER = re.compile(
+    rb'\{"len":(\d{1,9}),"prev_hash":"([0-9a-f]{64})","hash":"([0-9a-f]{64})","event":'
+)
 _TRAILER = b"}\n"
 _HEADER_START = b'{"len":'
 
@@ -57,7 +63,7 @@ class ScanOutcome:
     damage: Damage | None
 
 
-def read_frame(buf: bytes | memoryview, pos: int) -> Frame | str:
+def read_frame(buf: Buffer, pos: int) -> Frame | str:
     """The record at ``pos``, or a sentence saying why there is none."""
     match = _HEADER.match(buf, pos)
     if match is None:
@@ -75,7 +81,7 @@ def read_frame(buf: bytes | memoryview, pos: int) -> Frame | str:
     return Frame(pos, end + len(_TRAILER), prev_hash, hash_, payload)
 
 
-def _any_valid_after(buf: bytes | memoryview, pos: int) -> bool:
+def _any_valid_after(buf: Buffer, pos: int) -> bool:
     data = bytes(buf) if isinstance(buf, memoryview) else buf
     at = data.find(_HEADER_START, pos + 1)
     while at != -1:
@@ -86,7 +92,7 @@ def _any_valid_after(buf: bytes | memoryview, pos: int) -> bool:
 
 
 def scan(
-    buf: bytes | memoryview,
+    buf: Buffer,
     on_frame: Callable[[int, Frame], None] = lambda seq, frame: None,
 ) -> ScanOutcome:
     """Walk every record, checking frames and chain links, calling ``on_frame(seq, frame)``.

@@ -6,7 +6,7 @@ import fcntl
 import os
 from pathlib import Path
 
-__all__ = ["DataDirLocked", "DataDirLock"]
+__all__ = ["DataDirLock", "DataDirLocked"]
 
 
 class DataDirLocked(RuntimeError):

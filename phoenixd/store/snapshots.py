@@ -77,4 +77,6 @@ def load_snapshot(data_dir: Path) -> tuple[Snapshot | None, str]:
     fmt, revision, hash_, offset = heads.pop()
     if fmt != FORMAT:
         return None, f"snapshot format {fmt} is not {FORMAT}"
+    if not (isinstance(revision, int) and isinstance(hash_, str) and isinstance(offset, int)):
+        return None, "snapshot header is malformed"
     return Snapshot(revision, hash_, offset, docs), ""

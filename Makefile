@@ -1,0 +1,47 @@
+# PhoenixFlight: one entry point. `make run` serves, `make test` checks everything.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+BUF    := node_modules/.bin/buf
+LISTEN ?= 127.0.0.1:7400
+DATA   ?= ./.phoenixflight
+
+.PHONY: venv run test check lint gen check-gen proto-lint typecheck unit clean
+
+# The set-up: a venv with the SDK (generated API) and the daemon (its Cython
+# kernel compiled at install), plus buf from npm. Redone when a build file changes.
+$(STAMP): pyproject.toml setup.py clients/python/pyproject.toml phoenixd/_ring.pyx phoenixd/_ring.pxd package.json package-lock.json
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ./clients/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	npm install --no-audit --no-fund --loglevel=error
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+run: venv
+	$(BIN)/phoenixd --listen $(LISTEN) --data-dir $(DATA)
+
+test: venv check-gen proto-lint lint typecheck
+	$(BIN)/pytest
+	PHOENIX_NO_EXTENSIONS=1 $(BIN)/pytest -q tests/test_ring_kernel.py tests/test_ring_facade.py
+
+gen: venv
+	$(BIN)/python scripts/gen_protos.py
+
+check-gen: venv
+	$(BIN)/python scripts/gen_protos.py --check
+
+proto-lint: venv
+	$(BUF) lint
+
+lint: venv
+	$(BIN)/ruff check .
+
+typecheck: venv
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) node_modules build phoenixd/_ring.c phoenixd/*.so *.egg-info

@@ -1,0 +1,101 @@
+"""``phoenix``: drive a phoenixd, or inspect a data dir offline.
+
+The full command set (members, packets, watches) grows with the API; this
+module holds the entry point and the audit commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import grpc
+
+from phoenixd.store import verify_journal
+from phoenixflight.v1 import flight_recorder_service_pb2 as rec_pb
+from phoenixflight.v1 import flight_recorder_service_pb2_grpc as rec_grpc
+
+__all__ = ["main"]
+
+DEFAULT_ENDPOINT = "127.0.0.1:7400"
+
+
+def _print(result: dict[str, object], output: str) -> None:
+    if output == "json":
+        print(json.dumps(result, indent=2))
+        return
+    if result["ok"]:
+        print(f"OK: {result['verified_events']} events verified, chain intact; "
+              f"head {result['head_sequence']} {result['head_hash']}")
+    else:
+        print(f"FAILED at sequence {result['first_bad_sequence']} "
+              f"(byte offset {result['first_bad_offset']}): {result['problem']}; "
+              f"{result['verified_events']} events before it verified")
+
+
+def _audit_verify(args: argparse.Namespace) -> int:
+    if args.data_dir is not None:
+        path = Path(args.data_dir) / "audit.jsonl"
+        if not path.exists():
+            print(f"phoenix: no journal at {path}", file=sys.stderr)
+            return 2
+        report = verify_journal(path)
+        result: dict[str, object] = {
+            "ok": report.ok, "verified_events": report.verified,
+            "head_sequence": report.head_sequence, "head_hash": report.head_hash,
+            "first_bad_sequence": report.bad_sequence, "first_bad_offset": report.bad_offset,
+            "problem": report.problem,
+        }
+    else:
+        metadata = (("authorization", f"Bearer {args.token}"),) if args.token else None
+        with grpc.insecure_channel(args.endpoint) as channel:
+            stub = rec_grpc.FlightRecorderServiceStub(channel)
+            try:
+                resp = stub.VerifyChain(rec_pb.VerifyChainRequest(), timeout=args.timeout,
+                                        metadata=metadata)
+            except grpc.RpcError as exc:
+                print(f"phoenix: {args.endpoint}: {exc.code().name}: {exc.details()}",
+                      file=sys.stderr)
+                return 2
+        result = {
+            "ok": resp.ok, "verified_events": resp.verified_events,
+            "head_sequence": resp.head_sequence, "head_hash": resp.head_hash,
+            "first_bad_sequence": resp.first_bad_sequence,
+            "first_bad_offset": resp.first_bad_offset, "problem": resp.problem,
+        }
+    _print(result, args.output)
+    return 0 if result["ok"] else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="phoenix", description="PhoenixFlight command line.")
+    parser.add_argument("--endpoint", default=os.environ.get("PHOENIX_ENDPOINT", DEFAULT_ENDPOINT),
+                        help="phoenixd address (default $PHOENIX_ENDPOINT or 127.0.0.1:7400)")
+    parser.add_argument("--token", default=os.environ.get("PHOENIX_TOKEN"),
+                        help="operator bearer token (default $PHOENIX_TOKEN)")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per call")
+    parser.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    audit = commands.add_parser("audit", help="the Flight Recorder")
+    audit_cmds = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_cmds.add_parser(
+        "verify", help="check every record and hash-chain link of the journal",
+        description="Verify the Flight Recorder's hash chain, through the daemon (VerifyChain) "
+        "or offline on a data dir. Exits 0 when intact, 1 naming the first bad sequence number.",
+    )
+    verify.add_argument("--data-dir", help="verify this data dir's audit.jsonl offline")
+    verify.set_defaults(run=_audit_verify)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

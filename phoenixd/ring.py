@@ -1,0 +1,19 @@
+"""Ring hashing kernel facade: the compiled kernel when built, else its pure-Python twin."""
+
+# Chosen once, at import. PHOENIX_NO_EXTENSIONS (any value but "" or "0") forces the pure twin,
+# e.g. to test it or to rule out the extension; otherwise a missing extension (a pure install, an
+# unbuilt checkout) falls back silently, and KERNEL tells callers which one is active.
+
+import os
+
+__all__ = ["KERNEL", "hash32", "hash32_many"]
+
+if os.environ.get("PHOENIX_NO_EXTENSIONS", "") not in ("", "0"):
+    from phoenixd._ring_py import KERNEL, hash32, hash32_many
+else:
+    try:
+        # mypy refuses to rebind an overloaded function by import even when both twins declare
+        # identical overloads; tests/test_ring_kernel.py checks the two signatures match.
+        from phoenixd._ring import KERNEL, hash32, hash32_many  # type: ignore[no-redef]
+    except ImportError:
+        from phoenixd._ring_py import KERNEL, hash32, hash32_many

@@ -1,0 +1,33 @@
+"""Shared fixtures: a real phoenixd per test, and small helpers to register members."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from google.protobuf.duration_pb2 import Duration
+
+from phoenixflight.v1 import membership_service_pb2 as mpb
+from tests.daemon import PhoenixProcess
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[PhoenixProcess]:
+    """A phoenixd on a fresh data dir; killed if the test failed, stopped otherwise."""
+    proc = PhoenixProcess(tmp_path / "data").start()
+    yield proc
+    if proc.proc is not None and proc.proc.poll() is None:
+        proc.stop()
+
+
+def register(
+    d: PhoenixProcess, member_id: str, *caps: str, ttl: float = 10.0, **fields: object
+) -> mpb.RegisterMemberResponse:
+    """Register a member and return the response (member + credential)."""
+    duration = Duration()
+    duration.FromNanoseconds(int(ttl * 1e9))
+    request = mpb.RegisterMemberRequest(
+        member_id=member_id, capabilities=list(caps), lease_ttl=duration, **fields  # type: ignore[arg-type]
+    )
+    return d.members.RegisterMember(request, timeout=10)
