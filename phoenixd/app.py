@@ -53,7 +53,7 @@ class Daemon:
         self.store = Store(cfg.data_dir, snapshot_every=cfg.snapshot_every)
         self.state = ClusterState()
         recovery = self.store.recover(self.state.apply, self.state.restore)
-        self.broker = Broker()
+        self.broker = Broker(cfg.watch_queue_limit)
         self.sessions = SessionHub()
         journal = self.store.open_journal(recovery, self._on_durable, self._on_fatal)
         self.recorder = Recorder(

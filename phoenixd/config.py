@@ -7,6 +7,7 @@ import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
+from phoenixd.core.feeds import SUBSCRIBER_QUEUE_LIMIT
 from phoenixd.core.membership import DEFAULT_SUSPECT_GRACE
 
 __all__ = ["Config", "ConfigError", "parse_args"]
@@ -40,6 +41,8 @@ class Config:
     """Largest request or response message."""
     max_concurrent_rpcs: int = 1024
     """Unary calls in flight before new ones get RESOURCE_EXHAUSTED."""
+    watch_queue_limit: int = SUBSCRIBER_QUEUE_LIMIT
+    """Events buffered per watcher before it is cut off (RESOURCE_EXHAUSTED)."""
     shutdown_grace: float = 5.0
     """Seconds in-flight calls get to finish on SIGTERM."""
     log_format: str = "auto"
@@ -63,6 +66,8 @@ class Config:
             raise ConfigError("--suspect-grace must be >= 0")
         if self.snapshot_every < 1:
             raise ConfigError("--snapshot-every must be >= 1")
+        if self.watch_queue_limit < 1:
+            raise ConfigError("--watch-queue-limit must be >= 1")
         if self.max_concurrent_rpcs < 1 or self.max_message_bytes < 1024:
             raise ConfigError("--max-concurrent-rpcs must be >= 1, --max-message-bytes >= 1024")
 
@@ -105,6 +110,9 @@ def parse_args(argv: list[str] | None = None) -> Config:
     p.add_argument("--max-concurrent-rpcs", type=int, default=d.max_concurrent_rpcs,
                    help="unary calls in flight before RESOURCE_EXHAUSTED "
                    f"(default {d.max_concurrent_rpcs})")
+    p.add_argument("--watch-queue-limit", type=int, default=d.watch_queue_limit, metavar="EVENTS",
+                   help="events buffered per watcher before a slow one is cut off with "
+                   f"RESOURCE_EXHAUSTED (default {d.watch_queue_limit})")
     p.add_argument("--shutdown-grace", type=float, default=d.shutdown_grace, metavar="SECONDS",
                    help=f"time in-flight calls get on SIGTERM (default {d.shutdown_grace:g})")
     p.add_argument("--log-format", choices=("auto", "console", "json"), default=d.log_format,
@@ -117,7 +125,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
         snapshot_every=a.snapshot_every, tls_cert=a.tls_cert, tls_key=a.tls_key,
         client_ca=a.client_ca, auth_token_file=a.auth_token_file, insecure=a.insecure,
         max_message_bytes=a.max_message_bytes, max_concurrent_rpcs=a.max_concurrent_rpcs,
-        shutdown_grace=a.shutdown_grace, log_format=a.log_format, log_level=a.log_level,
+        watch_queue_limit=a.watch_queue_limit, shutdown_grace=a.shutdown_grace,
+        log_format=a.log_format, log_level=a.log_level,
     )
     try:
         config.validate()

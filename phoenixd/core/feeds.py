@@ -42,12 +42,12 @@ class Subscription:
         return True
 
     def close(self, reason: str) -> None:
-        """End the subscription (daemon shutting down)."""
+        """End the subscription (daemon shutting down) after what it has queued."""
         self.closed_reason = reason
         try:
             self.queue.put_nowait(None)
-        except asyncio.QueueFull:
-            self.overflowed = True
+        except asyncio.QueueFull:  # a full queue is not a slow reader here: just end it
+            self.queue = _overflow_signal(self.queue)
 
 
 class Broker:

@@ -105,7 +105,9 @@ def scan(
     while pos < size:
         frame = read_frame(buf, pos)
         if isinstance(frame, Frame) and frame.prev_hash != head:
-            frame = "chain broken: prev_hash does not match the record before it"
+            # The record itself is whole, so no crash made it: never treat it as a torn tail.
+            problem = "chain broken: prev_hash does not match the record before it"
+            return ScanOutcome(seq, pos, head, Damage(pos, seq + 1, problem, True))
         if not isinstance(frame, Frame):
             damage = Damage(pos, seq + 1, frame, _any_valid_after(buf, pos))
             return ScanOutcome(seq, pos, head, damage)

@@ -118,7 +118,7 @@ class Journal:
                 if not future.done():
                     future.set_result(None)
             self._on_durable(events)
-            if self._pending:
+            if self._pending or self._closing:
                 self._wakeup.set()
 
     def _write_and_sync(self, data: bytes) -> None:

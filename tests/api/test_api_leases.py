@@ -15,6 +15,7 @@ import pytest
 
 from phoenixflight.v1 import member_pb2
 from phoenixflight.v1 import membership_service_pb2 as mpb
+from phoenixflight.v1 import membership_service_pb2_grpc as mem_grpc
 from tests.conftest import register
 from tests.daemon import PhoenixProcess
 
@@ -91,11 +92,14 @@ def test_heartbeat_needs_the_members_credential(daemon: PhoenixProcess) -> None:
 class Session:
     """A member's OpenSession stream driven from a test thread."""
 
-    def __init__(self, d: PhoenixProcess, member_id: str, credential: str) -> None:
+    def __init__(
+        self, d: PhoenixProcess, member_id: str, credential: str,
+        stub: mem_grpc.MembershipServiceStub | None = None,
+    ) -> None:
         self.outgoing: queue.Queue[mpb.OpenSessionRequest | None] = queue.Queue()
         self.outgoing.put(mpb.OpenSessionRequest(
             open=mpb.SessionOpen(member_id=member_id, credential=credential)))
-        self.call = d.members.OpenSession(self._requests(), timeout=60)
+        self.call = (stub or d.members).OpenSession(self._requests(), timeout=60)
         self.received: queue.Queue[mpb.OpenSessionResponse] = queue.Queue()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()

@@ -1,0 +1,144 @@
+"""Feeds against a real phoenixd: WatchMembers and WatchEvents replay from a revision and then
+follow live changes; a watcher resumed from its last revision misses and repeats nothing; a
+watcher that stops reading is cut off with RESOURCE_EXHAUSTED and can resume."""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+import grpc
+import pytest
+
+from phoenixflight.v1 import flight_recorder_service_pb2 as rpb
+from phoenixflight.v1 import flight_recorder_service_pb2_grpc as rec_grpc
+from phoenixflight.v1 import membership_service_pb2 as mpb
+from tests.conftest import register
+from tests.daemon import PhoenixProcess
+
+
+def take(stream: Iterable[object], n: int) -> list[object]:
+    out = []
+    for item in stream:
+        out.append(item)
+        if len(out) == n:
+            break
+    return out
+
+
+def test_watch_members_resumed_from_a_revision_misses_and_repeats_nothing(
+    daemon: PhoenixProcess,
+) -> None:
+    for i in range(5):
+        register(daemon, f"w{i}")
+    first = daemon.members.WatchMembers(mpb.WatchMembersRequest(after_revision=0), timeout=30)
+    seen = take(first, 3)
+    first.cancel()
+    last = seen[-1].revision  # type: ignore[attr-defined]
+
+    # Changes made while nobody watches.
+    for i in range(5, 8):
+        register(daemon, f"w{i}")
+    daemon.members.RetireMember(mpb.RetireMemberRequest(member_id="w0"))
+
+    resumed = daemon.members.WatchMembers(mpb.WatchMembersRequest(after_revision=last), timeout=30)
+    rest = take(resumed, 6)
+    resumed.cancel()
+    got = [(m.member.member_id, m.event_type) for m in seen + rest]  # type: ignore[attr-defined]
+    assert got == [(f"w{i}", "member_registered") for i in range(8)] + [("w0", "member_retired")]
+    revisions = [m.revision for m in seen + rest]  # type: ignore[attr-defined]
+    assert revisions == sorted(set(revisions))
+
+
+def test_watch_members_follows_live_changes_after_replay(daemon: PhoenixProcess) -> None:
+    register(daemon, "before")
+    received: queue.Queue[mpb.WatchMembersResponse] = queue.Queue()
+    call = daemon.members.WatchMembers(mpb.WatchMembersRequest(after_revision=0), timeout=30)
+
+    def pump() -> None:
+        try:
+            for item in call:
+                received.put(item)
+        except grpc.RpcError:
+            pass
+
+    threading.Thread(target=pump, daemon=True).start()
+    assert received.get(timeout=10).member.member_id == "before"
+    register(daemon, "after")
+    live = received.get(timeout=10)
+    assert (live.member.member_id, live.event_type) == ("after", "member_registered")
+    call.cancel()
+
+
+def test_watch_members_without_a_revision_streams_only_new_changes(daemon: PhoenixProcess) -> None:
+    register(daemon, "old")
+    call = daemon.members.WatchMembers(mpb.WatchMembersRequest(member_id="new"), timeout=30)
+    time.sleep(0.3)  # let the watch subscribe before the change
+    register(daemon, "new")
+    (only,) = take(call, 1)
+    call.cancel()
+    assert only.member.member_id == "new"  # type: ignore[attr-defined]
+
+
+def test_watch_events_filters_by_type_and_resumes_by_sequence(daemon: PhoenixProcess) -> None:
+    register(daemon, "e1", "ocr")
+    register(daemon, "e2")
+    call = daemon.recorder.WatchEvents(
+        rpb.WatchEventsRequest(after_sequence=0, types=["capability_discovered"]), timeout=30
+    )
+    (event,) = take(call, 1)
+    call.cancel()
+    assert event.event.type == "capability_discovered"  # type: ignore[attr-defined]
+    assert list(event.event.member_ids) == ["e1"]  # type: ignore[attr-defined]
+    everything = daemon.recorder.WatchEvents(rpb.WatchEventsRequest(after_sequence=0), timeout=30)
+    events = [e.event for e in take(everything, 4)]  # type: ignore[attr-defined]
+    everything.cancel()
+    assert [e.sequence for e in events] == [1, 2, 3, 4]
+    assert all(e.prev_hash == p.hash for p, e in itertools.pairwise(events))
+
+
+def test_bad_watch_requests_are_invalid_argument(daemon: PhoenixProcess) -> None:
+    for call in (
+        daemon.members.WatchMembers(mpb.WatchMembersRequest(after_revision=-1), timeout=10),
+        daemon.members.WatchMembers(mpb.WatchMembersRequest(member_id="Not Valid"), timeout=10),
+        daemon.recorder.WatchEvents(rpb.WatchEventsRequest(after_sequence=-5), timeout=10),
+    ):
+        with pytest.raises(grpc.RpcError) as info:
+            list(call)
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_a_watcher_that_stops_reading_is_cut_off_and_can_resume(tmp_path: Path) -> None:
+    # A tiny queue so that a few hundred large events overflow it quickly.
+    with PhoenixProcess(tmp_path / "data", "--watch-queue-limit", "8") as d:
+        # Without BDP probing the client keeps HTTP/2's 64 KiB window, so a reader that
+        # stops pulling really stops the server's sends instead of being buffered for.
+        slow_channel = grpc.insecure_channel(d.address, options=[("grpc.http2.bdp_probe", 0)])
+        stalled = rec_grpc.FlightRecorderServiceStub(slow_channel).WatchEvents(
+            rpb.WatchEventsRequest(), timeout=60
+        )
+        next_event = iter(stalled)
+        register(d, "first")
+        first = next(next_event).event
+        # Big events (64 long labels each) fill the transport's buffers and then our queue.
+        labels = {f"label-{i:02d}": "v" * 60 for i in range(64)}
+        for i in range(300):
+            register(d, f"bulk-{i}", labels=labels)
+        got = [first.sequence]
+        with pytest.raises(grpc.RpcError) as info:
+            for item in next_event:
+                got.append(item.event.sequence)
+        assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        details = str(info.value.details())
+        assert f"after_sequence={got[-1]}" in details
+        # The daemon kept serving, and the watcher resumes exactly where it stopped.
+        resumed = d.recorder.WatchEvents(rpb.WatchEventsRequest(after_sequence=got[-1]), timeout=30)
+        (following,) = take(resumed, 1)
+        resumed.cancel()
+        assert following.event.sequence == got[-1] + 1  # type: ignore[attr-defined]
+        assert d.members.GetMember(mpb.GetMemberRequest(member_id="bulk-299")).member.member_id
+        slow_channel.close()
