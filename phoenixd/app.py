@@ -45,7 +45,7 @@ class Daemon:
         self.port = 0
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self._snapshotting = False
+        self._snapshot_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         cfg = self.config
@@ -122,9 +122,9 @@ class Daemon:
     def _on_durable(self, events: list[Event]) -> None:
         self.broker.publish(events)
         head = events[-1].sequence
-        if not self._snapshotting and self.store.snapshot_due(head):
-            self._snapshotting = True
-            self._tasks.append(asyncio.create_task(self._snapshot(), name="snapshot"))
+        idle = self._snapshot_task is None or self._snapshot_task.done()
+        if idle and self.store.snapshot_due(head):
+            self._snapshot_task = asyncio.create_task(self._snapshot(), name="snapshot")
 
     async def _snapshot(self) -> None:
         try:
@@ -135,8 +135,6 @@ class Daemon:
             log.info("snapshot written", revision=self.store.last_snapshot_revision)
         except OSError as exc:
             self._on_fatal(exc)
-        finally:
-            self._snapshotting = False
 
     def _on_fatal(self, exc: BaseException) -> None:
         log.critical(
@@ -159,6 +157,8 @@ class Daemon:
         self.sessions.close_all("daemon shutting down; reconnect with backoff")
         self.broker.close_all("daemon shutting down")
         await self.server.stop(self.config.shutdown_grace)
+        if self._snapshot_task is not None:
+            await self._snapshot_task  # finish it: the restart then replays less
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

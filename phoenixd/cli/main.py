@@ -23,17 +23,21 @@ __all__ = ["main"]
 DEFAULT_ENDPOINT = "127.0.0.1:7400"
 
 
+def _events(n: object) -> str:
+    return f"{n} event" if n == 1 else f"{n} events"
+
+
 def _print(result: dict[str, object], output: str) -> None:
     if output == "json":
         print(json.dumps(result, indent=2))
         return
     if result["ok"]:
-        print(f"OK: {result['verified_events']} events verified, chain intact; "
+        print(f"OK: {_events(result['verified_events'])} verified, chain intact; "
               f"head {result['head_sequence']} {result['head_hash']}")
     else:
         print(f"FAILED at sequence {result['first_bad_sequence']} "
               f"(byte offset {result['first_bad_offset']}): {result['problem']}; "
-              f"{result['verified_events']} events before it verified")
+              f"{_events(result['verified_events'])} before it verified")
 
 
 def _audit_verify(args: argparse.Namespace) -> int:
