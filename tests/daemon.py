@@ -31,8 +31,12 @@ def free_port() -> int:
 class PhoenixProcess:
     """Start, stop, kill -9 and restart one phoenixd over one data dir."""
 
-    def __init__(self, data_dir: Path, *extra: str, port: int | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, *extra: str, port: int | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.data_dir = data_dir
+        self.env = env  # extra environment, e.g. PHOENIX_FAILPOINTS
         self.extra = list(extra)
         self.port = port or free_port()
         self.proc: subprocess.Popen[bytes] | None = None
@@ -52,7 +56,10 @@ class PhoenixProcess:
     def spawn(self) -> subprocess.Popen[bytes]:
         """Start the process without waiting for it to serve."""
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
-        self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT)
+        env = {**os.environ, **self.env} if self.env else None
+        self.proc = subprocess.Popen(
+            self.command(), stdout=log, stderr=subprocess.STDOUT, env=env
+        )
         log.close()
         return self.proc
 

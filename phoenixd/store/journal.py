@@ -20,6 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from phoenixd import failpoints
 from phoenixd.core.events import Event, event_from_payload
 from phoenixd.store.frames import Frame, encode_frame, read_frame
 
@@ -126,7 +127,9 @@ class Journal:
         while view:
             written = os.write(self._fd, view)
             view = view[written:]
+        failpoints.hit("journal.before_fsync")
         os.fdatasync(self._fd)
+        failpoints.hit("journal.after_fsync")
 
     async def close(self) -> None:
         """Flush what is queued, then stop writing."""

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from phoenixd import failpoints
+
 __all__ = ["SNAPSHOT_FILES", "Snapshot", "load_snapshot", "write_snapshot"]
 
 SNAPSHOT_FILES = ("registry.json", "packets.json", "assignments.json")
@@ -46,8 +48,10 @@ def write_snapshot(data_dir: Path, snap: Snapshot) -> None:
             f.flush()
             os.fsync(f.fileno())
         temps.append((temp, data_dir / name))
+    failpoints.hit("snapshot.before_rename")
     for temp, final in temps:
         os.replace(temp, final)
+    failpoints.hit("snapshot.after_rename")
     fsync_dir(data_dir)
 
 

@@ -10,6 +10,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import grpc
+import pytest
+
 from phoenixflight.v1 import flight_recorder_service_pb2 as rpb
 from phoenixflight.v1 import member_pb2
 from phoenixflight.v1 import membership_service_pb2 as mpb
@@ -117,3 +120,22 @@ def test_leases_get_a_full_ttl_after_a_restart(tmp_path: Path) -> None:
         assert got.status == ACTIVE
     finally:
         d.stop()
+
+
+def test_an_fsync_error_stops_the_daemon_and_a_restart_recovers(tmp_path: Path) -> None:
+    # The 4th fsync fails: after the start-up event and two acknowledged registrations.
+    failing = {"PHOENIX_FAILPOINTS": "journal.before_fsync=error@4"}
+    broken = PhoenixProcess(tmp_path / "data", env=failing).start()
+    register(broken, "a")
+    register(broken, "b")
+    with pytest.raises(grpc.RpcError):
+        register(broken, "c")
+    assert broken.proc is not None and broken.proc.wait(30) == 70
+    assert "fsync failed; stopping without retrying" in broken.log()
+    broken.env = None
+    broken.start()
+    try:
+        assert member_ids(broken)[:2] == ["a", "b"]
+        assert broken.recorder.VerifyChain(rpb.VerifyChainRequest()).ok
+    finally:
+        broken.stop()

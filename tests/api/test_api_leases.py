@@ -173,3 +173,23 @@ def test_retiring_a_member_closes_its_session(daemon: PhoenixProcess) -> None:
         daemon.members.Heartbeat(mpb.HeartbeatRequest(member_id="leaver", credential=cred))
     assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
     session.outgoing.put(None)
+
+
+def test_a_member_pinging_every_second_keeps_its_connection(daemon: PhoenixProcess) -> None:
+    options = [
+        ("grpc.keepalive_time_ms", 1000),
+        ("grpc.keepalive_timeout_ms", 5000),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.max_pings_without_data", 0),
+    ]
+    states: list[grpc.ChannelConnectivity] = []
+    with grpc.insecure_channel(daemon.address, options=options) as channel:
+        channel.subscribe(states.append)
+        stub = mem_grpc.MembershipServiceStub(channel)
+        cred = stub.RegisterMember(mpb.RegisterMemberRequest(member_id="pinger")).credential
+        time.sleep(4)  # four idle keepalive pings: a strict server would answer GOAWAY
+        resp = stub.Heartbeat(mpb.HeartbeatRequest(member_id="pinger", credential=cred))
+        assert resp.status == ACTIVE
+        channel.unsubscribe(states.append)
+    ready = states.index(grpc.ChannelConnectivity.READY)
+    assert set(states[ready:]) == {grpc.ChannelConnectivity.READY}  # never dropped
