@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import filecmp
+import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -35,14 +37,13 @@ and mypy-protobuf {mypy_version}.
 
 def generate(out_root: Path) -> None:
     """Run protoc (from grpcio-tools) over every proto into ``out_root``."""
-    import grpc_tools
-    from grpc_tools import protoc  # imported late: only the generator needs it
+    import grpc_tools  # imported late: only the generator needs it
 
     protos = sorted(str(p.relative_to(PROTO_ROOT)) for p in PROTO_ROOT.rglob("*.proto"))
     include = Path(grpc_tools.__file__).parent / "_proto"
     bindir = Path(sys.executable).parent  # mypy-protobuf's plugins sit beside this python
     args = [
-        "protoc",
+        sys.executable, "-m", "grpc_tools.protoc",
         f"-I{PROTO_ROOT}",
         f"-I{include}",
         f"--plugin=protoc-gen-mypy={bindir / 'protoc-gen-mypy'}",
@@ -55,8 +56,10 @@ def generate(out_root: Path) -> None:
         f"--mypy_grpc_out={out_root}",
         *protos,
     ]
-    if protoc.main(args) != 0:
-        raise SystemExit("protoc failed; see the messages above")
+    # Captured: the mypy plugin chatters on stderr even when all is well.
+    result = subprocess.run(args, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise SystemExit(f"protoc failed:\n{result.stdout}{result.stderr}")
     package = out_root / PACKAGE_DIR
     marker = MARKER.format(version=TOOLS_VERSION, mypy_version=MYPY_PROTOBUF_VERSION)
     (package / "__init__.py").write_text(marker)
@@ -95,9 +98,13 @@ def main(argv: list[str] | None = None) -> int:
     check_version()
     target = OUT_ROOT / PACKAGE_DIR
     if not args.check:
-        for old in target.glob("*_pb2*.py*"):
-            old.unlink()
-        generate(OUT_ROOT)
+        # Generate aside, then swap in: a failed run leaves the committed code alone.
+        with tempfile.TemporaryDirectory() as tmp:
+            generate(Path(tmp))
+            for old in target.glob("*_pb2*.py*"):
+                old.unlink()
+            for new in (Path(tmp) / PACKAGE_DIR).iterdir():
+                shutil.copy2(new, target / new.name)
         print(f"generated {target.relative_to(ROOT)}")
         return 0
     with tempfile.TemporaryDirectory() as tmp:

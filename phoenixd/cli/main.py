@@ -61,8 +61,10 @@ def _audit_verify(args: argparse.Namespace) -> int:
                 resp = stub.VerifyChain(rec_pb.VerifyChainRequest(), timeout=args.timeout,
                                         metadata=metadata)
             except grpc.RpcError as exc:
-                print(f"phoenix: {args.endpoint}: {exc.code().name}: {exc.details()}",
-                      file=sys.stderr)
+                hint = " (is phoenixd running? to check a data dir offline: --data-dir DIR)"
+                unreachable = exc.code() == grpc.StatusCode.UNAVAILABLE
+                print(f"phoenix: {args.endpoint}: {exc.code().name}: {exc.details()}"
+                      f"{hint if unreachable else ''}", file=sys.stderr)
                 return 2
         result = {
             "ok": resp.ok, "verified_events": resp.verified_events,
@@ -80,8 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="phoenixd address (default $PHOENIX_ENDPOINT or 127.0.0.1:7400)")
     parser.add_argument("--token", default=os.environ.get("PHOENIX_TOKEN"),
                         help="operator bearer token (default $PHOENIX_TOKEN)")
-    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per call")
-    parser.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    parser.add_argument("--timeout", type=float, default=30.0,
+                        help="seconds per call (default 30)")
+    parser.add_argument("-o", "--output", choices=("table", "json"), default="table",
+                        help="human-readable text (default) or JSON")
     commands = parser.add_subparsers(dest="command", required=True)
 
     audit = commands.add_parser("audit", help="the Flight Recorder")

@@ -213,7 +213,7 @@ class Membership:
         self._record(EventType.MEMBER_REGISTERED, member, Actor.member(member_id), reason)
         if capabilities:
             self._state_record_capabilities(member_id, capabilities, Actor.member(member_id))
-        self._presence[member_id] = _Presence(last_heartbeat=now)
+        self._presence[member_id] = _Presence(last_heartbeat=now)  # registering is a sign of life
         self.leases.arm(member_id, Timer.LEASE, self._monotonic() + ttl)
         return self._state.members[member_id], credential
 

@@ -116,7 +116,7 @@ def member_to_pb(view: MemberView | Member) -> member_pb2.Member:
     else:
         member, load = view.member, view.load
         reported, heartbeat, session = view.reported_load, view.last_heartbeat, view.session_open
-    return member_pb2.Member(
+    message = member_pb2.Member(
         member_id=member.member_id,
         kind=_KIND_TO_PB[member.kind],
         capabilities=list(member.capabilities),
@@ -131,11 +131,13 @@ def member_to_pb(view: MemberView | Member) -> member_pb2.Member:
         reported_load=load_to_pb(reported),
         create_time=timestamp(member.create_time),
         update_time=timestamp(member.update_time),
-        last_heartbeat_time=timestamp(heartbeat),
         status_reason=member.status_reason,
         revision=member.revision,
         session_open=session,
     )
+    if heartbeat:  # unknown after a restart until the member is heard from again
+        message.last_heartbeat_time.CopyFrom(timestamp(heartbeat))
+    return message
 
 
 def _public_data(data: Mapping[str, Any]) -> dict[str, Any]:

@@ -161,7 +161,9 @@ class Member(_message.Message):
     def update_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def last_heartbeat_time(self) -> _timestamp_pb2.Timestamp:
-        """Wall-clock time of the last heartbeat this daemon saw (not persisted)."""
+        """Wall-clock time of the last heartbeat this daemon process saw; unset
+        after a restart until the member is heard from again (not persisted).
+        """
 
     def __init__(
         self,
