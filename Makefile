@@ -26,7 +26,7 @@ run: venv
 
 test: venv check-gen proto-lint lint typecheck
 	$(BIN)/pytest
-	PHOENIX_NO_EXTENSIONS=1 $(BIN)/pytest -q tests/test_ring_kernel.py tests/test_ring_facade.py
+	PHOENIX_NO_EXTENSIONS=1 $(BIN)/pytest -q tests/test_ring_kernel.py tests/test_ring_facade.py tests/test_ring_balance.py
 
 gen: venv
 	$(BIN)/python scripts/gen_protos.py

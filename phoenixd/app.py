@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 
 import structlog
 from grpc_health.v1 import health_pb2
@@ -52,10 +53,10 @@ class Daemon:
         started = time.monotonic()
         self.store = Store(cfg.data_dir, snapshot_every=cfg.snapshot_every)
         self.state = ClusterState()
-        recovery = self.store.recover(self.state.apply, self.state.restore)
+        recovery = self.store.recover(self.state.apply, self.state.restore, self.state.reset)
         self.broker = Broker(cfg.watch_queue_limit)
         self.sessions = SessionHub()
-        journal = self.store.open_journal(recovery, self._on_durable, self._on_fatal)
+        self.journal = journal = self.store.open_journal(recovery, self._on_durable, self._on_fatal)
         self.recorder = Recorder(
             journal, self.state.apply,
             head_sequence=recovery.head_sequence, head_hash=recovery.head_hash,
@@ -91,12 +92,11 @@ class Daemon:
         if cfg.tls_cert and cfg.tls_key:
             tls = (cfg.tls_cert.read_bytes(), cfg.tls_key.read_bytes(),
                    cfg.client_ca.read_bytes() if cfg.client_ca else None)
-        token = cfg.auth_token_file.read_text().strip() if cfg.auth_token_file else None
-        if cfg.auth_token_file and not token:
-            raise BindError(f"--auth-token-file {cfg.auth_token_file} is empty")
+        token = _read_token(cfg.auth_token_file) if cfg.auth_token_file else None
         self.server, self.health, self.port = build_server(
             self.services, listen=cfg.listen, max_message_bytes=cfg.max_message_bytes,
-            max_concurrent_rpcs=cfg.max_concurrent_rpcs, operator_token=token, tls=tls,
+            max_concurrent_rpcs=cfg.max_concurrent_rpcs, max_streams=cfg.max_streams,
+            operator_token=token, tls=tls,
         )
         await self.server.start()
         for name in ("", *SERVICE_NAMES):
@@ -113,33 +113,39 @@ class Daemon:
 
     async def _lease_ticker(self) -> None:
         loop = asyncio.get_running_loop()
-        while True:
-            self.membership.expire()
-            due = self.membership.next_deadline()
-            delay = TICK if due is None else min(max(due - loop.time(), 0.0), TICK)
-            await asyncio.sleep(delay)
+        try:
+            while True:
+                self.membership.expire()
+                due = self.membership.next_deadline()
+                delay = TICK if due is None else min(max(due - loop.time(), 0.0), TICK)
+                await asyncio.sleep(delay)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # leases that silently stop expiring are worse than a stop
+            self._on_fatal(exc)
 
     def _on_durable(self, events: list[Event]) -> None:
         self.broker.publish(events)
         head = events[-1].sequence
         idle = self._snapshot_task is None or self._snapshot_task.done()
-        if idle and self.store.snapshot_due(head):
+        if idle and not self._stopping.is_set() and self.store.snapshot_due(head):
             self._snapshot_task = asyncio.create_task(self._snapshot(), name="snapshot")
 
     async def _snapshot(self) -> None:
         try:
             await self.store.write_snapshot(
                 self.state.snapshot(), self.recorder.head_sequence, self.recorder.head_hash,
-                self.services.journal.end_offset,
+                self.journal.end_offset,
             )
             log.info("snapshot written", revision=self.store.last_snapshot_revision)
-        except OSError as exc:
+        except BaseException as exc:  # a snapshot that cannot be written means a sick disk
             self._on_fatal(exc)
 
     def _on_fatal(self, exc: BaseException) -> None:
         log.critical(
             "journal write or fsync failed; stopping without retrying (acknowledged data is "
             "safe, unacknowledged data may be lost; restart to recover)", error=repr(exc),
+            exc_info=exc,
         )
         sys.stderr.flush()
         os._exit(EXIT_JOURNAL_FAILURE)
@@ -163,7 +169,7 @@ class Daemon:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        journal = self.services.journal
+        journal = self.journal
         await journal.wait_durable(self.recorder.head_sequence)
         if self.recorder.head_sequence > self.store.last_snapshot_revision:
             await self.store.write_snapshot(
@@ -173,6 +179,16 @@ class Daemon:
         await journal.close()
         self.store.close()
         log.info("phoenixd stopped", revision=self.recorder.head_sequence)
+
+
+def _read_token(path: Path) -> str:
+    token = path.read_text().strip()
+    if not token:
+        raise BindError(f"--auth-token-file {path} is empty")
+    if path.stat().st_mode & 0o077:
+        log.warning("operator token file is readable by other users; chmod 600 it",
+                    path=str(path))
+    return token
 
 
 async def serve(config: Config) -> int:

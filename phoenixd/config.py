@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +42,8 @@ class Config:
     """Largest request or response message."""
     max_concurrent_rpcs: int = 1024
     """Unary calls in flight before new ones get RESOURCE_EXHAUSTED."""
+    max_streams: int = 20_000
+    """Open streams (member sessions and watches) before new ones get RESOURCE_EXHAUSTED."""
     watch_queue_limit: int = SUBSCRIBER_QUEUE_LIMIT
     """Events buffered per watcher before it is cut off (RESOURCE_EXHAUSTED)."""
     shutdown_grace: float = 5.0
@@ -62,14 +65,20 @@ class Config:
                 "operator token would cross the network in clear. Pass --tls-cert/--tls-key, "
                 "or --insecure if this network is trusted"
             )
-        if self.suspect_grace < 0:
-            raise ConfigError("--suspect-grace must be >= 0")
+        for flag, value, top in (
+            ("--suspect-grace", self.suspect_grace, 86400.0),
+            ("--shutdown-grace", self.shutdown_grace, 3600.0),
+        ):
+            if not (math.isfinite(value) and 0 <= value <= top):
+                raise ConfigError(f"{flag} must be a number of seconds between 0 and {top:g}")
         if self.snapshot_every < 1:
             raise ConfigError("--snapshot-every must be >= 1")
         if self.watch_queue_limit < 1:
             raise ConfigError("--watch-queue-limit must be >= 1")
-        if self.max_concurrent_rpcs < 1 or self.max_message_bytes < 1024:
-            raise ConfigError("--max-concurrent-rpcs must be >= 1, --max-message-bytes >= 1024")
+        if self.max_concurrent_rpcs < 1 or self.max_streams < 1 or self.max_message_bytes < 1024:
+            raise ConfigError(
+                "--max-concurrent-rpcs and --max-streams must be >= 1, --max-message-bytes >= 1024"
+            )
 
     def is_loopback(self) -> bool:
         host = self.listen.rpartition(":")[0].strip("[]")
@@ -110,6 +119,9 @@ def parse_args(argv: list[str] | None = None) -> Config:
     p.add_argument("--max-concurrent-rpcs", type=int, default=d.max_concurrent_rpcs,
                    help="unary calls in flight before RESOURCE_EXHAUSTED "
                    f"(default {d.max_concurrent_rpcs})")
+    p.add_argument("--max-streams", type=int, default=d.max_streams,
+                   help="open streams (sessions, watches) before RESOURCE_EXHAUSTED "
+                   f"(default {d.max_streams})")
     p.add_argument("--watch-queue-limit", type=int, default=d.watch_queue_limit, metavar="EVENTS",
                    help="events buffered per watcher before a slow one is cut off with "
                    f"RESOURCE_EXHAUSTED (default {d.watch_queue_limit})")
@@ -125,6 +137,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         snapshot_every=a.snapshot_every, tls_cert=a.tls_cert, tls_key=a.tls_key,
         client_ca=a.client_ca, auth_token_file=a.auth_token_file, insecure=a.insecure,
         max_message_bytes=a.max_message_bytes, max_concurrent_rpcs=a.max_concurrent_rpcs,
+        max_streams=a.max_streams,
         watch_queue_limit=a.watch_queue_limit, shutdown_grace=a.shutdown_grace,
         log_format=a.log_format, log_level=a.log_level,
     )

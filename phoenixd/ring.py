@@ -1,4 +1,4 @@
-"""Ring hashing kernel facade: the compiled kernel when built, else its pure-Python twin."""
+"""Ring kernel facade: the compiled kernel when built, else its pure-Python twin."""
 
 # Chosen once, at import. PHOENIX_NO_EXTENSIONS (any value but "" or "0") forces the pure twin,
 # e.g. to test it or to rule out the extension; otherwise a missing extension (a pure install, an
@@ -6,14 +6,66 @@
 
 import os
 
-__all__ = ["KERNEL", "hash32", "hash32_many"]
+__all__ = [
+    "DEFAULT_VNODES",
+    "KERNEL",
+    "argmax_binpack",
+    "argmax_trust",
+    "hash32",
+    "hash32_many",
+    "lookup",
+    "lookup_bounded",
+    "lookup_many",
+    "ring_tokens",
+    "scores_binpack",
+    "scores_trust",
+]
 
 if os.environ.get("PHOENIX_NO_EXTENSIONS", "") not in ("", "0"):
-    from phoenixd._ring_py import KERNEL, hash32, hash32_many
+    from phoenixd._ring_py import (
+        DEFAULT_VNODES,
+        KERNEL,
+        argmax_binpack,
+        argmax_trust,
+        hash32,
+        hash32_many,
+        lookup,
+        lookup_bounded,
+        lookup_many,
+        ring_tokens,
+        scores_binpack,
+        scores_trust,
+    )
 else:
     try:
         # mypy refuses to rebind an overloaded function by import even when both twins declare
         # identical overloads; tests/test_ring_kernel.py checks the two signatures match.
-        from phoenixd._ring import KERNEL, hash32, hash32_many  # type: ignore[no-redef]
+        from phoenixd._ring import (  # type: ignore[no-redef]
+            DEFAULT_VNODES,
+            KERNEL,
+            argmax_binpack,
+            argmax_trust,
+            hash32,
+            hash32_many,
+            lookup,
+            lookup_bounded,
+            lookup_many,
+            ring_tokens,
+            scores_binpack,
+            scores_trust,
+        )
     except ImportError:
-        from phoenixd._ring_py import KERNEL, hash32, hash32_many
+        from phoenixd._ring_py import (
+            DEFAULT_VNODES,
+            KERNEL,
+            argmax_binpack,
+            argmax_trust,
+            hash32,
+            hash32_many,
+            lookup,
+            lookup_bounded,
+            lookup_many,
+            ring_tokens,
+            scores_binpack,
+            scores_trust,
+        )

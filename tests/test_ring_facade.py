@@ -7,6 +7,7 @@ import importlib.util
 import os
 import subprocess
 import sys
+from array import array
 from pathlib import Path
 
 import pytest
@@ -42,16 +43,48 @@ def _kernel_in_subprocess(flag: str | None, prelude: str = "") -> str:
     return done.stdout.strip()
 
 
+API = [
+    "DEFAULT_VNODES",
+    "KERNEL",
+    "argmax_binpack",
+    "argmax_trust",
+    "hash32",
+    "hash32_many",
+    "lookup",
+    "lookup_bounded",
+    "lookup_many",
+    "ring_tokens",
+    "scores_binpack",
+    "scores_trust",
+]
+
+
 def test_facade_exports_the_kernel_api() -> None:
-    assert sorted(ring.__all__) == ["KERNEL", "hash32", "hash32_many"]
+    assert sorted(ring.__all__) == API
     assert ring.KERNEL in ("compiled", "pure")
+    assert ring.DEFAULT_VNODES == 128
     assert ring.hash32("hello") == 0x248BFA47
 
 
 def test_facade_reexports_the_active_kernel() -> None:
     active = _ring_py if ring.KERNEL == "pure" else importlib.import_module("phoenixd._ring")
-    assert ring.hash32 is active.hash32
-    assert ring.hash32_many is active.hash32_many
+    assert sorted(active.__all__) == API
+    for name in API:
+        assert getattr(ring, name) is getattr(active, name), name
+
+
+def test_facade_api_works_end_to_end() -> None:
+    tokens, owners = ring.ring_tokens(["a", "b", "c"], ring.DEFAULT_VNODES)
+    keys = ring.hash32_many([f"job-{i}" for i in range(100)])
+    placed = ring.lookup_many(tokens, owners, keys, b"\x01\x01\x01")
+    assert list(placed) == [ring.lookup(tokens, owners, key, b"\x01\x01\x01") for key in keys]
+    loads = array("i", [0, 0, 0])
+    ring.lookup_bounded(tokens, owners, keys, b"\x01\x01\x01", loads, 0.25)
+    assert sum(loads) == 100
+    assert max(loads) <= 42  # ceil(1.25 * 100 / 3)
+    ones = array("d", [1.0, 1.0, 1.0])
+    assert ring.argmax_trust(ones, ones, array("d", [2.0, 0.0, 1.0]), b"\x01\x01\x01") == 1
+    assert ring.argmax_binpack(ones, array("d", [0.0, 0.5, 0.2]), b"\x01\x01\x01", True) == 0
 
 
 @pytest.mark.parametrize("flag", [None, "", "0"])

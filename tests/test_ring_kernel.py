@@ -1,5 +1,6 @@
-"""The ring's MurmurHash3 x86_32 kernels give the reference hashes, and the compiled and pure twins
-agree on every input, batch and error.
+"""The ring kernels hash with MurmurHash3 x86_32, build and walk the consistent-hash ring (plain and
+with bounded loads) and score members, and the compiled and pure twins agree on every input, batch
+and error.
 
 Every test runs against both twins. A missing compiled kernel is a failure, not a skip, unless
 PHOENIX_NO_EXTENSIONS is set: CI must not lose the extension without noticing.
@@ -7,10 +8,13 @@ PHOENIX_NO_EXTENSIONS is set: CI must not lose the extension without noticing.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import inspect
+import math
 import os
 from array import array
+from collections.abc import Callable
 from types import ModuleType
 
 import pytest
@@ -88,7 +92,12 @@ def test_kernel_names_itself(kernel: ModuleType) -> None:
     assert expected == kernel.KERNEL
 
 
-@pytest.mark.parametrize("name", ["hash32", "hash32_many"])
+def test_twins_export_the_same_names_and_constants() -> None:
+    assert _compiled().__all__ == _ring_py.__all__
+    assert _compiled().DEFAULT_VNODES == _ring_py.DEFAULT_VNODES == 128
+
+
+@pytest.mark.parametrize("name", [n for n in _ring_py.__all__ if n.islower()])
 def test_twins_have_the_same_signature(name: str) -> None:
     def shape(func: object) -> list[tuple[str, object, object]]:
         assert callable(func)
@@ -241,3 +250,514 @@ def test_twins_raise_identical_errors_for_single(args: tuple[object, ...]) -> No
 def test_twins_raise_identical_errors_for_batch(keys: object, seed: int, out: object) -> None:
     compiled = _error(_compiled().hash32_many, keys, seed, out=out)
     assert compiled == _error(_ring_py.hash32_many, keys, seed, out=out)
+
+
+# -- The ring: construction ------------------------------------------------------------------
+
+# "m8961#0" and "m70373#0" hash to the same token, 0xA4C17CC3 (found by search): a real tie.
+COLLIDING = ["m8961", "m70373"]
+
+
+def _brute_ring(kernel: ModuleType, ids: list[str], vnodes: int) -> tuple[list[int], list[int]]:
+    placed = sorted(
+        (kernel.hash32(f"{member}#{i}"), m) for m, member in enumerate(ids) for i in range(vnodes)
+    )
+    return [token for token, _ in placed], [m for _, m in placed]
+
+
+@pytest.mark.parametrize(
+    ("ids", "vnodes"),
+    [([], 3), (["a"], 1), (["a", "b", "c"], 4), (["héllo", "日本", "x" * 300], 12), (["w"], 1000)],
+)
+def test_ring_tokens_places_every_vnode_in_token_order(
+    kernel: ModuleType, ids: list[str], vnodes: int
+) -> None:
+    tokens, owners = kernel.ring_tokens(ids, vnodes)
+    assert (tokens.typecode, owners.typecode) == ("I", "i")
+    assert (list(tokens), list(owners)) == _brute_ring(kernel, ids, vnodes)
+
+
+@pytest.mark.parametrize("ids", [COLLIDING, COLLIDING[::-1]])
+def test_ring_tokens_breaks_ties_by_member_index(kernel: ModuleType, ids: list[str]) -> None:
+    tokens, owners = kernel.ring_tokens(ids, 1)
+    assert list(tokens) == [0xA4C17CC3, 0xA4C17CC3]
+    assert list(owners) == [0, 1]
+
+
+BAD_RINGS: list[tuple[object, object, type[Exception], str]] = [
+    ("ab", 1, TypeError, "^member_ids must be a sequence of str, not a single str$"),
+    (["a", b"b"], 1, TypeError, r"^member_ids\[1\] must be str, not bytes$"),
+    (["a", "b", "a"], 1, ValueError, r"^member_ids\[2\] repeats member_ids\[0\] \('a'\)$"),
+    (["a"], 0, ValueError, "^vnodes must be >= 1, got 0$"),
+    (["a"], 1.5, TypeError, "integer"),
+    (["a", "b"], 2**30, ValueError, r"^2 members x 1073741824 vnodes is more than 2\*\*31 - 1"),
+    (["\ud800"], 1, UnicodeEncodeError, "surrogates not allowed"),
+]
+
+
+@pytest.mark.parametrize(("ids", "vnodes", "error", "match"), BAD_RINGS)
+def test_ring_tokens_rejects_bad_arguments(
+    kernel: ModuleType, ids: object, vnodes: object, error: type[Exception], match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        kernel.ring_tokens(ids, vnodes)
+
+
+# -- The ring: lookups -------------------------------------------------------------------------
+
+# Member 0 at 10, a tie at 20 (members 1 then 2), member 2 at 30, member 1 near the top.
+RING = (array("I", [10, 20, 20, 30, 0xFFFFFFF0]), array("i", [0, 1, 2, 2, 1]))
+ALL = b"\x01\x01\x01"
+
+
+@pytest.mark.parametrize(
+    ("key", "eligible", "expected"),
+    [
+        (0, ALL, 0),  # below the first token
+        (10, ALL, 0),  # exactly on a token
+        (11, ALL, 1),  # the tie at 20: the lower member index first
+        (11, b"\x01\x00\x01", 2),  # ... and its twin when that one is ineligible
+        (21, b"\x01\x01\x07", 2),  # any nonzero byte is eligible
+        (0xFFFFFFF0, ALL, 1),
+        (0xFFFFFFF1, ALL, 0),  # past the last token: wraps to the first
+        (0xFFFFFFFF, b"\x00\x01\x01", 1),  # wraps, then walks past ineligible member 0
+        (31, b"\x00\x00\x01", 2),  # past 1 at the top, wraps, past 0, past 1 at 20, to 2 at 20
+        (25, b"\x00\x00\x00", -1),  # nobody eligible
+    ],
+)
+def test_lookup_walks_clockwise_to_an_eligible_member(
+    kernel: ModuleType, key: int, eligible: bytes, expected: int
+) -> None:
+    assert kernel.lookup(*RING, key, eligible) == expected
+    assert list(kernel.lookup_many(*RING, array("I", [key]), eligible)) == [expected]
+
+
+@pytest.mark.parametrize("eligible", [b"", b"\x01"])
+def test_empty_ring_has_no_owner(kernel: ModuleType, eligible: bytes) -> None:
+    empty = (array("I"), array("i"))
+    loads = array("i", [0] * len(eligible))
+    assert kernel.lookup(*empty, 5, eligible) == -1
+    assert list(kernel.lookup_many(*empty, array("I", [0, 5]), eligible)) == [-1, -1]
+    assert list(kernel.lookup_bounded(*empty, array("I", [5]), eligible, loads, 0.5)) == [-1]
+    assert list(loads) == [0] * len(eligible)
+
+
+def test_lookups_accept_any_buffer_of_the_right_type(kernel: ModuleType) -> None:
+    keys = array("I", [0, 11, 31, 0xFFFFFFFF])
+    views = (memoryview(RING[0]), memoryview(RING[1]), memoryview(keys))
+    for eligible in (ALL, bytearray(ALL), array("B", ALL), memoryview(ALL)):
+        assert list(kernel.lookup_many(*views, eligible)) == [0, 1, 1, 0]
+        assert kernel.lookup(*views[:2], 31, eligible) == 1
+
+
+def test_lookup_many_fills_given_out(kernel: ModuleType) -> None:
+    out = array("i", [7, 7, 7])
+    assert kernel.lookup_many(*RING, array("I", [0, 11, 21]), ALL, out) is out
+    assert list(out) == [0, 1, 2]
+    backing = array("i", [9, 9, 9, 9])
+    view = memoryview(backing)[1:3]
+    assert kernel.lookup_many(*RING, array("I", [0, 11]), ALL, out=view) is view
+    assert list(backing) == [9, 0, 1, 9]
+
+
+GOOD_LOOKUP: dict[str, object] = {
+    "tokens": array("I", [1, 2]),
+    "owners": array("i", [0, 1]),
+    "key_hashes": array("I", [1]),
+    "eligible": b"\x00\x01",
+}
+U32_NEEDED = r"must be a contiguous 1-D buffer of uint32 \(array typecode 'I'\)"
+BAD_LOOKUPS: list[tuple[dict[str, object], type[Exception], str]] = [
+    ({"tokens": [1, 2]}, TypeError, f"^tokens {U32_NEEDED}, not list$"),
+    ({"tokens": array("i", [1, 2])}, TypeError, f"^tokens {U32_NEEDED}, not array of format 'i'$"),
+    ({"tokens": memoryview(array("I", [1, 0, 2]))[::2]}, TypeError, "not a strided memoryview$"),
+    ({"tokens": memoryview(bytes(8)).cast("I", (1, 2))}, TypeError, "not a 2-D memoryview$"),
+    ({"owners": array("I", [0, 1])}, TypeError, r"^owners must be .* of int32 .* format 'I'$"),
+    ({"key_hashes": array("i", [1])}, TypeError, f"^key_hashes {U32_NEEDED}"),
+    ({"eligible": [0, 1]}, TypeError, "^eligible must be .* of uint8 .*, not list$"),
+    ({"eligible": array("i", [0, 1])}, TypeError, "^eligible must be .* format 'i'$"),
+    ({"owners": array("i", [0])}, ValueError, "^tokens and owners must have one item per vnode, "),
+    (
+        {"owners": array("i", [0, 2])},
+        ValueError,
+        r"^owners\[1\] is 2, not a member index in \[0, 2\)$",
+    ),
+    ({"owners": array("i", [-1, 1])}, ValueError, r"^owners\[0\] is -1, not a member index"),
+]
+
+
+def _lookup_calls(kernel: ModuleType, args: dict[str, object]) -> list[Callable[[], object]]:
+    """Both lookups with these arguments; ``lookup`` only if its arguments are in play."""
+    t, o, e = args["tokens"], args["owners"], args["eligible"]
+    calls: list[Callable[[], object]] = [lambda: kernel.lookup_many(t, o, args["key_hashes"], e)]
+    if args["key_hashes"] is GOOD_LOOKUP["key_hashes"]:
+        calls.append(lambda: kernel.lookup(t, o, 1, e))
+    return calls
+
+
+@pytest.mark.parametrize(("changes", "error", "match"), BAD_LOOKUPS)
+def test_lookups_reject_bad_buffers(
+    kernel: ModuleType, changes: dict[str, object], error: type[Exception], match: str
+) -> None:
+    for call in _lookup_calls(kernel, {**GOOD_LOOKUP, **changes}):
+        with pytest.raises(error, match=match):
+            call()
+
+
+@pytest.mark.parametrize(
+    ("key", "error"), [(-1, ValueError), (2**32, ValueError), ("1", TypeError)]
+)
+def test_lookup_key_hash_must_be_uint32(kernel: ModuleType, key: object, error: type) -> None:
+    with pytest.raises(error, match=r"key_hash must be in|integer"):
+        kernel.lookup(*RING, key, ALL)
+
+
+@pytest.mark.parametrize(
+    ("out", "match"),
+    [(array("i", [0, 0]), "^out has 2 items, expected 1$"), (array("I", [0]), "of int32")],
+)
+def test_lookup_many_rejects_bad_out(kernel: ModuleType, out: object, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        kernel.lookup_many(*RING, array("I", [1]), ALL, out)
+
+
+# -- The ring: bounded loads -------------------------------------------------------------------
+
+TWO = (array("I", [100, 200]), array("i", [0, 1]))
+
+
+def test_bounded_spills_to_the_next_member_at_the_cap(kernel: ModuleType) -> None:
+    # Caps before each key (epsilon 0, two members): 0.5, 1, 1.5, 2.
+    loads = array("i", [0, 0])
+    got = kernel.lookup_bounded(*TWO, array("I", [50] * 4), b"\x01\x01", loads, 0.0)
+    assert (list(got), list(loads)) == ([0, 1, 0, 1], [2, 2])
+
+
+def test_bounded_counts_existing_loads(kernel: ModuleType) -> None:
+    # The cap is 1.25 * (5 + 1) / 2 = 3.75: member 0 is over it, so the key goes on to member 1.
+    loads = array("i", [5, 0])
+    assert list(kernel.lookup_bounded(*TWO, array("I", [50]), b"\x01\x01", loads, 0.25)) == [1]
+    assert list(loads) == [5, 1]
+
+
+def test_bounded_counts_only_eligible_members_on_the_ring(kernel: ModuleType) -> None:
+    # Member 2 is eligible but owns no vnode; counted, it would lower the cap so far that the
+    # third key found no member below it.
+    loads = array("i", [0, 0, 0])
+    got = kernel.lookup_bounded(*TWO, array("I", [50] * 4), ALL, loads, 0.0)
+    assert (list(got), list(loads)) == ([0, 1, 0, 1], [2, 2, 0])
+
+
+def test_bounded_skips_ineligible_members(kernel: ModuleType) -> None:
+    loads = array("i", [0, 0])
+    got = kernel.lookup_bounded(*TWO, array("I", [50] * 3), b"\x00\x01", loads, 0.0)
+    assert (list(got), list(loads)) == ([1, 1, 1], [0, 3])
+    got = kernel.lookup_bounded(*TWO, array("I", [50] * 2), b"\x00\x00", loads, 0.0)
+    assert (list(got), list(loads)) == ([-1, -1], [0, 3])
+
+
+def test_bounded_with_infinite_epsilon_is_plain_lookup(kernel: ModuleType) -> None:
+    keys = array("I", [0, 11, 21, 31, 0xFFFFFFFF, 11, 11])
+    loads = array("i", [3, 0, 1])
+    got = kernel.lookup_bounded(*RING, keys, ALL, loads, math.inf, array("i", [0] * 7))
+    assert got == kernel.lookup_many(*RING, keys, ALL)
+    assert list(loads) == [3 + list(got).count(0), list(got).count(1), 1 + list(got).count(2)]
+
+
+GOOD_BOUNDED: dict[str, object] = {
+    "tokens": array("I", [1, 2]),
+    "owners": array("i", [0, 1]),
+    "key_hashes": array("I", [1]),
+    "eligible": b"\x01\x01",
+    "loads": array("i", [0, 0]),
+    "epsilon": 0.25,
+}
+BAD_BOUNDED: list[tuple[dict[str, object], type[Exception], str]] = [
+    ({"loads": array("i", [0])}, ValueError, "^eligible and loads must have one item per member"),
+    ({"loads": array("i", [0, -1])}, ValueError, r"^loads\[1\] is -1; loads must be >= 0$"),
+    ({"loads": memoryview(bytes(8)).cast("i")}, TypeError, "^loads must be writable, .*read-only"),
+    ({"loads": array("I", [0, 0])}, TypeError, "^loads must be writable, .* of int32"),
+    ({"loads": array("i", [2**31 - 1, 0])}, ValueError, r"^loads would overflow int32"),
+    ({"epsilon": -0.5}, ValueError, "^epsilon must be >= 0, got -0.5$"),
+    ({"epsilon": math.nan}, ValueError, "^epsilon must be >= 0, got nan$"),
+    ({"epsilon": "0.1"}, TypeError, "^epsilon must be a float, not str$"),
+    ({"owners": array("i", [0, 5])}, ValueError, r"^owners\[1\] is 5, not a member index"),
+]
+
+
+@pytest.mark.parametrize(("changes", "error", "match"), BAD_BOUNDED)
+def test_bounded_rejects_bad_arguments(
+    kernel: ModuleType, changes: dict[str, object], error: type[Exception], match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        kernel.lookup_bounded(**{**GOOD_BOUNDED, **changes})
+
+
+# -- Scoring -----------------------------------------------------------------------------------
+
+
+def _d(*values: float) -> array[float]:
+    return array("d", values)
+
+
+def test_argmax_trust_maximises_reliability_times_trust_over_load(kernel: ModuleType) -> None:
+    reliability, trust = _d(0.9, 0.5, 1.0), _d(1.0, 1.0, 0.5)
+    assert kernel.argmax_trust(reliability, trust, _d(0, 0, 0), ALL) == 0  # 0.9, 0.5, 0.5
+    assert kernel.argmax_trust(reliability, trust, _d(2, 0, 0), ALL) == 1  # a tie: lowest index
+    assert kernel.argmax_trust(reliability, trust, _d(0, -5, 0), b"\x01\x00\x01") == 0
+    assert kernel.argmax_trust(reliability, trust, _d(0, 0, 0), bytes(3)) == -1
+    assert kernel.argmax_trust(_d(), _d(), _d(), b"") == -1
+
+
+def test_scores_trust_gives_every_score_and_nan_where_ineligible(kernel: ModuleType) -> None:
+    scores = kernel.scores_trust(
+        _d(0.9, 0.5, 1.0), _d(1.0, 1.0, 0.5), _d(2, -1, 1), b"\x01\x00\x01"
+    )
+    assert scores.typecode == "d"
+    assert scores[0] == 0.9 / 3.0
+    assert math.isnan(scores[1])
+    assert scores[2] == 0.25
+
+
+@pytest.mark.parametrize(("pack", "expected"), [(False, 1), (True, 2)])
+def test_argmax_binpack_spreads_or_packs(kernel: ModuleType, pack: bool, expected: int) -> None:
+    cpu, memory = _d(0.5, 0.9, 0.1, 0.9, 0.1), _d(0.5, 0.8, 0.2, 0.8, 0.2)  # ties: 1 and 3, 2 and 4
+    assert kernel.argmax_binpack(cpu, memory, b"\x01" * 5, pack) == expected
+    assert kernel.argmax_binpack(cpu, memory, b"\x01\x00\x00\x00\x00", pack) == 0
+    assert kernel.argmax_binpack(cpu, memory, bytes(5), pack=pack) == -1
+
+
+def test_scores_binpack_gives_every_score_and_nan_where_ineligible(kernel: ModuleType) -> None:
+    scores = kernel.scores_binpack(_d(0.5, math.nan, 0.25), _d(0.25, 0.5, 0.5), b"\x01\x00\x01")
+    assert scores.typecode == "d"
+    assert (scores[0], scores[2]) == (0.75, 0.75)
+    assert math.isnan(scores[1])
+
+
+BAD_SCORES: list[tuple[str, tuple[object, ...], type[Exception], str]] = [
+    (
+        "argmax_trust",
+        (_d(1, 1), _d(1), _d(0, 0), b"\x01\x01"),
+        ValueError,
+        "^reliability, trust, load and eligible must have one item per member, "
+        "got lengths 2, 1, 2 and 2$",
+    ),
+    ("argmax_trust", (_d(1), [1.0], _d(0), b"\x01"), TypeError, "^trust must be .* float64"),
+    ("scores_trust", (_d(1), _d(1), array("f", [0]), b"\x01"), TypeError, "format 'f'$"),
+    ("argmax_trust", (_d(1, 1), _d(1, 1), _d(0, -0.5), ALL[:2]), ValueError, r"^load\[1\] is -0.5"),
+    (
+        "scores_trust",
+        (_d(math.inf), _d(0), _d(0), b"\x01"),
+        ValueError,
+        r"^score of member 0 is NaN \(reliability=inf, trust=0.0, load=0.0\)$",
+    ),
+    (
+        "argmax_binpack",
+        (_d(1), _d(1, 2), b"\x01", True),
+        ValueError,
+        "^free_cpu_fraction, free_memory_fraction and eligible must have one item per member",
+    ),
+    (
+        "scores_binpack",
+        (_d(math.inf), _d(-math.inf), b"\x01"),
+        ValueError,
+        "^score of member 0 is NaN",
+    ),
+    ("argmax_binpack", (_d(1), _d(1), "\x01", False), TypeError, "^eligible must be"),
+]
+
+
+@pytest.mark.parametrize(("name", "args", "error", "match"), BAD_SCORES)
+def test_scorers_reject_bad_arguments(
+    kernel: ModuleType, name: str, args: tuple[object, ...], error: type[Exception], match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        getattr(kernel, name)(*args)
+
+
+# -- The twins agree: hand-picked errors and random inputs -------------------------------------
+
+
+def _plain(value: object) -> object:
+    """``value`` in a form that compares exactly: arrays by typecode and bytes (so NaN == NaN)."""
+    if isinstance(value, array):
+        return value.typecode, value.tobytes()
+    if isinstance(value, tuple):
+        return tuple(_plain(item) for item in value)
+    return value
+
+
+def _outcome(func: object, *args: object) -> object:
+    assert callable(func)
+    try:
+        return _plain(func(*args))
+    except Exception as exc:
+        return type(exc), str(exc)
+
+
+def test_twins_raise_identical_errors_for_ring_arguments() -> None:
+    c, p = _compiled(), _ring_py
+    for ids, vnodes, _, _ in BAD_RINGS:
+        assert _error(c.ring_tokens, ids, vnodes) == _error(p.ring_tokens, ids, vnodes)
+    for changes, _, _ in BAD_LOOKUPS:
+        args = {**GOOD_LOOKUP, **changes}
+        assert [_outcome(call) for call in _lookup_calls(c, args)] == [
+            _outcome(call) for call in _lookup_calls(p, args)
+        ]
+    for changes, _, _ in BAD_BOUNDED:
+        args = {**GOOD_BOUNDED, **changes}
+        assert _error(c.lookup_bounded, **args) == _error(p.lookup_bounded, **args)
+    for name, score_args, _, _ in BAD_SCORES:
+        assert _error(getattr(c, name), *score_args) == _error(getattr(p, name), *score_args)
+
+
+# Small values and the top of the ring make ties and wrap-arounds common.
+TOKEN = st.one_of(st.integers(0, 8), st.integers(0xFFFFFFF8, 0xFFFFFFFF), UINT32)
+KEY_HASHES = st.lists(TOKEN, max_size=20).map(lambda keys: array("I", keys))
+EPSILON = st.one_of(st.floats(0, 4), st.sampled_from([0.0, 0.25, math.inf, -1.0, math.nan]))
+# Ties, ordinary values, and every float (NaN and infinities make the twins fail alike).
+SCORE_INPUT = st.one_of(st.sampled_from([0.0, 0.5, 1.0]), st.floats(-1e6, 1e6), st.floats())
+
+
+@st.composite
+def rings(draw: st.DrawFn, valid: bool = True) -> tuple[array[int], array[int], bytes]:
+    """A hand-made ring: sorted tokens, owners (some invalid unless ``valid``), eligible bytes."""
+    n = draw(st.integers(0, 6))
+    size = draw(st.integers(0, 24)) if n else 0
+    tokens = sorted(draw(st.lists(TOKEN, min_size=size, max_size=size)))
+    low, high = (0, max(n - 1, 0)) if valid else (-1, n)
+    owners = draw(st.lists(st.integers(low, high), min_size=size, max_size=size))
+    return array("I", tokens), array("i", owners), draw(st.binary(min_size=n, max_size=n))
+
+
+@st.composite
+def columns(draw: st.DrawFn, count: int) -> tuple[list[array[float]], bytes]:
+    """``count`` float64 columns of one item per member, and the members' eligible bytes."""
+    n = draw(st.integers(0, 8))
+    values = st.lists(SCORE_INPUT, min_size=n, max_size=n)
+    return [array("d", draw(values)) for _ in range(count)], draw(st.binary(min_size=n, max_size=n))
+
+
+@given(ids=st.lists(st.text(max_size=8), max_size=6, unique=True), vnodes=st.integers(1, 16))
+def test_twins_build_the_same_ring(ids: list[str], vnodes: int) -> None:
+    assert _outcome(_compiled().ring_tokens, ids, vnodes) == _outcome(
+        _ring_py.ring_tokens, ids, vnodes
+    )
+
+
+@given(ring=rings(valid=False), keys=KEY_HASHES)
+def test_twins_agree_on_lookups(
+    ring: tuple[array[int], array[int], bytes], keys: array[int]
+) -> None:
+    c, p = _compiled(), _ring_py
+    for key in keys:
+        assert _outcome(c.lookup, *ring[:2], key, ring[2]) == _outcome(
+            p.lookup, *ring[:2], key, ring[2]
+        )
+    assert _outcome(c.lookup_many, *ring[:2], keys, ring[2]) == _outcome(
+        p.lookup_many, *ring[:2], keys, ring[2]
+    )
+
+
+@given(data=st.data(), ring=rings(valid=False), keys=KEY_HASHES, epsilon=EPSILON)
+def test_twins_agree_on_bounded_lookups(
+    data: st.DataObject,
+    ring: tuple[array[int], array[int], bytes],
+    keys: array[int],
+    epsilon: float,
+) -> None:
+    n = len(ring[2])
+    start = data.draw(st.lists(st.integers(-1, 20), min_size=n, max_size=n))
+    loads_c, loads_p = array("i", start), array("i", start)
+    compiled = _outcome(_compiled().lookup_bounded, *ring[:2], keys, ring[2], loads_c, epsilon)
+    assert compiled == _outcome(_ring_py.lookup_bounded, *ring[:2], keys, ring[2], loads_p, epsilon)
+    assert loads_c == loads_p
+
+
+@given(trust=columns(3), binpack=columns(2))
+def test_twins_agree_on_scores(
+    trust: tuple[list[array[float]], bytes], binpack: tuple[list[array[float]], bytes]
+) -> None:
+    c, p = _compiled(), _ring_py
+    calls: list[tuple[str, tuple[object, ...]]] = [
+        ("argmax_trust", (*trust[0], trust[1])),
+        ("scores_trust", (*trust[0], trust[1])),
+        ("argmax_binpack", (*binpack[0], binpack[1], True)),
+        ("argmax_binpack", (*binpack[0], binpack[1], False)),
+        ("scores_binpack", (*binpack[0], binpack[1])),
+    ]
+    for name, args in calls:
+        assert _outcome(getattr(c, name), *args) == _outcome(getattr(p, name), *args)
+
+
+def test_twins_agree_on_large_batches() -> None:
+    """Batches large enough that the compiled kernel releases the GIL."""
+    c, p = _compiled(), _ring_py
+    ids = [f"member-{i}" for i in range(130)]  # 16,640 vnodes
+    tokens, owners = p.ring_tokens(ids, 128)
+    assert c.ring_tokens(ids, 128) == (tokens, owners)
+    keys = p.hash32_many([f"key-{i}" for i in range(20_000)])
+    eligible = bytes(i % 3 != 0 for i in range(130))
+    expected = p.lookup_many(tokens, owners, keys, eligible)
+    assert c.lookup_many(tokens, owners, keys, eligible) == expected
+    loads_c, loads_p = array("i", [0] * 130), array("i", [0] * 130)
+    bounded = c.lookup_bounded(tokens, owners, keys, eligible, loads_c, 0.1)
+    assert bounded == p.lookup_bounded(tokens, owners, keys, eligible, loads_p, 0.1)
+    assert loads_c == loads_p
+
+
+# -- Properties of each kernel on random rings -------------------------------------------------
+
+
+@given(ring=rings(), keys=KEY_HASHES)
+def test_batch_lookup_is_map_of_single(
+    kernel: ModuleType, ring: tuple[array[int], array[int], bytes], keys: array[int]
+) -> None:
+    singles = [kernel.lookup(*ring[:2], key, ring[2]) for key in keys]
+    assert list(kernel.lookup_many(*ring[:2], keys, ring[2])) == singles
+
+
+@given(ring=rings(), keys=KEY_HASHES, epsilon=st.floats(0, 2))
+def test_bounded_keeps_every_member_within_its_cap(
+    kernel: ModuleType,
+    ring: tuple[array[int], array[int], bytes],
+    keys: array[int],
+    epsilon: float,
+) -> None:
+    tokens, owners, eligible = ring
+    loads = array("i", [0] * len(eligible))
+    got = list(kernel.lookup_bounded(tokens, owners, keys, eligible, loads, epsilon))
+    live = {m for m in owners if eligible[m]}
+    if not live:
+        assert got == [-1] * len(keys)
+        return
+    assert -1 not in got
+    assert list(loads) == [got.count(m) for m in range(len(eligible))]
+    assert max(loads) <= math.ceil((1 + epsilon) * len(keys) / len(live))
+
+
+def _first_best(scores: array[float], lowest: bool) -> int:
+    """The index of the first highest (or lowest) non-NaN score, or -1."""
+    best = -1
+    for i, score in enumerate(scores):
+        if math.isnan(score):
+            continue
+        if best < 0 or (score < scores[best] if lowest else score > scores[best]):
+            best = i
+    return best
+
+
+@given(trust=columns(3), binpack=columns(2))
+def test_argmax_is_the_first_best_score(
+    kernel: ModuleType,
+    trust: tuple[list[array[float]], bytes],
+    binpack: tuple[list[array[float]], bytes],
+) -> None:
+    trust_args, binpack_args = (*trust[0], trust[1]), (*binpack[0], binpack[1])
+    with contextlib.suppress(ValueError):  # a NaN score or negative load: tested above
+        scores = kernel.scores_trust(*trust_args)
+        assert kernel.argmax_trust(*trust_args) == _first_best(scores, lowest=False)
+    with contextlib.suppress(ValueError):
+        scores = kernel.scores_binpack(*binpack_args)
+        assert kernel.argmax_binpack(*binpack_args, False) == _first_best(scores, lowest=False)
+        assert kernel.argmax_binpack(*binpack_args, True) == _first_best(scores, lowest=True)

@@ -55,7 +55,7 @@ def _audit_verify(args: argparse.Namespace) -> int:
         }
     else:
         metadata = (("authorization", f"Bearer {args.token}"),) if args.token else None
-        with grpc.insecure_channel(args.endpoint) as channel:
+        with _channel(args) as channel:
             stub = rec_grpc.FlightRecorderServiceStub(channel)
             try:
                 resp = stub.VerifyChain(rec_pb.VerifyChainRequest(), timeout=args.timeout,
@@ -76,12 +76,28 @@ def _audit_verify(args: argparse.Namespace) -> int:
     return 0 if result["ok"] else 1
 
 
+def _channel(args: argparse.Namespace) -> grpc.Channel:
+    """A channel to the daemon: plaintext, or TLS when --ca is given (mTLS with --cert/--key)."""
+    if not args.ca:
+        return grpc.insecure_channel(args.endpoint)
+    key = Path(args.key).read_bytes() if args.key else None
+    cert = Path(args.cert).read_bytes() if args.cert else None
+    creds = grpc.ssl_channel_credentials(Path(args.ca).read_bytes(), key, cert)
+    return grpc.secure_channel(args.endpoint, creds)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="phoenix", description="PhoenixFlight command line.")
     parser.add_argument("--endpoint", default=os.environ.get("PHOENIX_ENDPOINT", DEFAULT_ENDPOINT),
                         help="phoenixd address (default $PHOENIX_ENDPOINT or 127.0.0.1:7400)")
     parser.add_argument("--token", default=os.environ.get("PHOENIX_TOKEN"),
                         help="operator bearer token (default $PHOENIX_TOKEN)")
+    parser.add_argument("--ca", default=os.environ.get("PHOENIX_CA"),
+                        help="CA bundle (PEM) to reach a TLS daemon (default $PHOENIX_CA)")
+    parser.add_argument("--cert", default=os.environ.get("PHOENIX_CERT"),
+                        help="client certificate (PEM) for mTLS (default $PHOENIX_CERT)")
+    parser.add_argument("--key", default=os.environ.get("PHOENIX_KEY"),
+                        help="client private key (PEM) for mTLS (default $PHOENIX_KEY)")
     parser.add_argument("--timeout", type=float, default=30.0,
                         help="seconds per call (default 30)")
     parser.add_argument("-o", "--output", choices=("table", "json"), default="table",

@@ -7,6 +7,7 @@ __all__ = [
     "FailedPrecondition",
     "InvalidArgument",
     "NotFound",
+    "OutOfRange",
     "PermissionDenied",
     "PhoenixError",
     "ResourceExhausted",
@@ -29,6 +30,10 @@ class NotFound(PhoenixError):
 
 class AlreadyExists(PhoenixError):
     """Creating something whose id is taken."""
+
+
+class OutOfRange(PhoenixError):
+    """A position past the end (e.g. resuming from a revision not reached yet)."""
 
 
 class FailedPrecondition(PhoenixError):

@@ -26,28 +26,37 @@ class Subscription:
 
     def __init__(self, accepts: Callable[[Event], bool], limit: int) -> None:
         self.accepts = accepts
-        self.queue: asyncio.Queue[Event | None] = asyncio.Queue(limit)
+        # One slot more than the limit, kept free for the end-of-stream marker.
+        self.queue: asyncio.Queue[Event | None] = asyncio.Queue(limit + 1)
+        self._limit = limit
         self.overflowed = False
         self.closed_reason = ""
 
+    @property
+    def ended(self) -> bool:
+        return self.overflowed or bool(self.closed_reason)
+
     def offer(self, event: Event) -> bool:
-        """Queue the event if wanted; False if the subscriber fell behind."""
+        """Queue the event if wanted; False once the subscriber has fallen behind."""
+        if self.ended:
+            return False
         if not self.accepts(event):
             return True
-        try:
-            self.queue.put_nowait(event)
-        except asyncio.QueueFull:
+        if self.queue.qsize() >= self._limit:
+            # The reader resumes from the journal, so what it has not read yet
+            # can go: it learns where to resume from the events it did read.
             self.overflowed = True
+            self.queue.put_nowait(None)
             return False
+        self.queue.put_nowait(event)
         return True
 
     def close(self, reason: str) -> None:
-        """End the subscription (daemon shutting down) after what it has queued."""
+        """End the subscription after what it has queued (the daemon is shutting down)."""
+        if self.ended:
+            return
         self.closed_reason = reason
-        try:
-            self.queue.put_nowait(None)
-        except asyncio.QueueFull:  # a full queue is not a slow reader here: just end it
-            self.queue = _overflow_signal(self.queue)
+        self.queue.put_nowait(None)
 
 
 class Broker:
@@ -73,18 +82,8 @@ class Broker:
             for sub in list(self._subscribers):
                 if not sub.offer(event):
                     self._subscribers.discard(sub)
-                    sub.queue = _overflow_signal(sub.queue)
 
     def close_all(self, reason: str) -> None:
         for sub in list(self._subscribers):
             sub.close(reason)
         self._subscribers.clear()
-
-
-def _overflow_signal(queue: asyncio.Queue[Event | None]) -> asyncio.Queue[Event | None]:
-    """Keep what was queued, and wake the reader so it notices the overflow."""
-    signal: asyncio.Queue[Event | None] = asyncio.Queue()
-    while not queue.empty():
-        signal.put_nowait(queue.get_nowait())
-    signal.put_nowait(None)
-    return signal

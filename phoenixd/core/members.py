@@ -24,6 +24,7 @@ __all__ = [
     "validate_labels",
     "validate_lease_ttl",
     "validate_member_id",
+    "validate_text",
     "validate_unit_interval",
 ]
 
@@ -36,6 +37,10 @@ MAX_LEASE_TTL = 3600.0
 
 MAX_CAPABILITIES = 64
 MAX_LABELS = 64
+# Free text (reasons) is journaled and replayed to every watcher, so it is
+# bounded well below the message size limit.
+MAX_TEXT = 1024
+MAX_CREDENTIAL = 256
 
 _MEMBER_ID = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _CAPABILITY = re.compile(r"^([a-z0-9][a-z0-9_.-]{0,62})(?:@([A-Za-z0-9][A-Za-z0-9.+_-]{0,31}))?$")
@@ -170,6 +175,12 @@ def validate_labels(labels: Mapping[str, str]) -> dict[str, str]:
                 "'_', '.', '-', starting and ending with a letter or digit"
             )
     return dict(sorted(labels.items()))
+
+
+def validate_text(value: str, what: str, limit: int = MAX_TEXT) -> str:
+    if len(value) > limit:
+        raise InvalidArgument(f"{what} is {len(value)} characters long; at most {limit}")
+    return value
 
 
 def validate_unit_interval(value: float, what: str) -> float:

@@ -27,6 +27,7 @@ from phoenixd.core.events import Actor, EventType
 from phoenixd.core.leases import LeaseTable, Timer
 from phoenixd.core.members import (
     DEFAULT_LEASE_TTL,
+    MAX_CREDENTIAL,
     Member,
     MemberKind,
     MemberStatus,
@@ -36,6 +37,7 @@ from phoenixd.core.members import (
     validate_labels,
     validate_lease_ttl,
     validate_member_id,
+    validate_text,
     validate_unit_interval,
 )
 from phoenixd.core.recorder import Recorder
@@ -63,6 +65,7 @@ DEFAULT_MEMORY = 1024.0
 # How long a SUSPECT member may stay quiet before it is declared FAILED.
 DEFAULT_SUSPECT_GRACE = 10.0
 DEFAULT_DRAIN_DEADLINE = 60.0
+MAX_DRAIN_DEADLINE = 86400.0
 UPDATABLE_FIELDS = frozenset({"capabilities", "labels", "trust_score", "reliability", "capacity"})
 
 
@@ -165,6 +168,7 @@ class Membership:
     def register(self, reg: Registration) -> tuple[Member, str]:
         """Add a member, or a new incarnation of one. Returns (member, credential)."""
         member_id = validate_member_id(reg.member_id)
+        validate_text(reg.credential, "credential", MAX_CREDENTIAL)
         capabilities = validate_capabilities(reg.capabilities)
         labels = validate_labels(reg.labels)
         cpu, memory = validate_capacity(
@@ -220,6 +224,7 @@ class Membership:
     def authenticate(self, member_id: str, credential: str) -> Member:
         """The member whose current credential this is, or an error saying why not."""
         validate_member_id(member_id)
+        validate_text(credential, "credential", MAX_CREDENTIAL)
         if not credential:
             raise Unauthenticated(
                 "credential is required for member-side calls (RegisterMember returned it)"
@@ -309,13 +314,18 @@ class Membership:
         return len(due)
 
     def rearm_all(self) -> None:
-        """After a restart nobody could heartbeat: give every live member a full TTL."""
+        """After a restart nobody could heartbeat: give every live member a full TTL.
+
+        A SUSPECT member gets at least a full TTL too (or its grace, if longer)
+        before it can be declared FAILED: it had no way to reach us while we were down.
+        """
         now = self._monotonic()
         for member in self._state.members.values():
             if member.status.holds_lease:
                 self.leases.arm(member.member_id, Timer.LEASE, now + member.lease_ttl)
             elif member.status is MemberStatus.SUSPECT:
-                self.leases.arm(member.member_id, Timer.GRACE, now + self._grace)
+                wait = max(member.lease_ttl, self._grace)
+                self.leases.arm(member.member_id, Timer.GRACE, now + wait)
 
     def _suspect(self, member: Member, reason: str) -> None:
         self._transition(member, MemberStatus.SUSPECT, EventType.MEMBER_SUSPECT, reason)
@@ -367,13 +377,14 @@ class Membership:
     def drain(self, member_id: str, reason: str, deadline: float | None = None) -> Member:
         """No new work; hand packets off; retire once empty (or at the deadline)."""
         member = self.get_member(member_id)
+        validate_text(reason, "reason")
+        seconds = DEFAULT_DRAIN_DEADLINE if deadline is None else deadline
+        if not 0 < seconds <= MAX_DRAIN_DEADLINE:
+            raise InvalidArgument(f"drain deadline must be between 0 and 24h, got {seconds:g}s")
         if member.status is MemberStatus.DRAINING:
-            return member
+            return member  # already draining: the first deadline stands
         if member.status.terminal:
             raise FailedPrecondition(f"member {member_id!r} is {member.status}; nothing to drain")
-        seconds = DEFAULT_DRAIN_DEADLINE if deadline is None else deadline
-        if not 0 < seconds <= 86400:
-            raise InvalidArgument(f"drain deadline must be between 0 and 24h, got {seconds:g}s")
         draining = replace(
             member,
             status=MemberStatus.DRAINING,
@@ -388,9 +399,10 @@ class Membership:
             return self.retire(member_id, "drain complete: no work left")
         return self._state.members[member_id]
 
-    def retire(self, member_id: str, reason: str) -> Member:
+    def retire(self, member_id: str, reason: str, actor: str = Actor.OPERATOR) -> Member:
         """Retire now (seed retirement flow); retiring a RETIRED member is a no-op."""
         member = self.get_member(member_id)
+        validate_text(reason, "reason")
         if member.status is MemberStatus.RETIRED:
             return member
         if member.status is MemberStatus.FAILED:
@@ -399,7 +411,7 @@ class Membership:
             )
         retired = self._transition(
             member, MemberStatus.RETIRED, EventType.MEMBER_RETIRED,
-            reason or "retired by operator", Actor.OPERATOR,
+            reason or "retired by operator", actor,
         )
         self.leases.cancel(member_id)
         self._notify(Notice(NoticeKind.CLOSED, member_id, "member retired"))

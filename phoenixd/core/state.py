@@ -16,13 +16,15 @@ from phoenixd.core.members import Member
 
 __all__ = ["ClusterState"]
 
-SNAPSHOT_FORMAT = 1
-
 
 class ClusterState:
     """Members (and, with the packets layer, packets and assignments)."""
 
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to empty (before a full replay)."""
         self.members: dict[str, Member] = {}
         self._sorted_ids: list[str] = []  # for stable, cheap pagination
         self.revision = 0

@@ -9,7 +9,7 @@ from phoenixd.core.membership import Membership
 from phoenixd.core.recorder import Recorder
 from phoenixd.core.state import ClusterState
 from phoenixd.server.sessions import SessionHub
-from phoenixd.store.journal import Journal
+from phoenixd.store import EventLog
 
 __all__ = ["Services"]
 
@@ -19,7 +19,7 @@ class Services:
     state: ClusterState
     recorder: Recorder
     membership: Membership
-    journal: Journal
+    journal: EventLog
     broker: Broker
     sessions: SessionHub
 

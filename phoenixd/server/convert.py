@@ -187,8 +187,10 @@ def encode_page_token(position: str | int, query: Mapping[str, Any]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_page_token(token: str, query: Mapping[str, Any]) -> str | int | None:
-    """The position a token resumes from; None for the first page."""
+def decode_page_token(
+    token: str, query: Mapping[str, Any], kind: type[str] | type[int]
+) -> str | int | None:
+    """The position a token resumes from (a ``kind``); None for the first page."""
     if not token:
         return None
     try:
@@ -204,9 +206,11 @@ def decode_page_token(token: str, query: Mapping[str, Any]) -> str | int | None:
             "page_token belongs to a query with other filters; repeat the same filters or "
             "start again without a page_token"
         )
-    if not isinstance(position, (str, int)):
-        raise InvalidArgument("page_token is not valid; pass the next_page_token you received")
-    return position
+    if isinstance(position, str) and kind is str:
+        return position
+    if type(position) is int and kind is int and position >= 0:
+        return position
+    raise InvalidArgument("page_token is not valid; pass the next_page_token you received")
 
 
 def page_size(requested: int, default: int = 100, maximum: int = 1000) -> int:

@@ -49,12 +49,13 @@ def build_server(
     listen: str,
     max_message_bytes: int,
     max_concurrent_rpcs: int,
+    max_streams: int,
     operator_token: str | None,
     tls: tuple[bytes, bytes, bytes | None] | None,
 ) -> tuple[grpc.aio.Server, health.aio.HealthServicer, int]:
     """A started-ready server bound to ``listen``; returns (server, health, port)."""
     server = grpc.aio.server(
-        interceptors=[Guard(operator_token, max_concurrent_rpcs)],
+        interceptors=[Guard(operator_token, max_concurrent_rpcs, max_streams)],
         options=server_options(max_message_bytes),
     )
     mem_grpc.add_MembershipServiceServicer_to_server(MembershipServicer(services), server)

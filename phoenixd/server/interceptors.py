@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeAlias
 
 import grpc
@@ -57,14 +57,16 @@ class Guard(grpc.aio.ServerInterceptor):
     """Refuses calls without the operator token, and unary calls past the limit.
 
     grpc's own ``maximum_concurrent_rpcs`` counts streams too, and every member
-    holds a session stream for hours, so the limit here counts unary calls only
-    (streams are bounded by their own queues).
+    holds a session stream for hours: unary calls and open streams (sessions and
+    watches) are counted against separate limits.
     """
 
-    def __init__(self, token: str | None, max_concurrent: int) -> None:
+    def __init__(self, token: str | None, max_concurrent: int, max_streams: int) -> None:
         self._token = token.encode() if token else None
         self._max = max_concurrent
+        self._max_streams = max_streams
         self.in_flight = 0
+        self.streams = 0
 
     def _authorized(self, metadata: tuple[Any, ...] | None) -> bool:
         if self._token is None:
@@ -97,7 +99,25 @@ class Guard(grpc.aio.ServerInterceptor):
             ))
         if handler.unary_unary:
             return _rebuild(handler, self._limited)
+        if handler.response_streaming and method not in OPEN_METHODS:
+            return _rebuild(handler, self._limited_stream)
         return handler
+
+    def _limited_stream(self, inner: Callable[..., AsyncIterator[Any]]) -> Callable[..., Any]:
+        async def limited(request: Any, context: Context) -> AsyncIterator[Any]:
+            if self.streams >= self._max_streams:
+                await context.abort(
+                    grpc.StatusCode.RESOURCE_EXHAUSTED,
+                    f"more than {self._max_streams} streams open; retry with backoff",
+                )
+            self.streams += 1
+            try:
+                async for item in inner(request, context):
+                    yield item
+            finally:
+                self.streams -= 1
+
+        return limited
 
     def _limited(self, inner: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         async def limited(request: Any, context: Context) -> Any:

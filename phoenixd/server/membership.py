@@ -10,15 +10,15 @@ import grpc
 import structlog
 
 from phoenixd.core.errors import FailedPrecondition, InvalidArgument, PhoenixError
-from phoenixd.core.events import Event
-from phoenixd.core.members import validate_member_id
+from phoenixd.core.events import Actor, Event
+from phoenixd.core.members import MemberStatus, validate_member_id, validate_text
 from phoenixd.core.membership import MemberUpdate, Registration
 from phoenixd.core.selector import parse_selector
 from phoenixd.server import convert
 from phoenixd.server.context import Services
 from phoenixd.server.errors import Context, status_for, streaming, unary
 from phoenixd.server.sessions import Session
-from phoenixd.server.streams import follow
+from phoenixd.server.streams import check_resume_point, follow
 from phoenixflight.v1 import member_pb2
 from phoenixflight.v1 import membership_service_pb2 as pb
 from phoenixflight.v1 import membership_service_pb2_grpc as pb_grpc
@@ -56,10 +56,11 @@ class MembershipServicer(pb_grpc.MembershipServiceServicer):
             credential=request.credential,
         )
         member, credential = self._core.register(reg)
-        await self._s.settle()
-        return pb.RegisterMemberResponse(
+        reply = pb.RegisterMemberResponse(
             member=self._member_pb(member.member_id), credential=credential
         )
+        await self._s.settle()
+        return reply
 
     @unary
     async def Heartbeat(
@@ -70,13 +71,14 @@ class MembershipServicer(pb_grpc.MembershipServiceServicer):
             if request.HasField("reported_load") else None
         )
         member = self._core.heartbeat(request.member_id, request.credential, reported)
-        await self._s.settle()
-        return pb.HeartbeatResponse(
+        reply = pb.HeartbeatResponse(
             status=convert.status_to_pb(member.status),
             lease_ttl=convert.duration(member.lease_ttl),
             incarnation=member.incarnation,
-            drain_requested=member.status.name == "DRAINING",
+            drain_requested=member.status is MemberStatus.DRAINING,
         )
+        await self._s.settle()
+        return reply
 
     async def OpenSession(
         self,
@@ -104,8 +106,7 @@ class MembershipServicer(pb_grpc.MembershipServiceServicer):
         self._s.sessions.attach(session)
         reader = asyncio.create_task(self._read_session(session, request_iterator))
         try:
-            await self._s.settle()
-            yield pb.OpenSessionResponse(
+            opened = pb.OpenSessionResponse(
                 message_id=0,
                 opened=pb.SessionOpened(
                     member=self._member_pb(member.member_id),
@@ -113,10 +114,9 @@ class MembershipServicer(pb_grpc.MembershipServiceServicer):
                     heartbeat_interval=convert.duration(member.lease_ttl / 3),
                 ),
             )
-            while True:
-                message = await session.outbox.get()
-                if message is None:
-                    return
+            await self._s.settle()
+            yield opened
+            while (message := await session.outbox.get()) is not None:
                 yield message
         finally:
             reader.cancel()
@@ -125,6 +125,8 @@ class MembershipServicer(pb_grpc.MembershipServiceServicer):
             graceful = session.goodbye or bool(session.closed_by_daemon)
             self._s.sessions.detach(session)
             self._core.close_session(session.member_id, session, graceful=graceful)
+        if session.error is not None:
+            await context.abort(status_for(session.error), str(session.error))
 
     async def _read_session(
         self, session: Session, requests: AsyncIterator[pb.OpenSessionRequest]
@@ -134,8 +136,8 @@ class MembershipServicer(pb_grpc.MembershipServiceServicer):
             async for message in requests:
                 kind = message.WhichOneof("kind")
                 if kind == "goodbye":
-                    session.goodbye = True
-                    break
+                    self._goodbye(session, message.goodbye)
+                    return
                 if kind == "open":
                     raise InvalidArgument("`open` may only be the first message of a session")
                 reported = None
@@ -145,23 +147,25 @@ class MembershipServicer(pb_grpc.MembershipServiceServicer):
                 if kind == "heartbeat":
                     session.send(lease=pb.SessionLease(status=convert.status_to_pb(member.status)))
         except PhoenixError as exc:
-            session.close(str(exc))
+            session.fail(exc)
             return
-        except (asyncio.CancelledError, grpc.RpcError):
-            raise
-        # The member closed its side: with a goodbye that is a clean leave.
-        if session.goodbye:
-            session.close(f"goodbye: {message.goodbye.reason or 'member left'}")
-        else:
-            session.outbox.put_nowait(None)
+        session.end()  # the member closed its side without a goodbye
+
+    def _goodbye(self, session: Session, goodbye: pb.SessionGoodbye) -> None:
+        """A clean end: the lease keeps running (or, with ``retire``, the member leaves)."""
+        reason = validate_text(goodbye.reason, "goodbye reason") or "member said goodbye"
+        session.goodbye = True
+        if goodbye.retire:
+            self._core.retire(session.member_id, reason, actor=Actor.member(session.member_id))
+        session.close(f"goodbye: {reason}")
 
     @unary
     async def GetMember(
         self, request: pb.GetMemberRequest, context: Context
     ) -> pb.GetMemberResponse:
-        member = self._member_pb(request.member_id)
+        reply = pb.GetMemberResponse(member=self._member_pb(request.member_id))
         await self._s.settle()
-        return pb.GetMemberResponse(member=member)
+        return reply
 
     @unary
     async def ListMembers(
@@ -174,19 +178,20 @@ class MembershipServicer(pb_grpc.MembershipServiceServicer):
             "capability": request.capability,
             "selector": request.label_selector,
         }
-        after = convert.decode_page_token(request.page_token, query) or ""
+        after = convert.decode_page_token(request.page_token, query, str) or ""
         limit = convert.page_size(request.page_size)
-        revision = await self._s.settle()
         page, next_after, total = self._core.list_members(
             statuses=statuses, capability=request.capability, selector=selector,
             after_id=str(after), limit=limit,
         )
-        return pb.ListMembersResponse(
+        reply = pb.ListMembersResponse(
             members=[convert.member_to_pb(self._core.view(m)) for m in page],
             next_page_token=convert.encode_page_token(next_after, query) if next_after else "",
-            revision=revision,
             total_size=total,
         )
+        # The page and its revision are taken in one step, then made durable.
+        reply.revision = await self._s.settle()
+        return reply
 
     @unary
     async def UpdateMember(
@@ -203,8 +208,9 @@ class MembershipServicer(pb_grpc.MembershipServiceServicer):
             memory=given.capacity.memory,
         )
         member = self._core.update(given.member_id, update)
+        reply = pb.UpdateMemberResponse(member=self._member_pb(member.member_id))
         await self._s.settle()
-        return pb.UpdateMemberResponse(member=self._member_pb(member.member_id))
+        return reply
 
     @unary
     async def DrainMember(
@@ -212,16 +218,18 @@ class MembershipServicer(pb_grpc.MembershipServiceServicer):
     ) -> pb.DrainMemberResponse:
         deadline = convert.duration_seconds(request.deadline, "deadline")
         member = self._core.drain(request.member_id, request.reason, deadline)
+        reply = pb.DrainMemberResponse(member=self._member_pb(member.member_id))
         await self._s.settle()
-        return pb.DrainMemberResponse(member=self._member_pb(member.member_id))
+        return reply
 
     @unary
     async def RetireMember(
         self, request: pb.RetireMemberRequest, context: Context
     ) -> pb.RetireMemberResponse:
         member = self._core.retire(request.member_id, request.reason)
+        reply = pb.RetireMemberResponse(member=self._member_pb(member.member_id))
         await self._s.settle()
-        return pb.RetireMemberResponse(member=self._member_pb(member.member_id))
+        return reply
 
     @streaming
     async def WatchMembers(
@@ -231,8 +239,7 @@ class MembershipServicer(pb_grpc.MembershipServiceServicer):
         if member_id:
             validate_member_id(member_id)
         after = request.after_revision if request.HasField("after_revision") else None
-        if after is not None and after < 0:
-            raise InvalidArgument(f"after_revision must be >= 0, got {after}")
+        check_resume_point(after, self._s.journal.durable_sequence, "after_revision")
 
         def accepts(event: Event) -> bool:
             return "member" in event.data and (not member_id or member_id in event.member_ids)
@@ -251,13 +258,12 @@ class MembershipServicer(pb_grpc.MembershipServiceServicer):
         self, request: pb.ListCapabilitiesRequest, context: Context
     ) -> pb.ListCapabilitiesResponse:
         query = {"include_inactive": request.include_inactive}
-        after = str(convert.decode_page_token(request.page_token, query) or "")
+        after = str(convert.decode_page_token(request.page_token, query, str) or "")
         limit = convert.page_size(request.page_size)
-        await self._s.settle()
         directory = self._core.capability_directory(request.include_inactive)
         names = [name for name in directory if name > after]
         page, more = names[:limit], len(names) > limit
-        return pb.ListCapabilitiesResponse(
+        reply = pb.ListCapabilitiesResponse(
             capabilities=[
                 pb.Capability(
                     name=name,
@@ -274,3 +280,5 @@ class MembershipServicer(pb_grpc.MembershipServiceServicer):
             ],
             next_page_token=convert.encode_page_token(page[-1], query) if more else "",
         )
+        await self._s.settle()
+        return reply

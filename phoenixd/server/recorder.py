@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from phoenixd.core.errors import InvalidArgument, NotFound
-from phoenixd.core.events import Event
+from phoenixd.core.events import Event, EventType
 from phoenixd.core.members import validate_member_id
 from phoenixd.server import convert
 from phoenixd.server.context import Services
 from phoenixd.server.errors import Context, streaming, unary
-from phoenixd.server.streams import follow, history
-from phoenixd.store import verify_journal
+from phoenixd.server.streams import check_resume_point, follow, history
 from phoenixflight.v1 import flight_recorder_service_pb2 as pb
 from phoenixflight.v1 import flight_recorder_service_pb2_grpc as pb_grpc
 
 __all__ = ["FlightRecorderServicer"]
 
 _MAX_FILTER_TYPES = 64
+# Events one QueryEvents call reads at most before it answers with a page token.
+MAX_QUERY_SCAN = 50_000
+_KNOWN_TYPES = frozenset(str(t) for t in EventType)
 
 
 def _seconds(ts: Timestamp) -> float | None:
@@ -35,6 +36,12 @@ def _matcher(
 ) -> Callable[[Event], bool]:
     if len(types) > _MAX_FILTER_TYPES:
         raise InvalidArgument(f"at most {_MAX_FILTER_TYPES} event types per filter")
+    unknown = sorted(set(types) - _KNOWN_TYPES)
+    if unknown:
+        raise InvalidArgument(
+            f"unknown event type(s) {', '.join(repr(t[:64]) for t in unknown[:5])}; known: "
+            + ", ".join(sorted(_KNOWN_TYPES))
+        )
     if member_id:
         validate_member_id(member_id)
     if packet_id:
@@ -72,19 +79,21 @@ class FlightRecorderServicer(pb_grpc.FlightRecorderServiceServicer):
             "packet": request.packet_id, "start": start, "end": end,
             "after": request.after_sequence,
         }
-        position = convert.decode_page_token(request.page_token, query)
+        position = convert.decode_page_token(request.page_token, query, int)
         cursor = int(position) if position is not None else request.after_sequence
         limit = convert.page_size(request.page_size)
         head = await self._s.settle()
         found: list[Event] = []
         scanned_to = cursor
-        async for event in history(self._s.journal, cursor, head):
+        # A sparse filter over a long log returns a short (even empty) page with
+        # a token rather than holding the call for a full scan.
+        async for event in history(self._s.journal, cursor, min(head, cursor + MAX_QUERY_SCAN)):
             scanned_to = event.sequence
             if accepts(event):
                 found.append(event)
                 if len(found) == limit:
                     break
-        more = len(found) == limit and scanned_to < head
+        more = scanned_to < head
         return pb.QueryEventsResponse(
             events=[convert.event_to_pb(e) for e in found],
             next_page_token=convert.encode_page_token(scanned_to, query) if more else "",
@@ -97,8 +106,7 @@ class FlightRecorderServicer(pb_grpc.FlightRecorderServiceServicer):
     ) -> AsyncIterator[pb.WatchEventsResponse]:
         accepts = _matcher(list(request.types), request.member_id, request.packet_id)
         after = request.after_sequence if request.HasField("after_sequence") else None
-        if after is not None and after < 0:
-            raise InvalidArgument(f"after_sequence must be >= 0, got {after}")
+        check_resume_point(after, self._s.journal.durable_sequence, "after_sequence")
         feed = follow(self._s.journal, self._s.broker, accepts, after, "after_sequence")
         async for event in feed:
             yield pb.WatchEventsResponse(event=convert.event_to_pb(event))
@@ -108,8 +116,7 @@ class FlightRecorderServicer(pb_grpc.FlightRecorderServiceServicer):
         self, request: pb.VerifyChainRequest, context: Context
     ) -> pb.VerifyChainResponse:
         await self._s.settle()
-        journal = self._s.journal
-        report = await asyncio.to_thread(verify_journal, journal.path, journal.durable_offset)
+        report = await self._s.journal.verify()
         return pb.VerifyChainResponse(
             ok=report.ok,
             verified_events=report.verified,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from phoenixd.core.errors import PhoenixError
 from phoenixd.core.membership import Notice, NoticeKind
 from phoenixflight.v1 import membership_service_pb2 as pb
 
@@ -27,6 +28,7 @@ class Session:
         self._next_id = 0
         self.closed_by_daemon = ""  # why the daemon ended it, if it did
         self.goodbye = False
+        self.error: PhoenixError | None = None  # a protocol error from the member's side
 
     def send(self, **kind: object) -> None:
         """Queue one message (a oneof member of OpenSessionResponse)."""
@@ -48,13 +50,25 @@ class Session:
             message_id=self._next_id, closing=pb.SessionClosing(reason=reason)
         )
         self.closed_by_daemon = reason
-        while True:
-            try:
-                self.outbox.put_nowait(closing)
-                self.outbox.put_nowait(None)
-                return
-            except asyncio.QueueFull:
-                self.outbox.get_nowait()  # drop the oldest: closing matters more
+        self._finish(closing)
+
+    def fail(self, error: PhoenixError) -> None:
+        """End the stream with the error's status code (the member broke the protocol)."""
+        self.error = error
+        self._finish()
+
+    def end(self) -> None:
+        """End the stream: the member closed its side."""
+        self._finish()
+
+    def _finish(self, *last: pb.OpenSessionResponse) -> None:
+        for item in (*last, None):
+            while True:
+                try:
+                    self.outbox.put_nowait(item)
+                    break
+                except asyncio.QueueFull:
+                    self.outbox.get_nowait()  # drop the oldest: the ending matters more
 
 
 class SessionHub:
@@ -62,11 +76,14 @@ class SessionHub:
 
     def __init__(self) -> None:
         self._sessions: dict[str, Session] = {}
+        self.closing = ""  # set by close_all: the daemon is shutting down
 
     def __len__(self) -> int:
         return len(self._sessions)
 
     def attach(self, session: Session) -> None:
+        if self.closing:  # opened during shutdown: end it at once, gracefully
+            session.close(self.closing)
         old = self._sessions.get(session.member_id)
         if old is not None:
             old.close("superseded by a newer session of this member")
@@ -86,5 +103,6 @@ class SessionHub:
             session.close(notice.reason)
 
     def close_all(self, reason: str) -> None:
+        self.closing = reason
         for session in list(self._sessions.values()):
             session.close(reason)

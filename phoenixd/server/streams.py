@@ -4,18 +4,31 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 
-from phoenixd.core.errors import ResourceExhausted
+from phoenixd.core.errors import InvalidArgument, OutOfRange, ResourceExhausted, Unavailable
 from phoenixd.core.events import Event
 from phoenixd.core.feeds import Broker
-from phoenixd.store.journal import Journal
+from phoenixd.store import EventLog
 
-__all__ = ["REPLAY_CHUNK", "follow", "history"]
+__all__ = ["REPLAY_CHUNK", "check_resume_point", "follow", "history"]
 
 # Events read per step of a replay; small enough to keep the loop responsive.
 REPLAY_CHUNK = 512
 
 
-async def history(journal: Journal, after: int, upto: int) -> AsyncIterator[Event]:
+def check_resume_point(after: int | None, head: int, what: str) -> None:
+    """A watch may resume from 0 up to the durable head, nothing else."""
+    if after is None:
+        return
+    if after < 0:
+        raise InvalidArgument(f"{what} must be >= 0, got {after}")
+    if after > head:
+        raise OutOfRange(
+            f"{what}={after} is past the newest revision {head}; resume from a revision "
+            "this daemon returned"
+        )
+
+
+async def history(journal: EventLog, after: int, upto: int) -> AsyncIterator[Event]:
     """Durable events with after < sequence <= upto, read in chunks."""
     cursor = after
     while cursor < upto:
@@ -28,7 +41,7 @@ async def history(journal: Journal, after: int, upto: int) -> AsyncIterator[Even
 
 
 async def follow(
-    journal: Journal,
+    journal: EventLog,
     broker: Broker,
     accepts: Callable[[Event], bool],
     after: int | None,
@@ -56,7 +69,7 @@ async def follow(
                         f"this watcher fell behind the live feed; resume with "
                         f"{what}={last} to continue without missing anything"
                     )
-                return
+                raise Unavailable(f"{subscription.closed_reason}; resume with {what}={last}")
             if live.sequence <= last:
                 continue
             last = live.sequence

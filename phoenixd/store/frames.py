@@ -13,15 +13,19 @@ from __future__ import annotations
 
 import mmap
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from phoenixd.core.events import GENESIS_HASH, chain_hash
 
 # Anything the scanner reads: file bytes, a memory map of the file, or a view of either.
 Buffer = bytes | memoryview | mmap.mmap
 
-__all__ = ["Buffer", "Damage", "Frame", "ScanOutcome", "encode_frame", "read_frame", "scan"]
+__all__ = [
+    "Buffer", "Damage", "Frame", "ScanOutcome", "encode_frame", "mapped", "read_frame", "scan",
+]
 
 _HEADER = re.compile(
     rb'\{"len":(\d{1,9}),"prev_hash":"([0-9a-f]{64})","hash":"([0-9a-f]{64})","event":'
@@ -52,7 +56,12 @@ class Damage:
     offset: int
     sequence: int
     problem: str
-    valid_records_after: bool  # False: a torn tail; True: corruption mid-log
+    valid_records_after: bool
+    # An interrupted append: the file ends inside this record and nothing after
+    # it was written whole. Only this may be cut off at start-up; a complete
+    # record that fails its checksum may have been acknowledged, so it is
+    # corruption even when it is the last one.
+    torn: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +100,13 @@ def _any_valid_after(buf: Buffer, pos: int) -> bool:
     return False
 
 
+def _torn(buf: Buffer, pos: int) -> bool:
+    """True when the record at ``pos`` is an unfinished append at the end of the file."""
+    match = _HEADER.match(buf, pos)
+    complete = match is not None and match.end() + int(match.group(1)) + len(_TRAILER) <= len(buf)
+    return not complete and b"\n" not in bytes(buf[pos:])  # damage path only: copying is fine
+
+
 def scan(
     buf: Buffer,
     on_frame: Callable[[int, Frame], None] = lambda seq, frame: None,
@@ -109,9 +125,19 @@ def scan(
             problem = "chain broken: prev_hash does not match the record before it"
             return ScanOutcome(seq, pos, head, Damage(pos, seq + 1, problem, True))
         if not isinstance(frame, Frame):
-            damage = Damage(pos, seq + 1, frame, _any_valid_after(buf, pos))
+            damage = Damage(pos, seq + 1, frame, _any_valid_after(buf, pos), _torn(buf, pos))
             return ScanOutcome(seq, pos, head, damage)
         seq += 1
         on_frame(seq, frame)
         pos, head = frame.end, frame.hash
     return ScanOutcome(seq, pos, head, None)
+
+
+@contextmanager
+def mapped(path: Path) -> Iterator[bytes | mmap.mmap]:
+    """The file's bytes, memory-mapped (empty bytes for a missing or empty file)."""
+    if not path.exists() or path.stat().st_size == 0:
+        yield b""
+        return
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+        yield m

@@ -23,6 +23,8 @@ from pathlib import Path
 from phoenixd import failpoints
 from phoenixd.core.events import Event, event_from_payload
 from phoenixd.store.frames import Frame, encode_frame, read_frame
+from phoenixd.store.snapshots import fsync_dir, sync_data
+from phoenixd.store.verify import VerifyReport, verify_journal
 
 __all__ = ["INDEX_STRIDE", "RECENT_EVENTS", "Journal"]
 
@@ -48,7 +50,10 @@ class Journal:
         on_fatal: Callable[[BaseException], None],
     ) -> None:
         self.path = path
+        created = not path.exists()
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        if created:  # the file's directory entry must be durable too, not just its bytes
+            fsync_dir(path.parent)
         # One thread for writes keeps them in order; reads get their own.
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="journal-write")
         self._reader = ThreadPoolExecutor(1, thread_name_prefix="journal-read")
@@ -118,7 +123,11 @@ class Journal:
                 _, future = self._waiters.popleft()
                 if not future.done():
                     future.set_result(None)
-            self._on_durable(events)
+            try:
+                self._on_durable(events)
+            except BaseException as exc:  # a dead flusher would hang every caller: stop
+                self._on_fatal(exc)
+                raise
             if self._pending or self._closing:
                 self._wakeup.set()
 
@@ -128,7 +137,7 @@ class Journal:
             written = os.write(self._fd, view)
             view = view[written:]
         failpoints.hit("journal.before_fsync")
-        os.fdatasync(self._fd)
+        sync_data(self._fd)
         failpoints.hit("journal.after_fsync")
 
     async def close(self) -> None:
@@ -143,8 +152,14 @@ class Journal:
 
     # -- reading -------------------------------------------------------------
 
+    async def verify(self) -> VerifyReport:
+        """Re-read every durable record and chain link (in a thread)."""
+        return await asyncio.to_thread(verify_journal, self.path, self.durable_offset)
+
     async def read(self, after: int, limit: int) -> list[Event]:
         """Up to ``limit`` durable events with a sequence number above ``after``."""
+        if after < 0:
+            raise ValueError(f"after must be >= 0, got {after}")
         upto = min(self.durable_sequence, after + limit)
         if upto <= after:
             return []

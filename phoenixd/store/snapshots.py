@@ -9,15 +9,20 @@ ignored, and the journal, which is never compacted, is replayed from the start.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from phoenixd import failpoints
 
-__all__ = ["SNAPSHOT_FILES", "Snapshot", "load_snapshot", "write_snapshot"]
+__all__ = [
+    "SNAPSHOT_FILES", "Snapshot", "fsync_dir", "load_snapshot", "sync_data", "write_snapshot",
+]
 
 SNAPSHOT_FILES = ("registry.json", "packets.json", "assignments.json")
 FORMAT = 1
@@ -35,24 +40,41 @@ def write_snapshot(data_dir: Path, snap: Snapshot) -> None:
     """Write all three files atomically (each), then fsync the directory."""
     temps = []
     for name in SNAPSHOT_FILES:
+        body = snap.documents[name]
         doc = {
             "format": FORMAT,
             "revision": snap.revision,
             "hash": snap.hash,
             "journal_offset": snap.journal_offset,
-            **snap.documents[name],
+            "body_sha256": _digest(body),
+            "body": body,
         }
         temp = data_dir / f".{name}.tmp"
-        with open(temp, "wb") as f:
+        # 0600: the registry holds every member's credential hash.
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with open(fd, "wb") as f:
             f.write(json.dumps(doc, separators=(",", ":")).encode())
             f.flush()
-            os.fsync(f.fileno())
+            sync_data(f.fileno())
         temps.append((temp, data_dir / name))
     failpoints.hit("snapshot.before_rename")
     for temp, final in temps:
         os.replace(temp, final)
     failpoints.hit("snapshot.after_rename")
     fsync_dir(data_dir)
+
+
+def _digest(body: dict[str, Any]) -> str:
+    """Checksum of a snapshot body, so an edited or damaged snapshot is never trusted."""
+    return hashlib.sha256(json.dumps(body, separators=(",", ":")).encode()).hexdigest()
+
+
+def sync_data(fd: int) -> None:
+    """Make a file's data durable: fdatasync, or F_FULLFSYNC where fsync lies (macOS)."""
+    if sys.platform == "darwin":
+        fcntl.fcntl(fd, fcntl.F_FULLFSYNC)
+    else:
+        os.fdatasync(fd)
 
 
 def fsync_dir(path: Path) -> None:
@@ -74,6 +96,9 @@ def load_snapshot(data_dir: Path) -> tuple[Snapshot | None, str]:
             docs[name] = json.loads(path.read_bytes())
         except (OSError, ValueError) as exc:
             return None, f"{name} is unreadable: {exc}"
+        body = docs[name].get("body")
+        if not isinstance(body, dict) or docs[name].get("body_sha256") != _digest(body):
+            return None, f"{name} fails its checksum"
     heads = {(d.get("format"), d.get("revision"), d.get("hash"), d.get("journal_offset"))
              for d in docs.values()}
     if len(heads) != 1:
@@ -83,4 +108,4 @@ def load_snapshot(data_dir: Path) -> tuple[Snapshot | None, str]:
         return None, f"snapshot format {fmt} is not {FORMAT}"
     if not (isinstance(revision, int) and isinstance(hash_, str) and isinstance(offset, int)):
         return None, "snapshot header is malformed"
-    return Snapshot(revision, hash_, offset, docs), ""
+    return Snapshot(revision, hash_, offset, {name: d["body"] for name, d in docs.items()}), ""

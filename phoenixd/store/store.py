@@ -3,30 +3,34 @@
 Recovery is "last snapshot + replay of the journal tail". Every record is
 checked (frame, checksum, chain link) at start-up, which reads the whole
 journal but parses only the tail: a damaged record is found before the daemon
-serves anything. A torn last record (a crash mid-write, never acknowledged) is
-cut off with a warning; damage followed by valid records is not a crash
-artefact, and the daemon refuses to start rather than guess.
+serves anything. A torn last record (the file ends inside it: an append cut short
+by a crash, so never acknowledged) is cut off with a warning. Any other damage,
+including a complete last record that fails its checksum (it may have been
+acknowledged), is not a crash artefact, and the daemon refuses to start rather
+than guess.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import mmap
-import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from phoenixd.core.events import GENESIS_HASH, Event, event_from_payload
-from phoenixd.store.frames import Damage, Frame, read_frame, scan
+from phoenixd.core.events import Event, event_from_payload
+from phoenixd.store.frames import Damage, Frame, mapped, read_frame, scan
 from phoenixd.store.journal import INDEX_STRIDE, Journal
 from phoenixd.store.lock import DataDirLock
-from phoenixd.store.snapshots import Snapshot, fsync_dir, load_snapshot, write_snapshot
+from phoenixd.store.snapshots import (
+    Snapshot,
+    fsync_dir,
+    load_snapshot,
+    sync_data,
+    write_snapshot,
+)
 
-__all__ = ["CorruptJournal", "Recovery", "Store", "VerifyReport", "verify_journal"]
+__all__ = ["CorruptJournal", "Recovery", "Store"]
 
 JOURNAL = "audit.jsonl"
 
@@ -55,21 +59,16 @@ class Recovery:
     snapshot_note: str
 
 
-@contextmanager
-def _mapped(path: Path) -> Iterator[bytes | mmap.mmap]:
-    if not path.exists() or path.stat().st_size == 0:
-        yield b""
-        return
-    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
-        yield m
-
-
 def _damage_message(path: Path, damage: Damage) -> str:
+    why = (
+        "Valid records follow it" if damage.valid_records_after
+        else "The record is complete, so it may have been acknowledged"
+    )
     return (
         f"{path} is damaged at byte offset {damage.offset} (record {damage.sequence}): "
-        f"{damage.problem}. Valid records follow it, so this is not a torn write; phoenixd "
-        "will not start on a damaged journal. Restore the data dir from a backup, or inspect "
-        "it with `phoenix audit verify --data-dir DIR`."
+        f"{damage.problem}. {why}: this is not a torn write, and phoenixd will not start on "
+        "a damaged journal. Restore the data dir from a backup, or inspect it with "
+        "`phoenix audit verify --data-dir DIR`."
     )
 
 
@@ -78,25 +77,36 @@ class Store:
 
     def __init__(self, data_dir: Path, *, snapshot_every: int) -> None:
         self.data_dir = data_dir
+        new = not data_dir.exists()
         data_dir.mkdir(parents=True, exist_ok=True)
-        (data_dir / "imports").mkdir(exist_ok=True)
+        if new:
+            fsync_dir(data_dir.resolve().parent)
+        if not (data_dir / "imports").exists():
+            (data_dir / "imports").mkdir()
+            fsync_dir(data_dir)
         self._lock = DataDirLock(data_dir)
         self.journal_path = data_dir / JOURNAL
         self.snapshot_every = snapshot_every
         self.last_snapshot_revision = 0
         self.journal: Journal | None = None
+        self._snapshot_lock = asyncio.Lock()
 
     def recover(
         self,
         apply: Callable[[Event], None],
         restore: Callable[[dict[str, dict[str, Any]], int], None],
+        reset: Callable[[], None],
     ) -> Recovery:
-        """Rebuild the state through ``restore`` (snapshot) and ``apply`` (journal tail)."""
+        """Rebuild the state through ``restore`` (snapshot) and ``apply`` (journal tail).
+
+        A snapshot that cannot be restored is dropped (``reset``) in favour of a
+        full replay: the journal is never compacted, so it alone suffices.
+        """
         snap, note = load_snapshot(self.data_dir)
         index: list[int] = []
         snapshot_ok = False
 
-        with _mapped(self.journal_path) as buf:
+        with mapped(self.journal_path) as buf:
 
             def check(seq: int, frame: Frame) -> None:
                 nonlocal snapshot_ok
@@ -106,14 +116,20 @@ class Store:
                     snapshot_ok = seq == snap.revision and frame.hash == snap.hash
 
             outcome = scan(buf, check)
-            if outcome.damage is not None and outcome.damage.valid_records_after:
+            if outcome.damage is not None and not outcome.damage.torn:
                 raise CorruptJournal(_damage_message(self.journal_path, outcome.damage))
             if snap is not None and not snapshot_ok:
                 note = f"snapshot at revision {snap.revision} does not match the journal"
             start, seq = (snap.journal_offset, snap.revision) if snapshot_ok and snap else (0, 0)
             if snapshot_ok and snap is not None:
-                restore(snap.documents, snap.revision)
-                self.last_snapshot_revision = snap.revision
+                try:
+                    restore(snap.documents, snap.revision)
+                    self.last_snapshot_revision = snap.revision
+                except (KeyError, TypeError, ValueError) as exc:
+                    reset()
+                    snapshot_ok = False
+                    start, seq = 0, 0
+                    note = f"snapshot at revision {snap.revision} could not be restored: {exc!r}"
             replayed = 0
             pos = start
             while pos < outcome.end_offset:
@@ -133,8 +149,9 @@ class Store:
         truncation = None
         if outcome.damage is not None:  # a torn tail: cut it off
             size = self.journal_path.stat().st_size
-            os.truncate(self.journal_path, outcome.end_offset)
-            fsync_dir(self.data_dir)
+            with open(self.journal_path, "r+b") as f:
+                f.truncate(outcome.end_offset)
+                sync_data(f.fileno())
             truncation = Truncation(
                 outcome.end_offset, size - outcome.end_offset,
                 outcome.damage.sequence, outcome.damage.problem,
@@ -174,56 +191,14 @@ class Store:
     ) -> None:
         """Persist a snapshot of the state at ``revision`` once that revision is durable."""
         assert self.journal is not None
-        self.last_snapshot_revision = revision
-        await self.journal.wait_durable(revision)
-        await asyncio.to_thread(
-            write_snapshot, self.data_dir, Snapshot(revision, hash_, offset, documents)
-        )
+        async with self._snapshot_lock:  # one writer of the temp files at a time
+            if revision <= self.last_snapshot_revision:
+                return
+            self.last_snapshot_revision = revision
+            await self.journal.wait_durable(revision)
+            await asyncio.to_thread(
+                write_snapshot, self.data_dir, Snapshot(revision, hash_, offset, documents)
+            )
 
     def close(self) -> None:
         self._lock.release()
-
-
-@dataclass(frozen=True)
-class VerifyReport:
-    ok: bool
-    verified: int
-    head_sequence: int
-    head_hash: str
-    bad_sequence: int = 0
-    bad_offset: int = 0
-    problem: str = ""
-
-
-def verify_journal(path: Path, upto_offset: int | None = None) -> VerifyReport:
-    """Check every record and chain link, and that sequence numbers run 1, 2, 3..."""
-    problem: tuple[int, int, str] | None = None
-
-    def check(seq: int, frame: Frame) -> None:
-        nonlocal problem
-        if problem is not None:
-            return
-        try:
-            body = json.loads(frame.payload)
-            carried = body.get("seq")
-        except ValueError as exc:
-            problem = (seq, frame.offset, f"event is not valid JSON: {exc}")
-            return
-        if carried != seq:
-            problem = (seq, frame.offset, f"event carries sequence {carried}, expected {seq}")
-
-    with _mapped(path) as buf:
-        view = buf if upto_offset is None else memoryview(buf)[:upto_offset]
-        outcome = scan(view, check)
-        if isinstance(view, memoryview):
-            view.release()
-    if problem is not None:
-        seq, offset, why = problem
-        return VerifyReport(False, seq - 1, outcome.records, outcome.head_hash, seq, offset, why)
-    if outcome.damage is not None:
-        d = outcome.damage
-        return VerifyReport(
-            False, outcome.records, outcome.records, outcome.head_hash,
-            d.sequence, d.offset, d.problem,
-        )
-    return VerifyReport(True, outcome.records, outcome.records, outcome.head_hash or GENESIS_HASH)

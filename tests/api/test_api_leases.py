@@ -101,6 +101,7 @@ class Session:
             open=mpb.SessionOpen(member_id=member_id, credential=credential)))
         self.call = (stub or d.members).OpenSession(self._requests(), timeout=60)
         self.received: queue.Queue[mpb.OpenSessionResponse] = queue.Queue()
+        self.error: grpc.RpcError | None = None
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -112,8 +113,8 @@ class Session:
         try:
             for message in self.call:
                 self.received.put(message)
-        except grpc.RpcError:
-            pass
+        except grpc.RpcError as exc:
+            self.error = exc
 
     def next(self, timeout: float = 10.0) -> mpb.OpenSessionResponse:
         return self.received.get(timeout=timeout)
@@ -193,3 +194,29 @@ def test_a_member_pinging_every_second_keeps_its_connection(daemon: PhoenixProce
         channel.unsubscribe(states.append)
     ready = states.index(grpc.ChannelConnectivity.READY)
     assert set(states[ready:]) == {grpc.ChannelConnectivity.READY}  # never dropped
+
+
+def test_a_second_open_on_a_session_is_invalid_argument(daemon: PhoenixProcess) -> None:
+    cred = register(daemon, "confused", ttl=30).credential
+    session = Session(daemon, "confused", cred)
+    session.next()
+    session.outgoing.put(mpb.OpenSessionRequest(
+        open=mpb.SessionOpen(member_id="confused", credential=cred)))
+    session._reader.join(10)
+    assert session.error is not None
+    assert session.error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "first message" in str(session.error.details())
+    session.outgoing.put(None)
+
+
+def test_goodbye_with_retire_is_a_clean_leave(daemon: PhoenixProcess) -> None:
+    cred = register(daemon, "leaving", ttl=30).credential
+    session = Session(daemon, "leaving", cred)
+    session.next()
+    session.outgoing.put(mpb.OpenSessionRequest(
+        goodbye=mpb.SessionGoodbye(reason="job done", retire=True)))
+    assert session.next().WhichOneof("kind") == "closing"
+    session.outgoing.put(None)
+    member = daemon.members.GetMember(mpb.GetMemberRequest(member_id="leaving")).member
+    assert member.status == member_pb2.MEMBER_STATUS_RETIRED
+    assert member.status_reason == "job done"

@@ -11,6 +11,7 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from phoenixflight.v1 import flight_recorder_service_pb2 as rpb
+from phoenixflight.v1 import member_pb2
 from phoenixflight.v1 import membership_service_pb2 as mpb
 from tests.conftest import register
 from tests.daemon import PhoenixProcess
@@ -109,3 +110,24 @@ def test_export_lineage_needs_exactly_one_id(daemon: PhoenixProcess) -> None:
         with pytest.raises(grpc.RpcError) as info:
             daemon.recorder.ExportLineage(request_, timeout=10)
         assert info.value.code() == code
+
+
+def test_unknown_event_types_and_future_sequences_are_refused(daemon: PhoenixProcess) -> None:
+    with pytest.raises(grpc.RpcError) as info:
+        daemon.recorder.QueryEvents(rpb.QueryEventsRequest(types=["member_registerd"]))
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "member_registered" in str(info.value.details())  # the known types are listed
+    watch = daemon.recorder.WatchEvents(rpb.WatchEventsRequest(after_sequence=10_000), timeout=10)
+    with pytest.raises(grpc.RpcError) as info:
+        list(watch)
+    assert info.value.code() == grpc.StatusCode.OUT_OF_RANGE
+
+
+def test_overlong_free_text_is_refused_before_it_reaches_the_log(daemon: PhoenixProcess) -> None:
+    register(daemon, "talker")
+    with pytest.raises(grpc.RpcError) as info:
+        daemon.members.RetireMember(mpb.RetireMemberRequest(member_id="talker", reason="x" * 5000))
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "at most 1024" in str(info.value.details())
+    member = daemon.members.GetMember(mpb.GetMemberRequest(member_id="talker")).member
+    assert member.status == member_pb2.MEMBER_STATUS_ACTIVE  # nothing happened

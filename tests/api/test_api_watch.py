@@ -142,3 +142,44 @@ def test_a_watcher_that_stops_reading_is_cut_off_and_can_resume(tmp_path: Path) 
         assert following.event.sequence == got[-1] + 1  # type: ignore[attr-defined]
         assert d.members.GetMember(mpb.GetMemberRequest(member_id="bulk-299")).member.member_id
         slow_channel.close()
+
+
+def test_list_revision_covers_every_member_on_the_page(daemon: PhoenixProcess) -> None:
+    futures = [
+        daemon.members.RegisterMember.future(mpb.RegisterMemberRequest(member_id=f"c{i}"))
+        for i in range(40)
+    ]
+    pages = [daemon.members.ListMembers(mpb.ListMembersRequest(page_size=1000)) for _ in range(20)]
+    for f in futures:
+        f.result()
+    for page in pages:
+        assert all(m.revision <= page.revision for m in page.members)
+
+
+def test_a_watch_open_at_shutdown_ends_unavailable_with_a_resume_point(tmp_path: Path) -> None:
+    d = PhoenixProcess(tmp_path / "data").start()
+    own = grpc.insecure_channel(d.address)
+    call = rec_grpc.FlightRecorderServiceStub(own).WatchEvents(
+        rpb.WatchEventsRequest(after_sequence=0), timeout=30)
+    first = next(iter(call))
+    assert d.stop() == 0
+    with pytest.raises(grpc.RpcError) as info:
+        list(call)
+    assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert "after_sequence=" in str(info.value.details())
+    assert first.event.sequence == 1
+    own.close()
+
+
+def test_past_the_stream_limit_new_watches_are_refused(tmp_path: Path) -> None:
+    with PhoenixProcess(tmp_path / "data", "--max-streams", "2") as d:
+        watch = d.recorder.WatchEvents
+        open_calls = [watch(rpb.WatchEventsRequest(), timeout=30) for _ in range(2)]
+        time.sleep(0.3)
+        third = d.recorder.WatchEvents(rpb.WatchEventsRequest(), timeout=10)
+        with pytest.raises(grpc.RpcError) as info:
+            list(third)
+        assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        for call in open_calls:
+            call.cancel()
+        assert d.members.ListMembers(mpb.ListMembersRequest()).revision > 0  # still healthy

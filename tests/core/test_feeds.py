@@ -210,3 +210,38 @@ def test_publish_after_close_all_reaches_nobody() -> None:
         assert _drain(sub) == [None]
 
     asyncio.run(scenario())
+
+
+def test_a_reader_waiting_in_get_is_told_of_the_overflow() -> None:
+    async def scenario() -> tuple[bool, list[int]]:
+        broker = Broker(limit=4)
+        sub = broker.subscribe()
+        got: list[int] = []
+
+        async def reader() -> bool:
+            while (event := await sub.queue.get()) is not None:
+                got.append(event.sequence)
+            return sub.overflowed
+
+        task = asyncio.create_task(reader())
+        await asyncio.sleep(0)  # the reader now waits inside get()
+        broker.publish(_events(1, 10))  # one batch, bigger than the queue
+        return await asyncio.wait_for(task, 5), got
+
+    overflowed, got = asyncio.run(scenario())
+    assert overflowed
+    assert got == [1, 2, 3, 4]
+
+
+def test_closing_ends_the_stream_without_calling_it_an_overflow() -> None:
+    async def scenario() -> Subscription:
+        broker = Broker(limit=2)
+        sub = broker.subscribe()
+        broker.publish(_events(1, 2))  # exactly full
+        broker.close_all("daemon shutting down")
+        return sub
+
+    sub = asyncio.run(scenario())
+    assert [e.sequence if e else None for e in _drain(sub)] == [1, 2, None]
+    assert not sub.overflowed
+    assert sub.closed_reason == "daemon shutting down"

@@ -119,6 +119,7 @@ def test_a_record_cut_short_at_any_byte_is_a_torn_tail() -> None:
         outcome = scan(good + frames[-1][:cut])
         assert outcome.damage is not None, f"cut at {cut}"
         assert outcome.damage.valid_records_after is False, f"cut at {cut}"
+        assert outcome.damage.torn, f"cut at {cut}"
         assert outcome.damage.offset == len(good)
         assert outcome.damage.sequence == 4
         assert outcome.records == 3
@@ -213,13 +214,19 @@ def test_reordered_records_are_chain_broken() -> None:
     assert outcome.damage.sequence == 2
 
 
-@pytest.mark.parametrize("garbage", [b"\n", b"\x00" * 10, b"not json\n"])
-def test_garbage_after_the_last_record_is_a_torn_tail(garbage: bytes) -> None:
+@pytest.mark.parametrize(
+    ("garbage", "torn"),
+    [(b"\x00" * 10, True), (b'{"len":9', True), (b"\n", False), (b"not json\n", False)],
+)
+def test_only_an_unfinished_line_after_the_last_record_is_a_torn_tail(
+    garbage: bytes, torn: bool
+) -> None:
     frames, _ = _journal(3)
     buf = b"".join(frames)
     outcome = scan(buf + garbage)
     assert outcome.damage is not None
     assert outcome.damage.valid_records_after is False
+    assert outcome.damage.torn is torn
     assert outcome.damage.offset == len(buf)
     assert outcome.records == 3
 
@@ -230,3 +237,22 @@ def test_scan_stops_calling_back_at_the_damage() -> None:
     seen: list[int] = []
     scan(_flip(buf, _offsets(frames)[3] + 20), lambda seq, frame: seen.append(seq))
     assert seen == [1, 2, 3]
+
+
+def test_a_complete_last_record_with_a_changed_byte_is_not_torn() -> None:
+    frames, _ = _journal(3)
+    last = bytearray(frames[-1])
+    last[len(last) // 2] ^= 0x01
+    outcome = scan(frames[0] + frames[1] + bytes(last))
+    assert outcome.damage is not None
+    assert outcome.damage.sequence == 3
+    assert not outcome.damage.valid_records_after
+    assert not outcome.damage.torn  # it may have been acknowledged: refuse, never truncate
+
+
+def test_a_last_record_whose_newline_was_damaged_is_not_torn() -> None:
+    frames, _ = _journal(2)
+    last = frames[-1][:-1] + b"X"
+    outcome = scan(frames[0] + last)
+    assert outcome.damage is not None
+    assert not outcome.damage.torn

@@ -100,7 +100,7 @@ def _replay_into(store: Store) -> tuple[Recovery, Replay]:
         replay.restored.append(revision)
         state.restore(documents, revision)
 
-    return store.recover(apply, restore), replay
+    return store.recover(apply, restore, state.reset), replay
 
 
 def _flip(data: bytes, at: int) -> bytes:
@@ -169,6 +169,18 @@ def test_a_torn_tail_is_truncated_to_the_last_good_record(tmp_path: Path, kept: 
     assert recovery.head_sequence == n - 1
     assert recovery.end_offset == len(good)
     assert replay.applied == history.events[:-1]
+
+
+def test_a_complete_last_record_that_fails_its_checksum_refuses_to_start(tmp_path: Path) -> None:
+    history = _history(3)
+    data = history.data()
+    last = len(data) - len(history.frames[-1])
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "audit.jsonl").write_bytes(_flip(data, last + 60))
+    with _store(data_dir) as store, pytest.raises(CorruptJournal, match=f"byte offset {last}"):
+        _replay_into(store)
+    assert (data_dir / "audit.jsonl").read_bytes() == _flip(data, last + 60)  # nothing cut
 
 
 def test_recovery_after_a_truncation_is_clean(tmp_path: Path) -> None:
@@ -285,6 +297,53 @@ def test_a_snapshot_ahead_of_the_journal_is_ignored(tmp_path: Path) -> None:
     assert replay.applied == history.events[:5]
 
 
+@pytest.mark.parametrize(
+    ("edit", "note"),
+    [
+        ((b'"trust_score":0.5', b'"trust_score":0.9'), "fails its checksum"),
+        ((b'"body_sha256":"', b'"body_sha256":"0'), "fails its checksum"),
+    ],
+)
+def test_an_edited_snapshot_is_ignored_and_the_journal_replayed(
+    tmp_path: Path, edit: tuple[bytes, bytes], note: str
+) -> None:
+    history = _history(5)
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "audit.jsonl").write_bytes(history.data())
+    _write_snapshot_at(data_dir, history, 7, history.events[6].hash)
+    registry = data_dir / "registry.json"
+    registry.write_bytes(registry.read_bytes().replace(*edit, 1))
+    with _store(data_dir) as store:
+        recovery, replay = _replay_into(store)
+    assert recovery.snapshot_revision == 0
+    assert note in recovery.snapshot_note
+    assert replay.applied == history.events
+
+
+def test_a_snapshot_that_cannot_be_restored_falls_back_to_a_full_replay(tmp_path: Path) -> None:
+    history = _history(5)
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "audit.jsonl").write_bytes(history.data())
+    at_revision = ClusterState()
+    for event in history.events[:7]:
+        at_revision.apply(event)
+    documents = at_revision.snapshot()
+    documents["registry.json"]["members"][0]["status"] = "NOT-A-STATUS"  # checksummed, yet bad
+    write_snapshot(
+        data_dir, Snapshot(7, history.events[6].hash, history.end_of(7), documents)
+    )
+    with _store(data_dir) as store:
+        recovery, replay = _replay_into(store)
+    assert recovery.snapshot_revision == 0
+    assert "could not be restored" in recovery.snapshot_note
+    expected = ClusterState()
+    for event in history.events:
+        expected.apply(event)
+    assert replay.state.members == expected.members
+
+
 def test_an_interrupted_snapshot_is_ignored(tmp_path: Path) -> None:
     history = _history(8)
     data_dir = tmp_path / "data"
@@ -292,7 +351,7 @@ def test_an_interrupted_snapshot_is_ignored(tmp_path: Path) -> None:
     (data_dir / "audit.jsonl").write_bytes(history.data())
     _write_snapshot_at(data_dir, history, 7, history.events[6].hash)
     registry = data_dir / "registry.json"
-    registry.write_bytes(registry.read_bytes().replace(b'"revision":7', b'"revision":8'))
+    registry.write_bytes(registry.read_bytes().replace(b'"revision":7', b'"revision":8', 1))
     with _store(data_dir) as store:
         recovery, replay = _replay_into(store)
     assert recovery.snapshot_revision == 0

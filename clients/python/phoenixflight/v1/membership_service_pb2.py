@@ -27,7 +27,7 @@ from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mas
 from phoenixflight.v1 import member_pb2 as phoenixflight_dot_v1_dot_member__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)phoenixflight/v1/membership_service.proto\x12\x10phoenixflight.v1\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1dphoenixflight/v1/member.proto\"\xa4\x03\n\x15RegisterMemberRequest\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12*\n\x04kind\x18\x02 \x01(\x0e\x32\x1c.phoenixflight.v1.MemberKind\x12\x14\n\x0c\x63\x61pabilities\x18\x03 \x03(\t\x12,\n\x08\x63\x61pacity\x18\x04 \x01(\x0b\x32\x1a.phoenixflight.v1.Capacity\x12\x18\n\x0btrust_score\x18\x05 \x01(\x01H\x00\x88\x01\x01\x12\x18\n\x0breliability\x18\x06 \x01(\x01H\x01\x88\x01\x01\x12\x43\n\x06labels\x18\x07 \x03(\x0b\x32\x33.phoenixflight.v1.RegisterMemberRequest.LabelsEntry\x12,\n\tlease_ttl\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x12\n\ncredential\x18\t \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x0e\n\x0c_trust_scoreB\x0e\n\x0c_reliability\"V\n\x16RegisterMemberResponse\x12(\n\x06member\x18\x01 \x01(\x0b\x32\x18.phoenixflight.v1.Member\x12\x12\n\ncredential\x18\x02 \x01(\t\"h\n\x10HeartbeatRequest\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x12\n\ncredential\x18\x02 \x01(\t\x12-\n\rreported_load\x18\x03 \x01(\x0b\x32\x16.phoenixflight.v1.Load\"\x9f\x01\n\x11HeartbeatResponse\x12.\n\x06status\x18\x01 \x01(\x0e\x32\x1e.phoenixflight.v1.MemberStatus\x12,\n\tlease_ttl\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x13\n\x0bincarnation\x18\x03 \x01(\x03\x12\x17\n\x0f\x64rain_requested\x18\x04 \x01(\x08\"\xa2\x02\n\x12OpenSessionRequest\x12-\n\x04open\x18\x01 \x01(\x0b\x32\x1d.phoenixflight.v1.SessionOpenH\x00\x12\x37\n\theartbeat\x18\x02 \x01(\x0b\x32\".phoenixflight.v1.SessionHeartbeatH\x00\x12:\n\x0bload_report\x18\x03 \x01(\x0b\x32#.phoenixflight.v1.SessionLoadReportH\x00\x12+\n\x03\x61\x63k\x18\x04 \x01(\x0b\x32\x1c.phoenixflight.v1.SessionAckH\x00\x12\x33\n\x07goodbye\x18\x05 \x01(\x0b\x32 .phoenixflight.v1.SessionGoodbyeH\x00\x42\x06\n\x04kind\"4\n\x0bSessionOpen\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x12\n\ncredential\x18\x02 \x01(\t\"\x12\n\x10SessionHeartbeat\"9\n\x11SessionLoadReport\x12$\n\x04load\x18\x01 \x01(\x0b\x32\x16.phoenixflight.v1.Load\" \n\nSessionAck\x12\x12\n\nmessage_id\x18\x01 \x01(\x03\" \n\x0eSessionGoodbye\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\x83\x02\n\x13OpenSessionResponse\x12\x12\n\nmessage_id\x18\x01 \x01(\x03\x12\x31\n\x06opened\x18\x02 \x01(\x0b\x32\x1f.phoenixflight.v1.SessionOpenedH\x00\x12/\n\x05lease\x18\x03 \x01(\x0b\x32\x1e.phoenixflight.v1.SessionLeaseH\x00\x12\x37\n\rdrain_request\x18\x04 \x01(\x0b\x32\x1e.phoenixflight.v1.DrainRequestH\x00\x12\x33\n\x07\x63losing\x18\x05 \x01(\x0b\x32 .phoenixflight.v1.SessionClosingH\x00\x42\x06\n\x04kind\"\x9e\x01\n\rSessionOpened\x12(\n\x06member\x18\x01 \x01(\x0b\x32\x18.phoenixflight.v1.Member\x12,\n\tlease_ttl\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x35\n\x12heartbeat_interval\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\">\n\x0cSessionLease\x12.\n\x06status\x18\x01 \x01(\x0e\x32\x1e.phoenixflight.v1.MemberStatus\"\x1e\n\x0c\x44rainRequest\x12\x0e\n\x06reason\x18\x01 \x01(\t\" \n\x0eSessionClosing\x12\x0e\n\x06reason\x18\x01 \x01(\t\"%\n\x10GetMemberRequest\x12\x11\n\tmember_id\x18\x01 \x01(\t\"=\n\x11GetMemberResponse\x12(\n\x06member\x18\x01 \x01(\x0b\x32\x18.phoenixflight.v1.Member\"\x99\x01\n\x12ListMembersRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x30\n\x08statuses\x18\x03 \x03(\x0e\x32\x1e.phoenixflight.v1.MemberStatus\x12\x12\n\ncapability\x18\x04 \x01(\t\x12\x16\n\x0elabel_selector\x18\x05 \x01(\t\"\x7f\n\x13ListMembersResponse\x12)\n\x07members\x18\x01 \x03(\x0b\x32\x18.phoenixflight.v1.Member\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x10\n\x08revision\x18\x03 \x01(\x03\x12\x12\n\ntotal_size\x18\x04 \x01(\x05\"p\n\x13UpdateMemberRequest\x12(\n\x06member\x18\x01 \x01(\x0b\x32\x18.phoenixflight.v1.Member\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"@\n\x14UpdateMemberResponse\x12(\n\x06member\x18\x01 \x01(\x0b\x32\x18.phoenixflight.v1.Member\"d\n\x12\x44rainMemberRequest\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12+\n\x08\x64\x65\x61\x64line\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\"?\n\x13\x44rainMemberResponse\x12(\n\x06member\x18\x01 \x01(\x0b\x32\x18.phoenixflight.v1.Member\"8\n\x13RetireMemberRequest\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"@\n\x14RetireMemberResponse\x12(\n\x06member\x18\x01 \x01(\x0b\x32\x18.phoenixflight.v1.Member\"X\n\x13WatchMembersRequest\x12\x1b\n\x0e\x61\x66ter_revision\x18\x01 \x01(\x03H\x00\x88\x01\x01\x12\x11\n\tmember_id\x18\x02 \x01(\tB\x11\n\x0f_after_revision\"f\n\x14WatchMembersResponse\x12\x10\n\x08revision\x18\x01 \x01(\x03\x12\x12\n\nevent_type\x18\x02 \x01(\t\x12(\n\x06member\x18\x03 \x01(\x0b\x32\x18.phoenixflight.v1.Member\"Z\n\x17ListCapabilitiesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x18\n\x10include_inactive\x18\x03 \x01(\x08\"g\n\x18ListCapabilitiesResponse\x12\x32\n\x0c\x63\x61pabilities\x18\x01 \x03(\x0b\x32\x1c.phoenixflight.v1.Capability\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"e\n\nCapability\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08versions\x18\x02 \x03(\t\x12\x37\n\tproviders\x18\x03 \x03(\x0b\x32$.phoenixflight.v1.CapabilityProvider\"}\n\x12\x43\x61pabilityProvider\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12.\n\x06status\x18\x03 \x01(\x0e\x32\x1e.phoenixflight.v1.MemberStatus\x12\x13\n\x0btrust_score\x18\x04 \x01(\x01\x32\xc6\x07\n\x11MembershipService\x12\x63\n\x0eRegisterMember\x12\'.phoenixflight.v1.RegisterMemberRequest\x1a(.phoenixflight.v1.RegisterMemberResponse\x12T\n\tHeartbeat\x12\".phoenixflight.v1.HeartbeatRequest\x1a#.phoenixflight.v1.HeartbeatResponse\x12^\n\x0bOpenSession\x12$.phoenixflight.v1.OpenSessionRequest\x1a%.phoenixflight.v1.OpenSessionResponse(\x01\x30\x01\x12T\n\tGetMember\x12\".phoenixflight.v1.GetMemberRequest\x1a#.phoenixflight.v1.GetMemberResponse\x12Z\n\x0bListMembers\x12$.phoenixflight.v1.ListMembersRequest\x1a%.phoenixflight.v1.ListMembersResponse\x12]\n\x0cUpdateMember\x12%.phoenixflight.v1.UpdateMemberRequest\x1a&.phoenixflight.v1.UpdateMemberResponse\x12Z\n\x0b\x44rainMember\x12$.phoenixflight.v1.DrainMemberRequest\x1a%.phoenixflight.v1.DrainMemberResponse\x12]\n\x0cRetireMember\x12%.phoenixflight.v1.RetireMemberRequest\x1a&.phoenixflight.v1.RetireMemberResponse\x12_\n\x0cWatchMembers\x12%.phoenixflight.v1.WatchMembersRequest\x1a&.phoenixflight.v1.WatchMembersResponse0\x01\x12i\n\x10ListCapabilities\x12).phoenixflight.v1.ListCapabilitiesRequest\x1a*.phoenixflight.v1.ListCapabilitiesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)phoenixflight/v1/membership_service.proto\x12\x10phoenixflight.v1\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1dphoenixflight/v1/member.proto\"\xa4\x03\n\x15RegisterMemberRequest\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12*\n\x04kind\x18\x02 \x01(\x0e\x32\x1c.phoenixflight.v1.MemberKind\x12\x14\n\x0c\x63\x61pabilities\x18\x03 \x03(\t\x12,\n\x08\x63\x61pacity\x18\x04 \x01(\x0b\x32\x1a.phoenixflight.v1.Capacity\x12\x18\n\x0btrust_score\x18\x05 \x01(\x01H\x00\x88\x01\x01\x12\x18\n\x0breliability\x18\x06 \x01(\x01H\x01\x88\x01\x01\x12\x43\n\x06labels\x18\x07 \x03(\x0b\x32\x33.phoenixflight.v1.RegisterMemberRequest.LabelsEntry\x12,\n\tlease_ttl\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x12\n\ncredential\x18\t \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x0e\n\x0c_trust_scoreB\x0e\n\x0c_reliability\"V\n\x16RegisterMemberResponse\x12(\n\x06member\x18\x01 \x01(\x0b\x32\x18.phoenixflight.v1.Member\x12\x12\n\ncredential\x18\x02 \x01(\t\"h\n\x10HeartbeatRequest\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x12\n\ncredential\x18\x02 \x01(\t\x12-\n\rreported_load\x18\x03 \x01(\x0b\x32\x16.phoenixflight.v1.Load\"\x9f\x01\n\x11HeartbeatResponse\x12.\n\x06status\x18\x01 \x01(\x0e\x32\x1e.phoenixflight.v1.MemberStatus\x12,\n\tlease_ttl\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x13\n\x0bincarnation\x18\x03 \x01(\x03\x12\x17\n\x0f\x64rain_requested\x18\x04 \x01(\x08\"\xa2\x02\n\x12OpenSessionRequest\x12-\n\x04open\x18\x01 \x01(\x0b\x32\x1d.phoenixflight.v1.SessionOpenH\x00\x12\x37\n\theartbeat\x18\x02 \x01(\x0b\x32\".phoenixflight.v1.SessionHeartbeatH\x00\x12:\n\x0bload_report\x18\x03 \x01(\x0b\x32#.phoenixflight.v1.SessionLoadReportH\x00\x12+\n\x03\x61\x63k\x18\x04 \x01(\x0b\x32\x1c.phoenixflight.v1.SessionAckH\x00\x12\x33\n\x07goodbye\x18\x05 \x01(\x0b\x32 .phoenixflight.v1.SessionGoodbyeH\x00\x42\x06\n\x04kind\"4\n\x0bSessionOpen\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x12\n\ncredential\x18\x02 \x01(\t\"\x12\n\x10SessionHeartbeat\"9\n\x11SessionLoadReport\x12$\n\x04load\x18\x01 \x01(\x0b\x32\x16.phoenixflight.v1.Load\" \n\nSessionAck\x12\x12\n\nmessage_id\x18\x01 \x01(\x03\"0\n\x0eSessionGoodbye\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\x0e\n\x06retire\x18\x02 \x01(\x08\"\x83\x02\n\x13OpenSessionResponse\x12\x12\n\nmessage_id\x18\x01 \x01(\x03\x12\x31\n\x06opened\x18\x02 \x01(\x0b\x32\x1f.phoenixflight.v1.SessionOpenedH\x00\x12/\n\x05lease\x18\x03 \x01(\x0b\x32\x1e.phoenixflight.v1.SessionLeaseH\x00\x12\x37\n\rdrain_request\x18\x04 \x01(\x0b\x32\x1e.phoenixflight.v1.DrainRequestH\x00\x12\x33\n\x07\x63losing\x18\x05 \x01(\x0b\x32 .phoenixflight.v1.SessionClosingH\x00\x42\x06\n\x04kind\"\x9e\x01\n\rSessionOpened\x12(\n\x06member\x18\x01 \x01(\x0b\x32\x18.phoenixflight.v1.Member\x12,\n\tlease_ttl\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x35\n\x12heartbeat_interval\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\">\n\x0cSessionLease\x12.\n\x06status\x18\x01 \x01(\x0e\x32\x1e.phoenixflight.v1.MemberStatus\"\x1e\n\x0c\x44rainRequest\x12\x0e\n\x06reason\x18\x01 \x01(\t\" \n\x0eSessionClosing\x12\x0e\n\x06reason\x18\x01 \x01(\t\"%\n\x10GetMemberRequest\x12\x11\n\tmember_id\x18\x01 \x01(\t\"=\n\x11GetMemberResponse\x12(\n\x06member\x18\x01 \x01(\x0b\x32\x18.phoenixflight.v1.Member\"\x99\x01\n\x12ListMembersRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x30\n\x08statuses\x18\x03 \x03(\x0e\x32\x1e.phoenixflight.v1.MemberStatus\x12\x12\n\ncapability\x18\x04 \x01(\t\x12\x16\n\x0elabel_selector\x18\x05 \x01(\t\"\x7f\n\x13ListMembersResponse\x12)\n\x07members\x18\x01 \x03(\x0b\x32\x18.phoenixflight.v1.Member\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x10\n\x08revision\x18\x03 \x01(\x03\x12\x12\n\ntotal_size\x18\x04 \x01(\x05\"p\n\x13UpdateMemberRequest\x12(\n\x06member\x18\x01 \x01(\x0b\x32\x18.phoenixflight.v1.Member\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"@\n\x14UpdateMemberResponse\x12(\n\x06member\x18\x01 \x01(\x0b\x32\x18.phoenixflight.v1.Member\"d\n\x12\x44rainMemberRequest\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12+\n\x08\x64\x65\x61\x64line\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\"?\n\x13\x44rainMemberResponse\x12(\n\x06member\x18\x01 \x01(\x0b\x32\x18.phoenixflight.v1.Member\"8\n\x13RetireMemberRequest\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"@\n\x14RetireMemberResponse\x12(\n\x06member\x18\x01 \x01(\x0b\x32\x18.phoenixflight.v1.Member\"X\n\x13WatchMembersRequest\x12\x1b\n\x0e\x61\x66ter_revision\x18\x01 \x01(\x03H\x00\x88\x01\x01\x12\x11\n\tmember_id\x18\x02 \x01(\tB\x11\n\x0f_after_revision\"f\n\x14WatchMembersResponse\x12\x10\n\x08revision\x18\x01 \x01(\x03\x12\x12\n\nevent_type\x18\x02 \x01(\t\x12(\n\x06member\x18\x03 \x01(\x0b\x32\x18.phoenixflight.v1.Member\"Z\n\x17ListCapabilitiesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x18\n\x10include_inactive\x18\x03 \x01(\x08\"g\n\x18ListCapabilitiesResponse\x12\x32\n\x0c\x63\x61pabilities\x18\x01 \x03(\x0b\x32\x1c.phoenixflight.v1.Capability\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"e\n\nCapability\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08versions\x18\x02 \x03(\t\x12\x37\n\tproviders\x18\x03 \x03(\x0b\x32$.phoenixflight.v1.CapabilityProvider\"}\n\x12\x43\x61pabilityProvider\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12.\n\x06status\x18\x03 \x01(\x0e\x32\x1e.phoenixflight.v1.MemberStatus\x12\x13\n\x0btrust_score\x18\x04 \x01(\x01\x32\xc6\x07\n\x11MembershipService\x12\x63\n\x0eRegisterMember\x12\'.phoenixflight.v1.RegisterMemberRequest\x1a(.phoenixflight.v1.RegisterMemberResponse\x12T\n\tHeartbeat\x12\".phoenixflight.v1.HeartbeatRequest\x1a#.phoenixflight.v1.HeartbeatResponse\x12^\n\x0bOpenSession\x12$.phoenixflight.v1.OpenSessionRequest\x1a%.phoenixflight.v1.OpenSessionResponse(\x01\x30\x01\x12T\n\tGetMember\x12\".phoenixflight.v1.GetMemberRequest\x1a#.phoenixflight.v1.GetMemberResponse\x12Z\n\x0bListMembers\x12$.phoenixflight.v1.ListMembersRequest\x1a%.phoenixflight.v1.ListMembersResponse\x12]\n\x0cUpdateMember\x12%.phoenixflight.v1.UpdateMemberRequest\x1a&.phoenixflight.v1.UpdateMemberResponse\x12Z\n\x0b\x44rainMember\x12$.phoenixflight.v1.DrainMemberRequest\x1a%.phoenixflight.v1.DrainMemberResponse\x12]\n\x0cRetireMember\x12%.phoenixflight.v1.RetireMemberRequest\x1a&.phoenixflight.v1.RetireMemberResponse\x12_\n\x0cWatchMembers\x12%.phoenixflight.v1.WatchMembersRequest\x1a&.phoenixflight.v1.WatchMembersResponse0\x01\x12i\n\x10ListCapabilities\x12).phoenixflight.v1.ListCapabilitiesRequest\x1a*.phoenixflight.v1.ListCapabilitiesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -57,49 +57,49 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SESSIONACK']._serialized_start=1365
   _globals['_SESSIONACK']._serialized_end=1397
   _globals['_SESSIONGOODBYE']._serialized_start=1399
-  _globals['_SESSIONGOODBYE']._serialized_end=1431
-  _globals['_OPENSESSIONRESPONSE']._serialized_start=1434
-  _globals['_OPENSESSIONRESPONSE']._serialized_end=1693
-  _globals['_SESSIONOPENED']._serialized_start=1696
-  _globals['_SESSIONOPENED']._serialized_end=1854
-  _globals['_SESSIONLEASE']._serialized_start=1856
-  _globals['_SESSIONLEASE']._serialized_end=1918
-  _globals['_DRAINREQUEST']._serialized_start=1920
-  _globals['_DRAINREQUEST']._serialized_end=1950
-  _globals['_SESSIONCLOSING']._serialized_start=1952
-  _globals['_SESSIONCLOSING']._serialized_end=1984
-  _globals['_GETMEMBERREQUEST']._serialized_start=1986
-  _globals['_GETMEMBERREQUEST']._serialized_end=2023
-  _globals['_GETMEMBERRESPONSE']._serialized_start=2025
-  _globals['_GETMEMBERRESPONSE']._serialized_end=2086
-  _globals['_LISTMEMBERSREQUEST']._serialized_start=2089
-  _globals['_LISTMEMBERSREQUEST']._serialized_end=2242
-  _globals['_LISTMEMBERSRESPONSE']._serialized_start=2244
-  _globals['_LISTMEMBERSRESPONSE']._serialized_end=2371
-  _globals['_UPDATEMEMBERREQUEST']._serialized_start=2373
-  _globals['_UPDATEMEMBERREQUEST']._serialized_end=2485
-  _globals['_UPDATEMEMBERRESPONSE']._serialized_start=2487
-  _globals['_UPDATEMEMBERRESPONSE']._serialized_end=2551
-  _globals['_DRAINMEMBERREQUEST']._serialized_start=2553
-  _globals['_DRAINMEMBERREQUEST']._serialized_end=2653
-  _globals['_DRAINMEMBERRESPONSE']._serialized_start=2655
-  _globals['_DRAINMEMBERRESPONSE']._serialized_end=2718
-  _globals['_RETIREMEMBERREQUEST']._serialized_start=2720
-  _globals['_RETIREMEMBERREQUEST']._serialized_end=2776
-  _globals['_RETIREMEMBERRESPONSE']._serialized_start=2778
-  _globals['_RETIREMEMBERRESPONSE']._serialized_end=2842
-  _globals['_WATCHMEMBERSREQUEST']._serialized_start=2844
-  _globals['_WATCHMEMBERSREQUEST']._serialized_end=2932
-  _globals['_WATCHMEMBERSRESPONSE']._serialized_start=2934
-  _globals['_WATCHMEMBERSRESPONSE']._serialized_end=3036
-  _globals['_LISTCAPABILITIESREQUEST']._serialized_start=3038
-  _globals['_LISTCAPABILITIESREQUEST']._serialized_end=3128
-  _globals['_LISTCAPABILITIESRESPONSE']._serialized_start=3130
-  _globals['_LISTCAPABILITIESRESPONSE']._serialized_end=3233
-  _globals['_CAPABILITY']._serialized_start=3235
-  _globals['_CAPABILITY']._serialized_end=3336
-  _globals['_CAPABILITYPROVIDER']._serialized_start=3338
-  _globals['_CAPABILITYPROVIDER']._serialized_end=3463
-  _globals['_MEMBERSHIPSERVICE']._serialized_start=3466
-  _globals['_MEMBERSHIPSERVICE']._serialized_end=4432
+  _globals['_SESSIONGOODBYE']._serialized_end=1447
+  _globals['_OPENSESSIONRESPONSE']._serialized_start=1450
+  _globals['_OPENSESSIONRESPONSE']._serialized_end=1709
+  _globals['_SESSIONOPENED']._serialized_start=1712
+  _globals['_SESSIONOPENED']._serialized_end=1870
+  _globals['_SESSIONLEASE']._serialized_start=1872
+  _globals['_SESSIONLEASE']._serialized_end=1934
+  _globals['_DRAINREQUEST']._serialized_start=1936
+  _globals['_DRAINREQUEST']._serialized_end=1966
+  _globals['_SESSIONCLOSING']._serialized_start=1968
+  _globals['_SESSIONCLOSING']._serialized_end=2000
+  _globals['_GETMEMBERREQUEST']._serialized_start=2002
+  _globals['_GETMEMBERREQUEST']._serialized_end=2039
+  _globals['_GETMEMBERRESPONSE']._serialized_start=2041
+  _globals['_GETMEMBERRESPONSE']._serialized_end=2102
+  _globals['_LISTMEMBERSREQUEST']._serialized_start=2105
+  _globals['_LISTMEMBERSREQUEST']._serialized_end=2258
+  _globals['_LISTMEMBERSRESPONSE']._serialized_start=2260
+  _globals['_LISTMEMBERSRESPONSE']._serialized_end=2387
+  _globals['_UPDATEMEMBERREQUEST']._serialized_start=2389
+  _globals['_UPDATEMEMBERREQUEST']._serialized_end=2501
+  _globals['_UPDATEMEMBERRESPONSE']._serialized_start=2503
+  _globals['_UPDATEMEMBERRESPONSE']._serialized_end=2567
+  _globals['_DRAINMEMBERREQUEST']._serialized_start=2569
+  _globals['_DRAINMEMBERREQUEST']._serialized_end=2669
+  _globals['_DRAINMEMBERRESPONSE']._serialized_start=2671
+  _globals['_DRAINMEMBERRESPONSE']._serialized_end=2734
+  _globals['_RETIREMEMBERREQUEST']._serialized_start=2736
+  _globals['_RETIREMEMBERREQUEST']._serialized_end=2792
+  _globals['_RETIREMEMBERRESPONSE']._serialized_start=2794
+  _globals['_RETIREMEMBERRESPONSE']._serialized_end=2858
+  _globals['_WATCHMEMBERSREQUEST']._serialized_start=2860
+  _globals['_WATCHMEMBERSREQUEST']._serialized_end=2948
+  _globals['_WATCHMEMBERSRESPONSE']._serialized_start=2950
+  _globals['_WATCHMEMBERSRESPONSE']._serialized_end=3052
+  _globals['_LISTCAPABILITIESREQUEST']._serialized_start=3054
+  _globals['_LISTCAPABILITIESREQUEST']._serialized_end=3144
+  _globals['_LISTCAPABILITIESRESPONSE']._serialized_start=3146
+  _globals['_LISTCAPABILITIESRESPONSE']._serialized_end=3249
+  _globals['_CAPABILITY']._serialized_start=3251
+  _globals['_CAPABILITY']._serialized_end=3352
+  _globals['_CAPABILITYPROVIDER']._serialized_start=3354
+  _globals['_CAPABILITYPROVIDER']._serialized_end=3479
+  _globals['_MEMBERSHIPSERVICE']._serialized_start=3482
+  _globals['_MEMBERSHIPSERVICE']._serialized_end=4448
 # @@protoc_insertion_point(module_scope)

@@ -205,7 +205,10 @@ class OpenSessionRequest(_message.Message):
     def ack(self) -> Global___SessionAck: ...
     @_builtins.property
     def goodbye(self) -> Global___SessionGoodbye:
-        """Ends the session without marking the member SUSPECT."""
+        """Ends the session cleanly: the member is not marked SUSPECT. Its lease
+        keeps running (renew it with Heartbeat or a new session) unless the
+        goodbye also retires the member.
+        """
 
     def __init__(
         self,
@@ -309,15 +312,19 @@ class SessionGoodbye(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     REASON_FIELD_NUMBER: _builtins.int
+    RETIRE_FIELD_NUMBER: _builtins.int
     reason: _builtins.str
+    retire: _builtins.bool
+    """Also retire the member now: a clean, member-initiated leave."""
     def __init__(
         self,
         *,
         reason: _builtins.str = ...,
+        retire: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["reason", b"reason"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reason", b"reason", "retire", b"retire"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
