@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
-import structlog
 
 from phoenixd.core import errors
 
@@ -15,8 +14,6 @@ __all__ = ["STATUS_FOR", "Context", "status_for", "streaming", "unary"]
 
 # The servicer context of any RPC (handlers here are typed by their messages).
 Context = grpc.aio.ServicerContext[Any, Any]
-
-log = structlog.get_logger("phoenixd.server")
 
 STATUS_FOR: dict[type[errors.PhoenixError], grpc.StatusCode] = {
     errors.InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,

@@ -16,7 +16,8 @@ __all__ = ["MEMBER_METHODS", "OPEN_METHODS", "Guard"]
 Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
 
 # Authenticated by the member's own credential inside the request, whatever
-# the operator auth mode: a worker never needs the operator's token.
+# the operator auth mode: once registered, a worker needs no operator token
+# (registering does, when operator auth is on).
 MEMBER_METHODS = frozenset({
     "/phoenixflight.v1.MembershipService/Heartbeat",
     "/phoenixflight.v1.MembershipService/OpenSession",
@@ -26,7 +27,6 @@ OPEN_METHODS = frozenset({
     "/grpc.health.v1.Health/Check",
     "/grpc.health.v1.Health/Watch",
     "/grpc.health.v1.Health/List",
-    "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
     "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
 })
 

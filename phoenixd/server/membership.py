@@ -7,8 +7,8 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import grpc
-import structlog
 
+from phoenixd.core import directory
 from phoenixd.core.errors import FailedPrecondition, InvalidArgument, PhoenixError
 from phoenixd.core.events import Actor, Event
 from phoenixd.core.members import MemberStatus, validate_member_id, validate_text
@@ -24,8 +24,6 @@ from phoenixflight.v1 import membership_service_pb2 as pb
 from phoenixflight.v1 import membership_service_pb2_grpc as pb_grpc
 
 __all__ = ["MembershipServicer"]
-
-log = structlog.get_logger("phoenixd.sessions")
 
 # How long a new session may take to send its `open` message.
 SESSION_OPEN_TIMEOUT = 10.0
@@ -180,8 +178,8 @@ class MembershipServicer(pb_grpc.MembershipServiceServicer):
         }
         after = convert.decode_page_token(request.page_token, query, str) or ""
         limit = convert.page_size(request.page_size)
-        page, next_after, total = self._core.list_members(
-            statuses=statuses, capability=request.capability, selector=selector,
+        page, next_after, total = directory.list_members(
+            self._s.state, statuses=statuses, capability=request.capability, selector=selector,
             after_id=str(after), limit=limit,
         )
         reply = pb.ListMembersResponse(
@@ -260,20 +258,20 @@ class MembershipServicer(pb_grpc.MembershipServiceServicer):
         query = {"include_inactive": request.include_inactive}
         after = str(convert.decode_page_token(request.page_token, query, str) or "")
         limit = convert.page_size(request.page_size)
-        directory = self._core.capability_directory(request.include_inactive)
-        names = [name for name in directory if name > after]
+        providers = directory.capability_directory(self._s.state, request.include_inactive)
+        names = [name for name in providers if name > after]
         page, more = names[:limit], len(names) > limit
         reply = pb.ListCapabilitiesResponse(
             capabilities=[
                 pb.Capability(
                     name=name,
-                    versions=sorted({version for _, version in directory[name]}),
+                    versions=sorted({version for _, version in providers[name]}),
                     providers=[
                         pb.CapabilityProvider(
                             member_id=m.member_id, version=version,
                             status=convert.status_to_pb(m.status), trust_score=m.trust_score,
                         )
-                        for m, version in directory[name]
+                        for m, version in providers[name]
                     ],
                 )
                 for name in page

@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from phoenixd.core.directory import capability_directory, list_members
 from phoenixd.core.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -614,7 +615,7 @@ def _ids(members: list[Member]) -> list[str]:
 
 def test_list_members_without_filters_lists_everyone_by_id(world: World) -> None:
     _populate(world)
-    page, token, total = world.core.list_members()
+    page, token, total = list_members(world.state)
     assert _ids(page) == ["a1", "a2", "a3", "a4", "a5"]
     assert token == ""
     assert total == 5
@@ -622,7 +623,7 @@ def test_list_members_without_filters_lists_everyone_by_id(world: World) -> None
 
 def test_list_members_filters_by_status(world: World) -> None:
     _populate(world)
-    page, _, total = world.core.list_members(
+    page, _, total = list_members(world.state,
         statuses=(MemberStatus.ACTIVE, MemberStatus.RETIRED)
     )
     assert _ids(page) == ["a4", "a5"]
@@ -631,55 +632,55 @@ def test_list_members_filters_by_status(world: World) -> None:
 
 def test_list_members_filters_by_capability_name(world: World) -> None:
     _populate(world)
-    page, _, total = world.core.list_members(capability="gpu")
+    page, _, total = list_members(world.state, capability="gpu")
     assert _ids(page) == ["a1", "a2", "a5"]
     assert total == 3
 
 
 def test_list_members_filters_by_capability_name_and_version(world: World) -> None:
     _populate(world)
-    page, _, _ = world.core.list_members(capability="gpu@2")
+    page, _, _ = list_members(world.state, capability="gpu@2")
     assert _ids(page) == ["a1", "a5"]
 
 
 def test_list_members_filters_by_selector(world: World) -> None:
     _populate(world)
-    page, _, total = world.core.list_members(selector=parse_selector("zone in (a,c),!spot"))
+    page, _, total = list_members(world.state, selector=parse_selector("zone in (a,c),!spot"))
     assert _ids(page) == ["a1", "a5"]
     assert total == 2
 
 
 def test_list_members_rejects_a_malformed_capability(world: World) -> None:
     with pytest.raises(InvalidArgument):
-        world.core.list_members(capability="GPU!")
+        list_members(world.state, capability="GPU!")
 
 
 def test_list_members_paginates_with_after_id(world: World) -> None:
     _populate(world)
-    page, token, total = world.core.list_members(limit=2)
+    page, token, total = list_members(world.state, limit=2)
     assert (_ids(page), token, total) == (["a1", "a2"], "a2", 5)
-    page, token, total = world.core.list_members(limit=2, after_id=token)
+    page, token, total = list_members(world.state, limit=2, after_id=token)
     assert (_ids(page), token, total) == (["a3", "a4"], "a4", 5)
-    page, token, total = world.core.list_members(limit=2, after_id=token)
+    page, token, total = list_members(world.state, limit=2, after_id=token)
     assert (_ids(page), token, total) == (["a5"], "", 5)
 
 
 def test_list_members_last_page_exactly_full_has_no_next_token(world: World) -> None:
     _populate(world)
-    page, token, _ = world.core.list_members(limit=5)
+    page, token, _ = list_members(world.state, limit=5)
     assert len(page) == 5
     assert token == ""
 
 
 def test_list_members_paginates_a_filtered_listing(world: World) -> None:
     _populate(world)
-    page, token, total = world.core.list_members(capability="gpu", limit=1, after_id="a1")
+    page, token, total = list_members(world.state, capability="gpu", limit=1, after_id="a1")
     assert (_ids(page), token, total) == (["a2"], "a2", 3)
 
 
 def test_capability_directory_lists_active_providers_only(world: World) -> None:
     _populate(world)
-    directory = world.core.capability_directory()
+    directory = capability_directory(world.state)
     assert {name: [(m.member_id, v) for m, v in rows] for name, rows in directory.items()} == {
         "gpu": [("a5", "2")],
     }
@@ -687,7 +688,7 @@ def test_capability_directory_lists_active_providers_only(world: World) -> None:
 
 def test_capability_directory_can_include_inactive_members(world: World) -> None:
     _populate(world)
-    directory = world.core.capability_directory(include_inactive=True)
+    directory = capability_directory(world.state, include_inactive=True)
     assert list(directory) == ["embed", "gpu"]
     assert [(m.member_id, v) for m, v in directory["embed"]] == [("a1", ""), ("a3", "")]
     assert [(m.member_id, v) for m, v in directory["gpu"]] == [
