@@ -14,15 +14,18 @@ import structlog
 from grpc_health.v1 import health_pb2
 
 from phoenixd.config import Config, parse_args
+from phoenixd.core.dispatch import Dispatcher
 from phoenixd.core.events import Actor, Event, EventType
 from phoenixd.core.feeds import Broker
 from phoenixd.core.membership import Membership
 from phoenixd.core.recorder import Recorder
+from phoenixd.core.scheduler import Scheduler
 from phoenixd.core.state import ClusterState
 from phoenixd.log import configure_logging
 from phoenixd.server.context import Services
 from phoenixd.server.grpc_server import SERVICE_NAMES, BindError, build_server
 from phoenixd.server.sessions import SessionHub
+from phoenixd.signing import load_or_create
 from phoenixd.store import CorruptJournal, DataDirLocked, Store
 
 __all__ = ["EXIT_JOURNAL_FAILURE", "Daemon", "main"]
@@ -55,7 +58,8 @@ class Daemon:
         self.state = ClusterState()
         recovery = self.store.recover(self.state.apply, self.state.restore, self.state.reset)
         self.broker = Broker(cfg.watch_queue_limit)
-        self.sessions = SessionHub()
+        self.sessions = SessionHub(recovery.head_sequence)
+        signer = load_or_create(cfg.data_dir)
         self.journal = journal = self.store.open_journal(recovery, self._on_durable, self._on_fatal)
         self.recorder = Recorder(
             journal, self.state.apply,
@@ -65,9 +69,19 @@ class Daemon:
             self.state, self.recorder, suspect_grace=cfg.suspect_grace,
             notify=self.sessions.notify,
         )
+        self.scheduler = Scheduler(
+            self.state, default_strategy=cfg.default_strategy, vnodes=cfg.vnodes,
+            load_bound=cfg.ring_load_bound,
+        )
+        self.dispatcher = Dispatcher(
+            self.state, self.recorder, self.membership, self.scheduler, signer,
+            notify=self.sessions.deliver, rebalance_share=cfg.rebalance_share,
+            rebalance_interval=cfg.rebalance_interval,
+        )
         self.membership.rearm_all()
         self.services = Services(
-            self.state, self.recorder, self.membership, journal, self.broker, self.sessions
+            self.state, self.recorder, self.membership, journal, self.broker, self.sessions,
+            self.dispatcher, signer.info,
         )
         journal.start()
         if recovery.truncation is not None:
@@ -84,8 +98,9 @@ class Daemon:
         self.recorder.record(
             EventType.DAEMON_STARTED, Actor.DAEMON, reason="recovered",
             data={"replayed": recovery.replayed, "snapshot_revision": recovery.snapshot_revision,
-                  "pid": os.getpid()},
+                  "pid": os.getpid(), "handoff_key_id": signer.key_id},
         )
+        self.dispatcher.restart_placement()  # a restart mid-handoff leaves packets PENDING
         await journal.wait_durable(self.recorder.head_sequence)
 
         tls = None
@@ -116,6 +131,7 @@ class Daemon:
         try:
             while True:
                 self.membership.expire()
+                self.dispatcher.tick()
                 due = self.membership.next_deadline()
                 delay = TICK if due is None else min(max(due - loop.time(), 0.0), TICK)
                 await asyncio.sleep(delay)
@@ -125,8 +141,9 @@ class Daemon:
             self._on_fatal(exc)
 
     def _on_durable(self, events: list[Event]) -> None:
-        self.broker.publish(events)
         head = events[-1].sequence
+        self.sessions.flush(head)  # assignments go out only once their epoch is durable
+        self.broker.publish(events)
         idle = self._snapshot_task is None or self._snapshot_task.done()
         if idle and not self._stopping.is_set() and self.store.snapshot_due(head):
             self._snapshot_task = asyncio.create_task(self._snapshot(), name="snapshot")

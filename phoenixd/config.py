@@ -8,8 +8,11 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from phoenixd.core.dispatch import DEFAULT_REBALANCE_INTERVAL, DEFAULT_REBALANCE_SHARE
 from phoenixd.core.feeds import SUBSCRIBER_QUEUE_LIMIT
 from phoenixd.core.membership import DEFAULT_SUSPECT_GRACE
+from phoenixd.core.packets import Strategy
+from phoenixd.ring import DEFAULT_VNODES
 
 __all__ = ["Config", "ConfigError", "parse_args"]
 
@@ -28,6 +31,16 @@ class Config:
     """Where the journal, snapshots and lock live."""
     suspect_grace: float = DEFAULT_SUSPECT_GRACE
     """Seconds a SUSPECT member may stay quiet before it is FAILED."""
+    default_strategy: Strategy = Strategy.TRUST
+    """Strategy for packets that do not name one: ring, binpack, pack or trust."""
+    vnodes: int = DEFAULT_VNODES
+    """Virtual nodes per member on the consistent-hash ring."""
+    ring_load_bound: float = 0.0
+    """Ring: keep every member under ceil((1+eps) x average) packets; 0 turns it off."""
+    rebalance_share: float = DEFAULT_REBALANCE_SHARE
+    """Ring rebalance after a join: at most this share of ring packets move per interval."""
+    rebalance_interval: float = DEFAULT_REBALANCE_INTERVAL
+    """Seconds between rebalance steps."""
     snapshot_every: int = 10_000
     """Write registry/packets/assignments snapshots every this many events."""
     tls_cert: Path | None = None
@@ -73,6 +86,17 @@ class Config:
                 raise ConfigError(f"{flag} must be a number of seconds between 0 and {top:g}")
         if self.snapshot_every < 1:
             raise ConfigError("--snapshot-every must be >= 1")
+        if not 1 <= self.vnodes <= 4096:
+            raise ConfigError("--vnodes must be between 1 and 4096")
+        for flag, value, top in (
+            ("--ring-load-bound", self.ring_load_bound, 100.0),
+            ("--rebalance-share", self.rebalance_share, 1.0),
+            ("--rebalance-interval", self.rebalance_interval, 3600.0),
+        ):
+            if not (math.isfinite(value) and 0 <= value <= top):
+                raise ConfigError(f"{flag} must be between 0 and {top:g}")
+        if self.rebalance_share == 0 or self.rebalance_interval == 0:
+            raise ConfigError("--rebalance-share and --rebalance-interval must be above 0")
         if self.watch_queue_limit < 1:
             raise ConfigError("--watch-queue-limit must be >= 1")
         if self.max_concurrent_rpcs < 1 or self.max_streams < 1 or self.max_message_bytes < 1024:
@@ -103,6 +127,20 @@ def parse_args(argv: list[str] | None = None) -> Config:
     p.add_argument("--suspect-grace", type=float, default=d.suspect_grace, metavar="SECONDS",
                    help="how long a SUSPECT member may stay quiet before it is FAILED "
                    f"(default {d.suspect_grace:g})")
+    p.add_argument("--default-strategy", choices=[str(s) for s in Strategy],
+                   default=str(d.default_strategy),
+                   help="placement for packets that name no strategy: ring (consistent hash), "
+                   "binpack (spread), pack, or trust (default trust)")
+    p.add_argument("--vnodes", type=int, default=d.vnodes,
+                   help=f"virtual nodes per member on the ring (default {d.vnodes})")
+    p.add_argument("--ring-load-bound", type=float, default=d.ring_load_bound, metavar="EPS",
+                   help="ring: no member above ceil((1+EPS) x average) packets; 0 = off "
+                   "(default 0)")
+    p.add_argument("--rebalance-share", type=float, default=d.rebalance_share,
+                   help="after a join, move at most this share of ring packets per interval "
+                   f"(default {d.rebalance_share:g})")
+    p.add_argument("--rebalance-interval", type=float, default=d.rebalance_interval,
+                   metavar="SECONDS", help=f"(default {d.rebalance_interval:g})")
     p.add_argument("--snapshot-every", type=int, default=d.snapshot_every, metavar="EVENTS",
                    help=f"snapshot the state every this many events (default {d.snapshot_every})")
     p.add_argument("--tls-cert", type=Path, help="server certificate (PEM) to serve TLS")
@@ -134,6 +172,9 @@ def parse_args(argv: list[str] | None = None) -> Config:
     a = p.parse_args(argv)
     config = Config(
         listen=a.listen, data_dir=a.data_dir, suspect_grace=a.suspect_grace,
+        default_strategy=Strategy(a.default_strategy), vnodes=a.vnodes,
+        ring_load_bound=a.ring_load_bound, rebalance_share=a.rebalance_share,
+        rebalance_interval=a.rebalance_interval,
         snapshot_every=a.snapshot_every, tls_cert=a.tls_cert, tls_key=a.tls_key,
         client_ca=a.client_ca, auth_token_file=a.auth_token_file, insecure=a.insecure,
         max_message_bytes=a.max_message_bytes, max_concurrent_rpcs=a.max_concurrent_rpcs,

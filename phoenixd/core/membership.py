@@ -160,6 +160,10 @@ class Membership:
         self._presence: dict[str, _Presence] = {}
         # The packets layer plugs in here; until then nobody carries work.
         self.load_of: Callable[[str], Load] = lambda member_id: Load()
+        # Called after every recorded member change (before, after), and for
+        # every load report; the packets layer reacts (evict, drain, place).
+        self.on_change: Callable[[Member | None, Member], None] = lambda before, after: None
+        self.on_report: Callable[[Member, Load], None] = lambda member, load: None
 
     # -- registration and credentials ---------------------------------------
 
@@ -219,8 +223,12 @@ class Membership:
         self.leases.arm(member_id, Timer.LEASE, self._monotonic() + ttl)
         return self._state.members[member_id], credential
 
-    def authenticate(self, member_id: str, credential: str) -> Member:
-        """The member whose current credential this is, or an error saying why not."""
+    def authenticate(self, member_id: str, credential: str, *, failed_ok: bool = False) -> Member:
+        """The member whose current credential this is, or an error saying why not.
+
+        ``failed_ok`` lets a FAILED member through, for calls that must then be
+        fenced and recorded (a late write from a member declared dead).
+        """
         validate_member_id(member_id)
         validate_text(credential, "credential", MAX_CREDENTIAL)
         if not credential:
@@ -234,7 +242,7 @@ class Membership:
             )
         if member.status is MemberStatus.RETIRED:
             raise Unauthenticated(f"credential revoked: member {member_id!r} is RETIRED")
-        if member.status is MemberStatus.FAILED:
+        if member.status is MemberStatus.FAILED and not failed_ok:
             raise FailedPrecondition(
                 f"member {member_id!r} is FAILED ({member.status_reason}); "
                 "register again to rejoin with a new incarnation"
@@ -257,6 +265,7 @@ class Membership:
         presence.last_heartbeat = self._wall()
         if reported is not None:
             presence.reported_load = reported
+            self.on_report(member, reported)
         if member.status is MemberStatus.SUSPECT:
             member = self._transition(
                 member, MemberStatus.ACTIVE, EventType.MEMBER_RECOVERED,
@@ -390,11 +399,13 @@ class Membership:
             update_time=self._wall(),
             drain_deadline=self._wall() + seconds,
         )
-        self._record(EventType.MEMBER_DRAINING, draining, Actor.OPERATOR, draining.status_reason)
         self.leases.arm(member_id, Timer.LEASE, self._monotonic() + member.lease_ttl)
         self._notify(Notice(NoticeKind.DRAIN_REQUESTED, member_id, draining.status_reason))
+        # Recording it lets the packets layer hand off what may move (and retire
+        # the member itself if that empties it).
+        self._record(EventType.MEMBER_DRAINING, draining, Actor.OPERATOR, draining.status_reason)
         if self.load_of(member_id).assigned_packets == 0:
-            return self.retire(member_id, "drain complete: no work left")
+            return self.retire(member_id, "drain complete: no work left", actor=Actor.DAEMON)
         return self._state.members[member_id]
 
     def retire(self, member_id: str, reason: str, actor: str = Actor.OPERATOR) -> Member:
@@ -450,10 +461,12 @@ class Membership:
         return self._state.members[member.member_id]
 
     def _record(self, type_: EventType, member: Member, actor: str, reason: str) -> None:
+        before = self._state.members.get(member.member_id)
         self._recorder.record(
             type_, actor, reason=reason, member_ids=(member.member_id,),
             data={"member": member.to_dict()},
         )
+        self.on_change(before, self._state.members[member.member_id])
 
     def _state_record_capabilities(
         self, member_id: str, capabilities: tuple[str, ...], actor: str

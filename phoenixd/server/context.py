@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from phoenixd.core.dispatch import Dispatcher
 from phoenixd.core.feeds import Broker
 from phoenixd.core.membership import Membership
 from phoenixd.core.recorder import Recorder
@@ -11,7 +12,16 @@ from phoenixd.core.state import ClusterState
 from phoenixd.server.sessions import SessionHub
 from phoenixd.store import EventLog
 
-__all__ = ["Services"]
+__all__ = ["HandoffKeyInfo", "Services"]
+
+
+@dataclass(frozen=True)
+class HandoffKeyInfo:
+    """The public half of the daemon's handoff signing key, as GetHandoffKey serves it."""
+
+    public_key: bytes
+    public_key_pem: str
+    key_id: str
 
 
 @dataclass
@@ -22,6 +32,8 @@ class Services:
     journal: EventLog
     broker: Broker
     sessions: SessionHub
+    dispatcher: Dispatcher
+    handoff_key: HandoffKeyInfo
 
     async def settle(self) -> int:
         """Wait until everything recorded so far is durable; returns that revision.

@@ -9,16 +9,20 @@ from grpc_reflection.v1alpha import reflection
 from phoenixd.server.context import Services
 from phoenixd.server.interceptors import Guard
 from phoenixd.server.membership import MembershipServicer
+from phoenixd.server.packets import PacketServicer
 from phoenixd.server.recorder import FlightRecorderServicer
 from phoenixflight.v1 import flight_recorder_service_pb2 as rec_pb
 from phoenixflight.v1 import flight_recorder_service_pb2_grpc as rec_grpc
 from phoenixflight.v1 import membership_service_pb2 as mem_pb
 from phoenixflight.v1 import membership_service_pb2_grpc as mem_grpc
+from phoenixflight.v1 import packet_service_pb2 as pkt_pb
+from phoenixflight.v1 import packet_service_pb2_grpc as pkt_grpc
 
 __all__ = ["SERVICE_NAMES", "BindError", "build_server"]
 
 SERVICE_NAMES = (
     mem_pb.DESCRIPTOR.services_by_name["MembershipService"].full_name,
+    pkt_pb.DESCRIPTOR.services_by_name["PacketService"].full_name,
     rec_pb.DESCRIPTOR.services_by_name["FlightRecorderService"].full_name,
 )
 
@@ -59,6 +63,7 @@ def build_server(
         options=server_options(max_message_bytes),
     )
     mem_grpc.add_MembershipServiceServicer_to_server(MembershipServicer(services), server)
+    pkt_grpc.add_PacketServiceServicer_to_server(PacketServicer(services), server)
     rec_grpc.add_FlightRecorderServiceServicer_to_server(FlightRecorderServicer(services), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -21,6 +21,11 @@ Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
 MEMBER_METHODS = frozenset({
     "/phoenixflight.v1.MembershipService/Heartbeat",
     "/phoenixflight.v1.MembershipService/OpenSession",
+    "/phoenixflight.v1.PacketService/AckPacket",
+    "/phoenixflight.v1.PacketService/SaveCheckpoint",
+    "/phoenixflight.v1.PacketService/CompletePacket",
+    "/phoenixflight.v1.PacketService/FailPacket",
+    "/phoenixflight.v1.PacketService/WatchAssignments",
 })
 # Probes and discovery stay open so that load balancers and grpcurl work.
 OPEN_METHODS = frozenset({

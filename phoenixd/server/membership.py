@@ -9,7 +9,13 @@ from collections.abc import AsyncIterator
 import grpc
 
 from phoenixd.core import directory
-from phoenixd.core.errors import FailedPrecondition, InvalidArgument, PhoenixError
+from phoenixd.core.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    PhoenixError,
+)
 from phoenixd.core.events import Actor, Event
 from phoenixd.core.members import MemberStatus, validate_member_id, validate_text
 from phoenixd.core.membership import MemberUpdate, Registration
@@ -17,7 +23,7 @@ from phoenixd.core.selector import parse_selector
 from phoenixd.server import convert
 from phoenixd.server.context import Services
 from phoenixd.server.errors import Context, status_for, streaming, unary
-from phoenixd.server.sessions import Session
+from phoenixd.server.sessions import Session, assignment_pb
 from phoenixd.server.streams import check_resume_point, follow
 from phoenixflight.v1 import member_pb2
 from phoenixflight.v1 import membership_service_pb2 as pb
@@ -97,6 +103,7 @@ class MembershipServicer(pb_grpc.MembershipServiceServicer):
                 "the first message of a session must be `open` with member_id and credential",
             )
         session = Session(first.open.member_id)
+        session.credential = first.open.credential
         try:
             member = self._core.open_session(first.open.member_id, first.open.credential, session)
         except PhoenixError as exc:
@@ -114,6 +121,9 @@ class MembershipServicer(pb_grpc.MembershipServiceServicer):
             )
             await self._s.settle()
             yield opened
+            # What it owns now (e.g. after a daemon restart); then live changes.
+            for packet in self._s.dispatcher.assignments_of(member.member_id):
+                yield pb.OpenSessionResponse(message_id=0, assignment=assignment_pb(packet))
             while (message := await session.outbox.get()) is not None:
                 yield message
         finally:
@@ -138,6 +148,8 @@ class MembershipServicer(pb_grpc.MembershipServiceServicer):
                     return
                 if kind == "open":
                     raise InvalidArgument("`open` may only be the first message of a session")
+                if kind == "packet_ack":
+                    self._ack(session, message.packet_ack)
                 reported = None
                 if kind == "load_report":
                     reported = convert.load_from_pb(message.load_report.load)
@@ -148,6 +160,12 @@ class MembershipServicer(pb_grpc.MembershipServiceServicer):
             session.fail(exc)
             return
         session.end()  # the member closed its side without a goodbye
+
+    def _ack(self, session: Session, ack: pb.PacketAck) -> None:
+        """An ack over the session; a stale one is refused and recorded, the session goes on."""
+        # A refused ack is in the Flight Recorder; the member learns from revocations.
+        with contextlib.suppress(FailedPrecondition, PermissionDenied, NotFound):
+            self._s.dispatcher.ack(session.member_id, session.credential, ack.packet_id, ack.epoch)
 
     def _goodbye(self, session: Session, goodbye: pb.SessionGoodbye) -> None:
         """A clean end: the lease keeps running (or, with ``retire``, the member leaves)."""

@@ -10,6 +10,7 @@ from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
 from phoenixflight.v1 import member_pb2 as _member_pb2
+from phoenixflight.v1 import packet_pb2 as _packet_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -193,6 +194,7 @@ class OpenSessionRequest(_message.Message):
     LOAD_REPORT_FIELD_NUMBER: _builtins.int
     ACK_FIELD_NUMBER: _builtins.int
     GOODBYE_FIELD_NUMBER: _builtins.int
+    PACKET_ACK_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def open(self) -> Global___SessionOpen:
         """Must be the first message on the stream."""
@@ -210,6 +212,10 @@ class OpenSessionRequest(_message.Message):
         goodbye also retires the member.
         """
 
+    @_builtins.property
+    def packet_ack(self) -> Global___PacketAck:
+        """Acknowledges an assignment, as AckPacket does."""
+
     def __init__(
         self,
         *,
@@ -218,16 +224,39 @@ class OpenSessionRequest(_message.Message):
         load_report: Global___SessionLoadReport | None = ...,
         ack: Global___SessionAck | None = ...,
         goodbye: Global___SessionGoodbye | None = ...,
+        packet_ack: Global___PacketAck | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "goodbye", b"goodbye", "heartbeat", b"heartbeat", "kind", b"kind", "load_report", b"load_report", "open", b"open"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "goodbye", b"goodbye", "heartbeat", b"heartbeat", "kind", b"kind", "load_report", b"load_report", "open", b"open", "packet_ack", b"packet_ack"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "goodbye", b"goodbye", "heartbeat", b"heartbeat", "kind", b"kind", "load_report", b"load_report", "open", b"open"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "goodbye", b"goodbye", "heartbeat", b"heartbeat", "kind", b"kind", "load_report", b"load_report", "open", b"open", "packet_ack", b"packet_ack"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["open", "heartbeat", "load_report", "ack", "goodbye"]  # noqa: Y015
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["open", "heartbeat", "load_report", "ack", "goodbye", "packet_ack"]  # noqa: Y015
     _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
 
 Global___OpenSessionRequest: _TypeAlias = OpenSessionRequest  # noqa: Y015
+
+@_typing.final
+class PacketAck(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PACKET_ID_FIELD_NUMBER: _builtins.int
+    EPOCH_FIELD_NUMBER: _builtins.int
+    packet_id: _builtins.str
+    epoch: _builtins.int
+    def __init__(
+        self,
+        *,
+        packet_id: _builtins.str = ...,
+        epoch: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["epoch", b"epoch", "packet_id", b"packet_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PacketAck: _TypeAlias = PacketAck  # noqa: Y015
 
 @_typing.final
 class SessionOpen(_message.Message):
@@ -339,6 +368,8 @@ class OpenSessionResponse(_message.Message):
     LEASE_FIELD_NUMBER: _builtins.int
     DRAIN_REQUEST_FIELD_NUMBER: _builtins.int
     CLOSING_FIELD_NUMBER: _builtins.int
+    ASSIGNMENT_FIELD_NUMBER: _builtins.int
+    REVOCATION_FIELD_NUMBER: _builtins.int
     message_id: _builtins.int
     """Increases by one per message the daemon sends on this session."""
     @_builtins.property
@@ -349,6 +380,14 @@ class OpenSessionResponse(_message.Message):
     def drain_request(self) -> Global___DrainRequest: ...
     @_builtins.property
     def closing(self) -> Global___SessionClosing: ...
+    @_builtins.property
+    def assignment(self) -> _packet_pb2.Assignment:
+        """A packet this member now owns, with its checkpoint and signed token."""
+
+    @_builtins.property
+    def revocation(self) -> _packet_pb2.Revocation:
+        """A packet taken away from this member; stop working on it."""
+
     def __init__(
         self,
         *,
@@ -357,12 +396,14 @@ class OpenSessionResponse(_message.Message):
         lease: Global___SessionLease | None = ...,
         drain_request: Global___DrainRequest | None = ...,
         closing: Global___SessionClosing | None = ...,
+        assignment: _packet_pb2.Assignment | None = ...,
+        revocation: _packet_pb2.Revocation | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["closing", b"closing", "drain_request", b"drain_request", "kind", b"kind", "lease", b"lease", "opened", b"opened"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["assignment", b"assignment", "closing", b"closing", "drain_request", b"drain_request", "kind", b"kind", "lease", b"lease", "opened", b"opened", "revocation", b"revocation"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["closing", b"closing", "drain_request", b"drain_request", "kind", b"kind", "lease", b"lease", "message_id", b"message_id", "opened", b"opened"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignment", b"assignment", "closing", b"closing", "drain_request", b"drain_request", "kind", b"kind", "lease", b"lease", "message_id", b"message_id", "opened", b"opened", "revocation", b"revocation"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["opened", "lease", "drain_request", "closing"]  # noqa: Y015
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["opened", "lease", "drain_request", "closing", "assignment", "revocation"]  # noqa: Y015
     _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
 

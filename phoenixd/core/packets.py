@@ -1,0 +1,277 @@
+"""The Flight Packet record, its status machine, and the validation of what is submitted."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from phoenixd.core.errors import InvalidArgument
+from phoenixd.core.members import validate_capabilities, validate_text, validate_unit_interval
+from phoenixd.core.selector import parse_selector
+
+__all__ = [
+    "DEFAULT_MAX_ATTEMPTS",
+    "MAX_STATE_BYTES",
+    "Checkpoint",
+    "Packet",
+    "PacketStatus",
+    "Policy",
+    "Strategy",
+    "canonical_json",
+    "state_hash",
+    "validate_packet_id",
+]
+
+DEFAULT_MAX_ATTEMPTS = 3
+MAX_ATTEMPTS = 100
+# A checkpoint is journaled on every save and sent with every handoff; 1 MiB
+# keeps both well under the 4 MiB message limit.
+MAX_STATE_BYTES = 1024 * 1024
+MAX_REGIONS = 64
+
+_PACKET_ID = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}$")
+
+
+class PacketStatus(StrEnum):
+    PENDING = "PENDING"
+    ASSIGNED = "ASSIGNED"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (PacketStatus.COMPLETED, PacketStatus.FAILED, PacketStatus.CANCELLED)
+
+    @property
+    def owned(self) -> bool:
+        """An owner holds the packet (and its demand counts against the owner's capacity)."""
+        return self in (PacketStatus.ASSIGNED, PacketStatus.RUNNING)
+
+
+class Strategy(StrEnum):
+    RING = "ring"
+    BINPACK_SPREAD = "binpack"
+    BINPACK_PACK = "pack"
+    TRUST = "trust"
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    minimum_trust_score: float = 0.0
+    allowed_regions: tuple[str, ...] = ()
+    pii_review_required: bool = False
+    label_selector: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["allowed_regions"] = list(self.allowed_regions)
+        return out
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Policy:
+        return cls(
+            raw["minimum_trust_score"], tuple(raw["allowed_regions"]),
+            raw["pii_review_required"], raw["label_selector"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    state: Mapping[str, Any] = field(default_factory=dict)
+    step: str = ""
+    state_hash: str = ""
+    epoch: int = 0
+    saved_by: str = ""
+    save_time: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "state": dict(self.state)}
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Checkpoint:
+        return cls(**raw)
+
+
+@dataclass(frozen=True, slots=True)
+class Packet:
+    """A packet as recorded: what the journal and packets.json hold."""
+
+    packet_id: str
+    workload_type: str
+    required_capabilities: tuple[str, ...]
+    status: PacketStatus
+    owner: str
+    previous_owners: tuple[str, ...]
+    epoch: int
+    checkpoint: Checkpoint
+    policy: Policy
+    handoff_allowed: bool
+    handoff_reason: str
+    lineage_id: str
+    demand_cpu: float
+    demand_memory: float
+    routing_key: str
+    strategy: Strategy
+    attempts: int
+    max_attempts: int
+    create_time: float
+    update_time: float
+    last_event: str = ""
+    failure_reason: str = ""
+    result: Mapping[str, Any] = field(default_factory=dict)
+    handoff_token: Mapping[str, Any] = field(default_factory=dict)
+    # Wall time a handoff started (0 when none is in flight): its latency is
+    # measured when the new owner acks.
+    handoff_started: float = 0.0
+    assign_time: float = 0.0
+    # (epoch, event sequence) of recent placement decisions, newest last; filled
+    # in when the decision event is applied, so ExplainAssignment finds it.
+    decisions: tuple[tuple[int, int], ...] = ()
+    revision: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **{f: getattr(self, f) for f in self.__slots__},
+            "required_capabilities": list(self.required_capabilities),
+            "status": str(self.status),
+            "previous_owners": list(self.previous_owners),
+            "checkpoint": self.checkpoint.to_dict(),
+            "policy": self.policy.to_dict(),
+            "strategy": str(self.strategy),
+            "result": dict(self.result),
+            "handoff_token": dict(self.handoff_token),
+            "decisions": [list(d) for d in self.decisions],
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Packet:
+        values = dict(raw)
+        values["required_capabilities"] = tuple(values["required_capabilities"])
+        values["status"] = PacketStatus(values["status"])
+        values["previous_owners"] = tuple(values["previous_owners"])
+        values["checkpoint"] = Checkpoint.from_dict(values["checkpoint"])
+        values["policy"] = Policy.from_dict(values["policy"])
+        values["strategy"] = Strategy(values["strategy"])
+        values["decisions"] = tuple(tuple(d) for d in values.get("decisions", ()))
+        return cls(**values)
+
+
+def validate_packet_id(packet_id: str, what: str = "packet_id") -> str:
+    if not packet_id:
+        raise InvalidArgument(f"{what} is required")
+    if not _PACKET_ID.match(packet_id):
+        raise InvalidArgument(
+            f"{what} {packet_id!r} is not a valid id: use 1-63 lowercase letters, digits and "
+            "'-', starting and ending with a letter or digit"
+        )
+    return packet_id
+
+
+def validate_name(value: str, what: str, *, required: bool = False) -> str:
+    """Workload types, routing keys, regions: short printable names."""
+    if not value:
+        if required:
+            raise InvalidArgument(f"{what} is required")
+        return value
+    if not _NAME.match(value):
+        raise InvalidArgument(
+            f"{what} {value[:64]!r} is not valid: use at most 128 letters, digits and "
+            "'_', '.', ':', '/', '-', starting with a letter or digit"
+        )
+    return value
+
+
+def validate_policy(policy: Policy) -> Policy:
+    validate_unit_interval(policy.minimum_trust_score, "policy_constraints.minimum_trust_score")
+    if len(policy.allowed_regions) > MAX_REGIONS:
+        raise InvalidArgument(f"at most {MAX_REGIONS} allowed_regions")
+    for region in policy.allowed_regions:
+        validate_name(region, "allowed_regions entry", required=True)
+    validate_text(policy.label_selector, "policy_constraints.label_selector")
+    parse_selector(policy.label_selector)  # raises with a helpful message
+    return Policy(
+        policy.minimum_trust_score, tuple(sorted(set(policy.allowed_regions))),
+        policy.pii_review_required, policy.label_selector.strip(),
+    )
+
+
+def validate_demand(cpu: float, memory: float) -> tuple[float, float]:
+    for what, value in (("demand.cpu", cpu), ("demand.memory", memory)):
+        if not math.isfinite(value) or value < 0:
+            raise InvalidArgument(f"{what} must be a finite number >= 0, got {value}")
+    return cpu, memory
+
+
+def validate_max_attempts(value: int) -> int:
+    if value == 0:
+        return DEFAULT_MAX_ATTEMPTS
+    if not 1 <= value <= MAX_ATTEMPTS:
+        raise InvalidArgument(f"max_attempts must be between 1 and {MAX_ATTEMPTS}, got {value}")
+    return value
+
+
+def validate_required(capabilities: tuple[str, ...]) -> tuple[str, ...]:
+    return validate_capabilities(capabilities)
+
+
+# -- the checkpoint hash ----------------------------------------------------------
+
+
+def _number(value: float) -> str:
+    """A double as ECMAScript prints it (RFC 8785 numbers), for the values JSON can hold."""
+    if not math.isfinite(value):
+        raise InvalidArgument("checkpoint state holds a NaN or infinite number")
+    if value == int(value) and abs(value) < 1e21:
+        return str(int(value))
+    text = repr(value)
+    if "e" in text:  # Python writes 1e-07, ECMAScript 1e-7
+        mantissa, exponent = text.split("e")
+        sign = "-" if exponent.startswith("-") else "+"
+        text = f"{mantissa}e{sign}{exponent.lstrip('+-').lstrip('0') or '0'}"
+    return text
+
+
+def canonical_json(value: Any) -> str:
+    """RFC 8785-style canonical JSON: sorted keys, no spaces, ECMAScript numbers.
+
+    Members of other languages re-derive ``state_hash`` from the state they
+    receive, so the form must not depend on Python's float or key formatting.
+    """
+    if isinstance(value, Mapping):
+        items = sorted(value.items())
+        return "{" + ",".join(f"{json.dumps(str(k), ensure_ascii=False)}:{canonical_json(v)}"
+                              for k, v in items) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(canonical_json(v) for v in value) + "]"
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, (int, float)):
+        return _number(float(value))
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    raise InvalidArgument(f"checkpoint state holds a {type(value).__name__}, not JSON data")
+
+
+def state_hash(state: Mapping[str, Any]) -> str:
+    """The seed's ``sha256:...`` over the state's canonical bytes."""
+    return "sha256:" + hashlib.sha256(canonical_json(state).encode()).hexdigest()
+
+
+def validate_state(state: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
+    """The state and its hash, or InvalidArgument if it is too big to carry around."""
+    text = canonical_json(state)
+    if len(text.encode()) > MAX_STATE_BYTES:
+        raise InvalidArgument(
+            f"checkpoint state is {len(text.encode())} bytes in canonical JSON; at most "
+            f"{MAX_STATE_BYTES}"
+        )
+    return dict(state), "sha256:" + hashlib.sha256(text.encode()).hexdigest()

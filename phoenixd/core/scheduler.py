@@ -1,0 +1,230 @@
+"""Placement: the eligibility filter, the three strategies, and the decision record.
+
+Every member is first checked against the packet (ACTIVE, capabilities with
+versions, room for the demand, the packet's policy); the first rule a member
+fails is kept as the reason it was rejected. The eligible ones are then scored
+by the packet's strategy on the compiled kernel (phoenixd.ring): the consistent
+hash ring, bin-packing (spread or pack) or trust-weighted routing. The decision
+keeps enough to answer "why this member?" later: the candidates with their
+scores or rejecting rule, the winner and the policy it satisfied.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from phoenixd import ring
+from phoenixd.core.members import Member, MemberStatus, parse_capability
+from phoenixd.core.packets import Packet, Strategy
+from phoenixd.core.selector import parse_selector
+from phoenixd.core.state import ClusterState
+
+__all__ = ["MAX_LISTED_CANDIDATES", "Candidate", "Decision", "Scheduler", "rejection"]
+
+# Candidates a decision lists by name (the best eligible, then a sample of the
+# rejected); every rejection is still counted by rule. Keeps a decision about
+# 10k members a few KiB in the journal rather than a megabyte.
+MAX_LISTED_CANDIDATES = 32
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    member_id: str
+    score: float | None  # None when rejected
+    rejected_by: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    packet_id: str
+    strategy: Strategy
+    trigger: str
+    winner: str
+    candidates: tuple[Candidate, ...]
+    considered: int
+    rejected_counts: dict[str, int] = field(default_factory=dict)
+    explanation: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "packet_id": self.packet_id,
+            "strategy": str(self.strategy),
+            "trigger": self.trigger,
+            "winner": self.winner,
+            "candidates": [
+                {"member": c.member_id, "score": c.score, "rejected_by": c.rejected_by}
+                for c in self.candidates
+            ],
+            "considered": self.considered,
+            "rejected_counts": dict(self.rejected_counts),
+            "explanation": self.explanation,
+        }
+
+
+def rejection(member: Member, packet: Packet, used_cpu: float, used_memory: float) -> str:
+    """The first eligibility rule ``member`` fails for ``packet`` ("" if none)."""
+    if member.status is not MemberStatus.ACTIVE:
+        return f"not_active:{member.status}"
+    offered = member.capability_versions()
+    for required in packet.required_capabilities:
+        name, version = parse_capability(required)
+        if name not in offered or (version and offered[name] != version):
+            return f"missing_capability:{required}"
+    if packet.demand_cpu > member.cpu - used_cpu + 1e-9:
+        return "no_capacity:cpu"
+    if packet.demand_memory > member.memory - used_memory + 1e-9:
+        return "no_capacity:memory"
+    policy = packet.policy
+    if member.trust_score < policy.minimum_trust_score:
+        return "trust_below_minimum"
+    if policy.allowed_regions and member.labels.get("region") not in policy.allowed_regions:
+        return "region_not_allowed"
+    if policy.pii_review_required and member.labels.get("pii_cleared") != "true":
+        return "pii_not_cleared"
+    if policy.label_selector and not parse_selector(policy.label_selector).matches(member.labels):
+        return "label_selector_mismatch"
+    return ""
+
+
+class Scheduler:
+    """Chooses an owner for a packet among the registry's members."""
+
+    def __init__(
+        self,
+        state: ClusterState,
+        *,
+        default_strategy: Strategy = Strategy.TRUST,
+        vnodes: int = ring.DEFAULT_VNODES,
+        load_bound: float = 0.0,
+    ) -> None:
+        self._state = state
+        self.default_strategy = default_strategy
+        self._vnodes = vnodes
+        self._load_bound = load_bound  # ring: no member above ceil((1+eps) x average); 0 = off
+        self._ring_members: tuple[str, ...] = ()
+        self._ring: tuple[array[int], array[int]] = (array("I"), array("i"))
+
+    def strategy_of(self, packet: Packet) -> Strategy:
+        return packet.strategy
+
+    # -- the ring ----------------------------------------------------------------
+
+    def _ring_for(self, active: tuple[str, ...]) -> tuple[array[int], array[int]]:
+        """The ring over the ACTIVE members, rebuilt only when that set changed."""
+        if active != self._ring_members:
+            self._ring = ring.ring_tokens(list(active), self._vnodes)
+            self._ring_members = active
+        return self._ring
+
+    def ring_owner(self, packet: Packet, eligible: dict[str, bool] | None = None) -> str:
+        """Where the ring puts ``packet`` now among eligible members ("" if nowhere)."""
+        active = tuple(m for m in self._state.member_ids
+                       if self._state.members[m].status is MemberStatus.ACTIVE)
+        if not active:
+            return ""
+        tokens, owners = self._ring_for(active)
+        if eligible is None:
+            eligible = {m: not self._reject(self._state.members[m], packet) for m in active}
+        mask = bytes(1 if eligible.get(m) else 0 for m in active)
+        key = ring.hash32(packet.routing_key or packet.packet_id)
+        if self._load_bound > 0:
+            loads = array("i", (len(self._state.load_of(m).packets) for m in active))
+            index = ring.lookup_bounded(tokens, owners, array("I", [key]), mask, loads,
+                                        self._load_bound)[0]
+        else:
+            index = ring.lookup(tokens, owners, key, mask)
+        return active[index] if index >= 0 else ""
+
+    # -- decisions -----------------------------------------------------------------
+
+    def _reject(self, member: Member, packet: Packet, exclude: str = "") -> str:
+        load = self._state.load_of(member.member_id)
+        rule = rejection(member, packet, load.cpu, load.memory)
+        if not rule and member.member_id == exclude:
+            return "previous_owner"  # a handoff moves work away from its owner
+        return rule
+
+    def decide(
+        self, packet: Packet, trigger: str, *, exclude: str = "", target: str = ""
+    ) -> Decision:
+        """Choose an owner (or none); ``target`` restricts the choice to one member."""
+        state = self._state
+        ids = [target] if target else state.member_ids
+        rejected: dict[str, str] = {}
+        eligible: list[str] = []
+        for member_id in ids:
+            rule = self._reject(state.members[member_id], packet, exclude)
+            if rule:
+                rejected[member_id] = rule
+            else:
+                eligible.append(member_id)
+        scores, winner = self._score(packet, eligible)
+        if packet.strategy is Strategy.RING:
+            # a target was checked above; otherwise the ring walks past the ineligible
+            winner = eligible[0] if target and eligible else self.ring_owner(
+                packet, {m: True for m in eligible})
+        ranked = sorted(eligible, key=lambda m: (m != winner, -(scores.get(m) or 0.0), m))
+        listed = [Candidate(m, scores.get(m)) for m in ranked[:MAX_LISTED_CANDIDATES]]
+        room = max(0, MAX_LISTED_CANDIDATES - len(listed))
+        listed += [Candidate(m, None, rule) for m, rule in list(rejected.items())[:room]]
+        counts = Counter(rule.split(":")[0] for rule in rejected.values())
+        return Decision(
+            packet_id=packet.packet_id,
+            strategy=packet.strategy,
+            trigger=trigger,
+            winner=winner,
+            candidates=tuple(listed),
+            considered=len(ids),
+            rejected_counts=dict(sorted(counts.items())),
+            explanation=_explain(packet, winner, scores, len(eligible), len(ids), counts),
+        )
+
+    def _score(self, packet: Packet, eligible: list[str]) -> tuple[dict[str, float], str]:
+        """Each eligible member's score and the winner, on the compiled kernel (not ring)."""
+        if not eligible or packet.strategy is Strategy.RING:
+            return {}, ""
+        members = [self._state.members[m] for m in eligible]
+        loads = [self._state.load_of(m) for m in eligible]
+        mask = bytes([1]) * len(eligible)
+        if packet.strategy is Strategy.TRUST:
+            columns = (
+                array("d", (m.reliability for m in members)),
+                array("d", (m.trust_score for m in members)),
+                array("d", (float(len(load.packets)) for load in loads)),
+            )
+            values = ring.scores_trust(*columns, mask)
+            index = ring.argmax_trust(*columns, mask)
+        else:
+            pairs = list(zip(members, loads, strict=True))
+            cpu = array("d", (_free(m.cpu, load.cpu) for m, load in pairs))
+            memory = array("d", (_free(m.memory, load.memory) for m, load in pairs))
+            values = ring.scores_binpack(cpu, memory, mask)
+            index = ring.argmax_binpack(cpu, memory, mask, packet.strategy is Strategy.BINPACK_PACK)
+        return dict(zip(eligible, values, strict=True)), eligible[index] if index >= 0 else ""
+
+
+def _free(capacity: float, used: float) -> float:
+    """Free fraction of a resource (a member offering none of it has none free)."""
+    return max(0.0, (capacity - used) / capacity) if capacity > 0 else 0.0
+
+
+def _explain(
+    packet: Packet, winner: str, scores: dict[str, float], eligible: int, considered: int,
+    counts: Counter[str],
+) -> str:
+    why = ", ".join(f"{rule} x{n}" for rule, n in sorted(counts.items())) or "none"
+    if not winner:
+        return f"no eligible member among {considered} considered (rejected: {why})"
+    if packet.strategy is Strategy.RING:
+        key = packet.routing_key or packet.packet_id
+        how = f"first eligible member clockwise from hash32({key!r}) on the ring"
+    else:
+        score = scores.get(winner, math.nan)
+        how = f"highest {packet.strategy} score {score:.4f}"
+        if packet.strategy is Strategy.BINPACK_PACK:
+            how = f"fullest member that fits (free-fraction score {score:.4f})"
+    return f"{winner}: {how}; {eligible} eligible of {considered} considered (rejected: {why})"

@@ -1,0 +1,68 @@
+"""Handoff tokens: the daemon's signed statement of who may take a packet, at which epoch,
+with which checkpoint.
+
+The signed bytes are plain lines, not JSON, so that a member in any language
+can rebuild them exactly::
+
+    phoenixflight-handoff-v1
+    <packet_id>
+    <epoch>
+    <from_member>      ("" on a first assignment)
+    <to_member>
+    <state_hash>
+    <issued_at>        (RFC 3339 UTC, microseconds)
+
+The core only asks a Signer to sign; the key itself lives with the app (in
+the data dir) and is Ed25519 through ``cryptography``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+__all__ = ["TOKEN_DOMAIN", "HandoffToken", "Signer", "signed_bytes"]
+
+TOKEN_DOMAIN = "phoenixflight-handoff-v1"
+
+
+class Signer(Protocol):
+    key_id: str
+
+    def sign(self, data: bytes) -> bytes: ...
+
+
+@dataclass(frozen=True, slots=True)
+class HandoffToken:
+    packet_id: str
+    epoch: int
+    from_member: str
+    to_member: str
+    state_hash: str
+    issued_at: str
+    signature: str  # hex
+    key_id: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def signed_bytes(
+    packet_id: str, epoch: int, from_member: str, to_member: str, state_hash: str, issued_at: str
+) -> bytes:
+    return "\n".join(
+        (TOKEN_DOMAIN, packet_id, str(epoch), from_member, to_member, state_hash, issued_at)
+    ).encode()
+
+
+def issue(
+    signer: Signer, *, packet_id: str, epoch: int, from_member: str, to_member: str,
+    state_hash: str, now: float,
+) -> HandoffToken:
+    issued_at = dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    data = signed_bytes(packet_id, epoch, from_member, to_member, state_hash, issued_at)
+    return HandoffToken(
+        packet_id, epoch, from_member, to_member, state_hash, issued_at,
+        signer.sign(data).hex(), signer.key_id,
+    )

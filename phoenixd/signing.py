@@ -1,0 +1,63 @@
+"""The daemon's Ed25519 handoff-signing key: created once in the data dir, then reused."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from phoenixd.server.context import HandoffKeyInfo
+from phoenixd.store.snapshots import fsync_dir, sync_data
+
+__all__ = ["KEY_FILE", "Ed25519Signer", "load_or_create"]
+
+KEY_FILE = "handoff.key"
+
+
+class Ed25519Signer:
+    """Signs handoff tokens (the core's Signer)."""
+
+    def __init__(self, key: Ed25519PrivateKey) -> None:
+        self._key = key
+        raw = key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        # A short, stable name for the key, so tokens say which key signed them.
+        self.key_id = "ed25519:" + hashlib.sha256(raw).hexdigest()[:16]
+        self.info = HandoffKeyInfo(
+            public_key=raw,
+            public_key_pem=key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            ).decode(),
+            key_id=self.key_id,
+        )
+
+    def sign(self, data: bytes) -> bytes:
+        return self._key.sign(data)
+
+
+def load_or_create(data_dir: Path) -> Ed25519Signer:
+    """The key in ``data_dir/handoff.key`` (PEM, mode 0600), made on first start."""
+    path = data_dir / KEY_FILE
+    if path.exists():
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ValueError(f"{path} does not hold an Ed25519 private key")
+        return Ed25519Signer(key)
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    temp = data_dir / f".{KEY_FILE}.tmp"
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(fd, "wb") as f:
+        f.write(pem)
+        f.flush()
+        sync_data(f.fileno())
+    os.replace(temp, path)
+    fsync_dir(data_dir)
+    return Ed25519Signer(key)
