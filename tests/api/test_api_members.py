@@ -152,7 +152,9 @@ def test_drain_without_work_retires_and_retire_is_idempotent(daemon: PhoenixProc
     assert again.member.status == RETIRED
     events = daemon.recorder.QueryEvents(rpb.QueryEventsRequest(member_id="d1")).events
     types = [e.type for e in events]
-    assert types == ["member_registered", "member_draining", "member_retired"]
+    assert types == [
+        "member_registered", "member_draining", "member_retired", "member_load_reset",
+    ]
 
 
 def test_retired_and_failed_members_stay_queryable(daemon: PhoenixProcess) -> None:

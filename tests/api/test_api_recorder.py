@@ -26,10 +26,11 @@ def test_query_filters_by_type_and_member_and_pages_without_gaps(daemon: Phoenix
     assert [e.member_ids[0] for e in types.events] == [f"q{i}" for i in range(6)]
     by_member = daemon.recorder.QueryEvents(rpb.QueryEventsRequest(member_id="q3"))
     assert [e.type for e in by_member.events] == [
-        "member_registered", "capability_discovered", "member_retired",
+        "member_registered", "capability_discovered", "member_retired", "member_load_reset",
     ]
-    assert by_member.events[-1].reason == "test"
-    member = by_member.events[-1].data.fields["member"].struct_value
+    retired = by_member.events[2]
+    assert retired.reason == "test"
+    member = retired.data.fields["member"].struct_value
     assert member["status"] == "RETIRED"
     assert "credential_hash" not in member
 
