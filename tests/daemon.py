@@ -16,6 +16,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from phoenixflight.v1 import flight_recorder_service_pb2_grpc as rec_grpc
 from phoenixflight.v1 import membership_service_pb2_grpc as mem_grpc
+from phoenixflight.v1 import packet_service_pb2_grpc as pkt_grpc
 
 __all__ = ["PhoenixProcess", "free_port"]
 
@@ -99,6 +100,11 @@ class PhoenixProcess:
     def recorder(self) -> rec_grpc.FlightRecorderServiceStub:
         assert self.channel is not None, "daemon not started"
         return rec_grpc.FlightRecorderServiceStub(self.channel)
+
+    @property
+    def packets(self) -> pkt_grpc.PacketServiceStub:
+        assert self.channel is not None, "daemon not started"
+        return pkt_grpc.PacketServiceStub(self.channel)
 
     def _close_channel(self) -> None:
         if self.channel is not None:

@@ -414,9 +414,10 @@ class Dispatcher:
             packet, status=PacketStatus.ASSIGNED, owner=decision.winner, epoch=epoch,
             handoff_token=token.to_dict(), assign_time=now,
         )
+        handed_from = packet.previous_owners[-1:] if packet.handoff_started else ()
         assigned, event = self._record(
             EventType.ASSIGNMENT_DECISION, assigned, decision.explanation,
-            extra={"decision": decision.to_dict()},
+            members=handed_from, extra={"decision": decision.to_dict()},
         )
         self._notify(PacketNotice(
             PacketNoticeKind.ASSIGNMENT, decision.winner, assigned, epoch, decision.trigger,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 
+from phoenixd import failpoints
 from phoenixd.core.dispatch import PacketNotice, PacketNoticeKind
 from phoenixd.core.errors import PhoenixError
 from phoenixd.core.membership import Notice, NoticeKind
@@ -174,6 +175,8 @@ class SessionHub:
     def _send(self, notice: PacketNotice) -> None:
         session = self._sessions.get(notice.member_id)
         if notice.kind is PacketNoticeKind.ASSIGNMENT:
+            # The new epoch is durable; the new owner has not been told yet.
+            failpoints.hit("assignment.before_notify")
             assignment = assignment_pb(notice.packet)
             message = WatchAssignmentsResponse(assignment=assignment)
             if session is not None:

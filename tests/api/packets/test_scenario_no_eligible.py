@@ -1,0 +1,55 @@
+"""Scenario: no eligible member. A packet waits PENDING (one packet_waiting event saying why),
+and is assigned as soon as an eligible member joins; other strategies place it too."""
+
+from __future__ import annotations
+
+from phoenixflight.v1 import flight_recorder_service_pb2 as rpb
+from phoenixflight.v1 import packet_pb2
+from phoenixflight.v1 import packet_service_pb2 as ppb
+from tests.api.agents import Agent, envelope, event_data, packet_of, wait_until
+from tests.daemon import PhoenixProcess
+
+
+def test_a_packet_waits_pending_then_goes_to_the_first_eligible_member(
+    daemon: PhoenixProcess,
+) -> None:
+    Agent(daemon, "wrong-skill", "translation")
+    packets = daemon.packets
+    waiting = packets.SubmitPacket(ppb.SubmitPacketRequest(
+        packet=envelope("fp-wait", "ocr@2", demand=packet_pb2.Demand(cpu=0.5)))).packet
+    assert waiting.status == packet_pb2.PACKET_STATUS_PENDING
+    assert waiting.current_owner == ""
+    explained = packets.ExplainAssignment(ppb.ExplainAssignmentRequest(packet_id="fp-wait"))
+    assert explained.decision.winner == ""
+    assert "no eligible member" in explained.decision.explanation
+
+    Agent(daemon, "old-ocr", "ocr@1")  # wrong version: still waiting
+    Agent(daemon, "small-ocr", "ocr@2", capacity={"cpu": 0.25, "memory": 512})  # too small
+    assert packet_of(daemon, "fp-wait").status == packet_pb2.PACKET_STATUS_PENDING
+    Agent(daemon, "ocr-2", "ocr@2")
+    placed = wait_until(lambda: (p := packet_of(daemon, "fp-wait")).current_owner and p)
+    assert placed.current_owner == "ocr-2"
+    assert placed.epoch == 1
+    events = daemon.recorder.QueryEvents(rpb.QueryEventsRequest(packet_id="fp-wait")).events
+    assert [e.type for e in events] == ["packet_created", "packet_waiting", "assignment_decision"]
+    assert event_data(events[-1])["decision"]["trigger"] == "member_joined"
+
+
+def test_binpack_and_ring_strategies_place_packets(daemon: PhoenixProcess) -> None:
+    Agent(daemon, "big", "ocr", capacity={"cpu": 8, "memory": 8192})
+    Agent(daemon, "small", "ocr", capacity={"cpu": 2, "memory": 2048})
+    packets = daemon.packets
+    demand = packet_pb2.Demand(cpu=1, memory=512)
+    spread = packets.SubmitPacket(ppb.SubmitPacketRequest(packet=envelope(
+        "fp-spread", "ocr", demand=demand, strategy=packet_pb2.STRATEGY_BINPACK_SPREAD))).packet
+    assert spread.current_owner == "big"  # both empty (score 2): the tie goes to the lowest id
+    pack = packets.SubmitPacket(ppb.SubmitPacketRequest(packet=envelope(
+        "fp-pack", "ocr", demand=demand, strategy=packet_pb2.STRATEGY_BINPACK_PACK))).packet
+    assert pack.current_owner == "big"  # now the fuller one: 7/8 + 7680/8192 < 2
+    ring_owners = {
+        packets.SubmitPacket(ppb.SubmitPacketRequest(packet=envelope(
+            f"fp-ring-{i}", "ocr", routing_key="tenant-42",
+            strategy=packet_pb2.STRATEGY_RING))).packet.current_owner
+        for i in range(5)
+    }
+    assert len(ring_owners) == 1  # one routing key, one owner
