@@ -66,6 +66,7 @@ class Agent:
         self.credential = resp.credential
         self.ttl = ttl
         self._alive = threading.Event()
+        self.last_beat = time.monotonic()
         self._thread: threading.Thread | None = None
 
     @property
@@ -88,8 +89,10 @@ class Agent:
         while self._alive.is_set():
             # The daemon may be restarting or gone: keep trying until stopped.
             with contextlib.suppress(grpc.RpcError, AssertionError, ValueError):
+                sent = time.monotonic()
                 self.d.members.Heartbeat(mpb.HeartbeatRequest(
                     member_id=self.member_id, credential=self.credential), timeout=5)
+                self.last_beat = sent  # the lease runs from (about) here
             time.sleep(self.ttl / 4)
 
     def owned(self) -> list[str]:
