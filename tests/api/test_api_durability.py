@@ -139,3 +139,33 @@ def test_an_fsync_error_stops_the_daemon_and_a_restart_recovers(tmp_path: Path) 
         assert broken.recorder.VerifyChain(rpb.VerifyChainRequest()).ok
     finally:
         broken.stop()
+
+
+def test_packets_epochs_and_owners_survive_kill_9_with_and_without_snapshots(
+    tmp_path: Path,
+) -> None:
+    from phoenixflight.v1 import packet_service_pb2 as ppb
+    from tests.api.agents import Agent, envelope, packet_of
+
+    d = PhoenixProcess(tmp_path / "data", "--snapshot-every", "7").start()
+    worker = Agent(d, "worker", "ocr", ttl=30)
+    Agent(d, "spare", "ocr", trust_score=0.1, ttl=30)
+    for i in range(5):
+        d.packets.SubmitPacket(ppb.SubmitPacketRequest(packet=envelope(f"fp-{i}", "ocr")))
+    worker.checkpoint("fp-0", 1, {"page": 3}, "ocr-3")
+    d.packets.HandoffPacket(ppb.HandoffPacketRequest(packet_id="fp-1", target_member_id="spare"))
+    before = {f"fp-{i}": packet_of(d, f"fp-{i}") for i in range(5)}
+    d.kill()
+    d.start()
+    try:
+        for packet_id, old in before.items():
+            now = packet_of(d, packet_id)
+            assert (now.current_owner, now.epoch, now.status) == (
+                old.current_owner, old.epoch, old.status)
+            assert now.context_checkpoint.state_hash == old.context_checkpoint.state_hash
+        lineage = d.recorder.ExportLineage(rpb.ExportLineageRequest(lineage_id="lin-fp-1"))
+        assert [e.type for e in lineage.events] == [
+            "packet_created", "assignment_decision", "handoff_started", "assignment_decision"]
+        assert lineage.head_sequence >= lineage.events[-1].sequence
+    finally:
+        d.stop()

@@ -169,3 +169,19 @@ def test_mtls_refuses_missing_untrusted_and_expired_client_certs(tmp_path: Path)
             assert code == grpc.StatusCode.UNAVAILABLE, name
     finally:
         d.stop()
+
+
+def test_packet_member_calls_need_no_operator_token(secured: PhoenixProcess) -> None:
+    from phoenixflight.v1 import packet_service_pb2 as ppb
+    from tests.api.agents import envelope
+
+    cred = secured.members.RegisterMember(mpb.RegisterMemberRequest(
+        member_id="w1", capabilities=["ocr"]), metadata=BEARER, timeout=10).credential
+    secured.packets.SubmitPacket(ppb.SubmitPacketRequest(packet=envelope("fp-1", "ocr")),
+                                 metadata=BEARER, timeout=10)
+    with pytest.raises(grpc.RpcError) as info:
+        secured.packets.GetPacket(ppb.GetPacketRequest(packet_id="fp-1"), timeout=10)
+    assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED  # operator call
+    acked = secured.packets.AckPacket(ppb.AckPacketRequest(
+        member_id="w1", credential=cred, packet_id="fp-1", epoch=1), timeout=10)
+    assert acked.packet.epoch == 1
