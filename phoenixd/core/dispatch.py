@@ -135,6 +135,8 @@ class Dispatcher:
         self._rebalance: deque[str] = deque()
         self._next_rebalance = 0.0
         self._drain_deadlines: dict[str, float] = {}  # member -> monotonic deadline
+        self._drain_endings: dict[str, str] = {}  # member -> why its drain ends (if not empty)
+        self._retrying_drains = False
         self._overload_quiet_until: dict[str, float] = {}
         self._waiting: set[str] = set()  # PENDING packets whose wait is already recorded
         membership.on_change = self.on_member_change
@@ -273,8 +275,13 @@ class Dispatcher:
         self._membership.authenticate(member_id, credential, failed_ok=True)
         packet = self.get(packet_id)
         if epoch != packet.epoch or member_id != packet.owner:
-            stale = epoch != packet.epoch
+            # Taken away and not yet reassigned: the last owner's epoch is still the
+            # packet's, but its ownership has ended all the same.
+            evicted = not packet.owner and packet.previous_owners[-1:] == (member_id,)
+            stale = epoch != packet.epoch or evicted
             why = (
+                f"stale epoch {epoch}: packet {packet_id!r} was taken from {member_id!r}"
+                if evicted else
                 f"stale epoch {epoch}: packet {packet_id!r} is at epoch {packet.epoch}"
                 if stale else
                 f"member {member_id!r} does not own packet {packet_id!r} (epoch {epoch})"
@@ -369,14 +376,13 @@ class Dispatcher:
             failure_reason=reason, previous_owners=(*packet.previous_owners, member_id),
             handoff_started=0.0,
         )
-        retry, _ = self._record(
+        self._record(
             EventType.PACKET_ATTEMPT_FAILED, retry,
             f"attempt {attempts} of {packet.max_attempts} failed: {reason}", actor=actor,
             members=(member_id,),
         )
-        placed = self._place(retry, "retry")
-        self._released(member_id)
-        return placed
+        self._released(member_id, "retry")  # waits its turn behind older PENDING packets
+        return self._state.packets[packet_id]
 
     def assignments_of(self, member_id: str) -> list[Packet]:
         """The packets a member owns now, oldest assignment first."""
@@ -427,40 +433,71 @@ class Dispatcher:
 
     def _move(
         self, packet: Packet, trigger: str, reason: str, *, target: str = "",
-        actor: str = Actor.DAEMON,
+        actor: str = Actor.DAEMON, forced: bool = False,
     ) -> Packet:
-        """Take the packet from its owner (if any) and place it again, checkpoint and all."""
+        """Take the packet from its owner and place it again, checkpoint and all.
+
+        A forced move (owner failed, retired, or past its drain deadline) always
+        happens: the packet waits PENDING if nobody can take it. A voluntary one
+        (manual, overload, rebalance, drain) happens only if another member can
+        take it now; otherwise the packet stays where it is.
+        """
+        if not packet.status.owned:
+            return self._place(packet, trigger, target=target)
         owner, epoch = packet.owner, packet.epoch
-        if packet.status.owned:
-            moving = replace(
-                packet, status=PacketStatus.PENDING, owner="", handoff_reason=reason,
-                previous_owners=(*packet.previous_owners, owner),
-                handoff_started=self._wall(),
-            )
-            moving, event = self._record(
-                EventType.HANDOFF_STARTED, moving, f"{trigger}: {reason}", actor=actor,
-                members=(owner,), extra={"trigger": trigger, "from_member": owner},
-            )
-            self._revoke(owner, moving, epoch, f"{trigger}: {reason}", event.sequence)
-            placed = self._place(moving, trigger, exclude=owner, target=target)
-            self._released(owner)
-            return placed
-        return self._place(packet, trigger, target=target)
+        decision = None
+        if not forced:
+            decision = self._scheduler.decide(packet, trigger, exclude=owner, target=target)
+            if not decision.winner:
+                if trigger == "manual":
+                    raise FailedPrecondition(
+                        f"no other member can take packet {packet.packet_id!r} now: "
+                        f"{decision.explanation}"
+                    )
+                return packet
+        moving = replace(
+            packet, status=PacketStatus.PENDING, owner="", handoff_reason=reason,
+            previous_owners=(*packet.previous_owners, owner), handoff_started=self._wall(),
+        )
+        moving, event = self._record(
+            EventType.HANDOFF_STARTED, moving, f"{trigger}: {reason}", actor=actor,
+            members=(owner,), extra={"trigger": trigger, "from_member": owner},
+        )
+        self._revoke(owner, moving, epoch, f"{trigger}: {reason}", event.sequence)
+        if decision is not None:
+            self._waiting.discard(moving.packet_id)
+            self._assign(moving, decision)
+        self._released(owner, trigger)  # forced moves are placed here, oldest first
+        return self._state.packets[packet.packet_id]
 
     def _revoke(self, member_id: str, packet: Packet, epoch: int, reason: str, seq: int) -> None:
         self._notify(PacketNotice(
             PacketNoticeKind.REVOCATION, member_id, packet, epoch, reason, seq
         ))
 
-    def _released(self, member_id: str) -> None:
-        """A member's load went down: place waiting packets; finish a drain."""
+    def _released(self, member_id: str, trigger: str = "capacity_freed") -> None:
+        """A member's load went down: place waiting packets, then finish a drain."""
+        self.schedule_pending(trigger)
+        self._retry_drains()
         member = self._state.members.get(member_id)
         draining = member is not None and member.status is MemberStatus.DRAINING
         if draining and not self._state.load_of(member_id).packets:
             self._drain_deadlines.pop(member_id, None)
-            self._membership.retire(member_id, "drain complete: no work left",
-                                    actor=Actor.DAEMON)
-        self.schedule_pending("capacity_freed")
+            reason = self._drain_endings.pop(member_id, "drain complete: no work left")
+            self._membership.retire(member_id, reason, actor=Actor.DAEMON)
+
+    def _retry_drains(self) -> None:
+        """Room appeared somewhere: draining members hand off what could not move before."""
+        if self._retrying_drains:
+            return
+        self._retrying_drains = True
+        try:
+            for member_id in list(self._drain_deadlines):
+                member = self._state.members.get(member_id)
+                if member is not None and member.status is MemberStatus.DRAINING:
+                    self._evict(member_id, "drain", member.status_reason, forced=False)
+        finally:
+            self._retrying_drains = False
 
     def schedule_pending(self, trigger: str) -> int:
         """Try to place every PENDING packet, oldest first. Returns how many were placed."""
@@ -477,8 +514,11 @@ class Dispatcher:
         """Membership recorded a change: move, evict or place packets accordingly."""
         was = before.status if before else None
         now = after.status
+        if now is not MemberStatus.DRAINING:  # a drain ends with its status (or a new incarnation)
+            self._drain_deadlines.pop(after.member_id, None)
+            self._drain_endings.pop(after.member_id, None)
         if now is MemberStatus.FAILED and was is not MemberStatus.FAILED:
-            self._evict(after.member_id, "owner_failed", after.status_reason)
+            self._evict(after.member_id, "owner_failed", after.status_reason, forced=True)
         elif now is MemberStatus.RETIRED and was is not MemberStatus.RETIRED:
             self._retired(after)
         elif now is MemberStatus.DRAINING and was is not MemberStatus.DRAINING:
@@ -486,24 +526,28 @@ class Dispatcher:
         elif now is MemberStatus.ACTIVE:
             joined = was is not MemberStatus.ACTIVE
             self.schedule_pending("member_joined" if joined else "member_updated")
+            self._retry_drains()
             if joined:
                 self._queue_rebalance()
 
-    def _evict(self, member_id: str, trigger: str, reason: str, *, allowed_only: bool = False
-               ) -> list[str]:
+    def _evict(self, member_id: str, trigger: str, reason: str, *, forced: bool) -> list[str]:
+        """Move the member's packets: all of them if forced, else those that may move."""
         moved = []
-        for packet in self.assignments_of(member_id):
-            if allowed_only and not packet.handoff_allowed:
+        for packet_id in [p.packet_id for p in self.assignments_of(member_id)]:
+            packet = self._state.packets[packet_id]  # fresh: an earlier move may have placed it
+            if packet.owner != member_id or not packet.status.owned:
                 continue
-            self._move(packet, trigger, reason)
-            moved.append(packet.packet_id)
+            if not forced and not packet.handoff_allowed:
+                continue
+            if self._move(packet, trigger, reason, forced=forced).owner != member_id:
+                moved.append(packet_id)
         return moved
 
     def _retired(self, member: Member) -> None:
         """Seed retirement flow: evict everything, reschedule, reset and audit the load."""
         load = self._state.load_of(member.member_id)
         released = {"packets": len(load.packets), "cpu": load.cpu, "memory": load.memory}
-        evicted = self._evict(member.member_id, "owner_retired", member.status_reason)
+        evicted = self._evict(member.member_id, "owner_retired", member.status_reason, forced=True)
         self._drain_deadlines.pop(member.member_id, None)
         self._recorder.record(
             EventType.MEMBER_LOAD_RESET, Actor.DAEMON,
@@ -516,7 +560,7 @@ class Dispatcher:
         """No new work (it is not ACTIVE); hand off what may move; the rest waits."""
         remaining = max(0.0, member.drain_deadline - self._wall())
         self._drain_deadlines[member.member_id] = self._monotonic() + remaining
-        self._evict(member.member_id, "drain", member.status_reason, allowed_only=True)
+        self._evict(member.member_id, "drain", member.status_reason, forced=False)
 
     def on_load_report(self, member: Member, reported: Load) -> None:
         """Overload: a member reporting more than its capacity sheds one movable packet."""
@@ -547,7 +591,8 @@ class Dispatcher:
         for member_id, deadline in list(self._drain_deadlines.items()):
             if now >= deadline:
                 del self._drain_deadlines[member_id]
-                self._evict(member_id, "drain_deadline", "drain deadline passed")
+                self._drain_endings[member_id] = "drain deadline passed"
+                self._evict(member_id, "drain_deadline", "drain deadline passed", forced=True)
                 member = self._state.members.get(member_id)
                 if member is not None and member.status is MemberStatus.DRAINING:
                     self._membership.retire(member_id, "drain deadline passed",

@@ -8,6 +8,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -227,17 +228,35 @@ def validate_required(capabilities: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _number(value: float) -> str:
-    """A double as ECMAScript prints it (RFC 8785 numbers), for the values JSON can hold."""
+    """A double as ECMAScript's Number::toString prints it (RFC 8785, section 3.2.2.3).
+
+    Python's repr finds the same shortest round-tripping digits; only the layout
+    differs, so the digits and exponent are taken from it and laid out the
+    ECMAScript way (plain up to 21 integer digits and down to 1e-6, else exponent).
+    """
     if not math.isfinite(value):
         raise InvalidArgument("checkpoint state holds a NaN or infinite number")
-    if value == int(value) and abs(value) < 1e21:
-        return str(int(value))
-    text = repr(value)
-    if "e" in text:  # Python writes 1e-07, ECMAScript 1e-7
-        mantissa, exponent = text.split("e")
-        sign = "-" if exponent.startswith("-") else "+"
-        text = f"{mantissa}e{sign}{exponent.lstrip('+-').lstrip('0') or '0'}"
-    return text
+    if value == 0:
+        return "0"
+    sign = "-" if value < 0 else ""
+    digits_tuple, exponent = Decimal(repr(abs(value))).as_tuple()[1:]
+    digits = "".join(map(str, digits_tuple)).rstrip("0")
+    assert isinstance(exponent, int)
+    exponent += len("".join(map(str, digits_tuple))) - len(digits)  # trailing zeros removed
+    k = len(digits)
+    n = exponent + k  # value = 0.digits x 10^n
+    if k <= n <= 21:
+        return sign + digits + "0" * (n - k)
+    if 0 < n <= 21:
+        return sign + digits[:n] + "." + digits[n:]
+    if -6 < n <= 0:
+        return sign + "0." + "0" * (-n) + digits
+    mantissa = digits[0] + ("." + digits[1:] if k > 1 else "")
+    return f"{sign}{mantissa}e{'+' if n - 1 >= 0 else '-'}{abs(n - 1)}"
+
+
+def _utf16(key: str) -> bytes:
+    return key.encode("utf-16-be", "surrogatepass")
 
 
 def canonical_json(value: Any) -> str:
@@ -247,7 +266,8 @@ def canonical_json(value: Any) -> str:
     receive, so the form must not depend on Python's float or key formatting.
     """
     if isinstance(value, Mapping):
-        items = sorted(value.items())
+        # RFC 8785 orders keys by UTF-16 code units, which UTF-16-BE bytes compare as.
+        items = sorted(value.items(), key=lambda kv: _utf16(str(kv[0])))
         return "{" + ",".join(f"{json.dumps(str(k), ensure_ascii=False)}:{canonical_json(v)}"
                               for k, v in items) + "}"
     if isinstance(value, (list, tuple)):
@@ -255,23 +275,32 @@ def canonical_json(value: Any) -> str:
     if isinstance(value, bool) or value is None:
         return json.dumps(value)
     if isinstance(value, (int, float)):
-        return _number(float(value))
+        try:
+            return _number(float(value))
+        except OverflowError:
+            raise InvalidArgument("checkpoint state holds a number too large for JSON") from None
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
     raise InvalidArgument(f"checkpoint state holds a {type(value).__name__}, not JSON data")
 
 
+def _utf8(text: str) -> bytes:
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        raise InvalidArgument("checkpoint state holds text that is not valid Unicode") from None
+
+
 def state_hash(state: Mapping[str, Any]) -> str:
     """The seed's ``sha256:...`` over the state's canonical bytes."""
-    return "sha256:" + hashlib.sha256(canonical_json(state).encode()).hexdigest()
+    return "sha256:" + hashlib.sha256(_utf8(canonical_json(state))).hexdigest()
 
 
 def validate_state(state: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
     """The state and its hash, or InvalidArgument if it is too big to carry around."""
-    text = canonical_json(state)
-    if len(text.encode()) > MAX_STATE_BYTES:
+    data = _utf8(canonical_json(state))
+    if len(data) > MAX_STATE_BYTES:
         raise InvalidArgument(
-            f"checkpoint state is {len(text.encode())} bytes in canonical JSON; at most "
-            f"{MAX_STATE_BYTES}"
+            f"checkpoint state is {len(data)} bytes in canonical JSON; at most {MAX_STATE_BYTES}"
         )
-    return dict(state), "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+    return dict(state), "sha256:" + hashlib.sha256(data).hexdigest()

@@ -143,7 +143,11 @@ class Scheduler:
 
     def _reject(self, member: Member, packet: Packet, exclude: str = "") -> str:
         load = self._state.load_of(member.member_id)
-        rule = rejection(member, packet, load.cpu, load.memory)
+        cpu, memory = load.cpu, load.memory
+        if packet.status.owned and packet.owner == member.member_id:
+            cpu -= packet.demand_cpu  # its own demand does not crowd out its owner
+            memory -= packet.demand_memory
+        rule = rejection(member, packet, cpu, memory)
         if not rule and member.member_id == exclude:
             return "previous_owner"  # a handoff moves work away from its owner
         return rule

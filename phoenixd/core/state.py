@@ -133,4 +133,7 @@ class ClusterState:
             self._put_member(Member.from_dict(raw))
         for raw in documents["packets.json"]["packets"]:
             self._put_packet(Packet.from_dict(raw))
+        # Oldest first, as they became PENDING (the snapshot lists packets by id).
+        waiting = sorted(self.pending, key=lambda p: (self.packets[p].update_time, p))
+        self.pending = dict.fromkeys(waiting)
         self.revision = revision

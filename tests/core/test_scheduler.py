@@ -1,0 +1,400 @@
+"""Placement: ``rejection()`` applies the eligibility rules in their documented order (ACTIVE,
+capabilities with versions, cpu and memory room counting the member's current load, minimum
+trust, allowed regions, pii clearance, label selector); the three strategies choose as
+specified (trust: highest reliability x trust / (1 + assigned packets), ties to the lowest id;
+binpack: most free, or fullest that fits; ring: the same member for the same key, walking past
+ineligible members, and a join moves only some keys); and a Decision records enough to say why:
+a bounded list of candidates, every rejection counted by rule, and an explanation naming the
+winner. Records go straight into a ClusterState; no Dispatcher is involved."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from phoenixd import ring
+from phoenixd.core.members import Member, MemberStatus
+from phoenixd.core.packets import Packet, PacketStatus, Policy, Strategy
+from phoenixd.core.scheduler import MAX_LISTED_CANDIDATES, Scheduler, rejection
+from phoenixd.core.state import ClusterState
+from tests.core.packet_world import member_record, packet_record, put
+
+
+def _state(*members: Member) -> ClusterState:
+    state = ClusterState()
+    for member in members:
+        put(state, member)
+    return state
+
+
+def _load(state: ClusterState, owner: str, count: int, cpu: float = 0.0,
+          memory: float = 0.0) -> None:
+    """Give ``owner`` ``count`` running packets using ``cpu`` and ``memory`` in all."""
+    for i in range(count):
+        put(state, packet_record(
+            f"load-{owner}-{i}", status=PacketStatus.RUNNING, owner=owner, epoch=1,
+            demand_cpu=cpu / count, demand_memory=memory / count,
+        ))
+
+
+# -- rejection(): each rule --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("member", "packet", "used", "rule"),
+    [
+        (member_record("m", status=MemberStatus.SUSPECT), packet_record("p"), (0, 0),
+         "not_active:SUSPECT"),
+        (member_record("m", status=MemberStatus.DRAINING), packet_record("p"), (0, 0),
+         "not_active:DRAINING"),
+        (member_record("m", "embed"), packet_record("p", "ocr"), (0, 0),
+         "missing_capability:ocr"),
+        (member_record("m", "ocr@1"), packet_record("p", "ocr@2"), (0, 0),
+         "missing_capability:ocr@2"),
+        (member_record("m", "ocr"), packet_record("p", "ocr@1"), (0, 0),
+         "missing_capability:ocr@1"),
+        (member_record("m", "ocr@1"), packet_record("p", "ocr@1", "embed"), (0, 0),
+         "missing_capability:embed"),
+        (member_record("m", cpu=1.0), packet_record("p", demand_cpu=1.5), (0, 0),
+         "no_capacity:cpu"),
+        (member_record("m", cpu=1.0), packet_record("p", demand_cpu=0.5), (0.6, 0),
+         "no_capacity:cpu"),
+        (member_record("m", memory=512.0), packet_record("p", demand_memory=256.0), (0, 300.0),
+         "no_capacity:memory"),
+        (member_record("m", trust_score=0.5), packet_record("p", policy=Policy(0.6)), (0, 0),
+         "trust_below_minimum"),
+        (member_record("m", labels={"region": "eu-west"}),
+         packet_record("p", policy=Policy(allowed_regions=("us-east",))), (0, 0),
+         "region_not_allowed"),
+        (member_record("m"), packet_record("p", policy=Policy(allowed_regions=("us-east",))),
+         (0, 0), "region_not_allowed"),
+        (member_record("m", labels={"pii_cleared": "false"}),
+         packet_record("p", policy=Policy(pii_review_required=True)), (0, 0),
+         "pii_not_cleared"),
+        (member_record("m", labels={"tier": "batch"}),
+         packet_record("p", policy=Policy(label_selector="tier=web")), (0, 0),
+         "label_selector_mismatch"),
+    ],
+)
+def test_rejection_names_the_rule_a_member_fails(
+    member: Member, packet: Packet, used: tuple[float, float], rule: str
+) -> None:
+    assert rejection(member, packet, *used) == rule
+
+
+@pytest.mark.parametrize(
+    ("member", "packet", "used"),
+    [
+        (member_record("m", "ocr@1"), packet_record("p", "ocr"), (0, 0)),
+        (member_record("m", "ocr@2", "embed"), packet_record("p", "ocr@2"), (0, 0)),
+        (member_record("m", cpu=1.0), packet_record("p", demand_cpu=0.5), (0.5, 0)),
+        (member_record("m", trust_score=0.6), packet_record("p", policy=Policy(0.6)), (0, 0)),
+        (member_record("m", labels={"region": "us-east", "pii_cleared": "true", "tier": "web"}),
+         packet_record("p", policy=Policy(0.1, ("us-east",), True, "tier in (web,api)")),
+         (0, 0)),
+    ],
+)
+def test_rejection_accepts_a_member_that_meets_every_rule(
+    member: Member, packet: Packet, used: tuple[float, float]
+) -> None:
+    assert rejection(member, packet, *used) == ""
+
+
+def test_rejection_reports_the_first_failed_rule_in_the_documented_order() -> None:
+    """A member failing every rule is fixed one rule at a time; the next rule shows each time."""
+    packet = packet_record(
+        "p", "ocr@2", demand_cpu=1.0, demand_memory=100.0,
+        policy=Policy(0.9, ("us-east",), True, "tier=web"),
+    )
+    fixes: list[tuple[str, dict[str, object]]] = [
+        ("not_active:FAILED", {"status": MemberStatus.ACTIVE}),
+        ("missing_capability:ocr@2", {"capabilities": ("ocr@2",)}),
+        ("no_capacity:cpu", {"cpu": 2.0}),
+        ("no_capacity:memory", {"memory": 1000.0}),
+        ("trust_below_minimum", {"trust_score": 0.95}),
+        ("region_not_allowed", {"labels": {"region": "us-east"}}),
+        ("pii_not_cleared", {"labels": {"region": "us-east", "pii_cleared": "true"}}),
+        ("label_selector_mismatch",
+         {"labels": {"region": "us-east", "pii_cleared": "true", "tier": "web"}}),
+    ]
+    member = member_record("m", "ocr@1", status=MemberStatus.FAILED, cpu=1.5, memory=150.0,
+                           trust_score=0.1)
+    used = (0.6, 60.0)
+    seen = []
+    for _, fix in fixes:
+        seen.append(rejection(member, packet, *used))
+        member = replace(member, **fix)  # type: ignore[arg-type]
+    assert seen == [rule for rule, _ in fixes]
+    assert rejection(member, packet, *used) == ""
+
+
+# -- the trust strategy ------------------------------------------------------------------------
+
+
+def test_trust_picks_the_highest_reliability_times_trust() -> None:
+    state = _state(
+        member_record("a", reliability=1.0, trust_score=0.6),
+        member_record("b", reliability=0.9, trust_score=0.9),
+        member_record("c", reliability=0.5, trust_score=1.0),
+    )
+    decision = Scheduler(state).decide(packet_record("p"), "submitted")
+    assert decision.winner == "b"
+    scores = {c.member_id: c.score for c in decision.candidates}
+    assert scores == pytest.approx({"a": 0.6, "b": 0.81, "c": 0.5})
+
+
+def test_trust_divides_by_one_plus_the_assigned_packets() -> None:
+    state = _state(
+        member_record("a", trust_score=0.9),
+        member_record("b", trust_score=0.5),
+    )
+    _load(state, "a", 2)  # 0.9 / 3 = 0.3 < 0.5 / 1
+    decision = Scheduler(state).decide(packet_record("p"), "submitted")
+    assert decision.winner == "b"
+    scores = {c.member_id: c.score for c in decision.candidates}
+    assert scores == pytest.approx({"a": 0.3, "b": 0.5})
+
+
+def test_trust_ties_go_to_the_lowest_member_id() -> None:
+    state = _state(*(member_record(m, trust_score=0.7) for m in ("m3", "m1", "m2")))
+    assert Scheduler(state).decide(packet_record("p"), "submitted").winner == "m1"
+
+
+def test_trust_considers_only_eligible_members() -> None:
+    state = _state(
+        member_record("a", "ocr@1", trust_score=1.0),
+        member_record("b", "ocr@2", trust_score=0.2),
+    )
+    decision = Scheduler(state).decide(packet_record("p", "ocr@2"), "submitted")
+    assert decision.winner == "b"
+    assert decision.rejected_counts == {"missing_capability": 1}
+
+
+# -- bin-packing -------------------------------------------------------------------------------
+
+
+def _binpack_state() -> ClusterState:
+    state = _state(
+        member_record("empty", cpu=4.0, memory=4096.0),
+        member_record("half", cpu=4.0, memory=4096.0),
+        member_record("full", cpu=4.0, memory=4096.0),
+        member_record("small", cpu=0.5, memory=4096.0),
+    )
+    _load(state, "half", 2, cpu=2.0, memory=2048.0)
+    _load(state, "full", 3, cpu=3.5, memory=3584.0)
+    return state
+
+
+def test_binpack_spread_picks_the_most_free_member() -> None:
+    packet = packet_record("p", demand_cpu=1.0, strategy=Strategy.BINPACK_SPREAD)
+    decision = Scheduler(_binpack_state()).decide(packet, "submitted")
+    assert decision.winner == "empty"
+    scores = {c.member_id: c.score for c in decision.candidates if c.score is not None}
+    assert scores == pytest.approx({"empty": 2.0, "half": 1.0})
+    rejected = {c.member_id: c.rejected_by for c in decision.candidates if c.score is None}
+    assert rejected == {"full": "no_capacity:cpu", "small": "no_capacity:cpu"}
+
+
+def test_binpack_pack_picks_the_fullest_member_that_fits() -> None:
+    packet = packet_record("p", demand_cpu=1.0, strategy=Strategy.BINPACK_PACK)
+    assert Scheduler(_binpack_state()).decide(packet, "submitted").winner == "half"
+    tiny = packet_record("q", demand_cpu=0.25, strategy=Strategy.BINPACK_PACK)
+    assert Scheduler(_binpack_state()).decide(tiny, "submitted").winner == "full"
+
+
+def test_binpack_with_no_member_that_fits_has_no_winner() -> None:
+    packet = packet_record("p", demand_cpu=8.0, strategy=Strategy.BINPACK_SPREAD)
+    decision = Scheduler(_binpack_state()).decide(packet, "submitted")
+    assert decision.winner == ""
+    assert decision.rejected_counts == {"no_capacity": 4}
+
+
+# -- the ring ----------------------------------------------------------------------------------
+
+RING_MEMBERS = ("m1", "m2", "m3", "m4")
+
+
+def _ring_packet(key: str, *capabilities: str) -> Packet:
+    return packet_record(f"p-{key}", *capabilities, routing_key=key, strategy=Strategy.RING)
+
+
+def _ring_winner(state: ClusterState, key: str, *capabilities: str) -> str:
+    packet = _ring_packet(key, *capabilities)
+    return Scheduler(state).decide(packet, "submitted").winner
+
+
+def test_ring_sends_the_same_routing_key_to_the_same_member() -> None:
+    state = _state(*(member_record(m) for m in RING_MEMBERS))
+    owners = {key: _ring_winner(state, key) for key in (f"k{i}" for i in range(50))}
+    again = {key: _ring_winner(state, key) for key in owners}
+    assert owners == again
+    assert set(owners.values()) == set(RING_MEMBERS)  # 50 keys land on every member
+
+
+def test_ring_follows_the_routing_key_not_the_packet_id() -> None:
+    state = _state(*(member_record(m) for m in RING_MEMBERS))
+    scheduler = Scheduler(state)
+    first = packet_record("a-1", routing_key="tenant-7", strategy=Strategy.RING)
+    second = packet_record("b-2", routing_key="tenant-7", strategy=Strategy.RING)
+    assert scheduler.decide(first, "t").winner == scheduler.decide(second, "t").winner
+
+
+def test_ring_owner_is_the_first_vnode_clockwise_from_the_key_hash() -> None:
+    state = _state(*(member_record(m) for m in RING_MEMBERS))
+    tokens, owners = ring.ring_tokens(list(RING_MEMBERS), ring.DEFAULT_VNODES)
+    for i in range(20):
+        key = f"k{i}"
+        index = ring.lookup(tokens, owners, ring.hash32(key), b"\x01" * len(RING_MEMBERS))
+        assert _ring_winner(state, key) == RING_MEMBERS[index]
+
+
+def test_ring_walks_past_ineligible_members_and_leaves_other_keys_alone() -> None:
+    able = _state(*(member_record(m, "ocr") for m in RING_MEMBERS))
+    owners = {key: _ring_winner(able, key, "ocr") for key in (f"k{i}" for i in range(100))}
+    # m2 loses the capability: it stays on the ring but is not eligible.
+    lacking = _state(*(member_record(m, "ocr" if m != "m2" else "embed") for m in RING_MEMBERS))
+    tokens, ring_owners = ring.ring_tokens(list(RING_MEMBERS), ring.DEFAULT_VNODES)
+    mask = bytes(0 if m == "m2" else 1 for m in RING_MEMBERS)
+    for key, owner in owners.items():
+        now = _ring_winner(lacking, key, "ocr")
+        assert now != "m2"
+        if owner != "m2":
+            assert now == owner
+        else:
+            walked = ring.lookup(tokens, ring_owners, ring.hash32(key), mask)
+            assert now == RING_MEMBERS[walked]
+
+
+def test_ring_join_moves_only_some_keys_and_only_to_the_new_member() -> None:
+    keys = [f"key-{i}" for i in range(400)]
+    before_state = _state(*(member_record(m) for m in RING_MEMBERS))
+    after_state = _state(*(member_record(m) for m in (*RING_MEMBERS, "m5")))
+    before = {k: _ring_winner(before_state, k) for k in keys}
+    after = {k: _ring_winner(after_state, k) for k in keys}
+    moved = [k for k in keys if before[k] != after[k]]
+    assert moved, "a new member takes some keys"
+    assert all(after[k] == "m5" for k in moved)
+    # about K/N = 1/5 of the keys move; far from all of them
+    assert len(moved) < len(keys) / 2
+
+
+def test_ring_with_no_eligible_member_has_no_winner() -> None:
+    state = _state(*(member_record(m, "embed") for m in RING_MEMBERS))
+    assert _ring_winner(state, "k", "ocr") == ""
+
+
+def test_ring_owner_with_load_bound_spreads_keys_within_the_bound() -> None:
+    state = _state(member_record("m1"), member_record("m2"))
+    scheduler = Scheduler(state, load_bound=0.0)
+    # find a key whose ring owner is m1, and overload m1
+    key = next(k for k in (f"k{i}" for i in range(200))
+               if scheduler.ring_owner(packet_record("x", routing_key=k)) == "m1")
+    _load(state, "m1", 4)
+    bounded = Scheduler(state, load_bound=0.25)
+    packet = packet_record("x", routing_key=key, strategy=Strategy.RING)
+    assert Scheduler(state).ring_owner(packet) == "m1"
+    assert bounded.ring_owner(packet) == "m2"
+
+
+# -- the decision record -----------------------------------------------------------------------
+
+
+def test_decision_lists_a_bounded_number_of_candidates_but_counts_every_rejection() -> None:
+    members = [member_record(f"e{i:02d}", "ocr") for i in range(10)]
+    members += [member_record(f"r{i:02d}", "embed") for i in range(40)]
+    members += [member_record(f"s{i:02d}", "ocr", status=MemberStatus.SUSPECT) for i in range(5)]
+    decision = Scheduler(_state(*members)).decide(packet_record("p", "ocr"), "submitted")
+    assert decision.considered == 55
+    assert len(decision.candidates) == MAX_LISTED_CANDIDATES
+    assert decision.rejected_counts == {"missing_capability": 40, "not_active": 5}
+    eligible = [c for c in decision.candidates if c.score is not None]
+    assert len(eligible) == 10
+    assert decision.candidates[0].member_id == decision.winner
+    assert all(not c.rejected_by for c in eligible)
+    rejected = decision.candidates[len(eligible):]
+    assert all(c.score is None and c.rejected_by for c in rejected)
+
+
+def test_decision_among_many_eligible_lists_the_winner_first_and_the_best_next() -> None:
+    members = [member_record(f"m{i:02d}", trust_score=round(0.2 + i * 0.01, 2)) for i in range(50)]
+    decision = Scheduler(_state(*members)).decide(packet_record("p"), "submitted")
+    assert decision.winner == "m49"
+    assert len(decision.candidates) == MAX_LISTED_CANDIDATES
+    listed = [c.member_id for c in decision.candidates]
+    assert listed == [f"m{i:02d}" for i in range(49, 49 - MAX_LISTED_CANDIDATES, -1)]
+    assert decision.rejected_counts == {}
+    assert decision.considered == 50
+
+
+def test_decision_with_a_target_considers_only_the_target() -> None:
+    state = _state(member_record("best", trust_score=1.0), member_record("other", trust_score=0.1))
+    decision = Scheduler(state).decide(packet_record("p"), "manual", target="other")
+    assert decision.winner == "other"
+    assert decision.considered == 1
+    assert [c.member_id for c in decision.candidates] == ["other"]
+
+
+def test_decision_with_an_ineligible_target_has_no_winner_and_says_why() -> None:
+    state = _state(member_record("best", "ocr"), member_record("other", "embed"))
+    decision = Scheduler(state).decide(packet_record("p", "ocr"), "manual", target="other")
+    assert decision.winner == ""
+    assert decision.candidates[0].member_id == "other"
+    assert decision.candidates[0].rejected_by == "missing_capability:ocr"
+
+
+def test_decision_with_a_target_on_the_ring_takes_the_target() -> None:
+    state = _state(*(member_record(m) for m in RING_MEMBERS))
+    packet = packet_record("p", routing_key="k", strategy=Strategy.RING)
+    natural = Scheduler(state).decide(packet, "t").winner
+    target = next(m for m in RING_MEMBERS if m != natural)
+    assert Scheduler(state).decide(packet, "manual", target=target).winner == target
+
+
+def test_decision_excludes_the_previous_owner() -> None:
+    state = _state(member_record("a", trust_score=0.9), member_record("b", trust_score=0.2))
+    decision = Scheduler(state).decide(packet_record("p"), "owner_failed", exclude="a")
+    assert decision.winner == "b"
+    assert decision.rejected_counts == {"previous_owner": 1}
+
+
+def test_decision_explanation_names_the_winner_and_the_rejections() -> None:
+    state = _state(member_record("a", "ocr", trust_score=0.9), member_record("b", "embed"))
+    decision = Scheduler(state).decide(packet_record("p", "ocr"), "submitted")
+    assert decision.explanation.startswith("a: ")
+    assert "trust" in decision.explanation
+    assert "1 eligible of 2 considered" in decision.explanation
+    assert "missing_capability x1" in decision.explanation
+
+
+def test_decision_explanation_without_a_winner_says_nobody_was_eligible() -> None:
+    state = _state(member_record("b", "embed"))
+    decision = Scheduler(state).decide(packet_record("p", "ocr"), "submitted")
+    assert decision.winner == ""
+    assert decision.explanation.startswith("no eligible member among 1 considered")
+    assert "missing_capability x1" in decision.explanation
+
+
+def test_decision_explanation_on_the_ring_names_the_routing_key() -> None:
+    state = _state(*(member_record(m) for m in RING_MEMBERS))
+    packet = packet_record("p", routing_key="tenant-9", strategy=Strategy.RING)
+    decision = Scheduler(state).decide(packet, "submitted")
+    assert decision.explanation.startswith(f"{decision.winner}: ")
+    assert "'tenant-9'" in decision.explanation
+
+
+def test_decision_to_dict_keeps_every_field() -> None:
+    state = _state(member_record("a", "ocr"), member_record("b"))
+    decision = Scheduler(state).decide(packet_record("p", "ocr"), "submitted")
+    raw = decision.to_dict()
+    assert raw["packet_id"] == "p"
+    assert raw["strategy"] == "trust"
+    assert raw["trigger"] == "submitted"
+    assert raw["winner"] == "a"
+    assert raw["considered"] == 2
+    assert raw["rejected_counts"] == {"missing_capability": 1}
+    assert raw["candidates"] == [
+        {"member": "a", "score": pytest.approx(0.5), "rejected_by": ""},
+        {"member": "b", "score": None, "rejected_by": "missing_capability:ocr"},
+    ]
+    assert raw["explanation"] == decision.explanation
