@@ -33,7 +33,13 @@ from phoenixd.core.errors import (
     PermissionDenied,
 )
 from phoenixd.core.events import Actor, Event, EventType
-from phoenixd.core.members import Member, MemberStatus, validate_member_id, validate_text
+from phoenixd.core.members import (
+    Member,
+    MemberStatus,
+    validate_capabilities,
+    validate_member_id,
+    validate_text,
+)
 from phoenixd.core.membership import Load, Membership
 from phoenixd.core.packets import (
     Checkpoint,
@@ -46,7 +52,6 @@ from phoenixd.core.packets import (
     validate_name,
     validate_packet_id,
     validate_policy,
-    validate_required,
     validate_state,
 )
 from phoenixd.core.recorder import Recorder
@@ -63,6 +68,14 @@ __all__ = [
     "PacketSpec",
 ]
 
+# Only these events journal the checkpoint state; every other packet event leaves
+# it out (it cannot have changed), so a large state is written once per save,
+# not once per ack, move or decision.
+_CARRIES_STATE = frozenset({EventType.PACKET_CREATED, EventType.CHECKPOINT_SAVED})
+# Owners a packet record lists; the whole history is in the Flight Recorder.
+KEPT_OWNERS = 32
+# Routing keys are hashed, so any text will do; a bound keeps records small.
+MAX_ROUTING_KEY = 256
 # Rebalancing after a join moves at most this share of the ring's packets per
 # interval, so a join never stampedes every owner at once.
 DEFAULT_REBALANCE_SHARE = 0.1
@@ -139,6 +152,8 @@ class Dispatcher:
         self._retrying_drains = False
         self._overload_quiet_until: dict[str, float] = {}
         self._waiting: set[str] = set()  # PENDING packets whose wait is already recorded
+        # A retried packet avoids the member that just failed it, if anyone else can take it.
+        self._avoid: dict[str, str] = {}
         membership.on_change = self.on_member_change
         membership.on_report = self.on_load_report
         membership.load_of = self._load_of
@@ -151,14 +166,19 @@ class Dispatcher:
 
     def _record(
         self, type_: EventType, packet: Packet, reason: str, *,
-        actor: str = Actor.DAEMON, members: tuple[str, ...] = (), extra: Mapping[str, Any] = {},
+        actor: str = Actor.DAEMON, members: tuple[str, ...] = (),
+        extra: Mapping[str, Any] | None = None,
     ) -> tuple[Packet, Event]:
-        packet = replace(packet, last_event=str(type_), update_time=self._wall())
+        packet = replace(packet, last_event=str(type_), update_time=self._wall(),
+                         previous_owners=packet.previous_owners[-KEPT_OWNERS:])
         subjects = tuple(dict.fromkeys(m for m in (*members, packet.owner) if m))
+        record = packet.to_dict()
+        if type_ not in _CARRIES_STATE:
+            record["checkpoint"]["state"] = None  # unchanged: ClusterState.apply carries it over
         event = self._recorder.record(
             type_, actor, reason=reason, member_ids=subjects, packet_ids=(packet.packet_id,),
             lineage_ids=(packet.lineage_id,) if packet.lineage_id else (),
-            data={"packet": packet.to_dict(), **extra},
+            data={"packet": record, **(extra or {})},
         )
         return self._state.packets[packet.packet_id], event
 
@@ -182,7 +202,7 @@ class Dispatcher:
         packet = Packet(
             packet_id=packet_id,
             workload_type=validate_name(spec.workload_type, "workload_type"),
-            required_capabilities=validate_required(spec.required_capabilities),
+            required_capabilities=validate_capabilities(spec.required_capabilities),
             status=PacketStatus.PENDING,
             owner="",
             previous_owners=(),
@@ -194,7 +214,7 @@ class Dispatcher:
             lineage_id=validate_name(spec.lineage_id, "lineage_id") or f"lin-{packet_id}",
             demand_cpu=cpu,
             demand_memory=memory,
-            routing_key=validate_name(spec.routing_key, "routing_key"),
+            routing_key=validate_text(spec.routing_key, "routing_key", MAX_ROUTING_KEY),
             strategy=spec.strategy or self._scheduler.default_strategy,
             attempts=0,
             max_attempts=validate_max_attempts(spec.max_attempts),
@@ -273,6 +293,8 @@ class Dispatcher:
     ) -> Packet:
         """The packet, if ``member_id`` owns it at ``epoch``; else refuse and record why."""
         self._membership.authenticate(member_id, credential, failed_ok=True)
+        if epoch < 1:
+            raise InvalidArgument(f"epoch must be the packet's epoch (>= 1), got {epoch}")
         packet = self.get(packet_id)
         if epoch != packet.epoch or member_id != packet.owner:
             # Taken away and not yet reassigned: the last owner's epoch is still the
@@ -299,26 +321,30 @@ class Dispatcher:
             raise PermissionDenied(why)
         if not packet.status.owned:
             raise FailedPrecondition(f"packet {packet_id!r} is {packet.status}")
+        if packet.handoff_started:  # the new owner's first accepted word ends the handoff
+            packet = self._handoff_completed(packet, member_id)
         return packet
+
+    def _handoff_completed(self, packet: Packet, member_id: str) -> Packet:
+        latency_ms = round((self._wall() - packet.handoff_started) * 1000, 3)
+        done, _ = self._record(
+            EventType.HANDOFF_COMPLETED, replace(packet, handoff_started=0.0),
+            f"{member_id} took over at epoch {packet.epoch} in {latency_ms:g} ms",
+            actor=Actor.member(member_id),
+            extra={"latency_ms": latency_ms,
+                   "from_member": packet.handoff_token.get("from_member", "")},
+        )
+        return done
 
     def ack(self, member_id: str, credential: str, packet_id: str, epoch: int) -> Packet:
         """The owner took the packet: RUNNING; a handoff completes here."""
         packet = self._fenced(member_id, credential, packet_id, epoch, "AckPacket")
         if packet.status is PacketStatus.RUNNING:
             return packet
-        actor = Actor.member(member_id)
-        running = replace(packet, status=PacketStatus.RUNNING)
-        if packet.handoff_started:
-            latency_ms = round((self._wall() - packet.handoff_started) * 1000, 3)
-            running = replace(running, handoff_started=0.0)
-            running, _ = self._record(
-                EventType.HANDOFF_COMPLETED, running,
-                f"{member_id} took over at epoch {epoch} in {latency_ms:g} ms",
-                actor=actor, extra={"latency_ms": latency_ms,
-                                    "from_member": packet.handoff_token.get("from_member", "")},
-            )
-            return running
-        running, _ = self._record(EventType.PACKET_ACKED, running, "acknowledged", actor=actor)
+        running, _ = self._record(
+            EventType.PACKET_ACKED, replace(packet, status=PacketStatus.RUNNING),
+            "acknowledged", actor=Actor.member(member_id),
+        )
         return running
 
     def save_checkpoint(
@@ -340,8 +366,13 @@ class Dispatcher:
         self, member_id: str, credential: str, packet_id: str, epoch: int,
         result: Mapping[str, Any],
     ) -> Packet:
+        current = self.get(packet_id)
+        if (current.status is PacketStatus.COMPLETED and current.owner == member_id
+                and current.epoch == epoch):
+            self._membership.authenticate(member_id, credential, failed_ok=True)
+            return current  # a retry after a lost reply: already done
         packet = self._fenced(member_id, credential, packet_id, epoch, "CompletePacket")
-        values, _ = validate_state(result)
+        values, _ = validate_state(result, "result")
         done, _ = self._record(
             EventType.PACKET_COMPLETED,
             replace(packet, status=PacketStatus.COMPLETED, result=values, handoff_started=0.0),
@@ -381,6 +412,7 @@ class Dispatcher:
             f"attempt {attempts} of {packet.max_attempts} failed: {reason}", actor=actor,
             members=(member_id,),
         )
+        self._avoid[packet_id] = member_id
         self._released(member_id, "retry")  # waits its turn behind older PENDING packets
         return self._state.packets[packet_id]
 
@@ -396,7 +428,11 @@ class Dispatcher:
         self, packet: Packet, trigger: str, *, exclude: str = "", target: str = ""
     ) -> Packet:
         """Assign a PENDING packet if some member is eligible; else record the wait once."""
-        decision = self._scheduler.decide(packet, trigger, exclude=exclude, target=target)
+        avoid = self._avoid.get(packet.packet_id, "")
+        decision = self._scheduler.decide(packet, trigger, exclude=exclude or avoid,
+                                          target=target)
+        if not decision.winner and avoid and not exclude:
+            decision = self._scheduler.decide(packet, trigger, target=target)
         if not decision.winner:
             if packet.packet_id not in self._waiting:
                 self._waiting.add(packet.packet_id)
@@ -406,6 +442,7 @@ class Dispatcher:
                 )
             return packet
         self._waiting.discard(packet.packet_id)
+        self._avoid.pop(packet.packet_id, None)
         return self._assign(packet, decision)
 
     def _assign(self, packet: Packet, decision: Decision) -> Packet:
@@ -525,10 +562,27 @@ class Dispatcher:
             self._drain(after)
         elif now is MemberStatus.ACTIVE:
             joined = was is not MemberStatus.ACTIVE
+            if before is not None:
+                self._recheck_owned(after)
             self.schedule_pending("member_joined" if joined else "member_updated")
             self._retry_drains()
             if joined:
                 self._queue_rebalance()
+
+    def _recheck_owned(self, member: Member) -> None:
+        """A changed member may no longer fit what it owns: move what it cannot keep.
+
+        Lost capabilities or policy (trust, region, labels) move the packet at once
+        (it waits PENDING if nobody else qualifies); lost capacity moves packets only
+        where another member has room, newest first, until the rest fits.
+        """
+        for packet in reversed(self.assignments_of(member.member_id)):
+            rule = self._scheduler.check(member, packet)
+            if rule.startswith("no_capacity"):
+                self._move(packet, "owner_over_capacity", f"{member.member_id}: {rule}")
+            elif rule:
+                self._move(packet, "owner_ineligible", f"{member.member_id}: {rule}",
+                           forced=True)
 
     def _evict(self, member_id: str, trigger: str, reason: str, *, forced: bool) -> list[str]:
         """Move the member's packets: all of them if forced, else those that may move."""
@@ -613,6 +667,11 @@ class Dispatcher:
                 self._move(packet, "rebalance", f"ring owner is now {owner}", target=owner)
 
     def restart_placement(self) -> int:
-        """After recovery: place what was left PENDING (a restart mid-handoff)."""
+        """After recovery: resume drains, and place what was left PENDING (a restart
+        mid-handoff). Drain deadlines are wall-clock in the member record, so a drain
+        whose deadline passed while the daemon was down ends at the first tick."""
         self._waiting.clear()
+        for member in self._state.members.values():
+            if member.status is MemberStatus.DRAINING:
+                self._drain(member)
         return self.schedule_pending("restart")

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from phoenixd.core.errors import InvalidArgument
-from phoenixd.core.members import validate_capabilities, validate_text, validate_unit_interval
+from phoenixd.core.members import validate_text, validate_unit_interval
 from phoenixd.core.selector import parse_selector
 
 __all__ = [
@@ -220,10 +220,6 @@ def validate_max_attempts(value: int) -> int:
     return value
 
 
-def validate_required(capabilities: tuple[str, ...]) -> tuple[str, ...]:
-    return validate_capabilities(capabilities)
-
-
 # -- the checkpoint hash ----------------------------------------------------------
 
 
@@ -296,11 +292,12 @@ def state_hash(state: Mapping[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(_utf8(canonical_json(state))).hexdigest()
 
 
-def validate_state(state: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
+def validate_state(state: Mapping[str, Any], what: str = "checkpoint state"
+                   ) -> tuple[dict[str, Any], str]:
     """The state and its hash, or InvalidArgument if it is too big to carry around."""
     data = _utf8(canonical_json(state))
     if len(data) > MAX_STATE_BYTES:
         raise InvalidArgument(
-            f"checkpoint state is {len(data)} bytes in canonical JSON; at most {MAX_STATE_BYTES}"
+            f"{what} is {len(data)} bytes in canonical JSON; at most {MAX_STATE_BYTES}"
         )
     return dict(state), "sha256:" + hashlib.sha256(data).hexdigest()

@@ -108,9 +108,6 @@ class Scheduler:
         self._ring_members: tuple[str, ...] = ()
         self._ring: tuple[array[int], array[int]] = (array("I"), array("i"))
 
-    def strategy_of(self, packet: Packet) -> Strategy:
-        return packet.strategy
-
     # -- the ring ----------------------------------------------------------------
 
     def _ring_for(self, active: tuple[str, ...]) -> tuple[array[int], array[int]]:
@@ -132,7 +129,10 @@ class Scheduler:
         mask = bytes(1 if eligible.get(m) else 0 for m in active)
         key = ring.hash32(packet.routing_key or packet.packet_id)
         if self._load_bound > 0:
-            loads = array("i", (len(self._state.load_of(m).packets) for m in active))
+            loads = array("i", (
+                len(self._state.load_of(m).packets) - (packet.status.owned and packet.owner == m)
+                for m in active
+            ))  # the packet itself does not count against where it already is
             index = ring.lookup_bounded(tokens, owners, array("I", [key]), mask, loads,
                                         self._load_bound)[0]
         else:
@@ -140,6 +140,10 @@ class Scheduler:
         return active[index] if index >= 0 else ""
 
     # -- decisions -----------------------------------------------------------------
+
+    def check(self, member: Member, packet: Packet) -> str:
+        """The rule ``member`` fails for ``packet`` ("" if it may own it)."""
+        return self._reject(member, packet)
 
     def _reject(self, member: Member, packet: Packet, exclude: str = "") -> str:
         load = self._state.load_of(member.member_id)

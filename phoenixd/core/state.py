@@ -17,7 +17,7 @@ from typing import Any
 
 from phoenixd.core.events import Event, EventType
 from phoenixd.core.members import Member
-from phoenixd.core.packets import Packet
+from phoenixd.core.packets import Packet, PacketStatus
 
 __all__ = ["KEPT_DECISIONS", "ClusterState", "OwnerLoad"]
 
@@ -69,6 +69,9 @@ class ClusterState:
             self._put_member(replace(Member.from_dict(raw), revision=event.sequence))
         raw = event.data.get("packet")
         if raw is not None:
+            if raw["checkpoint"]["state"] is None:  # not journaled again: carried over
+                kept = self.packets[raw["packet_id"]].checkpoint.state
+                raw = {**raw, "checkpoint": {**raw["checkpoint"], "state": dict(kept)}}
             packet = replace(Packet.from_dict(raw), revision=event.sequence)
             if event.type in _DECISION_EVENTS:
                 epoch = packet.epoch if event.type == EventType.ASSIGNMENT_DECISION else 0
@@ -102,7 +105,7 @@ class ClusterState:
             # load must be exact. fsum over a member's own packets is cheap.
             load.cpu = math.fsum(self.packets[p].demand_cpu for p in load.packets)
             load.memory = math.fsum(self.packets[p].demand_memory for p in load.packets)
-        if packet.status == "PENDING":
+        if packet.status is PacketStatus.PENDING:
             if sign > 0:
                 self.pending[packet.packet_id] = None
             else:

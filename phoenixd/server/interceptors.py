@@ -33,6 +33,8 @@ OPEN_METHODS = frozenset({
     "/grpc.health.v1.Health/Watch",
     "/grpc.health.v1.Health/List",
     "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+    # Public data that members need to verify handoff tokens.
+    "/phoenixflight.v1.PacketService/GetHandoffKey",
 })
 
 

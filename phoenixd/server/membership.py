@@ -12,8 +12,6 @@ from phoenixd.core import directory
 from phoenixd.core.errors import (
     FailedPrecondition,
     InvalidArgument,
-    NotFound,
-    PermissionDenied,
     PhoenixError,
 )
 from phoenixd.core.events import Actor, Event
@@ -28,6 +26,7 @@ from phoenixd.server.streams import check_resume_point, follow
 from phoenixflight.v1 import member_pb2
 from phoenixflight.v1 import membership_service_pb2 as pb
 from phoenixflight.v1 import membership_service_pb2_grpc as pb_grpc
+from phoenixflight.v1.packet_pb2 import AssignmentsSynced
 
 __all__ = ["MembershipServicer"]
 
@@ -108,7 +107,11 @@ class MembershipServicer(pb_grpc.MembershipServiceServicer):
             member = self._core.open_session(first.open.member_id, first.open.credential, session)
         except PhoenixError as exc:
             await context.abort(status_for(exc), str(exc))
+        # Attach and take the member's assignments in one step: every notice
+        # queued from here on is newer than this list. Then wait until all of it
+        # is durable before telling the member anything.
         self._s.sessions.attach(session)
+        owned = [assignment_pb(p) for p in self._s.dispatcher.assignments_of(member.member_id)]
         reader = asyncio.create_task(self._read_session(session, request_iterator))
         try:
             opened = pb.OpenSessionResponse(
@@ -121,9 +124,11 @@ class MembershipServicer(pb_grpc.MembershipServiceServicer):
             )
             await self._s.settle()
             yield opened
-            # What it owns now (e.g. after a daemon restart); then live changes.
-            for packet in self._s.dispatcher.assignments_of(member.member_id):
-                yield pb.OpenSessionResponse(message_id=0, assignment=assignment_pb(packet))
+            for assignment in owned:  # what it owns now (e.g. after a daemon restart)
+                yield pb.OpenSessionResponse(message_id=0, assignment=assignment)
+            yield pb.OpenSessionResponse(
+                message_id=0, assignments_synced=AssignmentsSynced(count=len(owned))
+            )
             while (message := await session.outbox.get()) is not None:
                 yield message
         finally:
@@ -148,12 +153,12 @@ class MembershipServicer(pb_grpc.MembershipServiceServicer):
                     return
                 if kind == "open":
                     raise InvalidArgument("`open` may only be the first message of a session")
-                if kind == "packet_ack":
-                    self._ack(session, message.packet_ack)
                 reported = None
                 if kind == "load_report":
                     reported = convert.load_from_pb(message.load_report.load)
                 member = self._core.session_message(session.member_id, session, reported)
+                if kind == "packet_ack":
+                    self._ack(session, message.packet_ack)
                 if kind == "heartbeat":
                     session.send(lease=pb.SessionLease(status=convert.status_to_pb(member.status)))
         except PhoenixError as exc:
@@ -163,8 +168,9 @@ class MembershipServicer(pb_grpc.MembershipServiceServicer):
 
     def _ack(self, session: Session, ack: pb.PacketAck) -> None:
         """An ack over the session; a stale one is refused and recorded, the session goes on."""
-        # A refused ack is in the Flight Recorder; the member learns from revocations.
-        with contextlib.suppress(FailedPrecondition, PermissionDenied, NotFound):
+        # A refused ack does not end the session: a fencing refusal is in the Flight
+        # Recorder, and the member learns where its packets stand from revocations.
+        with contextlib.suppress(PhoenixError):
             self._s.dispatcher.ack(session.member_id, session.credential, ack.packet_id, ack.epoch)
 
     def _goodbye(self, session: Session, goodbye: pb.SessionGoodbye) -> None:

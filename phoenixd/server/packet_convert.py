@@ -64,8 +64,11 @@ def strategy_from_pb(strategy: int) -> Strategy | None:
     return found
 
 
-def dict_from_struct(struct: struct_pb2.Struct) -> dict[str, Any]:
-    return json_format.MessageToDict(struct)
+def dict_from_struct(struct: struct_pb2.Struct, what: str = "state") -> dict[str, Any]:
+    try:
+        return json_format.MessageToDict(struct)
+    except ValueError as exc:  # NaN or Infinity: JSON has no such numbers
+        raise InvalidArgument(f"{what} holds a number JSON cannot carry: {exc}") from None
 
 
 def struct_from_dict(values: Mapping[str, Any]) -> struct_pb2.Struct:
@@ -83,7 +86,7 @@ def spec_from_pb(packet: pkt.FlightPacket) -> PacketSpec:
         packet_id=packet.packet_id,
         workload_type=packet.workload_type,
         required_capabilities=tuple(packet.required_capabilities),
-        state=dict_from_struct(packet.context_checkpoint.state),
+        state=dict_from_struct(packet.context_checkpoint.state, "context_checkpoint.state"),
         step=packet.context_checkpoint.step,
         policy=Policy(
             policy.minimum_trust_score, tuple(policy.allowed_regions),

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 from phoenixd.core.errors import InvalidArgument, NotFound, ResourceExhausted
 from phoenixd.core.events import EventType
-from phoenixd.core.members import validate_member_id, validate_text
+from phoenixd.core.members import validate_member_id
 from phoenixd.core.packets import Packet, validate_name
 from phoenixd.server import convert
 from phoenixd.server.context import Services
@@ -21,7 +21,7 @@ from phoenixd.server.packet_convert import (
 from phoenixd.server.sessions import AssignmentWatcher, assignment_pb
 from phoenixflight.v1 import packet_service_pb2 as pb
 from phoenixflight.v1 import packet_service_pb2_grpc as pb_grpc
-from phoenixflight.v1.packet_pb2 import FlightPacket
+from phoenixflight.v1.packet_pb2 import AssignmentsSynced, FlightPacket
 
 __all__ = ["PacketServicer"]
 
@@ -145,7 +145,7 @@ class PacketServicer(pb_grpc.PacketServiceServicer):
     ) -> pb.SaveCheckpointResponse:
         packet = self._core.save_checkpoint(
             request.member_id, request.credential, request.packet_id, request.epoch,
-            dict_from_struct(request.state), request.step,
+            dict_from_struct(request.state, "state"), request.step,
         )
         return pb.SaveCheckpointResponse(packet=await self._reply_packet(packet.packet_id))
 
@@ -155,7 +155,7 @@ class PacketServicer(pb_grpc.PacketServiceServicer):
     ) -> pb.CompletePacketResponse:
         packet = self._core.complete(
             request.member_id, request.credential, request.packet_id, request.epoch,
-            dict_from_struct(request.result),
+            dict_from_struct(request.result, "result"),
         )
         return pb.CompletePacketResponse(packet=await self._reply_packet(packet.packet_id))
 
@@ -165,7 +165,7 @@ class PacketServicer(pb_grpc.PacketServiceServicer):
     ) -> pb.FailPacketResponse:
         packet = self._core.fail(
             request.member_id, request.credential, request.packet_id, request.epoch,
-            validate_text(request.reason, "reason"), request.permanent,
+            request.reason, request.permanent,
         )
         return pb.FailPacketResponse(packet=await self._reply_packet(packet.packet_id))
 
@@ -175,11 +175,14 @@ class PacketServicer(pb_grpc.PacketServiceServicer):
     ) -> AsyncIterator[pb.WatchAssignmentsResponse]:
         self._s.membership.authenticate(request.member_id, request.credential)
         watcher = AssignmentWatcher(request.member_id)
+        # As OpenSession: register and list in one step, then wait for durability.
         self._s.sessions.watch(watcher)
+        owned = [assignment_pb(p) for p in self._core.assignments_of(request.member_id)]
         try:
             await self._s.settle()
-            for packet in self._core.assignments_of(request.member_id):
-                yield pb.WatchAssignmentsResponse(assignment=assignment_pb(packet))
+            for assignment in owned:
+                yield pb.WatchAssignmentsResponse(assignment=assignment)
+            yield pb.WatchAssignmentsResponse(synced=AssignmentsSynced(count=len(owned)))
             while (message := await watcher.outbox.get()) is not None:
                 yield message
         finally:

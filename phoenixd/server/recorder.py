@@ -9,6 +9,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from phoenixd.core.errors import InvalidArgument, NotFound
 from phoenixd.core.events import Event, EventType
 from phoenixd.core.members import validate_member_id
+from phoenixd.core.packets import validate_name, validate_packet_id
 from phoenixd.server import convert
 from phoenixd.server.context import Services
 from phoenixd.server.errors import Context, streaming, unary
@@ -134,7 +135,10 @@ class FlightRecorderServicer(pb_grpc.FlightRecorderServiceServicer):
         packet_id, lineage_id = request.packet_id, request.lineage_id
         if bool(packet_id) == bool(lineage_id):
             raise InvalidArgument("give exactly one of packet_id or lineage_id")
-        validate_member_id(packet_id or lineage_id, "packet_id" if packet_id else "lineage_id")
+        if packet_id:
+            validate_packet_id(packet_id)
+        else:
+            validate_name(lineage_id, "lineage_id")
         head, hash_ = self._s.recorder.head_sequence, self._s.recorder.head_hash
         await self._s.journal.wait_durable(head)
         events = [

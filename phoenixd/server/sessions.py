@@ -15,7 +15,10 @@ from phoenixflight.v1 import membership_service_pb2 as pb
 from phoenixflight.v1.packet_pb2 import Assignment, Revocation
 from phoenixflight.v1.packet_service_pb2 import WatchAssignmentsResponse
 
-__all__ = ["SESSION_OUTBOX_LIMIT", "AssignmentWatcher", "Session", "SessionHub", "assignment_pb"]
+__all__ = [
+    "SESSION_OUTBOX_LIMIT", "WATCHER_OUTBOX_LIMIT", "AssignmentWatcher", "Session", "SessionHub",
+    "assignment_pb",
+]
 
 # Messages waiting to be sent to one member. Sessions carry control messages
 # (leases, assignments, drain requests), a few per second at most; 1024 means a
@@ -79,13 +82,18 @@ class Session:
                     self.outbox.get_nowait()  # drop the oldest: the ending matters more
 
 
+# Messages waiting for one WatchAssignments stream: the same traffic as a
+# session's packet notices (a few per second per member), so the same bound.
+WATCHER_OUTBOX_LIMIT = SESSION_OUTBOX_LIMIT
+
+
 class AssignmentWatcher:
     """One WatchAssignments stream: a member's assignments for a client without a session."""
 
     def __init__(self, member_id: str) -> None:
         self.member_id = member_id
         self.outbox: asyncio.Queue[WatchAssignmentsResponse | None] = asyncio.Queue(
-            SESSION_OUTBOX_LIMIT
+            WATCHER_OUTBOX_LIMIT
         )
         self.overflowed = False
 
@@ -118,7 +126,8 @@ class SessionHub:
     def __init__(self, durable_sequence: int = 0) -> None:
         self._sessions: dict[str, Session] = {}
         self._watchers: dict[str, set[AssignmentWatcher]] = {}
-        self._held: deque[PacketNotice] = deque()
+        # Packet notices not yet durable, and closings queued behind them, in order.
+        self._held: deque[PacketNotice | Notice] = deque()
         self.durable_sequence = durable_sequence
         self.closing = ""  # set by close_all: the daemon is shutting down
 
@@ -148,7 +157,18 @@ class SessionHub:
                 del self._watchers[watcher.member_id]
 
     def notify(self, notice: Notice) -> None:
-        """A membership notice (drain request, closing): sent at once."""
+        """A membership notice. A closing waits behind held packet notices (so a
+        retiring member hears its revocations first); a drain request goes at once."""
+        if notice.kind is NoticeKind.CLOSED and self._held:
+            self._held.append(notice)
+            return
+        self._notify_now(notice)
+
+    def _notify_now(self, notice: Notice) -> None:
+        if notice.kind is NoticeKind.CLOSED:
+            # Watchers too, session or not: their credential died with this incarnation.
+            for watcher in self._watchers.pop(notice.member_id, set()):
+                watcher.close()
         session = self._sessions.get(notice.member_id)
         if session is None:
             return
@@ -156,8 +176,6 @@ class SessionHub:
             session.send(drain_request=pb.DrainRequest(reason=notice.reason))
         elif notice.kind is NoticeKind.CLOSED:
             session.close(notice.reason)
-            for watcher in self._watchers.get(notice.member_id, ()):
-                watcher.close()
 
     def deliver(self, notice: PacketNotice) -> None:
         """An assignment or revocation: sent once its event is durable."""
@@ -169,8 +187,14 @@ class SessionHub:
     def flush(self, durable_sequence: int) -> None:
         """The journal made everything up to ``durable_sequence`` durable."""
         self.durable_sequence = durable_sequence
-        while self._held and self._held[0].sequence <= durable_sequence:
-            self._send(self._held.popleft())
+        while self._held:
+            head = self._held[0]
+            if isinstance(head, Notice):
+                self._notify_now(self._held.popleft())  # type: ignore[arg-type]
+            elif head.sequence <= durable_sequence:
+                self._send(self._held.popleft())  # type: ignore[arg-type]
+            else:
+                break
 
     def _send(self, notice: PacketNotice) -> None:
         session = self._sessions.get(notice.member_id)

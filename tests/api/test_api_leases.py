@@ -119,12 +119,20 @@ class Session:
     def next(self, timeout: float = 10.0) -> mpb.OpenSessionResponse:
         return self.received.get(timeout=timeout)
 
+    def opened(self) -> mpb.OpenSessionResponse:
+        """The `opened` message, after which the held assignments end with a synced marker."""
+        first = self.next()
+        assert first.WhichOneof("kind") == "opened", first
+        while (message := self.next()).WhichOneof("kind") == "assignment":
+            pass
+        assert message.WhichOneof("kind") == "assignments_synced", message
+        return first
+
 
 def test_session_open_renews_and_a_lost_stream_is_suspect_at_once(daemon: PhoenixProcess) -> None:
     cred = register(daemon, "streamer", ttl=30).credential
     session = Session(daemon, "streamer", cred)
-    opened = session.next()
-    assert opened.WhichOneof("kind") == "opened"
+    opened = session.opened()
     assert opened.opened.member.session_open
     session.outgoing.put(mpb.OpenSessionRequest(heartbeat=mpb.SessionHeartbeat()))
     assert session.next().lease.status == ACTIVE
@@ -135,7 +143,7 @@ def test_session_open_renews_and_a_lost_stream_is_suspect_at_once(daemon: Phoeni
 def test_session_goodbye_leaves_the_member_active(daemon: PhoenixProcess) -> None:
     cred = register(daemon, "polite", ttl=30).credential
     session = Session(daemon, "polite", cred)
-    session.next()
+    session.opened()
     session.outgoing.put(mpb.OpenSessionRequest(goodbye=mpb.SessionGoodbye(reason="bye")))
     closing = session.next()
     assert closing.WhichOneof("kind") == "closing"
@@ -147,9 +155,9 @@ def test_session_goodbye_leaves_the_member_active(daemon: PhoenixProcess) -> Non
 def test_a_newer_session_supersedes_the_old_one(daemon: PhoenixProcess) -> None:
     cred = register(daemon, "twice", ttl=30).credential
     first = Session(daemon, "twice", cred)
-    first.next()
+    first.opened()
     second = Session(daemon, "twice", cred)
-    second.next()
+    second.opened()
     closing = first.next()
     assert "superseded" in closing.closing.reason
     time.sleep(0.3)
@@ -167,7 +175,7 @@ def test_session_must_start_with_open(daemon: PhoenixProcess) -> None:
 def test_retiring_a_member_closes_its_session(daemon: PhoenixProcess) -> None:
     cred = register(daemon, "leaver", ttl=30).credential
     session = Session(daemon, "leaver", cred)
-    session.next()
+    session.opened()
     daemon.members.RetireMember(mpb.RetireMemberRequest(member_id="leaver"))
     assert session.next().closing.reason == "member retired"
     with pytest.raises(grpc.RpcError) as info:
@@ -199,7 +207,7 @@ def test_a_member_pinging_every_second_keeps_its_connection(daemon: PhoenixProce
 def test_a_second_open_on_a_session_is_invalid_argument(daemon: PhoenixProcess) -> None:
     cred = register(daemon, "confused", ttl=30).credential
     session = Session(daemon, "confused", cred)
-    session.next()
+    session.opened()
     session.outgoing.put(mpb.OpenSessionRequest(
         open=mpb.SessionOpen(member_id="confused", credential=cred)))
     session._reader.join(10)
@@ -212,7 +220,7 @@ def test_a_second_open_on_a_session_is_invalid_argument(daemon: PhoenixProcess) 
 def test_goodbye_with_retire_is_a_clean_leave(daemon: PhoenixProcess) -> None:
     cred = register(daemon, "leaving", ttl=30).credential
     session = Session(daemon, "leaving", cred)
-    session.next()
+    session.opened()
     session.outgoing.put(mpb.OpenSessionRequest(
         goodbye=mpb.SessionGoodbye(reason="job done", retire=True)))
     assert session.next().WhichOneof("kind") == "closing"

@@ -29,7 +29,7 @@ def test_sigterm_tells_sessions_and_exits_cleanly(tmp_path: Path) -> None:
     cred = register(d, "worker", ttl=30).credential
     own = grpc.insecure_channel(d.address)  # outlives the helper's channel, closed by stop()
     session = Session(d, "worker", cred, mem_grpc.MembershipServiceStub(own))
-    session.next()
+    session.opened()
     assert d.stop() == 0
     closing = session.next()
     assert "shutting down" in closing.closing.reason

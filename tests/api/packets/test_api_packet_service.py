@@ -76,7 +76,7 @@ def test_assignments_and_revocations_arrive_over_the_session(daemon: PhoenixProc
     a = Agent(daemon, "a", "ocr", trust_score=0.9, ttl=30)
     Agent(daemon, "b", "ocr", trust_score=0.5, ttl=30)
     session = Session(daemon, "a", a.credential)
-    assert session.next().WhichOneof("kind") == "opened"
+    session.opened()  # it held nothing yet
     stub = daemon.packets
     stub.SubmitPacket(ppb.SubmitPacketRequest(packet=envelope("fp-1", "ocr")))
     assignment = session.next().assignment

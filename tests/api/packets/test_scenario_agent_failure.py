@@ -61,7 +61,7 @@ def test_a_failed_owners_packet_moves_with_its_checkpoint_and_its_late_write_is_
     assert types == [
         "packet_created", "assignment_decision", "packet_acked", "checkpoint_saved",
         "handoff_started", "assignment_decision", "stale_owner_rejected",
-        "handoff_completed", "packet_completed",
+        "handoff_completed", "packet_acked", "packet_completed",
     ]
     completed = d.recorder.QueryEvents(rpb.QueryEventsRequest(
         packet_id="fp-001", types=["handoff_completed"])).events[0]

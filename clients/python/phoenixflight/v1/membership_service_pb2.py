@@ -28,7 +28,7 @@ from phoenixflight.v1 import member_pb2 as phoenixflight_dot_v1_dot_member__pb2
 from phoenixflight.v1 import packet_pb2 as phoenixflight_dot_v1_dot_packet__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)phoenixflight/v1/membership_service.proto\x12\x10phoenixflight.v1\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1dphoenixflight/v1/member.proto\x1a\x1dphoenixflight/v1/packet.proto\"\xa4\x03\n\x15RegisterMemberRequest\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12*\n\x04kind\x18\x02 \x01(\x0e\x32\x1c.phoenixflight.v1.MemberKind\x12\x14\n\x0c\x63\x61pabilities\x18\x03 \x03(\t\x12,\n\x08\x63\x61pacity\x18\x04 \x01(\x0b\x32\x1a.phoenixflight.v1.Capacity\x12\x18\n\x0btrust_score\x18\x05 \x01(\x01H\x00\x88\x01\x01\x12\x18\n\x0breliability\x18\x06 \x01(\x01H\x01\x88\x01\x01\x12\x43\n\x06labels\x18\x07 \x03(\x0b\x32\x33.phoenixflight.v1.RegisterMemberRequest.LabelsEntry\x12,\n\tlease_ttl\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x12\n\ncredential\x18\t \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x0e\n\x0c_trust_scoreB\x0e\n\x0c_reliability\"V\n\x16RegisterMemberResponse\x12(\n\x06member\x18\x01 \x01(\x0b\x32\x18.phoenixflight.v1.Member\x12\x12\n\ncredential\x18\x02 \x01(\t\"h\n\x10HeartbeatRequest\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x12\n\ncredential\x18\x02 \x01(\t\x12-\n\rreported_load\x18\x03 \x01(\x0b\x32\x16.phoenixflight.v1.Load\"\x9f\x01\n\x11HeartbeatResponse\x12.\n\x06status\x18\x01 \x01(\x0e\x32\x1e.phoenixflight.v1.MemberStatus\x12,\n\tlease_ttl\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x13\n\x0bincarnation\x18\x03 \x01(\x03\x12\x17\n\x0f\x64rain_requested\x18\x04 \x01(\x08\"\xd5\x02\n\x12OpenSessionRequest\x12-\n\x04open\x18\x01 \x01(\x0b\x32\x1d.phoenixflight.v1.SessionOpenH\x00\x12\x37\n\theartbeat\x18\x02 \x01(\x0b\x32\".phoenixflight.v1.SessionHeartbeatH\x00\x12:\n\x0bload_report\x18\x03 \x01(\x0b\x32#.phoenixflight.v1.SessionLoadReportH\x00\x12+\n\x03\x61\x63k\x18\x04 \x01(\x0b\x32\x1c.phoenixflight.v1.SessionAckH\x00\x12\x33\n\x07goodbye\x18\x05 \x01(\x0b\x32 .phoenixflight.v1.SessionGoodbyeH\x00\x12\x31\n\npacket_ack\x18\x06 \x01(\x0b\x32\x1b.phoenixflight.v1.PacketAckH\x00\x42\x06\n\x04kind\"-\n\tPacketAck\x12\x11\n\tpacket_id\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\x03\"4\n\x0bSessionOpen\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x12\n\ncredential\x18\x02 \x01(\t\"\x12\n\x10SessionHeartbeat\"9\n\x11SessionLoadReport\x12$\n\x04load\x18\x01 \x01(\x0b\x32\x16.phoenixflight.v1.Load\" \n\nSessionAck\x12\x12\n\nmessage_id\x18\x01 \x01(\x03\"0\n\x0eSessionGoodbye\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\x0e\n\x06retire\x18\x02 \x01(\x08\"\xeb\x02\n\x13OpenSessionResponse\x12\x12\n\nmessage_id\x18\x01 \x01(\x03\x12\x31\n\x06opened\x18\x02 \x01(\x0b\x32\x1f.phoenixflight.v1.SessionOpenedH\x00\x12/\n\x05lease\x18\x03 \x01(\x0b\x32\x1e.phoenixflight.v1.SessionLeaseH\x00\x12\x37\n\rdrain_request\x18\x04 \x01(\x0b\x32\x1e.phoenixflight.v1.DrainRequestH\x00\x12\x33\n\x07\x63losing\x18\x05 \x01(\x0b\x32 .phoenixflight.v1.SessionClosingH\x00\x12\x32\n\nassignment\x18\x06 \x01(\x0b\x32\x1c.phoenixflight.v1.AssignmentH\x00\x12\x32\n\nrevocation\x18\x07 \x01(\x0b\x32\x1c.phoenixflight.v1.RevocationH\x00\x42\x06\n\x04kind\"\x9e\x01\n\rSessionOpened\x12(\n\x06member\x18\x01 \x01(\x0b\x32\x18.phoenixflight.v1.Member\x12,\n\tlease_ttl\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x35\n\x12heartbeat_interval\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\">\n\x0cSessionLease\x12.\n\x06status\x18\x01 \x01(\x0e\x32\x1e.phoenixflight.v1.MemberStatus\"\x1e\n\x0c\x44rainRequest\x12\x0e\n\x06reason\x18\x01 \x01(\t\" \n\x0eSessionClosing\x12\x0e\n\x06reason\x18\x01 \x01(\t\"%\n\x10GetMemberRequest\x12\x11\n\tmember_id\x18\x01 \x01(\t\"=\n\x11GetMemberResponse\x12(\n\x06member\x18\x01 \x01(\x0b\x32\x18.phoenixflight.v1.Member\"\x99\x01\n\x12ListMembersRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x30\n\x08statuses\x18\x03 \x03(\x0e\x32\x1e.phoenixflight.v1.MemberStatus\x12\x12\n\ncapability\x18\x04 \x01(\t\x12\x16\n\x0elabel_selector\x18\x05 \x01(\t\"\x7f\n\x13ListMembersResponse\x12)\n\x07members\x18\x01 \x03(\x0b\x32\x18.phoenixflight.v1.Member\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x10\n\x08revision\x18\x03 \x01(\x03\x12\x12\n\ntotal_size\x18\x04 \x01(\x05\"p\n\x13UpdateMemberRequest\x12(\n\x06member\x18\x01 \x01(\x0b\x32\x18.phoenixflight.v1.Member\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"@\n\x14UpdateMemberResponse\x12(\n\x06member\x18\x01 \x01(\x0b\x32\x18.phoenixflight.v1.Member\"d\n\x12\x44rainMemberRequest\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12+\n\x08\x64\x65\x61\x64line\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\"?\n\x13\x44rainMemberResponse\x12(\n\x06member\x18\x01 \x01(\x0b\x32\x18.phoenixflight.v1.Member\"8\n\x13RetireMemberRequest\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"@\n\x14RetireMemberResponse\x12(\n\x06member\x18\x01 \x01(\x0b\x32\x18.phoenixflight.v1.Member\"X\n\x13WatchMembersRequest\x12\x1b\n\x0e\x61\x66ter_revision\x18\x01 \x01(\x03H\x00\x88\x01\x01\x12\x11\n\tmember_id\x18\x02 \x01(\tB\x11\n\x0f_after_revision\"f\n\x14WatchMembersResponse\x12\x10\n\x08revision\x18\x01 \x01(\x03\x12\x12\n\nevent_type\x18\x02 \x01(\t\x12(\n\x06member\x18\x03 \x01(\x0b\x32\x18.phoenixflight.v1.Member\"Z\n\x17ListCapabilitiesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x18\n\x10include_inactive\x18\x03 \x01(\x08\"g\n\x18ListCapabilitiesResponse\x12\x32\n\x0c\x63\x61pabilities\x18\x01 \x03(\x0b\x32\x1c.phoenixflight.v1.Capability\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"e\n\nCapability\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08versions\x18\x02 \x03(\t\x12\x37\n\tproviders\x18\x03 \x03(\x0b\x32$.phoenixflight.v1.CapabilityProvider\"}\n\x12\x43\x61pabilityProvider\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12.\n\x06status\x18\x03 \x01(\x0e\x32\x1e.phoenixflight.v1.MemberStatus\x12\x13\n\x0btrust_score\x18\x04 \x01(\x01\x32\xc6\x07\n\x11MembershipService\x12\x63\n\x0eRegisterMember\x12\'.phoenixflight.v1.RegisterMemberRequest\x1a(.phoenixflight.v1.RegisterMemberResponse\x12T\n\tHeartbeat\x12\".phoenixflight.v1.HeartbeatRequest\x1a#.phoenixflight.v1.HeartbeatResponse\x12^\n\x0bOpenSession\x12$.phoenixflight.v1.OpenSessionRequest\x1a%.phoenixflight.v1.OpenSessionResponse(\x01\x30\x01\x12T\n\tGetMember\x12\".phoenixflight.v1.GetMemberRequest\x1a#.phoenixflight.v1.GetMemberResponse\x12Z\n\x0bListMembers\x12$.phoenixflight.v1.ListMembersRequest\x1a%.phoenixflight.v1.ListMembersResponse\x12]\n\x0cUpdateMember\x12%.phoenixflight.v1.UpdateMemberRequest\x1a&.phoenixflight.v1.UpdateMemberResponse\x12Z\n\x0b\x44rainMember\x12$.phoenixflight.v1.DrainMemberRequest\x1a%.phoenixflight.v1.DrainMemberResponse\x12]\n\x0cRetireMember\x12%.phoenixflight.v1.RetireMemberRequest\x1a&.phoenixflight.v1.RetireMemberResponse\x12_\n\x0cWatchMembers\x12%.phoenixflight.v1.WatchMembersRequest\x1a&.phoenixflight.v1.WatchMembersResponse0\x01\x12i\n\x10ListCapabilities\x12).phoenixflight.v1.ListCapabilitiesRequest\x1a*.phoenixflight.v1.ListCapabilitiesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)phoenixflight/v1/membership_service.proto\x12\x10phoenixflight.v1\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1dphoenixflight/v1/member.proto\x1a\x1dphoenixflight/v1/packet.proto\"\xa4\x03\n\x15RegisterMemberRequest\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12*\n\x04kind\x18\x02 \x01(\x0e\x32\x1c.phoenixflight.v1.MemberKind\x12\x14\n\x0c\x63\x61pabilities\x18\x03 \x03(\t\x12,\n\x08\x63\x61pacity\x18\x04 \x01(\x0b\x32\x1a.phoenixflight.v1.Capacity\x12\x18\n\x0btrust_score\x18\x05 \x01(\x01H\x00\x88\x01\x01\x12\x18\n\x0breliability\x18\x06 \x01(\x01H\x01\x88\x01\x01\x12\x43\n\x06labels\x18\x07 \x03(\x0b\x32\x33.phoenixflight.v1.RegisterMemberRequest.LabelsEntry\x12,\n\tlease_ttl\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x12\n\ncredential\x18\t \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x0e\n\x0c_trust_scoreB\x0e\n\x0c_reliability\"V\n\x16RegisterMemberResponse\x12(\n\x06member\x18\x01 \x01(\x0b\x32\x18.phoenixflight.v1.Member\x12\x12\n\ncredential\x18\x02 \x01(\t\"h\n\x10HeartbeatRequest\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x12\n\ncredential\x18\x02 \x01(\t\x12-\n\rreported_load\x18\x03 \x01(\x0b\x32\x16.phoenixflight.v1.Load\"\x9f\x01\n\x11HeartbeatResponse\x12.\n\x06status\x18\x01 \x01(\x0e\x32\x1e.phoenixflight.v1.MemberStatus\x12,\n\tlease_ttl\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x13\n\x0bincarnation\x18\x03 \x01(\x03\x12\x17\n\x0f\x64rain_requested\x18\x04 \x01(\x08\"\xd5\x02\n\x12OpenSessionRequest\x12-\n\x04open\x18\x01 \x01(\x0b\x32\x1d.phoenixflight.v1.SessionOpenH\x00\x12\x37\n\theartbeat\x18\x02 \x01(\x0b\x32\".phoenixflight.v1.SessionHeartbeatH\x00\x12:\n\x0bload_report\x18\x03 \x01(\x0b\x32#.phoenixflight.v1.SessionLoadReportH\x00\x12+\n\x03\x61\x63k\x18\x04 \x01(\x0b\x32\x1c.phoenixflight.v1.SessionAckH\x00\x12\x33\n\x07goodbye\x18\x05 \x01(\x0b\x32 .phoenixflight.v1.SessionGoodbyeH\x00\x12\x31\n\npacket_ack\x18\x06 \x01(\x0b\x32\x1b.phoenixflight.v1.PacketAckH\x00\x42\x06\n\x04kind\"-\n\tPacketAck\x12\x11\n\tpacket_id\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\x03\"4\n\x0bSessionOpen\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x12\n\ncredential\x18\x02 \x01(\t\"\x12\n\x10SessionHeartbeat\"9\n\x11SessionLoadReport\x12$\n\x04load\x18\x01 \x01(\x0b\x32\x16.phoenixflight.v1.Load\" \n\nSessionAck\x12\x12\n\nmessage_id\x18\x01 \x01(\x03\"0\n\x0eSessionGoodbye\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\x0e\n\x06retire\x18\x02 \x01(\x08\"\xae\x03\n\x13OpenSessionResponse\x12\x12\n\nmessage_id\x18\x01 \x01(\x03\x12\x31\n\x06opened\x18\x02 \x01(\x0b\x32\x1f.phoenixflight.v1.SessionOpenedH\x00\x12/\n\x05lease\x18\x03 \x01(\x0b\x32\x1e.phoenixflight.v1.SessionLeaseH\x00\x12\x37\n\rdrain_request\x18\x04 \x01(\x0b\x32\x1e.phoenixflight.v1.DrainRequestH\x00\x12\x33\n\x07\x63losing\x18\x05 \x01(\x0b\x32 .phoenixflight.v1.SessionClosingH\x00\x12\x32\n\nassignment\x18\x06 \x01(\x0b\x32\x1c.phoenixflight.v1.AssignmentH\x00\x12\x32\n\nrevocation\x18\x07 \x01(\x0b\x32\x1c.phoenixflight.v1.RevocationH\x00\x12\x41\n\x12\x61ssignments_synced\x18\x08 \x01(\x0b\x32#.phoenixflight.v1.AssignmentsSyncedH\x00\x42\x06\n\x04kind\"\x9e\x01\n\rSessionOpened\x12(\n\x06member\x18\x01 \x01(\x0b\x32\x18.phoenixflight.v1.Member\x12,\n\tlease_ttl\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x35\n\x12heartbeat_interval\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\">\n\x0cSessionLease\x12.\n\x06status\x18\x01 \x01(\x0e\x32\x1e.phoenixflight.v1.MemberStatus\"\x1e\n\x0c\x44rainRequest\x12\x0e\n\x06reason\x18\x01 \x01(\t\" \n\x0eSessionClosing\x12\x0e\n\x06reason\x18\x01 \x01(\t\"%\n\x10GetMemberRequest\x12\x11\n\tmember_id\x18\x01 \x01(\t\"=\n\x11GetMemberResponse\x12(\n\x06member\x18\x01 \x01(\x0b\x32\x18.phoenixflight.v1.Member\"\x99\x01\n\x12ListMembersRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x30\n\x08statuses\x18\x03 \x03(\x0e\x32\x1e.phoenixflight.v1.MemberStatus\x12\x12\n\ncapability\x18\x04 \x01(\t\x12\x16\n\x0elabel_selector\x18\x05 \x01(\t\"\x7f\n\x13ListMembersResponse\x12)\n\x07members\x18\x01 \x03(\x0b\x32\x18.phoenixflight.v1.Member\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x10\n\x08revision\x18\x03 \x01(\x03\x12\x12\n\ntotal_size\x18\x04 \x01(\x05\"p\n\x13UpdateMemberRequest\x12(\n\x06member\x18\x01 \x01(\x0b\x32\x18.phoenixflight.v1.Member\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"@\n\x14UpdateMemberResponse\x12(\n\x06member\x18\x01 \x01(\x0b\x32\x18.phoenixflight.v1.Member\"d\n\x12\x44rainMemberRequest\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12+\n\x08\x64\x65\x61\x64line\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\"?\n\x13\x44rainMemberResponse\x12(\n\x06member\x18\x01 \x01(\x0b\x32\x18.phoenixflight.v1.Member\"8\n\x13RetireMemberRequest\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"@\n\x14RetireMemberResponse\x12(\n\x06member\x18\x01 \x01(\x0b\x32\x18.phoenixflight.v1.Member\"X\n\x13WatchMembersRequest\x12\x1b\n\x0e\x61\x66ter_revision\x18\x01 \x01(\x03H\x00\x88\x01\x01\x12\x11\n\tmember_id\x18\x02 \x01(\tB\x11\n\x0f_after_revision\"f\n\x14WatchMembersResponse\x12\x10\n\x08revision\x18\x01 \x01(\x03\x12\x12\n\nevent_type\x18\x02 \x01(\t\x12(\n\x06member\x18\x03 \x01(\x0b\x32\x18.phoenixflight.v1.Member\"Z\n\x17ListCapabilitiesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x18\n\x10include_inactive\x18\x03 \x01(\x08\"g\n\x18ListCapabilitiesResponse\x12\x32\n\x0c\x63\x61pabilities\x18\x01 \x03(\x0b\x32\x1c.phoenixflight.v1.Capability\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"e\n\nCapability\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08versions\x18\x02 \x03(\t\x12\x37\n\tproviders\x18\x03 \x03(\x0b\x32$.phoenixflight.v1.CapabilityProvider\"}\n\x12\x43\x61pabilityProvider\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12.\n\x06status\x18\x03 \x01(\x0e\x32\x1e.phoenixflight.v1.MemberStatus\x12\x13\n\x0btrust_score\x18\x04 \x01(\x01\x32\xc6\x07\n\x11MembershipService\x12\x63\n\x0eRegisterMember\x12\'.phoenixflight.v1.RegisterMemberRequest\x1a(.phoenixflight.v1.RegisterMemberResponse\x12T\n\tHeartbeat\x12\".phoenixflight.v1.HeartbeatRequest\x1a#.phoenixflight.v1.HeartbeatResponse\x12^\n\x0bOpenSession\x12$.phoenixflight.v1.OpenSessionRequest\x1a%.phoenixflight.v1.OpenSessionResponse(\x01\x30\x01\x12T\n\tGetMember\x12\".phoenixflight.v1.GetMemberRequest\x1a#.phoenixflight.v1.GetMemberResponse\x12Z\n\x0bListMembers\x12$.phoenixflight.v1.ListMembersRequest\x1a%.phoenixflight.v1.ListMembersResponse\x12]\n\x0cUpdateMember\x12%.phoenixflight.v1.UpdateMemberRequest\x1a&.phoenixflight.v1.UpdateMemberResponse\x12Z\n\x0b\x44rainMember\x12$.phoenixflight.v1.DrainMemberRequest\x1a%.phoenixflight.v1.DrainMemberResponse\x12]\n\x0cRetireMember\x12%.phoenixflight.v1.RetireMemberRequest\x1a&.phoenixflight.v1.RetireMemberResponse\x12_\n\x0cWatchMembers\x12%.phoenixflight.v1.WatchMembersRequest\x1a&.phoenixflight.v1.WatchMembersResponse0\x01\x12i\n\x10ListCapabilities\x12).phoenixflight.v1.ListCapabilitiesRequest\x1a*.phoenixflight.v1.ListCapabilitiesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -62,47 +62,47 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SESSIONGOODBYE']._serialized_start=1528
   _globals['_SESSIONGOODBYE']._serialized_end=1576
   _globals['_OPENSESSIONRESPONSE']._serialized_start=1579
-  _globals['_OPENSESSIONRESPONSE']._serialized_end=1942
-  _globals['_SESSIONOPENED']._serialized_start=1945
-  _globals['_SESSIONOPENED']._serialized_end=2103
-  _globals['_SESSIONLEASE']._serialized_start=2105
-  _globals['_SESSIONLEASE']._serialized_end=2167
-  _globals['_DRAINREQUEST']._serialized_start=2169
-  _globals['_DRAINREQUEST']._serialized_end=2199
-  _globals['_SESSIONCLOSING']._serialized_start=2201
-  _globals['_SESSIONCLOSING']._serialized_end=2233
-  _globals['_GETMEMBERREQUEST']._serialized_start=2235
-  _globals['_GETMEMBERREQUEST']._serialized_end=2272
-  _globals['_GETMEMBERRESPONSE']._serialized_start=2274
-  _globals['_GETMEMBERRESPONSE']._serialized_end=2335
-  _globals['_LISTMEMBERSREQUEST']._serialized_start=2338
-  _globals['_LISTMEMBERSREQUEST']._serialized_end=2491
-  _globals['_LISTMEMBERSRESPONSE']._serialized_start=2493
-  _globals['_LISTMEMBERSRESPONSE']._serialized_end=2620
-  _globals['_UPDATEMEMBERREQUEST']._serialized_start=2622
-  _globals['_UPDATEMEMBERREQUEST']._serialized_end=2734
-  _globals['_UPDATEMEMBERRESPONSE']._serialized_start=2736
-  _globals['_UPDATEMEMBERRESPONSE']._serialized_end=2800
-  _globals['_DRAINMEMBERREQUEST']._serialized_start=2802
-  _globals['_DRAINMEMBERREQUEST']._serialized_end=2902
-  _globals['_DRAINMEMBERRESPONSE']._serialized_start=2904
-  _globals['_DRAINMEMBERRESPONSE']._serialized_end=2967
-  _globals['_RETIREMEMBERREQUEST']._serialized_start=2969
-  _globals['_RETIREMEMBERREQUEST']._serialized_end=3025
-  _globals['_RETIREMEMBERRESPONSE']._serialized_start=3027
-  _globals['_RETIREMEMBERRESPONSE']._serialized_end=3091
-  _globals['_WATCHMEMBERSREQUEST']._serialized_start=3093
-  _globals['_WATCHMEMBERSREQUEST']._serialized_end=3181
-  _globals['_WATCHMEMBERSRESPONSE']._serialized_start=3183
-  _globals['_WATCHMEMBERSRESPONSE']._serialized_end=3285
-  _globals['_LISTCAPABILITIESREQUEST']._serialized_start=3287
-  _globals['_LISTCAPABILITIESREQUEST']._serialized_end=3377
-  _globals['_LISTCAPABILITIESRESPONSE']._serialized_start=3379
-  _globals['_LISTCAPABILITIESRESPONSE']._serialized_end=3482
-  _globals['_CAPABILITY']._serialized_start=3484
-  _globals['_CAPABILITY']._serialized_end=3585
-  _globals['_CAPABILITYPROVIDER']._serialized_start=3587
-  _globals['_CAPABILITYPROVIDER']._serialized_end=3712
-  _globals['_MEMBERSHIPSERVICE']._serialized_start=3715
-  _globals['_MEMBERSHIPSERVICE']._serialized_end=4681
+  _globals['_OPENSESSIONRESPONSE']._serialized_end=2009
+  _globals['_SESSIONOPENED']._serialized_start=2012
+  _globals['_SESSIONOPENED']._serialized_end=2170
+  _globals['_SESSIONLEASE']._serialized_start=2172
+  _globals['_SESSIONLEASE']._serialized_end=2234
+  _globals['_DRAINREQUEST']._serialized_start=2236
+  _globals['_DRAINREQUEST']._serialized_end=2266
+  _globals['_SESSIONCLOSING']._serialized_start=2268
+  _globals['_SESSIONCLOSING']._serialized_end=2300
+  _globals['_GETMEMBERREQUEST']._serialized_start=2302
+  _globals['_GETMEMBERREQUEST']._serialized_end=2339
+  _globals['_GETMEMBERRESPONSE']._serialized_start=2341
+  _globals['_GETMEMBERRESPONSE']._serialized_end=2402
+  _globals['_LISTMEMBERSREQUEST']._serialized_start=2405
+  _globals['_LISTMEMBERSREQUEST']._serialized_end=2558
+  _globals['_LISTMEMBERSRESPONSE']._serialized_start=2560
+  _globals['_LISTMEMBERSRESPONSE']._serialized_end=2687
+  _globals['_UPDATEMEMBERREQUEST']._serialized_start=2689
+  _globals['_UPDATEMEMBERREQUEST']._serialized_end=2801
+  _globals['_UPDATEMEMBERRESPONSE']._serialized_start=2803
+  _globals['_UPDATEMEMBERRESPONSE']._serialized_end=2867
+  _globals['_DRAINMEMBERREQUEST']._serialized_start=2869
+  _globals['_DRAINMEMBERREQUEST']._serialized_end=2969
+  _globals['_DRAINMEMBERRESPONSE']._serialized_start=2971
+  _globals['_DRAINMEMBERRESPONSE']._serialized_end=3034
+  _globals['_RETIREMEMBERREQUEST']._serialized_start=3036
+  _globals['_RETIREMEMBERREQUEST']._serialized_end=3092
+  _globals['_RETIREMEMBERRESPONSE']._serialized_start=3094
+  _globals['_RETIREMEMBERRESPONSE']._serialized_end=3158
+  _globals['_WATCHMEMBERSREQUEST']._serialized_start=3160
+  _globals['_WATCHMEMBERSREQUEST']._serialized_end=3248
+  _globals['_WATCHMEMBERSRESPONSE']._serialized_start=3250
+  _globals['_WATCHMEMBERSRESPONSE']._serialized_end=3352
+  _globals['_LISTCAPABILITIESREQUEST']._serialized_start=3354
+  _globals['_LISTCAPABILITIESREQUEST']._serialized_end=3444
+  _globals['_LISTCAPABILITIESRESPONSE']._serialized_start=3446
+  _globals['_LISTCAPABILITIESRESPONSE']._serialized_end=3549
+  _globals['_CAPABILITY']._serialized_start=3551
+  _globals['_CAPABILITY']._serialized_end=3652
+  _globals['_CAPABILITYPROVIDER']._serialized_start=3654
+  _globals['_CAPABILITYPROVIDER']._serialized_end=3779
+  _globals['_MEMBERSHIPSERVICE']._serialized_start=3782
+  _globals['_MEMBERSHIPSERVICE']._serialized_end=4748
 # @@protoc_insertion_point(module_scope)

@@ -370,6 +370,7 @@ class OpenSessionResponse(_message.Message):
     CLOSING_FIELD_NUMBER: _builtins.int
     ASSIGNMENT_FIELD_NUMBER: _builtins.int
     REVOCATION_FIELD_NUMBER: _builtins.int
+    ASSIGNMENTS_SYNCED_FIELD_NUMBER: _builtins.int
     message_id: _builtins.int
     """Increases by one per message the daemon sends on this session."""
     @_builtins.property
@@ -388,6 +389,13 @@ class OpenSessionResponse(_message.Message):
     def revocation(self) -> _packet_pb2.Revocation:
         """A packet taken away from this member; stop working on it."""
 
+    @_builtins.property
+    def assignments_synced(self) -> _packet_pb2.AssignmentsSynced:
+        """Sent once after `opened` and the assignments this member held when the
+        session opened: any packet the member works on that was not in them is
+        no longer its own.
+        """
+
     def __init__(
         self,
         *,
@@ -398,12 +406,13 @@ class OpenSessionResponse(_message.Message):
         closing: Global___SessionClosing | None = ...,
         assignment: _packet_pb2.Assignment | None = ...,
         revocation: _packet_pb2.Revocation | None = ...,
+        assignments_synced: _packet_pb2.AssignmentsSynced | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["assignment", b"assignment", "closing", b"closing", "drain_request", b"drain_request", "kind", b"kind", "lease", b"lease", "opened", b"opened", "revocation", b"revocation"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["assignment", b"assignment", "assignments_synced", b"assignments_synced", "closing", b"closing", "drain_request", b"drain_request", "kind", b"kind", "lease", b"lease", "opened", b"opened", "revocation", b"revocation"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignment", b"assignment", "closing", b"closing", "drain_request", b"drain_request", "kind", b"kind", "lease", b"lease", "message_id", b"message_id", "opened", b"opened", "revocation", b"revocation"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignment", b"assignment", "assignments_synced", b"assignments_synced", "closing", b"closing", "drain_request", b"drain_request", "kind", b"kind", "lease", b"lease", "message_id", b"message_id", "opened", b"opened", "revocation", b"revocation"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["opened", "lease", "drain_request", "closing", "assignment", "revocation"]  # noqa: Y015
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["opened", "lease", "drain_request", "closing", "assignment", "revocation", "assignments_synced"]  # noqa: Y015
     _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
 

@@ -422,8 +422,31 @@ class Assignment(_message.Message):
 Global___Assignment: _TypeAlias = Assignment  # noqa: Y015
 
 @_typing.final
+class AssignmentsSynced(_message.Message):
+    """End of the assignments a member held when its session or watch opened."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COUNT_FIELD_NUMBER: _builtins.int
+    count: _builtins.int
+    def __init__(
+        self,
+        *,
+        count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["count", b"count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AssignmentsSynced: _TypeAlias = AssignmentsSynced  # noqa: Y015
+
+@_typing.final
 class Revocation(_message.Message):
-    """The daemon took a packet away from this member; stop working on it."""
+    """The daemon took a packet away from this member; stop working on it. A
+    revocation of an older epoch than the one the member holds is stale: ignore it.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 

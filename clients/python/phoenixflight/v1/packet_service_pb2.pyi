@@ -697,21 +697,27 @@ class WatchAssignmentsResponse(_message.Message):
 
     ASSIGNMENT_FIELD_NUMBER: _builtins.int
     REVOCATION_FIELD_NUMBER: _builtins.int
+    SYNCED_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def assignment(self) -> _packet_pb2.Assignment: ...
     @_builtins.property
     def revocation(self) -> _packet_pb2.Revocation: ...
+    @_builtins.property
+    def synced(self) -> _packet_pb2.AssignmentsSynced:
+        """After the assignments held when the watch opened."""
+
     def __init__(
         self,
         *,
         assignment: _packet_pb2.Assignment | None = ...,
         revocation: _packet_pb2.Revocation | None = ...,
+        synced: _packet_pb2.AssignmentsSynced | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["assignment", b"assignment", "kind", b"kind", "revocation", b"revocation"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["assignment", b"assignment", "kind", b"kind", "revocation", b"revocation", "synced", b"synced"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignment", b"assignment", "kind", b"kind", "revocation", b"revocation"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignment", b"assignment", "kind", b"kind", "revocation", b"revocation", "synced", b"synced"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["assignment", "revocation"]  # noqa: Y015
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["assignment", "revocation", "synced"]  # noqa: Y015
     _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
 
