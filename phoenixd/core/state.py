@@ -70,8 +70,8 @@ class ClusterState:
         raw = event.data.get("packet")
         if raw is not None:
             if raw["checkpoint"]["state"] is None:  # not journaled again: carried over
-                kept = self.packets[raw["packet_id"]].checkpoint.state
-                raw = {**raw, "checkpoint": {**raw["checkpoint"], "state": dict(kept)}}
+                carried = self.packets[raw["packet_id"]].checkpoint.state
+                raw = {**raw, "checkpoint": {**raw["checkpoint"], "state": dict(carried)}}
             packet = replace(Packet.from_dict(raw), revision=event.sequence)
             if event.type in _DECISION_EVENTS:
                 epoch = packet.epoch if event.type == EventType.ASSIGNMENT_DECISION else 0
