@@ -25,7 +25,7 @@ from phoenixd.log import configure_logging
 from phoenixd.server.context import Services
 from phoenixd.server.grpc_server import SERVICE_NAMES, BindError, build_server
 from phoenixd.server.sessions import SessionHub
-from phoenixd.signing import load_or_create
+from phoenixd.signing import HandoffKeyError, load_or_create
 from phoenixd.store import CorruptJournal, DataDirLocked, Store
 
 __all__ = ["EXIT_JOURNAL_FAILURE", "Daemon", "main"]
@@ -212,7 +212,7 @@ async def serve(config: Config) -> int:
     daemon = Daemon(config)
     try:
         await daemon.start()
-    except (DataDirLocked, CorruptJournal, BindError, OSError) as exc:
+    except (DataDirLocked, CorruptJournal, BindError, HandoffKeyError, OSError) as exc:
         log.error("phoenixd cannot start", error=str(exc))
         return EXIT_STARTUP_FAILURE
     loop = asyncio.get_running_loop()

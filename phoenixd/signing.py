@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from phoenixd.server.context import HandoffKeyInfo
 from phoenixd.store.snapshots import fsync_dir, sync_data
 
-__all__ = ["KEY_FILE", "Ed25519Signer", "load_or_create"]
+__all__ = ["KEY_FILE", "Ed25519Signer", "HandoffKeyInfo", "load_or_create"]
 
 KEY_FILE = "handoff.key"
+
+
+@dataclass(frozen=True)
+class HandoffKeyInfo:
+    """The public half of the handoff signing key, as GetHandoffKey serves it."""
+
+    public_key: bytes
+    public_key_pem: str
+    key_id: str
 
 
 class Ed25519Signer:
@@ -39,13 +48,20 @@ class Ed25519Signer:
         return self._key.sign(data)
 
 
+class HandoffKeyError(ValueError):
+    """The key file exists but cannot be used (restore it, or move it away to make a new one)."""
+
+
 def load_or_create(data_dir: Path) -> Ed25519Signer:
     """The key in ``data_dir/handoff.key`` (PEM, mode 0600), made on first start."""
     path = data_dir / KEY_FILE
     if path.exists():
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        try:
+            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        except ValueError as exc:
+            raise HandoffKeyError(f"{path} is not a readable private key: {exc}") from None
         if not isinstance(key, Ed25519PrivateKey):
-            raise ValueError(f"{path} does not hold an Ed25519 private key")
+            raise HandoffKeyError(f"{path} does not hold an Ed25519 private key")
         return Ed25519Signer(key)
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(

@@ -146,6 +146,7 @@ class Dispatcher:
         self._share = rebalance_share
         self._interval = rebalance_interval
         self._rebalance: deque[str] = deque()
+        self._rebalance_budget = 1
         self._next_rebalance = 0.0
         self._drain_deadlines: dict[str, float] = {}  # member -> monotonic deadline
         self._drain_endings: dict[str, str] = {}  # member -> why its drain ends (if not empty)
@@ -638,6 +639,8 @@ class Dispatcher:
             if p.strategy is Strategy.RING and p.status.owned and p.handoff_allowed
         ]
         self._rebalance = deque(ring_packets)
+        # A fixed share of the ring's packets per interval: done in 1/share intervals.
+        self._rebalance_budget = max(1, math.ceil(self._share * len(ring_packets)))
 
     def tick(self) -> None:
         """Drain deadlines and paced rebalancing; call it a few times a second."""
@@ -653,17 +656,18 @@ class Dispatcher:
                                             actor=Actor.DAEMON)
         if self._rebalance and now >= self._next_rebalance:
             self._next_rebalance = now + self._interval
-            budget = max(1, math.floor(self._share * len(self._rebalance)))
-            self._rebalance_some(budget)
+            self._rebalance_some(self._rebalance_budget)
 
     def _rebalance_some(self, budget: int) -> None:
+        """Check (and if needed move) at most ``budget`` queued packets: the pacing
+        bounds both the moves and the work one tick does on the event loop."""
         while self._rebalance and budget > 0:
+            budget -= 1
             packet = self._state.packets.get(self._rebalance.popleft())
             if packet is None or not packet.status.owned or not packet.handoff_allowed:
                 continue
             owner = self._scheduler.ring_owner(packet)
             if owner and owner != packet.owner:
-                budget -= 1
                 self._move(packet, "rebalance", f"ring owner is now {owner}", target=owner)
 
     def restart_placement(self) -> int:

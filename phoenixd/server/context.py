@@ -10,18 +10,10 @@ from phoenixd.core.membership import Membership
 from phoenixd.core.recorder import Recorder
 from phoenixd.core.state import ClusterState
 from phoenixd.server.sessions import SessionHub
+from phoenixd.signing import HandoffKeyInfo
 from phoenixd.store import EventLog
 
-__all__ = ["HandoffKeyInfo", "Services"]
-
-
-@dataclass(frozen=True)
-class HandoffKeyInfo:
-    """The public half of the daemon's handoff signing key, as GetHandoffKey serves it."""
-
-    public_key: bytes
-    public_key_pem: str
-    key_id: str
+__all__ = ["Services"]
 
 
 @dataclass

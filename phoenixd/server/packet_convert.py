@@ -127,7 +127,8 @@ def _policy_to_pb(policy: Policy) -> pkt.PolicyConstraints:
     )
 
 
-def packet_to_pb(packet: Packet) -> pkt.FlightPacket:
+def packet_to_pb(packet: Packet, *, full: bool = True) -> pkt.FlightPacket:
+    """The packet; without ``full``, its checkpoint state and result are left out."""
     cp = packet.checkpoint
     return pkt.FlightPacket(
         packet_id=packet.packet_id,
@@ -136,7 +137,8 @@ def packet_to_pb(packet: Packet) -> pkt.FlightPacket:
         current_owner=packet.owner,
         previous_owners=list(packet.previous_owners),
         context_checkpoint=pkt.ContextCheckpoint(
-            state=struct_from_dict(cp.state), step=cp.step, state_hash=cp.state_hash,
+            state=struct_from_dict(cp.state if full else {}), step=cp.step,
+            state_hash=cp.state_hash,
             epoch=cp.epoch, saved_by=cp.saved_by, save_time=timestamp(cp.save_time),
         ),
         policy_constraints=_policy_to_pb(packet.policy),
@@ -153,7 +155,7 @@ def packet_to_pb(packet: Packet) -> pkt.FlightPacket:
         max_attempts=packet.max_attempts,
         epoch=packet.epoch,
         failure_reason=packet.failure_reason,
-        result=struct_from_dict(packet.result),
+        result=struct_from_dict(packet.result if full else {}),
         handoff_token=token_to_pb(packet.handoff_token),
         revision=packet.revision,
     )

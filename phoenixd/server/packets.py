@@ -84,8 +84,12 @@ class PacketServicer(pb_grpc.PacketServiceServicer):
                     page.append(p)
                 else:
                     more = True
+        if request.view not in (pb.PACKET_VIEW_UNSPECIFIED, pb.PACKET_VIEW_BASIC,
+                                pb.PACKET_VIEW_FULL):
+            raise InvalidArgument(f"view {request.view} is not BASIC or FULL")
+        full = request.view == pb.PACKET_VIEW_FULL
         reply = pb.ListPacketsResponse(
-            packets=[packet_to_pb(p) for p in page], total_size=total,
+            packets=[packet_to_pb(p, full=full) for p in page], total_size=total,
             next_page_token=convert.encode_page_token(page[-1].packet_id, query) if more else "",
         )
         reply.revision = await self._s.settle()

@@ -129,3 +129,18 @@ def test_a_join_rebalances_only_moved_ring_keys_paced(tmp_path: Path) -> None:
             types=["handoff_started"], page_size=1000)).events
         assert {event_data(e)["trigger"] for e in starts} == {"rebalance"}
         assert len(starts) == len(moved)
+
+
+def test_lists_leave_out_large_state_unless_asked(daemon: PhoenixProcess) -> None:
+    Agent(daemon, "w", "ocr")
+    big = {"blob": "x" * 200_000}
+    for i in range(5):  # 5 x 200 KB: fine one by one, too much for one page of FULL views
+        daemon.packets.SubmitPacket(ppb.SubmitPacketRequest(packet=envelope(
+            f"fp-{i}", "ocr", state=big)))
+    basic = daemon.packets.ListPackets(ppb.ListPacketsRequest()).packets
+    assert len(basic) == 5
+    assert all(not p.context_checkpoint.state.fields for p in basic)
+    assert all(p.context_checkpoint.state_hash for p in basic)
+    full = daemon.packets.ListPackets(ppb.ListPacketsRequest(
+        view=ppb.PACKET_VIEW_FULL, page_size=2)).packets
+    assert full[0].context_checkpoint.state["blob"] == "x" * 200_000

@@ -8,6 +8,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from phoenixflight.v1 import packet_pb2 as _packet_pb2
 import builtins as _builtins
 import sys
@@ -19,6 +20,24 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _PacketView:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _PacketViewEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PacketView.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    PACKET_VIEW_UNSPECIFIED: _PacketView.ValueType  # 0
+    PACKET_VIEW_BASIC: _PacketView.ValueType  # 1
+    PACKET_VIEW_FULL: _PacketView.ValueType  # 2
+
+class PacketView(_PacketView, metaclass=_PacketViewEnumTypeWrapper):
+    """How much of each packet a list returns (AIP-157)."""
+
+PACKET_VIEW_UNSPECIFIED: PacketView.ValueType  # 0
+PACKET_VIEW_BASIC: PacketView.ValueType  # 1
+PACKET_VIEW_FULL: PacketView.ValueType  # 2
+Global___PacketView: _TypeAlias = PacketView  # noqa: Y015
 
 @_typing.final
 class SubmitPacketRequest(_message.Message):
@@ -115,11 +134,16 @@ class ListPacketsRequest(_message.Message):
     OWNER_FIELD_NUMBER: _builtins.int
     WORKLOAD_TYPE_FIELD_NUMBER: _builtins.int
     LINEAGE_ID_FIELD_NUMBER: _builtins.int
+    VIEW_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
     page_token: _builtins.str
     owner: _builtins.str
     workload_type: _builtins.str
     lineage_id: _builtins.str
+    view: Global___PacketView.ValueType
+    """BASIC (the default) leaves out checkpoint state and result, which can be
+    large; FULL includes them (GetPacket always does).
+    """
     @_builtins.property
     def statuses(self) -> _containers.RepeatedScalarFieldContainer[_packet_pb2.PacketStatus.ValueType]: ...
     def __init__(
@@ -131,10 +155,11 @@ class ListPacketsRequest(_message.Message):
         owner: _builtins.str = ...,
         workload_type: _builtins.str = ...,
         lineage_id: _builtins.str = ...,
+        view: Global___PacketView.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["lineage_id", b"lineage_id", "owner", b"owner", "page_size", b"page_size", "page_token", b"page_token", "statuses", b"statuses", "workload_type", b"workload_type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lineage_id", b"lineage_id", "owner", b"owner", "page_size", b"page_size", "page_token", b"page_token", "statuses", b"statuses", "view", b"view", "workload_type", b"workload_type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
