@@ -1,124 +1,106 @@
-"""``phoenix``: drive a phoenixd, or inspect a data dir offline.
+"""``phoenix``: drive a phoenixd (like etcdctl), or inspect a data dir offline.
 
-The full command set (members, packets, watches) grows with the API; this
-module holds the entry point and the audit commands.
+Every command prints a table by default and JSON with ``-o json``; it exits 0 on
+success, 1 when the daemon refused the call, 2 when the daemon could not be
+reached or the command line is wrong, with one line on stderr saying why.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-import grpc
+from phoenixd.cli import audit, members, packets
+from phoenixflight import DEFAULT_ENDPOINT, Client, Connection, PhoenixFlightError
 
-from phoenixd.store import verify_journal
-from phoenixflight.v1 import flight_recorder_service_pb2 as rec_pb
-from phoenixflight.v1 import flight_recorder_service_pb2_grpc as rec_grpc
+__all__ = ["build_parser", "main"]
 
-__all__ = ["main"]
-
-DEFAULT_ENDPOINT = "127.0.0.1:7400"
+Handler = Callable[[Any, argparse.Namespace], int | None]
 
 
-def _events(n: object) -> str:
-    return f"{n} event" if n == 1 else f"{n} events"
-
-
-def _print(result: dict[str, object], output: str) -> None:
-    if output == "json":
-        print(json.dumps(result, indent=2))
-        return
-    if result["ok"]:
-        print(f"OK: {_events(result['verified_events'])} verified, chain intact; "
-              f"head {result['head_sequence']} {result['head_hash']}")
-    else:
-        print(f"FAILED at sequence {result['first_bad_sequence']} "
-              f"(byte offset {result['first_bad_offset']}): {result['problem']}; "
-              f"{_events(result['verified_events'])} before it verified")
-
-
-def _audit_verify(args: argparse.Namespace) -> int:
-    if args.data_dir is not None:
-        path = Path(args.data_dir) / "audit.jsonl"
-        if not path.exists():
-            print(f"phoenix: no journal at {path}", file=sys.stderr)
-            return 2
-        report = verify_journal(path)
-        result: dict[str, object] = {
-            "ok": report.ok, "verified_events": report.verified,
-            "head_sequence": report.head_sequence, "head_hash": report.head_hash,
-            "first_bad_sequence": report.bad_sequence, "first_bad_offset": report.bad_offset,
-            "problem": report.problem,
-        }
-    else:
-        metadata = (("authorization", f"Bearer {args.token}"),) if args.token else None
-        with _channel(args) as channel:
-            stub = rec_grpc.FlightRecorderServiceStub(channel)
-            try:
-                resp = stub.VerifyChain(rec_pb.VerifyChainRequest(), timeout=args.timeout,
-                                        metadata=metadata)
-            except grpc.RpcError as exc:
-                hint = " (is phoenixd running? to check a data dir offline: --data-dir DIR)"
-                unreachable = exc.code() == grpc.StatusCode.UNAVAILABLE
-                print(f"phoenix: {args.endpoint}: {exc.code().name}: {exc.details()}"
-                      f"{hint if unreachable else ''}", file=sys.stderr)
-                return 2
-        result = {
-            "ok": resp.ok, "verified_events": resp.verified_events,
-            "head_sequence": resp.head_sequence, "head_hash": resp.head_hash,
-            "first_bad_sequence": resp.first_bad_sequence,
-            "first_bad_offset": resp.first_bad_offset, "problem": resp.problem,
-        }
-    _print(result, args.output)
-    return 0 if result["ok"] else 1
-
-
-def _channel(args: argparse.Namespace) -> grpc.Channel:
-    """A channel to the daemon: plaintext, or TLS when --ca is given (mTLS with --cert/--key)."""
-    if not args.ca:
-        return grpc.insecure_channel(args.endpoint)
-    key = Path(args.key).read_bytes() if args.key else None
-    cert = Path(args.cert).read_bytes() if args.cert else None
-    creds = grpc.ssl_channel_credentials(Path(args.ca).read_bytes(), key, cert)
-    return grpc.secure_channel(args.endpoint, creds)
+def _common(defaults: bool) -> argparse.ArgumentParser:
+    """Connection and output flags, accepted before or after the command."""
+    p = argparse.ArgumentParser(add_help=False)
+    d = (lambda value: value) if defaults else (lambda value: argparse.SUPPRESS)
+    p.add_argument("--endpoint", default=d(None), metavar="HOST:PORT",
+                   help=f"phoenixd address (default $PHOENIX_ENDPOINT or {DEFAULT_ENDPOINT})")
+    p.add_argument("--token", default=d(None), help="operator bearer token ($PHOENIX_TOKEN)")
+    p.add_argument("--ca", default=d(None), metavar="PEM",
+                   help="CA bundle to reach a TLS daemon ($PHOENIX_CA)")
+    p.add_argument("--cert", default=d(None), metavar="PEM",
+                   help="client certificate for mTLS ($PHOENIX_CERT)")
+    p.add_argument("--key", default=d(None), metavar="PEM",
+                   help="client private key for mTLS ($PHOENIX_KEY)")
+    p.add_argument("--timeout", type=float, default=d(30.0), help="seconds per call (default 30)")
+    p.add_argument("-o", "--output", choices=("table", "json"), default=d("table"),
+                   help="a table (default) or JSON")
+    return p
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="phoenix", description="PhoenixFlight command line.")
-    parser.add_argument("--endpoint", default=os.environ.get("PHOENIX_ENDPOINT", DEFAULT_ENDPOINT),
-                        help="phoenixd address (default $PHOENIX_ENDPOINT or 127.0.0.1:7400)")
-    parser.add_argument("--token", default=os.environ.get("PHOENIX_TOKEN"),
-                        help="operator bearer token (default $PHOENIX_TOKEN)")
-    parser.add_argument("--ca", default=os.environ.get("PHOENIX_CA"),
-                        help="CA bundle (PEM) to reach a TLS daemon (default $PHOENIX_CA)")
-    parser.add_argument("--cert", default=os.environ.get("PHOENIX_CERT"),
-                        help="client certificate (PEM) for mTLS (default $PHOENIX_CERT)")
-    parser.add_argument("--key", default=os.environ.get("PHOENIX_KEY"),
-                        help="client private key (PEM) for mTLS (default $PHOENIX_KEY)")
-    parser.add_argument("--timeout", type=float, default=30.0,
-                        help="seconds per call (default 30)")
-    parser.add_argument("-o", "--output", choices=("table", "json"), default="table",
-                        help="human-readable text (default) or JSON")
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    audit = commands.add_parser("audit", help="the Flight Recorder")
-    audit_cmds = audit.add_subparsers(dest="audit_command", required=True)
-    verify = audit_cmds.add_parser(
-        "verify", help="check every record and hash-chain link of the journal",
-        description="Verify the Flight Recorder's hash chain, through the daemon (VerifyChain) "
-        "or offline on a data dir. Exits 0 when intact, 1 naming the first bad sequence number.",
+    parser = argparse.ArgumentParser(
+        prog="phoenix", parents=[_common(defaults=True)],
+        description="PhoenixFlight command line: members, Flight Packets and the Flight "
+        "Recorder of a phoenixd.",
     )
-    verify.add_argument("--data-dir", help="verify this data dir's audit.jsonl offline")
-    verify.set_defaults(run=_audit_verify)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    leaf_parent = _common(defaults=False)
+
+    def leaf(sub: Any, name: str, handler: Handler, help_text: str, *,
+             description: str | None = None, offline: bool = False) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = sub.add_parser(
+            name, help=help_text, description=description or help_text[:1].upper() + help_text[1:],
+            parents=[leaf_parent],
+        )
+        p.set_defaults(handler=handler, offline=offline)
+        return p
+
+    members.add_commands(commands, leaf)
+    packets.add_commands(commands, leaf)
+    audit.add_commands(commands, leaf)
     return parser
 
 
+def _fail(message: str, code: int) -> int:
+    print(f"phoenix: {message}", file=sys.stderr)
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return int(args.run(args))
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    offline = args.offline and getattr(args, "data_dir", None) is not None
+    client = None
+    try:
+        if not offline:
+            connection = Connection.from_env(
+                endpoint=args.endpoint, token=args.token,
+                ca=Path(args.ca) if args.ca else None,
+                cert=Path(args.cert) if args.cert else None,
+                key=Path(args.key) if args.key else None,
+            )
+            client = Client(connection=connection, timeout=args.timeout)
+        return int(args.handler(client, args) or 0)
+    except PhoenixFlightError as exc:
+        if exc.unavailable:
+            endpoint = client.connection.endpoint if client else "phoenixd"
+            return _fail(f"{endpoint}: {exc.code.name}: {exc.details} (is phoenixd running? "
+                         "to check a data dir offline: audit verify --data-dir DIR)", 2)
+        return _fail(f"{exc.code.name}: {exc.details}", 1)
+    except BrokenPipeError:  # e.g. piped into head: the reader has what it wanted
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - no flush error at exit
+        return 0
+    except (argparse.ArgumentTypeError, ValueError, OSError) as exc:
+        return _fail(str(exc), 2)
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        if client is not None:
+            client.close()
 
 
 if __name__ == "__main__":

@@ -1,3 +1,7 @@
-"""PhoenixFlight for Python: the phoenixflight.v1 API (generated, in ``phoenixflight.v1``)."""
+"""PhoenixFlight for Python: a typed client of the phoenixflight.v1 API (generated in ``.v1``)."""
 
-__all__: list[str] = []
+from phoenixflight._connect import DEFAULT_ENDPOINT, Connection, PhoenixFlightError
+from phoenixflight.client import Client
+from phoenixflight.envelope import packet_from_envelope
+
+__all__ = ["DEFAULT_ENDPOINT", "Client", "Connection", "PhoenixFlightError", "packet_from_envelope"]

@@ -1,0 +1,348 @@
+"""The synchronous PhoenixFlight client: one typed method per RPC.
+
+    from phoenixflight import Client
+
+    with Client("127.0.0.1:7400") as pf:
+        member, credential = pf.register_member("agent-01", "ocr@2", trust_score=0.9)
+        pf.submit_packet({"packet_id": "fp-001", "required_capabilities": ["ocr@2"]})
+
+Every method raises PhoenixFlightError (status code + message) when the daemon
+refuses a call or cannot be reached; streams raise it while being iterated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, TypeVar
+
+import grpc
+from google.protobuf import struct_pb2
+from google.protobuf.duration_pb2 import Duration
+from google.protobuf.field_mask_pb2 import FieldMask
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from phoenixflight._connect import Connection, PhoenixFlightError
+from phoenixflight.envelope import packet_from_envelope
+from phoenixflight.v1 import flight_recorder_service_pb2 as rec
+from phoenixflight.v1 import flight_recorder_service_pb2_grpc as rec_grpc
+from phoenixflight.v1 import member_pb2 as mem
+from phoenixflight.v1 import membership_service_pb2 as ms
+from phoenixflight.v1 import membership_service_pb2_grpc as ms_grpc
+from phoenixflight.v1 import packet_pb2 as pkt
+from phoenixflight.v1 import packet_service_pb2 as ps
+from phoenixflight.v1 import packet_service_pb2_grpc as ps_grpc
+
+__all__ = ["Client", "duration", "struct"]
+
+T = TypeVar("T")
+
+
+def duration(seconds: float) -> Duration:
+    d = Duration()
+    d.FromNanoseconds(round(seconds * 1e9))
+    return d
+
+
+def struct(values: Mapping[str, Any] | None) -> struct_pb2.Struct:
+    s = struct_pb2.Struct()
+    if values:
+        s.update(dict(values))
+    return s
+
+
+def _timestamp(seconds: float | None) -> Timestamp | None:
+    if seconds is None:
+        return None
+    ts = Timestamp()
+    ts.FromNanoseconds(round(seconds * 1e9))
+    return ts
+
+
+class Client:
+    """A connection to one phoenixd, with typed helpers for every RPC."""
+
+    def __init__(
+        self,
+        endpoint: str | None = None,
+        *,
+        connection: Connection | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self.connection = connection or Connection.from_env(endpoint=endpoint)
+        self.timeout = timeout
+        self._channel = self.connection.channel()
+        self.members = ms_grpc.MembershipServiceStub(self._channel)
+        self.packets = ps_grpc.PacketServiceStub(self._channel)
+        self.recorder = rec_grpc.FlightRecorderServiceStub(self._channel)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def _call(self, method: Any, request: Any, *, stream: bool = False) -> Any:
+        try:
+            return method(request, timeout=None if stream else self.timeout,
+                          metadata=self.connection.metadata)
+        except grpc.RpcError as exc:
+            raise PhoenixFlightError(exc.code(), exc.details() or "") from None
+
+    @staticmethod
+    def _stream(call: Iterable[T]) -> Iterator[T]:
+        try:
+            yield from call
+        except grpc.RpcError as exc:
+            raise PhoenixFlightError(exc.code(), exc.details() or "") from None
+        finally:
+            cancel = getattr(call, "cancel", None)
+            if cancel is not None:
+                cancel()
+
+    # -- members --------------------------------------------------------------------
+
+    def register_member(
+        self, member_id: str, *capabilities: str, kind: str = "agent",
+        trust_score: float | None = None, reliability: float | None = None,
+        labels: Mapping[str, str] | None = None, cpu: float | None = None,
+        memory: float | None = None, lease_ttl: float | None = None, credential: str = "",
+    ) -> tuple[mem.Member, str]:
+        """Register (or re-register, with the current credential); returns (member, credential)."""
+        request = ms.RegisterMemberRequest(
+            member_id=member_id, capabilities=list(capabilities),
+            kind=mem.MemberKind.Value(f"MEMBER_KIND_{kind.upper()}"),
+            labels=dict(labels or {}), credential=credential,
+        )
+        if trust_score is not None:
+            request.trust_score = trust_score
+        if reliability is not None:
+            request.reliability = reliability
+        if cpu is not None or memory is not None:
+            request.capacity.CopyFrom(mem.Capacity(cpu=cpu or 0.0, memory=memory or 0.0))
+        if lease_ttl is not None:
+            request.lease_ttl.CopyFrom(duration(lease_ttl))
+        resp = self._call(self.members.RegisterMember, request)
+        return resp.member, resp.credential
+
+    def heartbeat(self, member_id: str, credential: str) -> ms.HeartbeatResponse:
+        return self._call(self.members.Heartbeat,  # type: ignore[no-any-return]
+                          ms.HeartbeatRequest(member_id=member_id, credential=credential))
+
+    def get_member(self, member_id: str) -> mem.Member:
+        return self._call(self.members.GetMember,  # type: ignore[no-any-return]
+                          ms.GetMemberRequest(member_id=member_id)).member
+
+    def list_members(
+        self, *, statuses: Iterable[str] = (), capability: str = "", label_selector: str = "",
+        page_size: int = 0, page_token: str = "",
+    ) -> ms.ListMembersResponse:
+        """One page; ``statuses`` by name (ACTIVE, SUSPECT, ...)."""
+        request = ms.ListMembersRequest(
+            statuses=[mem.MemberStatus.Value(f"MEMBER_STATUS_{s.upper()}") for s in statuses],
+            capability=capability, label_selector=label_selector, page_size=page_size,
+            page_token=page_token,
+        )
+        return self._call(self.members.ListMembers, request)  # type: ignore[no-any-return]
+
+    def iter_members(self, **filters: Any) -> Iterator[mem.Member]:
+        """Every matching member, following page tokens."""
+        token = ""
+        while True:
+            page = self.list_members(page_token=token, **filters)
+            yield from page.members
+            if not (token := page.next_page_token):
+                return
+
+    def update_member(
+        self, member_id: str, *, capabilities: Iterable[str] | None = None,
+        labels: Mapping[str, str] | None = None, trust_score: float | None = None,
+        reliability: float | None = None, cpu: float | None = None, memory: float | None = None,
+    ) -> mem.Member:
+        """Change only the fields given (capacity needs both cpu and memory)."""
+        member = mem.Member(member_id=member_id)
+        paths = []
+        if capabilities is not None:
+            member.capabilities.extend(capabilities)
+            paths.append("capabilities")
+        if labels is not None:
+            member.labels.update(labels)
+            paths.append("labels")
+        if trust_score is not None:
+            member.trust_score = trust_score
+            paths.append("trust_score")
+        if reliability is not None:
+            member.reliability = reliability
+            paths.append("reliability")
+        if cpu is not None or memory is not None:
+            member.capacity.CopyFrom(mem.Capacity(cpu=cpu or 0.0, memory=memory or 0.0))
+            paths.append("capacity")
+        request = ms.UpdateMemberRequest(member=member, update_mask=FieldMask(paths=paths))
+        return self._call(self.members.UpdateMember, request).member  # type: ignore[no-any-return]
+
+    def drain_member(self, member_id: str, reason: str = "", deadline: float | None = None
+                     ) -> mem.Member:
+        request = ms.DrainMemberRequest(member_id=member_id, reason=reason)
+        if deadline is not None:
+            request.deadline.CopyFrom(duration(deadline))
+        return self._call(self.members.DrainMember, request).member  # type: ignore[no-any-return]
+
+    def retire_member(self, member_id: str, reason: str = "") -> mem.Member:
+        request = ms.RetireMemberRequest(member_id=member_id, reason=reason)
+        return self._call(self.members.RetireMember, request).member  # type: ignore[no-any-return]
+
+    def watch_members(self, *, after_revision: int | None = None, member_id: str = ""
+                      ) -> Iterator[ms.WatchMembersResponse]:
+        request = ms.WatchMembersRequest(member_id=member_id)
+        if after_revision is not None:
+            request.after_revision = after_revision
+        return self._stream(self._call(self.members.WatchMembers, request, stream=True))
+
+    def list_capabilities(self, include_inactive: bool = False) -> list[ms.Capability]:
+        caps: list[ms.Capability] = []
+        token = ""
+        while True:
+            page = self._call(self.members.ListCapabilities, ms.ListCapabilitiesRequest(
+                include_inactive=include_inactive, page_token=token))
+            caps.extend(page.capabilities)
+            if not (token := page.next_page_token):
+                return caps
+
+    # -- packets --------------------------------------------------------------------
+
+    def submit_packet(self, packet: pkt.FlightPacket | Mapping[str, Any]) -> pkt.FlightPacket:
+        """Submit a FlightPacket, or an envelope dict in the seed's (or the API's) JSON shape."""
+        if not isinstance(packet, pkt.FlightPacket):
+            packet = packet_from_envelope(packet)
+        return self._call(self.packets.SubmitPacket,  # type: ignore[no-any-return]
+                          ps.SubmitPacketRequest(packet=packet)).packet
+
+    def get_packet(self, packet_id: str) -> pkt.FlightPacket:
+        return self._call(self.packets.GetPacket,  # type: ignore[no-any-return]
+                          ps.GetPacketRequest(packet_id=packet_id)).packet
+
+    def list_packets(
+        self, *, statuses: Iterable[str] = (), owner: str = "", workload_type: str = "",
+        lineage_id: str = "", full: bool = False, page_size: int = 0, page_token: str = "",
+    ) -> ps.ListPacketsResponse:
+        request = ps.ListPacketsRequest(
+            statuses=[pkt.PacketStatus.Value(f"PACKET_STATUS_{s.upper()}") for s in statuses],
+            owner=owner, workload_type=workload_type, lineage_id=lineage_id,
+            view=ps.PACKET_VIEW_FULL if full else ps.PACKET_VIEW_BASIC,
+            page_size=page_size, page_token=page_token,
+        )
+        return self._call(self.packets.ListPackets, request)  # type: ignore[no-any-return]
+
+    def iter_packets(self, **filters: Any) -> Iterator[pkt.FlightPacket]:
+        token = ""
+        while True:
+            page = self.list_packets(page_token=token, **filters)
+            yield from page.packets
+            if not (token := page.next_page_token):
+                return
+
+    def cancel_packet(self, packet_id: str, reason: str = "") -> pkt.FlightPacket:
+        request = ps.CancelPacketRequest(packet_id=packet_id, reason=reason)
+        return self._call(self.packets.CancelPacket, request).packet  # type: ignore[no-any-return]
+
+    def handoff_packet(self, packet_id: str, target: str = "", reason: str = ""
+                       ) -> pkt.FlightPacket:
+        request = ps.HandoffPacketRequest(packet_id=packet_id, target_member_id=target,
+                                          reason=reason)
+        return self._call(self.packets.HandoffPacket, request).packet  # type: ignore[no-any-return]
+
+    def explain_assignment(self, packet_id: str, epoch: int = 0) -> ps.Decision:
+        request = ps.ExplainAssignmentRequest(packet_id=packet_id, epoch=epoch)
+        return self._call(self.packets.ExplainAssignment,  # type: ignore[no-any-return]
+                          request).decision
+
+    def get_handoff_key(self) -> ps.GetHandoffKeyResponse:
+        return self._call(self.packets.GetHandoffKey,  # type: ignore[no-any-return]
+                          ps.GetHandoffKeyRequest())
+
+    def ack_packet(self, member_id: str, credential: str, packet_id: str, epoch: int
+                   ) -> pkt.FlightPacket:
+        request = ps.AckPacketRequest(member_id=member_id, credential=credential,
+                                      packet_id=packet_id, epoch=epoch)
+        return self._call(self.packets.AckPacket, request).packet  # type: ignore[no-any-return]
+
+    def save_checkpoint(
+        self, member_id: str, credential: str, packet_id: str, epoch: int,
+        state: Mapping[str, Any], step: str = "",
+    ) -> pkt.FlightPacket:
+        request = ps.SaveCheckpointRequest(
+            member_id=member_id, credential=credential, packet_id=packet_id, epoch=epoch,
+            state=struct(state), step=step,
+        )
+        return self._call(self.packets.SaveCheckpoint,  # type: ignore[no-any-return]
+                          request).packet
+
+    def complete_packet(
+        self, member_id: str, credential: str, packet_id: str, epoch: int,
+        result: Mapping[str, Any] | None = None,
+    ) -> pkt.FlightPacket:
+        request = ps.CompletePacketRequest(
+            member_id=member_id, credential=credential, packet_id=packet_id, epoch=epoch,
+            result=struct(result),
+        )
+        return self._call(self.packets.CompletePacket,  # type: ignore[no-any-return]
+                          request).packet
+
+    def fail_packet(
+        self, member_id: str, credential: str, packet_id: str, epoch: int, reason: str,
+        permanent: bool = False,
+    ) -> pkt.FlightPacket:
+        request = ps.FailPacketRequest(
+            member_id=member_id, credential=credential, packet_id=packet_id, epoch=epoch,
+            reason=reason, permanent=permanent,
+        )
+        return self._call(self.packets.FailPacket, request).packet  # type: ignore[no-any-return]
+
+    def watch_assignments(self, member_id: str, credential: str
+                          ) -> Iterator[ps.WatchAssignmentsResponse]:
+        request = ps.WatchAssignmentsRequest(member_id=member_id, credential=credential)
+        return self._stream(self._call(self.packets.WatchAssignments, request, stream=True))
+
+    # -- the Flight Recorder ----------------------------------------------------------
+
+    def query_events(
+        self, *, types: Iterable[str] = (), member_id: str = "", packet_id: str = "",
+        start_time: float | None = None, end_time: float | None = None,
+        after_sequence: int = 0, page_size: int = 0, page_token: str = "",
+    ) -> rec.QueryEventsResponse:
+        request = rec.QueryEventsRequest(
+            types=list(types), member_id=member_id, packet_id=packet_id,
+            start_time=_timestamp(start_time), end_time=_timestamp(end_time),
+            after_sequence=after_sequence, page_size=page_size, page_token=page_token,
+        )
+        return self._call(self.recorder.QueryEvents, request)  # type: ignore[no-any-return]
+
+    def iter_events(self, **filters: Any) -> Iterator[rec.Event]:
+        token = ""
+        while True:
+            page = self.query_events(page_token=token, **filters)
+            yield from page.events
+            if not (token := page.next_page_token):
+                return
+
+    def watch_events(
+        self, *, after_sequence: int | None = None, types: Iterable[str] = (),
+        member_id: str = "", packet_id: str = "",
+    ) -> Iterator[rec.Event]:
+        request = rec.WatchEventsRequest(types=list(types), member_id=member_id,
+                                         packet_id=packet_id)
+        if after_sequence is not None:
+            request.after_sequence = after_sequence
+        call = self._call(self.recorder.WatchEvents, request, stream=True)
+        return (item.event for item in self._stream(call))
+
+    def verify_chain(self) -> rec.VerifyChainResponse:
+        return self._call(self.recorder.VerifyChain,  # type: ignore[no-any-return]
+                          rec.VerifyChainRequest())
+
+    def export_lineage(self, *, packet_id: str = "", lineage_id: str = ""
+                       ) -> rec.ExportLineageResponse:
+        request = rec.ExportLineageRequest(packet_id=packet_id, lineage_id=lineage_id)
+        return self._call(self.recorder.ExportLineage, request)  # type: ignore[no-any-return]
