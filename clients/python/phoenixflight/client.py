@@ -16,13 +16,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
 import grpc
-from google.protobuf import struct_pb2
-from google.protobuf.duration_pb2 import Duration
-from google.protobuf.field_mask_pb2 import FieldMask
-from google.protobuf.timestamp_pb2 import Timestamp
 
+from phoenixflight import _requests as build
 from phoenixflight._connect import Connection, PhoenixFlightError
-from phoenixflight.envelope import packet_from_envelope
 from phoenixflight.v1 import flight_recorder_service_pb2 as rec
 from phoenixflight.v1 import flight_recorder_service_pb2_grpc as rec_grpc
 from phoenixflight.v1 import member_pb2 as mem
@@ -32,30 +28,9 @@ from phoenixflight.v1 import packet_pb2 as pkt
 from phoenixflight.v1 import packet_service_pb2 as ps
 from phoenixflight.v1 import packet_service_pb2_grpc as ps_grpc
 
-__all__ = ["Client", "duration", "struct"]
+__all__ = ["Client"]
 
 T = TypeVar("T")
-
-
-def duration(seconds: float) -> Duration:
-    d = Duration()
-    d.FromNanoseconds(round(seconds * 1e9))
-    return d
-
-
-def struct(values: Mapping[str, Any] | None) -> struct_pb2.Struct:
-    s = struct_pb2.Struct()
-    if values:
-        s.update(dict(values))
-    return s
-
-
-def _timestamp(seconds: float | None) -> Timestamp | None:
-    if seconds is None:
-        return None
-    ts = Timestamp()
-    ts.FromNanoseconds(round(seconds * 1e9))
-    return ts
 
 
 class Client:
@@ -105,26 +80,14 @@ class Client:
     # -- members --------------------------------------------------------------------
 
     def register_member(
-        self, member_id: str, *capabilities: str, kind: str = "agent",
-        trust_score: float | None = None, reliability: float | None = None,
-        labels: Mapping[str, str] | None = None, cpu: float | None = None,
-        memory: float | None = None, lease_ttl: float | None = None, credential: str = "",
+        self, member_id: str, *capabilities: str, **fields: Any
     ) -> tuple[mem.Member, str]:
-        """Register (or re-register, with the current credential); returns (member, credential)."""
-        request = ms.RegisterMemberRequest(
-            member_id=member_id, capabilities=list(capabilities),
-            kind=mem.MemberKind.Value(f"MEMBER_KIND_{kind.upper()}"),
-            labels=dict(labels or {}), credential=credential,
-        )
-        if trust_score is not None:
-            request.trust_score = trust_score
-        if reliability is not None:
-            request.reliability = reliability
-        if cpu is not None or memory is not None:
-            request.capacity.CopyFrom(mem.Capacity(cpu=cpu or 0.0, memory=memory or 0.0))
-        if lease_ttl is not None:
-            request.lease_ttl.CopyFrom(duration(lease_ttl))
-        resp = self._call(self.members.RegisterMember, request)
+        """Register (or re-register, with the current credential); returns (member, credential).
+
+        ``fields``: kind, trust_score, reliability, labels, cpu, memory, lease_ttl, credential.
+        """
+        resp = self._call(self.members.RegisterMember,
+                          build.register_member(member_id, capabilities, **fields))
         return resp.member, resp.credential
 
     def heartbeat(self, member_id: str, credential: str) -> ms.HeartbeatResponse:
@@ -135,17 +98,11 @@ class Client:
         return self._call(self.members.GetMember,  # type: ignore[no-any-return]
                           ms.GetMemberRequest(member_id=member_id)).member
 
-    def list_members(
-        self, *, statuses: Iterable[str] = (), capability: str = "", label_selector: str = "",
-        page_size: int = 0, page_token: str = "",
-    ) -> ms.ListMembersResponse:
-        """One page; ``statuses`` by name (ACTIVE, SUSPECT, ...)."""
-        request = ms.ListMembersRequest(
-            statuses=[mem.MemberStatus.Value(f"MEMBER_STATUS_{s.upper()}") for s in statuses],
-            capability=capability, label_selector=label_selector, page_size=page_size,
-            page_token=page_token,
-        )
-        return self._call(self.members.ListMembers, request)  # type: ignore[no-any-return]
+    def list_members(self, **filters: Any) -> ms.ListMembersResponse:
+        """One page. ``filters``: statuses (names: ACTIVE, ...), capability, label_selector,
+        page_size, page_token."""
+        return self._call(self.members.ListMembers,  # type: ignore[no-any-return]
+                          build.list_members(**filters))
 
     def iter_members(self, **filters: Any) -> Iterator[mem.Member]:
         """Every matching member, following page tokens."""
@@ -156,37 +113,15 @@ class Client:
             if not (token := page.next_page_token):
                 return
 
-    def update_member(
-        self, member_id: str, *, capabilities: Iterable[str] | None = None,
-        labels: Mapping[str, str] | None = None, trust_score: float | None = None,
-        reliability: float | None = None, cpu: float | None = None, memory: float | None = None,
-    ) -> mem.Member:
-        """Change only the fields given (capacity needs both cpu and memory)."""
-        member = mem.Member(member_id=member_id)
-        paths = []
-        if capabilities is not None:
-            member.capabilities.extend(capabilities)
-            paths.append("capabilities")
-        if labels is not None:
-            member.labels.update(labels)
-            paths.append("labels")
-        if trust_score is not None:
-            member.trust_score = trust_score
-            paths.append("trust_score")
-        if reliability is not None:
-            member.reliability = reliability
-            paths.append("reliability")
-        if cpu is not None or memory is not None:
-            member.capacity.CopyFrom(mem.Capacity(cpu=cpu or 0.0, memory=memory or 0.0))
-            paths.append("capacity")
-        request = ms.UpdateMemberRequest(member=member, update_mask=FieldMask(paths=paths))
+    def update_member(self, member_id: str, **changes: Any) -> mem.Member:
+        """Change only the fields given: capabilities, labels, trust_score, reliability,
+        cpu and memory (together)."""
+        request = build.update_member(member_id, **changes)
         return self._call(self.members.UpdateMember, request).member  # type: ignore[no-any-return]
 
     def drain_member(self, member_id: str, reason: str = "", deadline: float | None = None
                      ) -> mem.Member:
-        request = ms.DrainMemberRequest(member_id=member_id, reason=reason)
-        if deadline is not None:
-            request.deadline.CopyFrom(duration(deadline))
+        request = build.drain_member(member_id, reason, deadline)
         return self._call(self.members.DrainMember, request).member  # type: ignore[no-any-return]
 
     def retire_member(self, member_id: str, reason: str = "") -> mem.Member:
@@ -195,12 +130,11 @@ class Client:
 
     def watch_members(self, *, after_revision: int | None = None, member_id: str = ""
                       ) -> Iterator[ms.WatchMembersResponse]:
-        request = ms.WatchMembersRequest(member_id=member_id)
-        if after_revision is not None:
-            request.after_revision = after_revision
+        request = build.watch_members(after_revision, member_id)
         return self._stream(self._call(self.members.WatchMembers, request, stream=True))
 
     def list_capabilities(self, include_inactive: bool = False) -> list[ms.Capability]:
+        """The whole capability directory (every page)."""
         caps: list[ms.Capability] = []
         token = ""
         while True:
@@ -214,26 +148,18 @@ class Client:
 
     def submit_packet(self, packet: pkt.FlightPacket | Mapping[str, Any]) -> pkt.FlightPacket:
         """Submit a FlightPacket, or an envelope dict in the seed's (or the API's) JSON shape."""
-        if not isinstance(packet, pkt.FlightPacket):
-            packet = packet_from_envelope(packet)
         return self._call(self.packets.SubmitPacket,  # type: ignore[no-any-return]
-                          ps.SubmitPacketRequest(packet=packet)).packet
+                          build.submit_packet(packet)).packet
 
     def get_packet(self, packet_id: str) -> pkt.FlightPacket:
         return self._call(self.packets.GetPacket,  # type: ignore[no-any-return]
                           ps.GetPacketRequest(packet_id=packet_id)).packet
 
-    def list_packets(
-        self, *, statuses: Iterable[str] = (), owner: str = "", workload_type: str = "",
-        lineage_id: str = "", full: bool = False, page_size: int = 0, page_token: str = "",
-    ) -> ps.ListPacketsResponse:
-        request = ps.ListPacketsRequest(
-            statuses=[pkt.PacketStatus.Value(f"PACKET_STATUS_{s.upper()}") for s in statuses],
-            owner=owner, workload_type=workload_type, lineage_id=lineage_id,
-            view=ps.PACKET_VIEW_FULL if full else ps.PACKET_VIEW_BASIC,
-            page_size=page_size, page_token=page_token,
-        )
-        return self._call(self.packets.ListPackets, request)  # type: ignore[no-any-return]
+    def list_packets(self, **filters: Any) -> ps.ListPacketsResponse:
+        """One page. ``filters``: statuses, owner, workload_type, lineage_id, full (with
+        checkpoint state and result), page_size, page_token."""
+        return self._call(self.packets.ListPackets,  # type: ignore[no-any-return]
+                          build.list_packets(**filters))
 
     def iter_packets(self, **filters: Any) -> Iterator[pkt.FlightPacket]:
         token = ""
@@ -272,10 +198,7 @@ class Client:
         self, member_id: str, credential: str, packet_id: str, epoch: int,
         state: Mapping[str, Any], step: str = "",
     ) -> pkt.FlightPacket:
-        request = ps.SaveCheckpointRequest(
-            member_id=member_id, credential=credential, packet_id=packet_id, epoch=epoch,
-            state=struct(state), step=step,
-        )
+        request = build.save_checkpoint(member_id, credential, packet_id, epoch, state, step)
         return self._call(self.packets.SaveCheckpoint,  # type: ignore[no-any-return]
                           request).packet
 
@@ -283,10 +206,7 @@ class Client:
         self, member_id: str, credential: str, packet_id: str, epoch: int,
         result: Mapping[str, Any] | None = None,
     ) -> pkt.FlightPacket:
-        request = ps.CompletePacketRequest(
-            member_id=member_id, credential=credential, packet_id=packet_id, epoch=epoch,
-            result=struct(result),
-        )
+        request = build.complete_packet(member_id, credential, packet_id, epoch, result)
         return self._call(self.packets.CompletePacket,  # type: ignore[no-any-return]
                           request).packet
 
@@ -294,10 +214,7 @@ class Client:
         self, member_id: str, credential: str, packet_id: str, epoch: int, reason: str,
         permanent: bool = False,
     ) -> pkt.FlightPacket:
-        request = ps.FailPacketRequest(
-            member_id=member_id, credential=credential, packet_id=packet_id, epoch=epoch,
-            reason=reason, permanent=permanent,
-        )
+        request = build.fail_packet(member_id, credential, packet_id, epoch, reason, permanent)
         return self._call(self.packets.FailPacket, request).packet  # type: ignore[no-any-return]
 
     def watch_assignments(self, member_id: str, credential: str
@@ -307,17 +224,11 @@ class Client:
 
     # -- the Flight Recorder ----------------------------------------------------------
 
-    def query_events(
-        self, *, types: Iterable[str] = (), member_id: str = "", packet_id: str = "",
-        start_time: float | None = None, end_time: float | None = None,
-        after_sequence: int = 0, page_size: int = 0, page_token: str = "",
-    ) -> rec.QueryEventsResponse:
-        request = rec.QueryEventsRequest(
-            types=list(types), member_id=member_id, packet_id=packet_id,
-            start_time=_timestamp(start_time), end_time=_timestamp(end_time),
-            after_sequence=after_sequence, page_size=page_size, page_token=page_token,
-        )
-        return self._call(self.recorder.QueryEvents, request)  # type: ignore[no-any-return]
+    def query_events(self, **filters: Any) -> rec.QueryEventsResponse:
+        """One page. ``filters``: types, member_id, packet_id, start_time and end_time (epoch
+        seconds), after_sequence, page_size, page_token."""
+        return self._call(self.recorder.QueryEvents,  # type: ignore[no-any-return]
+                          build.query_events(**filters))
 
     def iter_events(self, **filters: Any) -> Iterator[rec.Event]:
         token = ""
@@ -327,15 +238,9 @@ class Client:
             if not (token := page.next_page_token):
                 return
 
-    def watch_events(
-        self, *, after_sequence: int | None = None, types: Iterable[str] = (),
-        member_id: str = "", packet_id: str = "",
-    ) -> Iterator[rec.Event]:
-        request = rec.WatchEventsRequest(types=list(types), member_id=member_id,
-                                         packet_id=packet_id)
-        if after_sequence is not None:
-            request.after_sequence = after_sequence
-        call = self._call(self.recorder.WatchEvents, request, stream=True)
+    def watch_events(self, **filters: Any) -> Iterator[rec.Event]:
+        """Events after ``after_sequence`` (None: from now), then live; filters as QueryEvents."""
+        call = self._call(self.recorder.WatchEvents, build.watch_events(**filters), stream=True)
         return (item.event for item in self._stream(call))
 
     def verify_chain(self) -> rec.VerifyChainResponse:

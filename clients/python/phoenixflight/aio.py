@@ -1,0 +1,220 @@
+"""The asyncio PhoenixFlight client: the same methods as Client, awaited (streams are async).
+
+    from phoenixflight.aio import AsyncClient
+
+    async with AsyncClient("127.0.0.1:7400") as pf:
+        packet = await pf.get_packet("fp-001")
+        async for event in pf.watch_events(after_sequence=0):
+            ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from typing import Any
+
+import grpc
+
+from phoenixflight import _requests as build
+from phoenixflight._connect import Connection, PhoenixFlightError
+from phoenixflight.v1 import flight_recorder_service_pb2 as rec
+from phoenixflight.v1 import flight_recorder_service_pb2_grpc as rec_grpc
+from phoenixflight.v1 import member_pb2 as mem
+from phoenixflight.v1 import membership_service_pb2 as ms
+from phoenixflight.v1 import membership_service_pb2_grpc as ms_grpc
+from phoenixflight.v1 import packet_pb2 as pkt
+from phoenixflight.v1 import packet_service_pb2 as ps
+from phoenixflight.v1 import packet_service_pb2_grpc as ps_grpc
+
+__all__ = ["AsyncClient"]
+
+
+class AsyncClient:
+    """An asyncio connection to one phoenixd; see Client for what each method does."""
+
+    def __init__(
+        self,
+        endpoint: str | None = None,
+        *,
+        connection: Connection | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self.connection = connection or Connection.from_env(endpoint=endpoint)
+        self.timeout = timeout
+        self._channel = self.connection.aio_channel()
+        self.members = ms_grpc.MembershipServiceStub(self._channel)
+        self.packets = ps_grpc.PacketServiceStub(self._channel)
+        self.recorder = rec_grpc.FlightRecorderServiceStub(self._channel)
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def _call(self, method: Any, request: Any) -> Any:
+        try:
+            return await method(request, timeout=self.timeout, metadata=self.connection.metadata)
+        except grpc.RpcError as exc:
+            raise PhoenixFlightError(exc.code(), exc.details() or "") from None
+
+    async def _stream(self, method: Any, request: Any) -> AsyncGenerator[Any, None]:
+        """A server (or bidi, given a request iterator) stream, with errors translated."""
+        call = method(request, metadata=self.connection.metadata)
+        try:
+            async for item in call:
+                yield item
+        except grpc.RpcError as exc:
+            raise PhoenixFlightError(exc.code(), exc.details() or "") from None
+        finally:
+            call.cancel()
+
+    # -- members --------------------------------------------------------------------
+
+    async def register_member(self, member_id: str, *capabilities: str, **fields: Any
+                              ) -> tuple[mem.Member, str]:
+        resp = await self._call(self.members.RegisterMember,
+                                build.register_member(member_id, capabilities, **fields))
+        return resp.member, resp.credential
+
+    async def heartbeat(self, member_id: str, credential: str) -> ms.HeartbeatResponse:
+        return await self._call(  # type: ignore[no-any-return]
+            self.members.Heartbeat, ms.HeartbeatRequest(member_id=member_id, credential=credential))
+
+    async def get_member(self, member_id: str) -> mem.Member:
+        resp = await self._call(self.members.GetMember, ms.GetMemberRequest(member_id=member_id))
+        return resp.member  # type: ignore[no-any-return]
+
+    async def list_members(self, **filters: Any) -> ms.ListMembersResponse:
+        return await self._call(  # type: ignore[no-any-return]
+            self.members.ListMembers, build.list_members(**filters))
+
+    async def update_member(self, member_id: str, **changes: Any) -> mem.Member:
+        resp = await self._call(self.members.UpdateMember,
+                                build.update_member(member_id, **changes))
+        return resp.member  # type: ignore[no-any-return]
+
+    async def drain_member(self, member_id: str, reason: str = "",
+                           deadline: float | None = None) -> mem.Member:
+        resp = await self._call(self.members.DrainMember,
+                                build.drain_member(member_id, reason, deadline))
+        return resp.member  # type: ignore[no-any-return]
+
+    async def retire_member(self, member_id: str, reason: str = "") -> mem.Member:
+        resp = await self._call(self.members.RetireMember,
+                                ms.RetireMemberRequest(member_id=member_id, reason=reason))
+        return resp.member  # type: ignore[no-any-return]
+
+    def watch_members(self, *, after_revision: int | None = None, member_id: str = ""
+                      ) -> AsyncGenerator[ms.WatchMembersResponse, None]:
+        return self._stream(self.members.WatchMembers,
+                            build.watch_members(after_revision, member_id))
+
+    async def list_capabilities(self, include_inactive: bool = False) -> list[ms.Capability]:
+        caps: list[ms.Capability] = []
+        token = ""
+        while True:
+            page = await self._call(self.members.ListCapabilities, ms.ListCapabilitiesRequest(
+                include_inactive=include_inactive, page_token=token))
+            caps.extend(page.capabilities)
+            if not (token := page.next_page_token):
+                return caps
+
+    def open_session(self, requests: AsyncIterator[ms.OpenSessionRequest]
+                     ) -> AsyncGenerator[ms.OpenSessionResponse, None]:
+        """The member's session stream (the Member worker drives it)."""
+        return self._stream(self.members.OpenSession, requests)
+
+    # -- packets --------------------------------------------------------------------
+
+    async def submit_packet(self, packet: pkt.FlightPacket | Mapping[str, Any]
+                            ) -> pkt.FlightPacket:
+        resp = await self._call(self.packets.SubmitPacket, build.submit_packet(packet))
+        return resp.packet  # type: ignore[no-any-return]
+
+    async def get_packet(self, packet_id: str) -> pkt.FlightPacket:
+        resp = await self._call(self.packets.GetPacket, ps.GetPacketRequest(packet_id=packet_id))
+        return resp.packet  # type: ignore[no-any-return]
+
+    async def list_packets(self, **filters: Any) -> ps.ListPacketsResponse:
+        return await self._call(  # type: ignore[no-any-return]
+            self.packets.ListPackets, build.list_packets(**filters))
+
+    async def cancel_packet(self, packet_id: str, reason: str = "") -> pkt.FlightPacket:
+        resp = await self._call(self.packets.CancelPacket,
+                                ps.CancelPacketRequest(packet_id=packet_id, reason=reason))
+        return resp.packet  # type: ignore[no-any-return]
+
+    async def handoff_packet(self, packet_id: str, target: str = "", reason: str = ""
+                             ) -> pkt.FlightPacket:
+        resp = await self._call(self.packets.HandoffPacket, ps.HandoffPacketRequest(
+            packet_id=packet_id, target_member_id=target, reason=reason))
+        return resp.packet  # type: ignore[no-any-return]
+
+    async def explain_assignment(self, packet_id: str, epoch: int = 0) -> ps.Decision:
+        resp = await self._call(self.packets.ExplainAssignment,
+                                ps.ExplainAssignmentRequest(packet_id=packet_id, epoch=epoch))
+        return resp.decision  # type: ignore[no-any-return]
+
+    async def get_handoff_key(self) -> ps.GetHandoffKeyResponse:
+        return await self._call(  # type: ignore[no-any-return]
+            self.packets.GetHandoffKey, ps.GetHandoffKeyRequest())
+
+    async def ack_packet(self, member_id: str, credential: str, packet_id: str, epoch: int
+                         ) -> pkt.FlightPacket:
+        resp = await self._call(self.packets.AckPacket, ps.AckPacketRequest(
+            member_id=member_id, credential=credential, packet_id=packet_id, epoch=epoch))
+        return resp.packet  # type: ignore[no-any-return]
+
+    async def save_checkpoint(
+        self, member_id: str, credential: str, packet_id: str, epoch: int,
+        state: Mapping[str, Any], step: str = "",
+    ) -> pkt.FlightPacket:
+        resp = await self._call(self.packets.SaveCheckpoint, build.save_checkpoint(
+            member_id, credential, packet_id, epoch, state, step))
+        return resp.packet  # type: ignore[no-any-return]
+
+    async def complete_packet(
+        self, member_id: str, credential: str, packet_id: str, epoch: int,
+        result: Mapping[str, Any] | None = None,
+    ) -> pkt.FlightPacket:
+        resp = await self._call(self.packets.CompletePacket, build.complete_packet(
+            member_id, credential, packet_id, epoch, result))
+        return resp.packet  # type: ignore[no-any-return]
+
+    async def fail_packet(
+        self, member_id: str, credential: str, packet_id: str, epoch: int, reason: str,
+        permanent: bool = False,
+    ) -> pkt.FlightPacket:
+        resp = await self._call(self.packets.FailPacket, build.fail_packet(
+            member_id, credential, packet_id, epoch, reason, permanent))
+        return resp.packet  # type: ignore[no-any-return]
+
+    def watch_assignments(self, member_id: str, credential: str
+                          ) -> AsyncGenerator[ps.WatchAssignmentsResponse, None]:
+        return self._stream(self.packets.WatchAssignments, ps.WatchAssignmentsRequest(
+            member_id=member_id, credential=credential))
+
+    # -- the Flight Recorder ----------------------------------------------------------
+
+    async def query_events(self, **filters: Any) -> rec.QueryEventsResponse:
+        return await self._call(  # type: ignore[no-any-return]
+            self.recorder.QueryEvents, build.query_events(**filters))
+
+    async def watch_events(self, **filters: Any) -> AsyncGenerator[rec.Event, None]:
+        async for item in self._stream(self.recorder.WatchEvents,
+                                       build.watch_events(**filters)):
+            yield item.event
+
+    async def verify_chain(self) -> rec.VerifyChainResponse:
+        return await self._call(  # type: ignore[no-any-return]
+            self.recorder.VerifyChain, rec.VerifyChainRequest())
+
+    async def export_lineage(self, *, packet_id: str = "", lineage_id: str = ""
+                             ) -> rec.ExportLineageResponse:
+        return await self._call(  # type: ignore[no-any-return]
+            self.recorder.ExportLineage,
+            rec.ExportLineageRequest(packet_id=packet_id, lineage_id=lineage_id))
