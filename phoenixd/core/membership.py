@@ -381,7 +381,10 @@ class Membership:
             self._state_record_capabilities(member_id, tuple(added), Actor.OPERATOR)
         return self._state.members[member_id]
 
-    def drain(self, member_id: str, reason: str, deadline: float | None = None) -> Member:
+    def drain(
+        self, member_id: str, reason: str, deadline: float | None = None,
+        actor: str = Actor.OPERATOR,
+    ) -> Member:
         """No new work; hand packets off; retire once empty (or at the deadline)."""
         member = self.get_member(member_id)
         validate_text(reason, "reason")
@@ -403,7 +406,7 @@ class Membership:
         self._notify(Notice(NoticeKind.DRAIN_REQUESTED, member_id, draining.status_reason))
         # Recording it lets the packets layer hand off what may move (and retire
         # the member itself if that empties it).
-        self._record(EventType.MEMBER_DRAINING, draining, Actor.OPERATOR, draining.status_reason)
+        self._record(EventType.MEMBER_DRAINING, draining, actor, draining.status_reason)
         if self.load_of(member_id).assigned_packets == 0:
             return self.retire(member_id, "drain complete: no work left", actor=Actor.DAEMON)
         return self._state.members[member_id]

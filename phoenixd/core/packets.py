@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from phoenixd.core.errors import InvalidArgument
 from phoenixd.core.members import validate_text, validate_unit_interval
 from phoenixd.core.selector import parse_selector
+from phoenixflight import protocol
 
 __all__ = [
     "DEFAULT_MAX_ATTEMPTS",
@@ -223,79 +222,26 @@ def validate_max_attempts(value: int) -> int:
 # -- the checkpoint hash ----------------------------------------------------------
 
 
-def _number(value: float) -> str:
-    """A double as ECMAScript's Number::toString prints it (RFC 8785, section 3.2.2.3).
-
-    Python's repr finds the same shortest round-tripping digits; only the layout
-    differs, so the digits and exponent are taken from it and laid out the
-    ECMAScript way (plain up to 21 integer digits and down to 1e-6, else exponent).
-    """
-    if not math.isfinite(value):
-        raise InvalidArgument("checkpoint state holds a NaN or infinite number")
-    if value == 0:
-        return "0"
-    sign = "-" if value < 0 else ""
-    digits_tuple, exponent = Decimal(repr(abs(value))).as_tuple()[1:]
-    digits = "".join(map(str, digits_tuple)).rstrip("0")
-    assert isinstance(exponent, int)
-    exponent += len("".join(map(str, digits_tuple))) - len(digits)  # trailing zeros removed
-    k = len(digits)
-    n = exponent + k  # value = 0.digits x 10^n
-    if k <= n <= 21:
-        return sign + digits + "0" * (n - k)
-    if 0 < n <= 21:
-        return sign + digits[:n] + "." + digits[n:]
-    if -6 < n <= 0:
-        return sign + "0." + "0" * (-n) + digits
-    mantissa = digits[0] + ("." + digits[1:] if k > 1 else "")
-    return f"{sign}{mantissa}e{'+' if n - 1 >= 0 else '-'}{abs(n - 1)}"
-
-
-def _utf16(key: str) -> bytes:
-    return key.encode("utf-16-be", "surrogatepass")
-
-
 def canonical_json(value: Any) -> str:
-    """RFC 8785-style canonical JSON: sorted keys, no spaces, ECMAScript numbers.
-
-    Members of other languages re-derive ``state_hash`` from the state they
-    receive, so the form must not depend on Python's float or key formatting.
-    """
-    if isinstance(value, Mapping):
-        # RFC 8785 orders keys by UTF-16 code units, which UTF-16-BE bytes compare as.
-        items = sorted(value.items(), key=lambda kv: _utf16(str(kv[0])))
-        return "{" + ",".join(f"{json.dumps(str(k), ensure_ascii=False)}:{canonical_json(v)}"
-                              for k, v in items) + "}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join(canonical_json(v) for v in value) + "]"
-    if isinstance(value, bool) or value is None:
-        return json.dumps(value)
-    if isinstance(value, (int, float)):
-        try:
-            return _number(float(value))
-        except OverflowError:
-            raise InvalidArgument("checkpoint state holds a number too large for JSON") from None
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    raise InvalidArgument(f"checkpoint state holds a {type(value).__name__}, not JSON data")
-
-
-def _utf8(text: str) -> bytes:
+    """RFC 8785 canonical JSON (phoenixflight.protocol), with the core's error type."""
     try:
-        return text.encode()
-    except UnicodeEncodeError:
-        raise InvalidArgument("checkpoint state holds text that is not valid Unicode") from None
+        return protocol.canonical_json(value)
+    except ValueError as exc:
+        raise InvalidArgument(f"checkpoint state holds {exc}") from None
 
 
 def state_hash(state: Mapping[str, Any]) -> str:
     """The seed's ``sha256:...`` over the state's canonical bytes."""
-    return "sha256:" + hashlib.sha256(_utf8(canonical_json(state))).hexdigest()
+    return validate_state(state)[1]
 
 
 def validate_state(state: Mapping[str, Any], what: str = "checkpoint state"
                    ) -> tuple[dict[str, Any], str]:
     """The state and its hash, or InvalidArgument if it is too big to carry around."""
-    data = _utf8(canonical_json(state))
+    try:
+        data = protocol.canonical_bytes(state)
+    except ValueError as exc:
+        raise InvalidArgument(f"{what} holds {exc}") from None
     if len(data) > MAX_STATE_BYTES:
         raise InvalidArgument(
             f"{what} is {len(data)} bytes in canonical JSON; at most {MAX_STATE_BYTES}"

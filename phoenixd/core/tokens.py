@@ -22,9 +22,11 @@ import datetime as dt
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
+from phoenixflight import protocol
+
 __all__ = ["TOKEN_DOMAIN", "HandoffToken", "Signer", "signed_bytes"]
 
-TOKEN_DOMAIN = "phoenixflight-handoff-v1"
+TOKEN_DOMAIN = protocol.TOKEN_DOMAIN
 
 
 class Signer(Protocol):
@@ -48,12 +50,7 @@ class HandoffToken:
         return asdict(self)
 
 
-def signed_bytes(
-    packet_id: str, epoch: int, from_member: str, to_member: str, state_hash: str, issued_at: str
-) -> bytes:
-    return "\n".join(
-        (TOKEN_DOMAIN, packet_id, str(epoch), from_member, to_member, state_hash, issued_at)
-    ).encode()
+signed_bytes = protocol.token_signed_bytes
 
 
 def issue(

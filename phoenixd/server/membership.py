@@ -159,6 +159,11 @@ class MembershipServicer(pb_grpc.MembershipServiceServicer):
                 member = self._core.session_message(session.member_id, session, reported)
                 if kind == "packet_ack":
                     self._ack(session, message.packet_ack)
+                elif kind == "drain":
+                    deadline = convert.duration_seconds(message.drain.deadline, "deadline")
+                    self._core.drain(session.member_id, message.drain.reason or
+                                     "member asked to drain", deadline,
+                                     actor=Actor.member(session.member_id))
                 if kind == "heartbeat":
                     session.send(lease=pb.SessionLease(status=convert.status_to_pb(member.status)))
         except PhoenixError as exc:

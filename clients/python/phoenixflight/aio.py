@@ -30,7 +30,10 @@ __all__ = ["AsyncClient"]
 
 
 class AsyncClient:
-    """An asyncio connection to one phoenixd; see Client for what each method does."""
+    """An asyncio connection to one phoenixd; see Client for what each method does.
+
+    Make it inside the event loop that uses it (grpc.aio channels belong to one loop).
+    """
 
     def __init__(
         self,

@@ -195,6 +195,7 @@ class OpenSessionRequest(_message.Message):
     ACK_FIELD_NUMBER: _builtins.int
     GOODBYE_FIELD_NUMBER: _builtins.int
     PACKET_ACK_FIELD_NUMBER: _builtins.int
+    DRAIN_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def open(self) -> Global___SessionOpen:
         """Must be the first message on the stream."""
@@ -216,6 +217,10 @@ class OpenSessionRequest(_message.Message):
     def packet_ack(self) -> Global___PacketAck:
         """Acknowledges an assignment, as AckPacket does."""
 
+    @_builtins.property
+    def drain(self) -> Global___SessionDrain:
+        """The member asks to be drained (e.g. on SIGTERM), as DrainMember does."""
+
     def __init__(
         self,
         *,
@@ -225,16 +230,42 @@ class OpenSessionRequest(_message.Message):
         ack: Global___SessionAck | None = ...,
         goodbye: Global___SessionGoodbye | None = ...,
         packet_ack: Global___PacketAck | None = ...,
+        drain: Global___SessionDrain | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "goodbye", b"goodbye", "heartbeat", b"heartbeat", "kind", b"kind", "load_report", b"load_report", "open", b"open", "packet_ack", b"packet_ack"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "drain", b"drain", "goodbye", b"goodbye", "heartbeat", b"heartbeat", "kind", b"kind", "load_report", b"load_report", "open", b"open", "packet_ack", b"packet_ack"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "goodbye", b"goodbye", "heartbeat", b"heartbeat", "kind", b"kind", "load_report", b"load_report", "open", b"open", "packet_ack", b"packet_ack"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "drain", b"drain", "goodbye", b"goodbye", "heartbeat", b"heartbeat", "kind", b"kind", "load_report", b"load_report", "open", b"open", "packet_ack", b"packet_ack"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["open", "heartbeat", "load_report", "ack", "goodbye", "packet_ack"]  # noqa: Y015
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["open", "heartbeat", "load_report", "ack", "goodbye", "packet_ack", "drain"]  # noqa: Y015
     _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
 
 Global___OpenSessionRequest: _TypeAlias = OpenSessionRequest  # noqa: Y015
+
+@_typing.final
+class SessionDrain(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REASON_FIELD_NUMBER: _builtins.int
+    DEADLINE_FIELD_NUMBER: _builtins.int
+    reason: _builtins.str
+    @_builtins.property
+    def deadline(self) -> _duration_pb2.Duration:
+        """Defaults to 60 s."""
+
+    def __init__(
+        self,
+        *,
+        reason: _builtins.str = ...,
+        deadline: _duration_pb2.Duration | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["deadline", b"deadline"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deadline", b"deadline", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SessionDrain: _TypeAlias = SessionDrain  # noqa: Y015
 
 @_typing.final
 class PacketAck(_message.Message):
