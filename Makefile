@@ -7,16 +7,17 @@ BUF    := node_modules/.bin/buf
 LISTEN ?= 127.0.0.1:7400
 DATA   ?= ./.phoenixflight
 
-.PHONY: venv run test check lint gen check-gen proto-lint typecheck unit clean
+.PHONY: venv run test check lint gen check-gen proto-lint typecheck ts-test clean
 
 # The set-up: a venv with the SDK (generated API) and the daemon (its Cython
 # kernel compiled at install), plus buf from npm. Redone when a build file changes.
-$(STAMP): pyproject.toml setup.py clients/python/pyproject.toml phoenixd/_ring.pyx phoenixd/_ring.pxd package.json package-lock.json
+$(STAMP): pyproject.toml setup.py clients/python/pyproject.toml phoenixd/_ring.pyx phoenixd/_ring.pxd package.json package-lock.json clients/typescript/package.json clients/typescript/package-lock.json
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ./clients/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	npm install --no-audit --no-fund --loglevel=error
+	cd clients/typescript && npm install --no-audit --no-fund --loglevel=error
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -24,9 +25,14 @@ venv: $(STAMP)
 run: venv
 	$(BIN)/phoenixd --listen $(LISTEN) --data-dir $(DATA)
 
-test: venv check-gen proto-lint lint typecheck
+test: venv check-gen proto-lint lint typecheck ts-test
 	$(BIN)/pytest
 	PHOENIX_NO_EXTENSIONS=1 $(BIN)/pytest -q tests/test_ring_kernel.py tests/test_ring_facade.py tests/test_ring_balance.py
+
+# The TypeScript client: compiled with tsc, tested with Node's runner against a live phoenixd.
+ts-test: venv
+	cd clients/typescript && npx --no-install tsc -p tsconfig.json && \
+		PHOENIXD=$(CURDIR)/$(BIN)/phoenixd node --test dist/test/
 
 gen: venv
 	$(BIN)/python scripts/gen_protos.py
@@ -44,4 +50,5 @@ typecheck: venv
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) node_modules build phoenixd/_ring.c phoenixd/*.so *.egg-info
+	rm -rf $(VENV) node_modules build phoenixd/_ring.c phoenixd/*.so *.egg-info \
+		clients/typescript/node_modules clients/typescript/dist

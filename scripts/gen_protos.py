@@ -1,7 +1,8 @@
-"""Generate the Python API code from proto/ (the only way it is ever made).
+"""Generate the API code from proto/ (the only way it is ever made).
 
-The output goes to one marked place, ``clients/python/phoenixflight/v1/``,
-which both the SDK and the daemon import. Nothing there is edited by hand.
+Python goes to ``clients/python/phoenixflight/v1/`` (which both the SDK and the
+daemon import), TypeScript to ``clients/typescript/src/gen/``. Nothing there is
+edited by hand.
 
 Usage:
     python scripts/gen_protos.py          # regenerate in place
@@ -22,6 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 PROTO_ROOT = ROOT / "proto"
 OUT_ROOT = ROOT / "clients" / "python"
 PACKAGE_DIR = Path("phoenixflight") / "v1"
+TS_ROOT = ROOT / "clients" / "typescript"
+TS_OUT = Path("src") / "gen"
+BUF = ROOT / "node_modules" / ".bin" / "buf"
 # The generators are pinned (pyproject dev extra) so that every machine writes
 # the same bytes; a different version is a drift by design.
 TOOLS_VERSION = "1.85.1"
@@ -66,6 +70,33 @@ def generate(out_root: Path) -> None:
     (package.parent / "__init__.py").touch(exist_ok=True)
 
 
+def generate_typescript(out_root: Path) -> None:
+    """protoc-gen-es (pinned in clients/typescript/package.json) through buf, into out_root."""
+    plugin = TS_ROOT / "node_modules" / ".bin" / "protoc-gen-es"
+    if not plugin.exists() or not BUF.exists():
+        raise SystemExit("the TypeScript generator is not installed; run `make venv` first")
+    template = (TS_ROOT / "buf.gen.yaml").read_text().replace(
+        "node_modules/.bin/protoc-gen-es", str(plugin)).replace("out: src/gen", f"out: {out_root}")
+    result = subprocess.run(
+        [str(BUF), "generate", str(PROTO_ROOT), "--template", template],
+        capture_output=True, text=True, check=False, cwd=TS_ROOT,
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"buf generate failed:\n{result.stdout}{result.stderr}")
+
+
+def tree_drift(expected: Path, actual: Path) -> list[str]:
+    """Files that differ between two generated trees (any depth)."""
+    def files(root: Path) -> set[Path]:
+        return {p.relative_to(root) for p in root.rglob("*")
+                if p.is_file() and "__pycache__" not in p.parts}
+
+    names = files(expected) | (files(actual) if actual.exists() else set())
+    return [str(n) for n in sorted(names)
+            if not ((expected / n).exists() and (actual / n).exists()
+                    and filecmp.cmp(expected / n, actual / n, shallow=False))]
+
+
 def check_version() -> None:
     from importlib.metadata import version
 
@@ -79,18 +110,6 @@ def check_version() -> None:
             )
 
 
-def drift(expected: Path, actual: Path) -> list[str]:
-    """Names of generated files that differ between two trees."""
-    names = {p.name for p in expected.iterdir() if p.is_file()}
-    names |= {p.name for p in actual.iterdir() if p.is_file()} if actual.exists() else set()
-    differ = []
-    for name in sorted(names):
-        a, b = expected / name, actual / name
-        if not (a.exists() and b.exists() and filecmp.cmp(a, b, shallow=False)):
-            differ.append(name)
-    return differ
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only report drift")
@@ -101,15 +120,20 @@ def main(argv: list[str] | None = None) -> int:
         # Generate aside, then swap in: a failed run leaves the committed code alone.
         with tempfile.TemporaryDirectory() as tmp:
             generate(Path(tmp))
+            generate_typescript(Path(tmp) / "ts")
             for old in target.glob("*_pb2*.py*"):
                 old.unlink()
             for new in (Path(tmp) / PACKAGE_DIR).iterdir():
                 shutil.copy2(new, target / new.name)
-        print(f"generated {target.relative_to(ROOT)}")
+            shutil.rmtree(TS_ROOT / TS_OUT, ignore_errors=True)
+            shutil.copytree(Path(tmp) / "ts", TS_ROOT / TS_OUT)
+        print(f"generated {target.relative_to(ROOT)} and {(TS_ROOT / TS_OUT).relative_to(ROOT)}")
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         generate(Path(tmp))
-        differ = drift(Path(tmp) / PACKAGE_DIR, target)
+        generate_typescript(Path(tmp) / "ts")
+        differ = tree_drift(Path(tmp) / PACKAGE_DIR, target)
+        differ += [f"typescript:{n}" for n in tree_drift(Path(tmp) / "ts", TS_ROOT / TS_OUT)]
     if differ:
         print(
             "generated code drifted from proto/: " + ", ".join(differ)
