@@ -18,3 +18,6 @@ console.log(`submitted ${packet.packetId}: owner ${packet.currentOwner}, epoch $
 const events = await pf.recorder.queryEvents({ packetId: packet.packetId });
 for (const event of events.events) console.log(`${event.sequence} ${event.type} ${event.reason}`);
 console.log(`chain ok: ${(await pf.verifyChain()).ok}`);
+// Leave nothing behind: this member will not heartbeat.
+await pf.packets.cancelPacket({ packetId: packet.packetId, reason: "example done" });
+await pf.members.retireMember({ memberId: member.memberId, reason: "example done" });
