@@ -1,14 +1,18 @@
-"""Read-side queries over the registry: filtered pages of members, the capability directory."""
+"""Read-side queries: filtered pages of members and packets, the capability directory."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Iterable, Mapping
+from typing import TypeVar
 
 from phoenixd.core.members import Member, MemberStatus, parse_capability
+from phoenixd.core.packets import Packet, PacketStatus
 from phoenixd.core.selector import Selector
 from phoenixd.core.state import ClusterState
 
-__all__ = ["capability_directory", "list_members"]
+__all__ = ["capability_directory", "list_members", "list_packets"]
+
+R = TypeVar("R", Member, Packet)
 
 
 def list_members(
@@ -33,23 +37,61 @@ def list_members(
                 return False
         return selector is None or selector.matches(member.labels)
 
-    page: list[Member] = []
+    return _page(state.member_ids, state.members, matches, after_id, limit)
+
+
+def list_packets(
+    state: ClusterState,
+    *,
+    statuses: Collection[PacketStatus] = (),
+    owner: str = "",
+    workload_type: str = "",
+    lineage_id: str = "",
+    after_id: str = "",
+    limit: int = 100,
+) -> tuple[list[Packet], str, int]:
+    """One page of matching packets by id. Returns (page, next after_id or "", total)."""
+    wanted = set(statuses)
+
+    def matches(p: Packet) -> bool:
+        return not (
+            (wanted and p.status not in wanted)
+            or (owner and p.owner != owner)
+            or (workload_type and p.workload_type != workload_type)
+            or (lineage_id and p.lineage_id != lineage_id)
+        )
+
+    return _page(state.packet_ids, state.packets, matches, after_id, limit)
+
+
+def _page(
+    ids: Iterable[str], records: Mapping[str, R], matches: Callable[[R], bool],
+    after_id: str, limit: int,
+) -> tuple[list[R], str, int]:
+    """The matching records after ``after_id`` (ids ascending), at most ``limit``, the id to
+    resume after ("" on the last page), and how many match in all."""
+    page: list[R] = []
     more = False
     total = 0
-    for member_id in state.member_ids:
-        member = state.members[member_id]
-        if not matches(member):
+    for record_id in ids:
+        record = records[record_id]
+        if not matches(record):
             continue
         total += 1
-        if member_id > after_id:
+        if record_id > after_id:
             if len(page) < limit:
-                page.append(member)
+                page.append(record)
             else:
                 more = True
-    return page, page[-1].member_id if more else "", total
+    return page, (_id_of(page[-1]) if more else ""), total
+
+
+def _id_of(record: Member | Packet) -> str:
+    return record.member_id if isinstance(record, Member) else record.packet_id
+
 
 def capability_directory(
-state: ClusterState, include_inactive: bool = False
+    state: ClusterState, include_inactive: bool = False
 ) -> dict[str, list[tuple[Member, str]]]:
     """Capability name -> [(provider, version)], providers sorted by id."""
     directory: dict[str, list[tuple[Member, str]]] = {}

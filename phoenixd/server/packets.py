@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from phoenixd.core import directory
 from phoenixd.core.errors import InvalidArgument, NotFound, ResourceExhausted
 from phoenixd.core.events import EventType
 from phoenixd.core.members import validate_member_id
-from phoenixd.core.packets import Packet, validate_name
+from phoenixd.core.packets import validate_name
 from phoenixd.server import convert
 from phoenixd.server.context import Services
 from phoenixd.server.errors import Context, streaming, unary
@@ -67,30 +68,18 @@ class PacketServicer(pb_grpc.PacketServiceServicer):
             "workload_type": request.workload_type, "lineage": request.lineage_id,
         }
         after = str(convert.decode_page_token(request.page_token, query, str) or "")
-        limit = convert.page_size(request.page_size)
-        state = self._s.state
-        page: list[Packet] = []
-        total, more = 0, False
-        for packet_id in state.packet_ids:
-            p = state.packets[packet_id]
-            if (statuses and p.status not in statuses) or (
-                request.owner and p.owner != request.owner) or (
-                request.workload_type and p.workload_type != request.workload_type) or (
-                request.lineage_id and p.lineage_id != request.lineage_id):
-                continue
-            total += 1
-            if packet_id > after:
-                if len(page) < limit:
-                    page.append(p)
-                else:
-                    more = True
+        page, next_after, total = directory.list_packets(
+            self._s.state, statuses=statuses, owner=request.owner,
+            workload_type=request.workload_type, lineage_id=request.lineage_id,
+            after_id=after, limit=convert.page_size(request.page_size),
+        )
         if request.view not in (pb.PACKET_VIEW_UNSPECIFIED, pb.PACKET_VIEW_BASIC,
                                 pb.PACKET_VIEW_FULL):
             raise InvalidArgument(f"view {request.view} is not BASIC or FULL")
         full = request.view == pb.PACKET_VIEW_FULL
         reply = pb.ListPacketsResponse(
             packets=[packet_to_pb(p, full=full) for p in page], total_size=total,
-            next_page_token=convert.encode_page_token(page[-1].packet_id, query) if more else "",
+            next_page_token=convert.encode_page_token(next_after, query) if next_after else "",
         )
         reply.revision = await self._s.settle()
         return reply
