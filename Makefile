@@ -7,7 +7,7 @@ BUF    := node_modules/.bin/buf
 LISTEN ?= 127.0.0.1:7400
 DATA   ?= ./.phoenixflight
 
-.PHONY: venv run test check lint gen check-gen proto-lint typecheck ts-test clean
+.PHONY: venv run test check lint gen check-gen proto-lint typecheck ts-test bench bench-smoke clean
 
 # The set-up: a venv with the SDK (generated API) and the daemon (its Cython
 # kernel compiled at install), plus buf from npm. Redone when a build file changes.
@@ -25,7 +25,7 @@ venv: $(STAMP)
 run: venv
 	$(BIN)/phoenixd --listen $(LISTEN) --data-dir $(DATA)
 
-test: venv check-gen proto-lint lint typecheck ts-test
+test: venv check-gen proto-lint lint typecheck ts-test bench-smoke
 	$(BIN)/pytest
 	PHOENIX_NO_EXTENSIONS=1 $(BIN)/pytest -q tests/test_ring_kernel.py tests/test_ring_facade.py tests/test_ring_balance.py
 
@@ -33,6 +33,19 @@ test: venv check-gen proto-lint lint typecheck ts-test
 ts-test: venv
 	cd clients/typescript && npx --no-install tsc -p tsconfig.json && \
 		PHOENIXD=$(CURDIR)/$(BIN)/phoenixd node --test dist/test/
+
+# Benchmarks print side-by-side figures; bench-smoke runs each once at tiny sizes so they
+# never rot (part of make test). Figures and their commands: README, Figures.
+bench: venv
+	$(BIN)/pytest bench/ --benchmark-only --benchmark-columns=min,median,ops \
+		--benchmark-sort=name --benchmark-max-time=0.5
+	$(BIN)/python bench/load.py --seconds 5
+	$(BIN)/python bench/failover.py --members 4 --packets 100 --ttl 1
+
+bench-smoke: venv
+	$(BIN)/pytest -q bench/ --benchmark-disable
+	$(BIN)/python bench/load.py --seconds 0.5
+	$(BIN)/python bench/failover.py --members 2 --packets 10 --ttl 1
 
 gen: venv
 	$(BIN)/python scripts/gen_protos.py

@@ -1,0 +1,1 @@
+"""Benchmarks import the kernels directly; both twins must be importable here."""
