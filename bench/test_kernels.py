@@ -7,9 +7,12 @@ uhashring (the consistent-hashing library a Python user would pick), in the same
 
 from __future__ import annotations
 
+import functools
 import random
 from array import array
+from collections.abc import Callable
 from types import ModuleType
+from typing import TypeVar
 
 import pytest
 from uhashring import HashRing
@@ -17,14 +20,46 @@ from uhashring import HashRing
 import phoenixd._ring as compiled
 import phoenixd._ring_py as pure
 
+T = TypeVar("T")
+
 KERNELS = {"compiled": compiled, "pure": pure}
 SIZES = (10, 100, 1000)
 BATCH = 10_000
+# Single calls take from 15 ns to a few us, close to the cost of reading the timer (tens of ns in
+# a VM). Calibration picks the calls per round from one timed try, and a try that is preempted
+# yields one call a round, whose figure then carries a whole timer read. A fixed count per round
+# keeps every single-call figure comparable within a run.
+SINGLE_CALLS = 1_000
+SINGLE_ROUNDS = 100
+
+
+def _ids(n: int) -> list[str]:
+    return [f"member-{i}" for i in range(n)]
 
 
 def _ring(kernel: ModuleType, n: int) -> tuple[array[int], array[int], bytes]:
-    tokens, owners = kernel.ring_tokens([f"member-{i}" for i in range(n)], kernel.DEFAULT_VNODES)
+    tokens, owners = kernel.ring_tokens(_ids(n), kernel.DEFAULT_VNODES)
     return tokens, owners, bytes([1]) * n
+
+
+def _single(benchmark, func: Callable[..., T], *args: object) -> T:  # type: ignore[no-untyped-def]
+    """Benchmark SINGLE_CALLS calls of func(*args) a round."""
+    result: T = benchmark.pedantic(
+        func, args=args, iterations=SINGLE_CALLS, rounds=SINGLE_ROUNDS, warmup_rounds=1
+    )
+    return result
+
+
+@functools.cache
+def _built(name: str, n: int) -> compiled.Ring | pure.Ring:
+    """The kernel's Ring over n members, built once per run (the pure one takes ~1 s at 1,000)."""
+    ring: compiled.Ring | pure.Ring = KERNELS[name].Ring(_ids(n))
+    return ring
+
+
+def _keys() -> array[int]:
+    rng = random.Random(7)
+    return array("I", (rng.getrandbits(32) for _ in range(BATCH)))
 
 
 @pytest.mark.parametrize("n", SIZES)
@@ -35,15 +70,40 @@ def test_single_lookup(benchmark, name: str, n: int) -> None:  # type: ignore[no
     tokens, owners, mask = _ring(kernel, n)
     key = kernel.hash32("packet-42")
     benchmark.group = f"single lookup, N={n}"
-    assert benchmark(kernel.lookup, tokens, owners, key, mask) >= 0
+    assert _single(benchmark, kernel.lookup, tokens, owners, key, mask) >= 0
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("name", list(KERNELS))
+def test_single_lookup_ring(benchmark, name: str, n: int) -> None:  # type: ignore[no-untyped-def]
+    """One key hash, one call, on a Ring built beforehand."""
+    ring = _built(name, n)
+    benchmark.group = f"single lookup, N={n}"
+    assert _single(benchmark, ring.lookup, KERNELS[name].hash32("packet-42")) >= 0
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("name", list(KERNELS))
+def test_single_lookup_key_ring(benchmark, name: str, n: int) -> None:  # type: ignore[no-untyped-def]
+    """One key, hashed and placed in one call: the same work as uhashring's get_node."""
+    ring = _built(name, n)
+    benchmark.group = f"single lookup, N={n}"
+    assert _single(benchmark, ring.lookup_key, "packet-42") >= 0
 
 
 @pytest.mark.parametrize("n", SIZES)
 def test_single_lookup_uhashring(benchmark, n: int) -> None:  # type: ignore[no-untyped-def]
     """The peer: uhashring's get_node at the same vnode count."""
-    ring = HashRing(nodes=[f"member-{i}" for i in range(n)], vnodes=compiled.DEFAULT_VNODES)
+    ring = HashRing(nodes=_ids(n), vnodes=compiled.DEFAULT_VNODES)
     benchmark.group = f"single lookup, N={n}"
-    assert benchmark(ring.get_node, "packet-42")
+    assert _single(benchmark, ring.get_node, "packet-42")
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_single_lookup_call_floor(benchmark, n: int) -> None:  # type: ignore[no-untyped-def]
+    """The floor under any single lookup: calling a compiled no-op (len) with one argument."""
+    benchmark.group = f"single lookup, N={n}"
+    assert _single(benchmark, len, b"") == 0
 
 
 @pytest.mark.parametrize("n", SIZES)
@@ -52,10 +112,26 @@ def test_batch_lookup(benchmark, name: str, n: int) -> None:  # type: ignore[no-
     """BATCH keys in one call (per-key cost = time / BATCH)."""
     kernel = KERNELS[name]
     tokens, owners, mask = _ring(kernel, n)
-    rng = random.Random(7)
-    keys = array("I", (rng.getrandbits(32) for _ in range(BATCH)))
     benchmark.group = f"batch lookup of {BATCH} keys, N={n}"
-    assert len(benchmark(kernel.lookup_many, tokens, owners, keys, mask)) == BATCH
+    assert len(benchmark(kernel.lookup_many, tokens, owners, _keys(), mask)) == BATCH
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("name", list(KERNELS))
+def test_batch_lookup_ring(benchmark, name: str, n: int) -> None:  # type: ignore[no-untyped-def]
+    """BATCH key hashes in one Ring.lookup_many call (per-key cost = time / BATCH)."""
+    ring = _built(name, n)
+    benchmark.group = f"batch lookup of {BATCH} keys, N={n}"
+    assert len(benchmark(ring.lookup_many, _keys())) == BATCH
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_batch_lookup_uhashring(benchmark, n: int) -> None:  # type: ignore[no-untyped-def]
+    """The peer has no batch call: get_node per key, hashing included as it always is."""
+    ring = HashRing(nodes=_ids(n), vnodes=compiled.DEFAULT_VNODES)
+    keys = [f"packet-{i}" for i in range(BATCH)]
+    benchmark.group = f"batch lookup of {BATCH} keys, N={n}"
+    assert len(benchmark(lambda: [ring.get_node(key) for key in keys])) == BATCH
 
 
 @pytest.mark.parametrize("n", (100, 1_000, 10_000))

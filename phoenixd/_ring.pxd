@@ -1,8 +1,10 @@
 # C-level declarations of the ring kernel, so other Cython modules can cimport the hash, the ring
-# walk and the scorers and call them without going through Python. Every function here touches
-# no Python object: callers check buffers and lengths first (see the def wrappers in _ring.pyx).
+# walk, the Ring and the scorers and call them without going through Python. Every function here,
+# and every Ring method marked nogil, touches no Python object: callers check buffers and lengths
+# first (see the def wrappers in _ring.pyx).
 
-from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t
+cimport cython
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
 
 
 cdef uint32_t murmur3_32(const unsigned char* data, Py_ssize_t n, uint32_t seed) noexcept nogil
@@ -20,6 +22,41 @@ cdef void ring_lookup_keys(const uint32_t[::1] tokens, const int32_t[::1] owners
                            int32_t[::1] out) noexcept nogil
 cdef void ring_lookup_bounded(const uint32_t[::1] tokens, const int32_t[::1] owners,
                               const Py_ssize_t* table, const uint32_t[::1] keys,
+                              int32_t[::1] loads, double epsilon, Py_ssize_t n_eligible,
+                              int64_t total, int32_t[::1] out) noexcept nogil
+
+
+# A ring built once (see Ring in _ring.pyx). Immutable after construction, so its nogil methods
+# may run in any number of threads at once. Final: its C methods are called directly, without a
+# virtual table, and the inline ones are inlined.
+@cython.final
+cdef class Ring:
+    cdef readonly tuple members
+    cdef readonly Py_ssize_t vnodes
+    cdef readonly int bucket_bits
+    # Each vnode as (token << 32 | member), ascending, then _SCAN sentinels of UINT64_MAX.
+    cdef uint64_t* _placed
+    cdef Py_ssize_t _n  # vnodes, without the sentinels
+    # _starts[b]: the first vnode whose token is >= b << _shift, for every bucket b and one past
+    # the last (= _n); a bucket is the top bucket_bits bits of a token.
+    cdef uint32_t* _starts
+    cdef int _shift
+    cdef tuple _indices  # (0, 1, ..., len(members) - 1): the ints lookups return
+
+    # The first vnode whose token is >= key, wrapping to 0; the ring must not be empty.
+    cdef inline Py_ssize_t position(self, uint32_t key) noexcept nogil
+    # The member of the first vnode clockwise from key whose member is eligible (everyone when
+    # eligible is NULL; else one byte per member), or -1.
+    cdef inline int32_t owner(self, uint32_t key, const uint8_t* eligible) noexcept nogil
+    cdef int32_t _walk(self, Py_ssize_t p, const uint8_t* eligible) noexcept nogil
+    cdef const uint8_t* _eligible(self, object eligible, Py_buffer* view) except? NULL
+    cdef object _owner_among(self, uint32_t key, object eligible)
+    cdef inline object _index(self, int32_t member)
+    cdef void _lookup_keys(self, const uint32_t[::1] keys, const uint8_t* eligible,
+                           const Py_ssize_t* table, int32_t[::1] out) noexcept nogil
+    cdef inline void _prefetch(self, uint32_t far, uint32_t near) noexcept nogil
+    cdef Py_ssize_t* _eligible_table(self, const uint8_t* eligible) except NULL
+    cdef void _lookup_bounded(self, const uint32_t[::1] keys, const Py_ssize_t* table,
                               int32_t[::1] loads, double epsilon, Py_ssize_t n_eligible,
                               int64_t total, int32_t[::1] out) noexcept nogil
 

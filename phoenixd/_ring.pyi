@@ -2,11 +2,12 @@
 
 from array import array
 from collections.abc import Sequence
-from typing import Final, TypeAlias, TypeVar, overload
+from typing import Final, TypeAlias, TypeVar, final, overload
 
 __all__ = [
     "DEFAULT_VNODES",
     "KERNEL",
+    "Ring",
     "argmax_binpack",
     "argmax_trust",
     "hash32",
@@ -74,3 +75,48 @@ def argmax_binpack(
 def scores_binpack(
     free_cpu_fraction: _Floats, free_memory_fraction: _Floats, eligible: _Flags
 ) -> array[float]: ...
+
+@final
+class Ring:
+    def __init__(self, member_ids: Sequence[str], vnodes: int = ...) -> None: ...
+    def __reduce__(self) -> tuple[type[Ring], tuple[tuple[str, ...], int]]: ...
+    @property
+    def members(self) -> tuple[str, ...]: ...
+    @property
+    def vnodes(self) -> int: ...
+    @property
+    def bucket_bits(self) -> int: ...
+    @property
+    def tokens(self) -> array[int]: ...
+    @property
+    def owners(self) -> array[int]: ...
+    def lookup(self, key_hash: int, eligible: _Flags | None = None) -> int: ...
+    def lookup_key(self, key: bytes | str, eligible: _Flags | None = None) -> int: ...
+    @overload
+    def lookup_many(
+        self, key_hashes: _UInt32s, eligible: _Flags | None = None, *, out: None = None
+    ) -> array[int]: ...
+    @overload
+    def lookup_many(
+        self, key_hashes: _UInt32s, eligible: _Flags | None = None, *, out: _OutT
+    ) -> _OutT: ...
+    @overload
+    def lookup_bounded(
+        self,
+        key_hashes: _UInt32s,
+        loads: _Int32s,
+        epsilon: float,
+        eligible: _Flags | None = None,
+        *,
+        out: None = None,
+    ) -> array[int]: ...
+    @overload
+    def lookup_bounded(
+        self,
+        key_hashes: _UInt32s,
+        loads: _Int32s,
+        epsilon: float,
+        eligible: _Flags | None = None,
+        *,
+        out: _OutT,
+    ) -> _OutT: ...

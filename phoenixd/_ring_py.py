@@ -10,12 +10,14 @@ import struct
 from array import array
 from bisect import bisect_left
 from collections.abc import Sequence
+from itertools import accumulate
 from operator import index as _index
-from typing import Final, TypeAlias, TypeVar, overload
+from typing import Final, TypeAlias, TypeVar, final, overload
 
 __all__ = [
     "DEFAULT_VNODES",
     "KERNEL",
+    "Ring",
     "argmax_binpack",
     "argmax_trust",
     "hash32",
@@ -226,6 +228,14 @@ def _hash_all(items: list[bytes | str], seed: int) -> array[int]:
 # -- Ring construction --------------------------------------------------------------------------
 
 
+def _member_list(member_ids: Sequence[str]) -> list[str]:
+    if isinstance(member_ids, (str, bytes)):
+        raise TypeError(
+            f"member_ids must be a sequence of str, not a single {type(member_ids).__name__}"
+        )
+    return list(member_ids)
+
+
 def ring_tokens(member_ids: Sequence[str], vnodes: int) -> tuple[array[int], array[int]]:
     """Place every member's vnodes on the 32-bit ring.
 
@@ -240,11 +250,7 @@ def ring_tokens(member_ids: Sequence[str], vnodes: int) -> tuple[array[int], arr
         ``(tokens, owners)``: tokens ascending as ``array('I')`` and, aligned with them, each
         vnode's member index as ``array('i')``; equal tokens are ordered by member index.
     """
-    if isinstance(member_ids, (str, bytes)):
-        raise TypeError(
-            f"member_ids must be a sequence of str, not a single {type(member_ids).__name__}"
-        )
-    ids = list(member_ids)
+    ids = _member_list(member_ids)
     v = _index(vnodes)
     if v < 1:
         raise ValueError(f"vnodes must be >= 1, got {v}")
@@ -301,10 +307,9 @@ def lookup(tokens: _UInt32s, owners: _Int32s, key_hash: int, eligible: _Flags) -
     return -1
 
 
-def _eligible_table(own: memoryview, elig: memoryview) -> list[int]:
+def _eligible_table(owners: list[int], elig: memoryview) -> list[int]:
     # table[p]: the first position at or clockwise of p whose member is eligible, or -1.
     n_members = len(elig)
-    owners = own.tolist()
     for p, m in enumerate(owners):
         if m < 0 or m >= n_members:
             raise _bad_owner(p, m, n_members)
@@ -366,9 +371,9 @@ def lookup_many(
     if out is not None:
         _checked_out(out, len(keys), "i", _I32)
     _check_lengths("vnode", ("tokens", "owners"), (len(tok), len(own)))
-    table = _eligible_table(own, elig)
-    ring = tok.tolist()
     owner = own.tolist()
+    table = _eligible_table(owner, elig)
+    ring = tok.tolist()
     n = len(ring)
     results = []
     for key in keys.tolist():
@@ -445,7 +450,7 @@ def lookup_bounded(
         _checked_out(out, len(keys), "i", _I32)
     _check_lengths("vnode", ("tokens", "owners"), (len(tok), len(own)))
     _check_lengths("member", ("eligible", "loads"), (len(elig), len(ld)))
-    table = _eligible_table(own, elig)
+    table = _eligible_table(own.tolist(), elig)
     load = ld.tolist()
     for m, value in enumerate(load):
         if value < 0:
@@ -477,6 +482,273 @@ def lookup_bounded(
             p = table[p + 1] if p + 1 < n else table[0]
     ld[:] = array("i", load)
     return _fill(out, results)
+
+
+# -- Ring: the ring built once, with a bucket index ---------------------------------------------
+# The compiled twin's Ring, with the same bucket index (see _ring.pyx for why it exists and how
+# it is sized), so that tests exercise the same bucket boundaries in both kernels.
+
+
+def _bucket_bits(n: int) -> int:
+    bits = 1
+    while (1 << bits) < n:
+        bits += 1
+    return bits
+
+
+def _table_pays(n_keys: int, elig: memoryview, n_members: int, n_vnodes: int) -> bool:
+    # Walk unless the walks past ineligible vnodes would add up to more than one pass over the
+    # ring to build the table (see the compiled twin).
+    n_eligible = sum(1 for flag in elig.tolist() if flag)
+    return n_keys * n_members > n_eligible * n_vnodes
+
+
+def _check_per_member(name: str, size: int, n_members: int) -> None:
+    if size != n_members:
+        raise ValueError(f"{name} has {size} items, expected one per member ({n_members})")
+
+
+@final
+class Ring:
+    """A consistent-hash ring built once from its members, for many lookups.
+
+    Places vnodes exactly as ``ring_tokens`` does and answers exactly as ``lookup``,
+    ``lookup_many`` and ``lookup_bounded`` do on that ring, without taking the ring's buffers
+    on every call.
+
+    Args:
+        member_ids: distinct member ids (str); a member's index is its position here.
+        vnodes: vnodes per member, >= 1.
+    """
+
+    __slots__ = ("_bucket_bits", "_members", "_owners", "_shift", "_starts", "_tokens", "_vnodes")
+
+    def __init__(self, member_ids: Sequence[str], vnodes: int = DEFAULT_VNODES) -> None:
+        ids = _member_list(member_ids)
+        tokens, owners = ring_tokens(ids, vnodes)
+        self._members = tuple(ids)
+        self._vnodes = _index(vnodes)
+        self._tokens: list[int] = tokens.tolist()
+        self._owners: list[int] = owners.tolist()
+        self._bucket_bits = _bucket_bits(len(self._tokens))
+        self._shift = 32 - self._bucket_bits
+        # Count the vnodes per bucket, then a running sum turns counts into start positions.
+        counts = [0] * (1 << self._bucket_bits)
+        for token in self._tokens:
+            counts[token >> self._shift] += 1
+        self._starts = [0, *accumulate(counts)]
+
+    def __reduce__(self) -> tuple[type[Ring], tuple[tuple[str, ...], int]]:
+        return Ring, (self._members, self._vnodes)
+
+    @property
+    def members(self) -> tuple[str, ...]:
+        """The member ids; a member's index is its position here."""
+        return self._members
+
+    @property
+    def vnodes(self) -> int:
+        """Vnodes per member."""
+        return self._vnodes
+
+    @property
+    def bucket_bits(self) -> int:
+        """The bucket index's size: a token's bucket is its top ``bucket_bits`` bits."""
+        return self._bucket_bits
+
+    @property
+    def tokens(self) -> array[int]:
+        """The vnodes' tokens, ascending, as ``array('I')`` (a copy, as from ``ring_tokens``)."""
+        return array("I", self._tokens)
+
+    @property
+    def owners(self) -> array[int]:
+        """Each vnode's member index, aligned with ``tokens``, as ``array('i')`` (a copy)."""
+        return array("i", self._owners)
+
+    def _position(self, key: int) -> int:
+        # The first vnode whose token is >= key, wrapping to 0; the ring must not be empty.
+        # The answer lies between the key's bucket start and the next bucket's.
+        b = key >> self._shift
+        p = bisect_left(self._tokens, key, self._starts[b], self._starts[b + 1])
+        return p if p < len(self._tokens) else 0
+
+    def _owner(self, key: int, elig: memoryview | None) -> int:
+        if not self._tokens:
+            return -1
+        p = self._position(key)
+        if elig is None:
+            return self._owners[p]
+        return self._walk(p, elig)
+
+    def _walk(self, p: int, elig: memoryview) -> int:
+        owners = self._owners
+        n = len(owners)
+        for _ in range(n):
+            m = owners[p]
+            if elig[m]:
+                return m
+            p = p + 1 if p + 1 < n else 0
+        return -1
+
+    def _eligible(self, eligible: _Flags | None) -> memoryview | None:
+        if eligible is None:
+            return None
+        elig = _u8(eligible, "eligible")
+        _check_per_member("eligible", len(elig), len(self._members))
+        return elig
+
+    def lookup(self, key_hash: int, eligible: _Flags | None = None) -> int:
+        """Return the member owning ``key_hash``, as the module's ``lookup`` on this ring.
+
+        Args:
+            key_hash: the key's hash32, in [0, 2**32).
+            eligible: None (every member may take keys) or one byte per member, nonzero if the
+                member may take keys.
+
+        Returns:
+            The member index, or -1 if the ring is empty or no member is eligible.
+        """
+        key = _check_u32(key_hash, "key_hash")
+        return self._owner(key, self._eligible(eligible))
+
+    def lookup_key(self, key: bytes | str, eligible: _Flags | None = None) -> int:
+        """Return the member owning ``key``: ``lookup(hash32(key), eligible)`` in one call."""
+        key_hash = _murmur3_32(_as_bytes(key, -1), 0)
+        return self._owner(key_hash, self._eligible(eligible))
+
+    @overload
+    def lookup_many(
+        self, key_hashes: _UInt32s, eligible: _Flags | None = None, *, out: None = None
+    ) -> array[int]: ...
+    @overload
+    def lookup_many(
+        self, key_hashes: _UInt32s, eligible: _Flags | None = None, *, out: _OutT
+    ) -> _OutT: ...
+    def lookup_many(
+        self,
+        key_hashes: _UInt32s,
+        eligible: _Flags | None = None,
+        *,
+        out: array[int] | memoryview | None = None,
+    ) -> array[int] | memoryview:
+        """Return the owner of each key hash, as ``lookup`` would, in one call.
+
+        Args:
+            key_hashes: the keys' hash32 values, a uint32 buffer (typecode 'I').
+            eligible: as for ``lookup``.
+            out: optional writable int32 buffer (typecode 'i') of len(key_hashes) items to fill.
+
+        Returns:
+            ``out`` if given, else a new ``array.array('i')``: a member index per key, -1 where
+            none is eligible.
+        """
+        keys = _u32(key_hashes, "key_hashes")
+        elig = self._eligible(eligible)
+        if out is not None:
+            _checked_out(out, len(keys), "i", _I32)
+        owners = self._owners
+        if not owners:
+            results = [-1] * len(keys)
+        elif elig is None:
+            results = [owners[self._position(key)] for key in keys.tolist()]
+        elif _table_pays(len(keys), elig, len(self._members), len(owners)):
+            table = _eligible_table(owners, elig)
+            results = []
+            for key in keys.tolist():
+                p = table[self._position(key)]
+                results.append(owners[p] if p >= 0 else -1)
+        else:
+            results = [self._walk(self._position(key), elig) for key in keys.tolist()]
+        return _fill(out, results)
+
+    @overload
+    def lookup_bounded(
+        self,
+        key_hashes: _UInt32s,
+        loads: _Int32s,
+        epsilon: float,
+        eligible: _Flags | None = None,
+        *,
+        out: None = None,
+    ) -> array[int]: ...
+    @overload
+    def lookup_bounded(
+        self,
+        key_hashes: _UInt32s,
+        loads: _Int32s,
+        epsilon: float,
+        eligible: _Flags | None = None,
+        *,
+        out: _OutT,
+    ) -> _OutT: ...
+    def lookup_bounded(
+        self,
+        key_hashes: _UInt32s,
+        loads: _Int32s,
+        epsilon: float,
+        eligible: _Flags | None = None,
+        *,
+        out: array[int] | memoryview | None = None,
+    ) -> array[int] | memoryview:
+        """Assign keys in order, each to the first eligible member clockwise below its cap.
+
+        The module's ``lookup_bounded`` on this ring (see it for the cap and the guarantee);
+        every member owns vnodes, so the live members are the eligible ones.
+
+        Args:
+            key_hashes: the keys' hash32 values, a uint32 buffer (typecode 'I').
+            loads: writable int32 buffer (typecode 'i'), one item >= 0 per member: each
+                member's current load, updated in place as keys are assigned.
+            epsilon: the allowed excess over the average, a float >= 0 (inf: no bound).
+            eligible: as for ``lookup``.
+            out: as for ``lookup_many``.
+
+        Returns:
+            ``out`` if given, else a new ``array.array('i')``: a member index per key, or -1.
+        """
+        keys = _u32(key_hashes, "key_hashes")
+        ld = _view(loads, "loads", "i", 4, _I32, writable=True)
+        eps = _check_epsilon(epsilon)
+        elig = self._eligible(eligible)
+        if out is not None:
+            _checked_out(out, len(keys), "i", _I32)
+        _check_per_member("loads", len(ld), len(self._members))
+        load = ld.tolist()
+        n_eligible = 0
+        total = 0
+        for m, value in enumerate(load):
+            if value < 0:
+                raise ValueError(f"loads[{m}] is {value}; loads must be >= 0")
+            if elig is None or elig[m]:
+                n_eligible += 1
+                total += value
+        if total + len(keys) > _INT32_MAX:
+            raise ValueError(f"loads would overflow int32: {total} + {len(keys)} keys")
+        owners = self._owners
+        table = None if elig is None else _eligible_table(owners, elig)
+        n = len(owners)
+        results = []
+        for key in keys.tolist():
+            results.append(-1)
+            if n_eligible == 0:
+                continue
+            cap = (1.0 + eps) * (total + 1) / n_eligible
+            p = self._position(key)
+            if table is not None:
+                p = table[p]
+            for _ in range(n):  # always ends early: some eligible member is below the cap
+                m = owners[p]
+                if load[m] < cap:
+                    load[m] += 1
+                    total += 1
+                    results[-1] = m
+                    break
+                p = p + 1 if p + 1 < n else 0
+                if table is not None:
+                    p = table[p]
+        ld[:] = array("i", load)
+        return _fill(out, results)
 
 
 # -- Scoring ------------------------------------------------------------------------------------

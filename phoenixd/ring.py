@@ -9,6 +9,7 @@ import os
 __all__ = [
     "DEFAULT_VNODES",
     "KERNEL",
+    "Ring",
     "argmax_binpack",
     "argmax_trust",
     "hash32",
@@ -25,6 +26,7 @@ if os.environ.get("PHOENIX_NO_EXTENSIONS", "") not in ("", "0"):
     from phoenixd._ring_py import (
         DEFAULT_VNODES,
         KERNEL,
+        Ring,
         argmax_binpack,
         argmax_trust,
         hash32,
@@ -39,10 +41,12 @@ if os.environ.get("PHOENIX_NO_EXTENSIONS", "") not in ("", "0"):
 else:
     try:
         # mypy refuses to rebind an overloaded function by import even when both twins declare
-        # identical overloads; tests/test_ring_kernel.py checks the two signatures match.
-        from phoenixd._ring import (  # type: ignore[no-redef]
+        # identical overloads, and Ring is a different class in each twin;
+        # tests/test_ring_kernel.py checks the two signatures match.
+        from phoenixd._ring import (  # type: ignore[no-redef, assignment]
             DEFAULT_VNODES,
             KERNEL,
+            Ring,
             argmax_binpack,
             argmax_trust,
             hash32,
@@ -58,6 +62,7 @@ else:
         from phoenixd._ring_py import (
             DEFAULT_VNODES,
             KERNEL,
+            Ring,
             argmax_binpack,
             argmax_trust,
             hash32,

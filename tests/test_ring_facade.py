@@ -46,6 +46,7 @@ def _kernel_in_subprocess(flag: str | None, prelude: str = "") -> str:
 API = [
     "DEFAULT_VNODES",
     "KERNEL",
+    "Ring",
     "argmax_binpack",
     "argmax_trust",
     "hash32",
@@ -82,6 +83,9 @@ def test_facade_api_works_end_to_end() -> None:
     ring.lookup_bounded(tokens, owners, keys, b"\x01\x01\x01", loads, 0.25)
     assert sum(loads) == 100
     assert max(loads) <= 42  # ceil(1.25 * 100 / 3)
+    built = ring.Ring(["a", "b", "c"])
+    assert built.lookup_many(keys) == placed
+    assert built.lookup(keys[0]) == built.lookup_key("job-0") == placed[0]
     ones = array("d", [1.0, 1.0, 1.0])
     assert ring.argmax_trust(ones, ones, array("d", [2.0, 0.0, 1.0]), b"\x01\x01\x01") == 1
     assert ring.argmax_binpack(ones, array("d", [0.0, 0.5, 0.2]), b"\x01\x01\x01", True) == 0

@@ -1,6 +1,6 @@
 """The ring kernels hash with MurmurHash3 x86_32, build and walk the consistent-hash ring (plain and
-with bounded loads) and score members, and the compiled and pure twins agree on every input, batch
-and error.
+with bounded loads) and score members; a Ring, built once, answers exactly as the ring functions
+do; and the compiled and pure twins agree on every input, batch and error.
 
 Every test runs against both twins. A missing compiled kernel is a failure, not a skip, unless
 PHOENIX_NO_EXTENSIONS is set: CI must not lose the extension without noticing.
@@ -13,7 +13,9 @@ import importlib
 import inspect
 import math
 import os
+import pickle
 from array import array
+from collections import Counter
 from collections.abc import Callable
 from types import ModuleType
 
@@ -761,3 +763,300 @@ def test_argmax_is_the_first_best_score(
         scores = kernel.scores_binpack(*binpack_args)
         assert kernel.argmax_binpack(*binpack_args, False) == _first_best(scores, lowest=False)
         assert kernel.argmax_binpack(*binpack_args, True) == _first_best(scores, lowest=True)
+
+
+# -- Ring: the ring built once, with a bucket index ----------------------------------------------
+# A Ring must answer exactly as the module functions do on the ring ring_tokens builds: its bucket
+# index is only a shortcut to the position bisect_left finds.
+
+MEMBER_IDS = st.lists(st.text(max_size=8), max_size=6, unique=True)
+
+
+def _near_tokens(tokens: list[int]) -> st.SearchStrategy[array[int]]:
+    """Key hashes: anywhere, at the ends of the ring, and on or just beside the given tokens."""
+    key = TOKEN
+    if tokens:
+        near = st.tuples(st.sampled_from(tokens), st.sampled_from([-1, 0, 1]))
+        key = st.one_of(TOKEN, near.map(lambda pair: min(max(pair[0] + pair[1], 0), 0xFFFFFFFF)))
+    return st.lists(key, max_size=20).map(lambda keys: array("I", keys))
+
+
+def _flags(n: int) -> st.SearchStrategy[bytes | None]:
+    """None (everyone eligible) or one byte per member, often all zero or all nonzero."""
+    return st.one_of(
+        st.none(), st.sampled_from([bytes(n), b"\x01" * n]), st.binary(min_size=n, max_size=n)
+    )
+
+
+def test_ring_places_vnodes_as_ring_tokens(kernel: ModuleType) -> None:
+    ids = ["héllo", "日本", "x" * 300, "w"]
+    ring = kernel.Ring(ids, 12)
+    assert (ring.members, ring.vnodes) == (tuple(ids), 12)
+    assert (ring.tokens, ring.owners) == kernel.ring_tokens(ids, 12)
+    assert (ring.tokens.typecode, ring.owners.typecode) == ("I", "i")
+    assert kernel.Ring(iter(ids)).vnodes == kernel.DEFAULT_VNODES
+
+
+@pytest.mark.parametrize(("ids", "vnodes", "error", "match"), BAD_RINGS)
+def test_ring_rejects_what_ring_tokens_rejects(
+    kernel: ModuleType, ids: object, vnodes: object, error: type[Exception], match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        kernel.Ring(ids, vnodes)
+
+
+# "m8961#0" and "m70373#0" tie at 0xA4C17CC3: a ring of one vnode each, both at one token.
+@pytest.mark.parametrize(
+    ("key", "eligible", "expected"),
+    [
+        (0, None, 0),  # below the tie: the lower member index first
+        (0xA4C17CC3, None, 0),  # exactly on the token
+        (0xA4C17CC4, None, 0),  # past the last token: wraps to the first
+        (0xFFFFFFFF, None, 0),
+        (0xA4C17CC3, b"\x00\x01", 1),  # the tie's twin when the first is ineligible
+        (0xFFFFFFFF, b"\x00\x07", 1),  # wraps, and any nonzero byte is eligible
+        (5, b"\x00\x00", -1),  # nobody eligible
+    ],
+)
+def test_ring_lookup_walks_clockwise_to_an_eligible_member(
+    kernel: ModuleType, key: int, eligible: bytes | None, expected: int
+) -> None:
+    ring = kernel.Ring(COLLIDING, 1)
+    assert ring.lookup(key, eligible) == expected
+    assert list(ring.lookup_many(array("I", [key]), eligible)) == [expected]
+
+
+def test_ring_walks_past_the_top_of_the_ring(kernel: ModuleType) -> None:
+    """Every start on a ring of two vnodes with every mask: one key at a time (walking past the
+    ineligible vnodes), all keys at once (through a table of eligible vnodes), and spilling at the
+    cap, each as the module functions do."""
+    ring = kernel.Ring(["a", "b"], 1)
+    tokens, owners = ring.tokens, ring.owners
+    keys = array("I", sorted({0, 0xFFFFFFFF} | {k for t in tokens for k in (t - 1, t, t + 1)}))
+    for eligible in (b"\x00\x00", b"\x00\x01", b"\x01\x00", b"\x01\x01"):
+        expected = kernel.lookup_many(tokens, owners, keys, eligible)
+        assert [ring.lookup(key, eligible) for key in keys] == list(expected)
+        assert [ring.lookup_many(array("I", [key]), eligible)[0] for key in keys] == list(expected)
+        assert ring.lookup_many(keys, eligible) == expected
+        # Four keys on the last vnode: every other one spills past the top (epsilon 0).
+        last = array("I", [tokens[1]] * 4)
+        ring_loads, module_loads = array("i", [0, 0]), array("i", [0, 0])
+        bounded = kernel.lookup_bounded(tokens, owners, last, eligible, module_loads, 0.0)
+        assert ring.lookup_bounded(last, ring_loads, 0.0, eligible) == bounded
+        assert ring_loads == module_loads
+
+
+def test_empty_ring_has_no_owner_either(kernel: ModuleType) -> None:
+    ring = kernel.Ring([])
+    assert (ring.members, list(ring.tokens), list(ring.owners)) == ((), [], [])
+    assert ring.lookup(5) == ring.lookup(5, b"") == ring.lookup_key("k") == -1
+    assert list(ring.lookup_many(array("I", [0, 5, 0xFFFFFFFF]), b"")) == [-1, -1, -1]
+    assert list(ring.lookup_bounded(array("I", [5]), array("i"), 0.5)) == [-1]
+
+
+@given(data=st.data(), ids=MEMBER_IDS, vnodes=st.integers(1, 16))
+def test_ring_answers_as_the_module_lookups(
+    kernel: ModuleType, data: st.DataObject, ids: list[str], vnodes: int
+) -> None:
+    ring = kernel.Ring(ids, vnodes)
+    tokens, owners = kernel.ring_tokens(ids, vnodes)
+    keys = data.draw(_near_tokens(list(tokens)))
+    eligible = data.draw(_flags(len(ids)))
+    mask = b"\x01" * len(ids) if eligible is None else eligible
+    expected = kernel.lookup_many(tokens, owners, keys, mask)
+    assert ring.lookup_many(keys, eligible) == expected
+    assert [ring.lookup(key, eligible) for key in keys] == list(expected)
+    start = data.draw(st.lists(st.integers(0, 5), min_size=len(ids), max_size=len(ids)))
+    epsilon = data.draw(st.one_of(st.floats(0, 2), st.just(math.inf)))
+    ring_loads, module_loads = array("i", start), array("i", start)
+    bounded = kernel.lookup_bounded(tokens, owners, keys, mask, module_loads, epsilon)
+    assert ring.lookup_bounded(keys, ring_loads, epsilon, eligible) == bounded
+    assert ring_loads == module_loads
+
+
+@given(data=st.data(), ids=MEMBER_IDS, keys=st.lists(KEYS, max_size=10))
+def test_ring_lookup_key_is_lookup_of_the_hash(
+    kernel: ModuleType, data: st.DataObject, ids: list[str], keys: list[bytes | str]
+) -> None:
+    ring = kernel.Ring(ids, 4)
+    eligible = data.draw(_flags(len(ids)))
+    for key in keys:
+        assert ring.lookup_key(key, eligible) == ring.lookup(kernel.hash32(key), eligible)
+
+
+@pytest.mark.parametrize("n", [1, 3, 10])
+def test_bucket_index_changes_no_result_at_any_bucket_boundary(kernel: ModuleType, n: int) -> None:
+    ids = [f"member-{i}" for i in range(n)]
+    ring = kernel.Ring(ids)
+    tokens, owners = kernel.ring_tokens(ids, kernel.DEFAULT_VNODES)
+    buckets = 1 << ring.bucket_bits
+    shift = 32 - ring.bucket_bits
+    assert len(tokens) <= buckets < 2 * len(tokens)  # about one bucket per vnode
+    # Each bucket's first and the previous bucket's last key, and every token and its neighbours.
+    keys = {k for b in range(buckets) for k in (b << shift, max((b << shift) - 1, 0))}
+    keys |= {k for t in tokens for k in (t - 1, t, t + 1) if 0 <= k <= 0xFFFFFFFF}
+    keys.add(0xFFFFFFFF)
+    key_hashes = array("I", sorted(keys))
+    for eligible in (None, bytes(m % 2 for m in range(n)), bytes(n)):
+        mask = b"\x01" * n if eligible is None else eligible
+        expected = kernel.lookup_many(tokens, owners, key_hashes, mask)
+        assert ring.lookup_many(key_hashes, eligible) == expected
+        assert [ring.lookup(k, eligible) for k in key_hashes] == list(expected)
+    if n == 10:
+        # Some buckets hold more vnodes than the compiled kernel compares before it bisects.
+        assert max(Counter(t >> shift for t in tokens).values()) > 4
+
+
+def test_ring_accepts_any_uint8_buffer_as_eligible(kernel: ModuleType) -> None:
+    ring = kernel.Ring(["a", "b", "c"], 4)
+    keys = kernel.hash32_many([f"k{i}" for i in range(50)])
+    flags = b"\x01\x00\x01"
+    expected = ring.lookup_many(keys, flags)
+    assert 1 not in expected
+    for eligible in (flags, bytearray(flags), array("B", flags), memoryview(flags)):
+        assert ring.lookup_many(keys, eligible) == expected
+        assert [ring.lookup(k, eligible) for k in keys] == list(expected)
+        assert ring.lookup_key("k3", eligible) == expected[3]
+
+
+def test_ring_lookup_many_fills_given_out(kernel: ModuleType) -> None:
+    ring = kernel.Ring(COLLIDING, 1)
+    out = array("i", [7, 7])
+    assert ring.lookup_many(array("I", [0, 1]), b"\x00\x01", out=out) is out
+    assert list(out) == [1, 1]
+    backing = array("i", [9, 9, 9])
+    view = memoryview(backing)[1:2]
+    assert ring.lookup_bounded(array("I", [0]), array("i", [0, 0]), 0.0, out=view) is view
+    assert list(backing) == [9, 0, 9]
+
+
+def test_ring_is_read_only_and_pickles_as_its_members(kernel: ModuleType) -> None:
+    ring = kernel.Ring(["a", "b"], 3)
+    for name in ("members", "vnodes", "bucket_bits", "tokens", "owners"):
+        with pytest.raises(AttributeError):
+            setattr(ring, name, None)
+    copy = pickle.loads(pickle.dumps(ring))
+    assert type(copy) is type(ring)
+    assert (copy.members, copy.vnodes, copy.tokens, copy.owners) == (
+        ring.members,
+        ring.vnodes,
+        ring.tokens,
+        ring.owners,
+    )
+
+
+KEY = array("I", [1])
+THREE = b"\x01\x01\x01"
+BAD_RING_CALLS: list[tuple[str, tuple[object, ...], dict[str, object], type[Exception], str]] = [
+    ("lookup", (-1,), {}, ValueError, r"^key_hash must be in \[0, 2\*\*32\), got -1$"),
+    ("lookup", (2**32, [1]), {}, ValueError, r"^key_hash must be in"),  # the first bad argument
+    ("lookup", ("1",), {}, TypeError, "integer"),
+    (
+        "lookup",
+        (1, b"\x01"),
+        {},
+        ValueError,
+        r"^eligible has 1 items, expected one per member \(3\)$",
+    ),
+    ("lookup", (1, [1, 1, 1]), {}, TypeError, "^eligible must be .* of uint8 .*, not list$"),
+    ("lookup", (1, array("i", [1, 1, 1])), {}, TypeError, "^eligible must be .* format 'i'$"),
+    ("lookup_key", (5,), {}, TypeError, "^key must be str or bytes, not int$"),
+    ("lookup_key", ("k", bytearray(4)), {}, ValueError, "^eligible has 4 items"),
+    ("lookup_many", ([1, 2],), {}, TypeError, f"^key_hashes {U32_NEEDED}, not list$"),
+    ("lookup_many", (KEY, bytearray(2)), {}, ValueError, "^eligible has 2 items"),
+    (
+        "lookup_many",
+        (KEY,),
+        {"out": array("i", [0, 0])},
+        ValueError,
+        "^out has 2 items, expected 1$",
+    ),
+    ("lookup_many", (KEY, THREE), {"out": array("I", [0])}, ValueError, "of int32"),
+    ("lookup_bounded", (KEY, array("i", [0, 0]), 0.5), {}, ValueError, "^loads has 2 items"),
+    ("lookup_bounded", (KEY, array("i", [0, -1, 0]), 0.5), {}, ValueError, r"^loads\[1\] is -1"),
+    ("lookup_bounded", (KEY, array("I", [0] * 3), 0.5), {}, TypeError, "^loads must be writable"),
+    ("lookup_bounded", (KEY, array("i", [0] * 3), -1.0, b""), {}, ValueError, "^epsilon must be"),
+    ("lookup_bounded", (KEY, array("i", [0] * 3), 0.5, b"\x01"), {}, ValueError, "^eligible has"),
+    (
+        "lookup_bounded",
+        (KEY, array("i", [2**31 - 1, 0, 0]), 0.5),
+        {},
+        ValueError,
+        "^loads would overflow int32",
+    ),
+]
+
+
+@pytest.mark.parametrize(("method", "args", "kwargs", "error", "match"), BAD_RING_CALLS)
+def test_ring_rejects_bad_arguments(
+    kernel: ModuleType,
+    method: str,
+    args: tuple[object, ...],
+    kwargs: dict[str, object],
+    error: type[Exception],
+    match: str,
+) -> None:
+    with pytest.raises(error, match=match):
+        getattr(kernel.Ring(["a", "b", "c"], 2), method)(*args, **kwargs)
+
+
+def test_twin_rings_raise_identical_errors() -> None:
+    c, p = _compiled().Ring(["a", "b", "c"], 2), _ring_py.Ring(["a", "b", "c"], 2)
+    for method, args, kwargs, _, _ in BAD_RING_CALLS:
+        assert _error(getattr(c, method), *args, **kwargs) == _error(
+            getattr(p, method), *args, **kwargs
+        )
+
+
+@pytest.mark.parametrize("method", ["lookup", "lookup_key", "lookup_many", "lookup_bounded"])
+def test_twin_rings_have_the_same_signatures(method: str) -> None:
+    def shape(func: object, skip: int) -> list[tuple[str, object, object]]:
+        assert callable(func)
+        params = list(inspect.signature(func).parameters.values())[skip:]
+        return [(p.name, p.kind, p.default) for p in params]
+
+    assert shape(_compiled().Ring, 0) == shape(_ring_py.Ring, 0)
+    # The compiled method's self is positional-only; the pure one's is not.
+    assert shape(getattr(_compiled().Ring, method), 1) == shape(getattr(_ring_py.Ring, method), 1)
+
+
+@given(data=st.data(), ids=MEMBER_IDS, vnodes=st.integers(1, 16), epsilon=EPSILON)
+def test_twin_rings_agree(data: st.DataObject, ids: list[str], vnodes: int, epsilon: float) -> None:
+    c, p = _compiled().Ring(ids, vnodes), _ring_py.Ring(ids, vnodes)
+    assert (c.members, c.bucket_bits, c.tokens, c.owners) == (
+        p.members,
+        p.bucket_bits,
+        p.tokens,
+        p.owners,
+    )
+    keys = data.draw(_near_tokens(list(c.tokens)))
+    # Sometimes a byte too many or too few: both must then fail alike.
+    eligible = data.draw(st.one_of(_flags(len(ids)), st.binary(max_size=len(ids) + 1)))
+    assert _outcome(c.lookup_many, keys, eligible) == _outcome(p.lookup_many, keys, eligible)
+    for key in keys:
+        assert _outcome(c.lookup, key, eligible) == _outcome(p.lookup, key, eligible)
+    start = data.draw(st.lists(st.integers(-1, 20), min_size=len(ids), max_size=len(ids)))
+    loads_c, loads_p = array("i", start), array("i", start)
+    assert _outcome(c.lookup_bounded, keys, loads_c, epsilon, eligible) == _outcome(
+        p.lookup_bounded, keys, loads_p, epsilon, eligible
+    )
+    assert loads_c == loads_p
+
+
+def test_ring_agrees_on_large_batches() -> None:
+    """Large enough that the compiled Ring prefetches, releases the GIL, and, with few members
+    eligible, builds a table of eligible vnodes instead of walking past the ineligible ones."""
+    c, p = _compiled(), _ring_py
+    ids = [f"member-{i}" for i in range(130)]  # 16,640 vnodes
+    tokens, owners = p.ring_tokens(ids, 128)
+    ring = c.Ring(ids, 128)
+    keys = p.hash32_many([f"key-{i}" for i in range(20_000)])
+    everyone, some = b"\x01" * 130, bytes(i % 3 != 0 for i in range(130))
+    assert ring.lookup_many(keys) == p.lookup_many(tokens, owners, keys, everyone)
+    expected = p.lookup_many(tokens, owners, keys, some)
+    assert ring.lookup_many(keys, some) == expected  # the table
+    assert ring.lookup_many(keys[:1000], some) == expected[:1000]  # the walk
+    loads_c, loads_p = array("i", [0] * 130), array("i", [0] * 130)
+    bounded = p.lookup_bounded(tokens, owners, keys, some, loads_p, 0.1)
+    assert ring.lookup_bounded(keys, loads_c, 0.1, some) == bounded
+    assert loads_c == loads_p
