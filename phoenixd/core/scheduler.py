@@ -105,16 +105,14 @@ class Scheduler:
         self.default_strategy = default_strategy
         self._vnodes = vnodes
         self._load_bound = load_bound  # ring: no member above ceil((1+eps) x average); 0 = off
-        self._ring_members: tuple[str, ...] = ()
-        self._ring: tuple[array[int], array[int]] = (array("I"), array("i"))
+        self._ring = ring.Ring((), vnodes)  # over the ACTIVE members; rebuilt when they change
 
     # -- the ring ----------------------------------------------------------------
 
-    def _ring_for(self, active: tuple[str, ...]) -> tuple[array[int], array[int]]:
+    def _ring_for(self, active: tuple[str, ...]) -> ring.Ring:
         """The ring over the ACTIVE members, rebuilt only when that set changed."""
-        if active != self._ring_members:
-            self._ring = ring.ring_tokens(list(active), self._vnodes)
-            self._ring_members = active
+        if active != self._ring.members:
+            self._ring = ring.Ring(active, self._vnodes)
         return self._ring
 
     def ring_owner(self, packet: Packet, eligible: dict[str, bool] | None = None) -> str:
@@ -123,7 +121,7 @@ class Scheduler:
                        if self._state.members[m].status is MemberStatus.ACTIVE)
         if not active:
             return ""
-        tokens, owners = self._ring_for(active)
+        hashring = self._ring_for(active)
         if eligible is None:
             eligible = {m: not self._reject(self._state.members[m], packet) for m in active}
         mask = bytes(1 if eligible.get(m) else 0 for m in active)
@@ -133,10 +131,9 @@ class Scheduler:
                 len(self._state.load_of(m).packets) - (packet.status.owned and packet.owner == m)
                 for m in active
             ))  # the packet itself does not count against where it already is
-            index = ring.lookup_bounded(tokens, owners, array("I", [key]), mask, loads,
-                                        self._load_bound)[0]
+            index = hashring.lookup_bounded(array("I", [key]), loads, self._load_bound, mask)[0]
         else:
-            index = ring.lookup(tokens, owners, key, mask)
+            index = hashring.lookup(key, mask)
         return active[index] if index >= 0 else ""
 
     # -- decisions -----------------------------------------------------------------
