@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import grpc
+from google.protobuf.duration_pb2 import Duration
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -58,12 +59,21 @@ async def _drive(
 ) -> list[float]:
     from phoenixflight.v1 import membership_service_pb2 as mpb
     from phoenixflight.v1 import membership_service_pb2_grpc as mem_grpc
+    from phoenixflight.v1 import packet_pb2
+    from phoenixflight.v1 import packet_service_pb2 as ppb
+    from phoenixflight.v1 import packet_service_pb2_grpc as pkt_grpc
 
     latencies: list[float] = []
     async with grpc.aio.insecure_channel(address) as channel:
         members = mem_grpc.MembershipServiceStub(channel)
+        packets = pkt_grpc.PacketServiceStub(channel)
         empty = channel.unary_unary(EMPTY_METHOD, lambda b: b, lambda b: b)
         credentials = []
+        hour = Duration(seconds=3600)  # owners that outlive the run without heartbeats
+        if rpc == "submit":  # owners for everything this run submits (no demand: no capacity)
+            for i in range(4):
+                await members.RegisterMember(mpb.RegisterMemberRequest(
+                    member_id=f"owner-{worker}-{i}", capabilities=["ocr"], lease_ttl=hour))
         if rpc == "heartbeat":
             for slot in range(concurrency):
                 resp = await members.RegisterMember(
@@ -80,6 +90,10 @@ async def _drive(
                 elif rpc == "heartbeat":
                     await members.Heartbeat(mpb.HeartbeatRequest(
                         member_id=f"hb-{worker}-{slot}", credential=credentials[slot]))
+                elif rpc == "submit":
+                    packet = packet_pb2.FlightPacket(
+                        packet_id=f"p-{worker}-{slot}-{n}", required_capabilities=["ocr"])
+                    await packets.SubmitPacket(ppb.SubmitPacketRequest(packet=packet))
                 else:
                     await members.RegisterMember(mpb.RegisterMemberRequest(
                         member_id=f"r-{worker}-{slot}-{n}", capabilities=["ocr@2"],
@@ -115,28 +129,32 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--clients", type=int, default=1, help="client processes")
     parser.add_argument("--concurrency", type=int, default=32, help="calls in flight per client")
-    parser.add_argument("--rpc", nargs="+", default=["heartbeat", "register"],
-                        choices=["heartbeat", "register"])
+    parser.add_argument("--rpc", nargs="+", default=["heartbeat", "register", "submit"],
+                        choices=["heartbeat", "register", "submit"])
     args = parser.parse_args()
 
     empty_port = free_port()
     baseline = subprocess.Popen([sys.executable, "-c",
         f"import asyncio, sys; sys.path.insert(0, {str(ROOT)!r}); "
         f"from bench.load import _serve_empty; asyncio.run(_serve_empty({empty_port}))"])
-    with tempfile.TemporaryDirectory() as tmp:
-        daemon = PhoenixProcess(Path(tmp) / "data", "--log-level", "warning").start()
-        try:
-            time.sleep(0.5)
-            rows = [("empty grpc.aio handler", measure(
-                "empty", f"127.0.0.1:{empty_port}", args.clients, args.concurrency, args.seconds))]
-            for rpc in args.rpc:
-                name = {"heartbeat": "Heartbeat", "register": "RegisterMember (fsync)"}[rpc]
-                rows.append((name, measure(
-                    rpc, daemon.address, args.clients, args.concurrency, args.seconds)))
-        finally:
-            daemon.stop()
-            baseline.terminate()
-            baseline.wait(10)
+    names = {"heartbeat": "Heartbeat", "register": "RegisterMember (fsync)",
+             "submit": "SubmitPacket (fsync+assign)"}
+    try:
+        time.sleep(0.5)
+        rows = [("empty grpc.aio handler", measure(
+            "empty", f"127.0.0.1:{empty_port}", args.clients, args.concurrency, args.seconds))]
+        for rpc in args.rpc:
+            # A fresh daemon per row: one row's members and packets do not load the next.
+            with tempfile.TemporaryDirectory() as tmp:
+                daemon = PhoenixProcess(Path(tmp) / "data", "--log-level", "warning").start()
+                try:
+                    rows.append((names[rpc], measure(
+                        rpc, daemon.address, args.clients, args.concurrency, args.seconds)))
+                finally:
+                    daemon.stop()
+    finally:
+        baseline.terminate()
+        baseline.wait(10)
     base = rows[0][1]["rate"]
     print(f"\n{os.cpu_count()} cores, {args.clients} client process(es) x {args.concurrency} "
           f"in flight, {args.seconds:g} s per row")
