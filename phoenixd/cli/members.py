@@ -6,7 +6,14 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from phoenixd.cli.output import as_dict, enum_name, print_json, print_table, when
+from phoenixd.cli.output import (
+    as_dict,
+    enum_name,
+    print_details,
+    print_json,
+    print_table,
+    when,
+)
 from phoenixflight import Client
 from phoenixflight.v1 import member_pb2 as mem
 
@@ -55,11 +62,9 @@ def _show(member: mem.Member, output: str, credential: str = "") -> None:
         ("reliability", f"{member.reliability:g}"), ("session open", member.session_open),
         ("last heartbeat", when(member.last_heartbeat_time)), ("revision", member.revision),
     ]
-    print()
-    for key, value in details:
-        print(f"{key + ':':<16}{value}")
     if credential:
-        print(f"{'credential:':<16}{credential}")
+        details.append(("credential", credential))
+    print_details(details)
 
 
 def register(client: Client, a: argparse.Namespace) -> None:

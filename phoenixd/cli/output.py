@@ -12,7 +12,7 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
-__all__ = ["as_dict", "enum_name", "print_json", "print_table", "when"]
+__all__ = ["as_dict", "enum_name", "print_details", "print_json", "print_table", "when"]
 
 
 def as_dict(message: Message) -> dict[str, Any]:
@@ -38,6 +38,14 @@ def print_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> Non
     for row in cells:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
               .rstrip())
+
+
+def print_details(details: Sequence[tuple[str, object]]) -> None:
+    """``key: value`` lines under a table, values aligned one space past the longest key."""
+    width = max(len(key) for key, _ in details) + 2
+    print()
+    for key, value in details:
+        print(f"{key + ':':<{width}}{value}")
 
 
 def enum_name(value: str, prefix: str) -> str:

@@ -9,7 +9,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from phoenixd.cli.output import as_dict, enum_name, print_json, print_table, when
+from phoenixd.cli.output import (
+    as_dict,
+    enum_name,
+    print_details,
+    print_json,
+    print_table,
+    when,
+)
 from phoenixflight import Client
 from phoenixflight.envelope import STRATEGIES
 from phoenixflight.v1 import packet_pb2 as pkt
@@ -48,9 +55,7 @@ def _show(packet: pkt.FlightPacket, output: str) -> None:
         ("failure", packet.failure_reason or "-"),
         ("last event", packet.audit.last_event),
     ]
-    print()
-    for key, value in details:
-        print(f"{key + ':':<17}{value}")
+    print_details(details)
 
 
 def _envelope_from_flags(a: argparse.Namespace) -> dict[str, Any]:
