@@ -7,7 +7,7 @@ BUF    := node_modules/.bin/buf
 LISTEN ?= 127.0.0.1:7400
 DATA   ?= ./.phoenixflight
 
-.PHONY: venv run test check lint gen check-gen proto-lint typecheck ts-test bench bench-smoke clean
+.PHONY: venv run test check lint gen check-gen proto-lint typecheck ts-test bench bench-smoke soak clean
 
 # The set-up: a venv with the SDK (generated API) and the daemon (its Cython
 # kernel compiled at install), plus buf from npm. Redone when a build file changes.
@@ -46,6 +46,11 @@ bench-smoke: venv
 	$(BIN)/pytest -q bench/ --benchmark-disable
 	$(BIN)/python bench/load.py --seconds 0.5
 	$(BIN)/python bench/failover.py --members 2 --packets 10 --ttl 1
+
+# The reliability suite at its long size (make test runs it CI-sized): 1,000 kill -9 cycles,
+# longer churn and load. Figures are printed at the end.
+soak: venv
+	PHOENIX_SOAK=1 $(BIN)/pytest tests/reliability --timeout=7200
 
 gen: venv
 	$(BIN)/python scripts/gen_protos.py
