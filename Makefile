@@ -7,7 +7,7 @@ BUF    := node_modules/.bin/buf
 LISTEN ?= 127.0.0.1:7400
 DATA   ?= ./.phoenixflight
 
-.PHONY: venv run test check lint gen check-gen proto-lint typecheck ts-test bench bench-smoke soak clean
+.PHONY: venv run test check lint gen check-gen proto-lint typecheck ts-test bench bench-smoke bench-scale soak clean
 
 # The set-up: a venv with the SDK (generated API) and the daemon (its Cython
 # kernel compiled at install), plus buf from npm. Redone when a build file changes.
@@ -40,12 +40,20 @@ bench: venv
 	$(BIN)/pytest bench/ --benchmark-only --benchmark-columns=min,median,ops \
 		--benchmark-sort=name --benchmark-max-time=0.5
 	$(BIN)/python bench/load.py --seconds 5
+	$(BIN)/python bench/fanout.py --events 2000 --watchers 1 4 16
 	$(BIN)/python bench/failover.py --members 4 --packets 100 --ttl 1
+	$(BIN)/python bench/scale.py --members 1000 --packets 10000
+
+# The scale run at full size (minutes): 10k members in one daemon.
+bench-scale: venv
+	$(BIN)/python bench/scale.py --members 10000 --packets 20000
 
 bench-smoke: venv
 	$(BIN)/pytest -q bench/ --benchmark-disable
 	$(BIN)/python bench/load.py --seconds 0.5
+	$(BIN)/python bench/fanout.py --events 200 --watchers 1 2 --live-seconds 0.5
 	$(BIN)/python bench/failover.py --members 2 --packets 10 --ttl 1
+	$(BIN)/python bench/scale.py --members 20 --packets 100
 
 # The reliability suite at its long size (make test runs it CI-sized): 1,000 kill -9 cycles,
 # longer churn and load. Figures are printed at the end.

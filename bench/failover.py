@@ -1,5 +1,9 @@
 """Failover: how long from a member's lease expiry until every one of its packets is acked
-by a new owner, and the handoff latency (handoff_started -> new owner's ack) per packet.
+by a new owner, and the handoff latency (handoff_started -> new owner's ack) per packet,
+split into its phases: decide + sign (handoff_started -> assignment_decision, both
+stamped by the daemon), persist + deliver (-> the new owner receives the assignment,
+stamped by the member) and ack (-> handoff_completed). bench/test_handoff.py times
+decide, sign and the fsync one by one.
 
 M members heartbeat (unary) and follow their assignments with WatchAssignments, acking
 each at once. One member then goes silent; in the second run it also holds a session
@@ -37,6 +41,7 @@ class Follower:
     def __init__(self, agent: Agent) -> None:
         self.agent = agent
         self.acked: dict[str, float] = {}  # packet -> monotonic time of the ack
+        self.received: dict[tuple[str, int], float] = {}  # (packet, epoch) -> wall time
         self.call = agent.d.packets.WatchAssignments(ppb.WatchAssignmentsRequest(
             member_id=agent.member_id, credential=agent.credential), timeout=600)
         threading.Thread(target=self._run, daemon=True).start()
@@ -47,6 +52,7 @@ class Follower:
                 if message.WhichOneof("kind") != "assignment":
                     continue
                 a = message.assignment
+                self.received[(a.packet.packet_id, a.epoch)] = time.time()
                 try:
                     self.agent.ack(a.packet.packet_id, a.epoch)
                     self.acked[a.packet.packet_id] = time.monotonic()
@@ -87,6 +93,7 @@ def run(members: int, packets: int, ttl: float, cut_stream: bool) -> dict[str, f
             events = d.recorder.QueryEvents(rpb.QueryEventsRequest(
                 types=["handoff_completed"], page_size=1000)).events
             latencies = sorted(event_data(e)["latency_ms"] for e in events)
+            phases = _phases(d, owned, followers[:-1])
             for a in agents:
                 a.stop_heartbeats()
         finally:
@@ -98,8 +105,48 @@ def run(members: int, packets: int, ttl: float, cut_stream: bool) -> dict[str, f
         "all_acked_after_expiry_ms": (done - expiry) * 1000,
         "all_acked_after_silence_ms": (done - silent_at) * 1000,
         "handoff_p50_ms": statistics.median(latencies) if latencies else float("nan"),
-        "handoff_p99_ms": latencies[max(0, int(len(latencies) * 0.99) - 1)] if latencies else 0,
+        "handoff_p99_ms": _p99(latencies),
+        **{f"{phase}_p50_ms": statistics.median(v) if v else float("nan")
+           for phase, v in phases.items()},
+        **{f"{phase}_p99_ms": _p99(v) for phase, v in phases.items()},
     }
+
+
+def _p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, int(len(ordered) * 0.99) - 1)] if ordered else float("nan")
+
+
+PHASES = ("decide_sign", "persist_deliver", "ack")
+
+
+def _phases(
+    d: PhoenixProcess, owned: set[str], followers: list[Follower]
+) -> dict[str, list[float]]:
+    """Per moved packet, ms spent in each phase of its handoff (see the module docstring)."""
+    received: dict[tuple[str, int], float] = {}
+    for f in followers:
+        received.update(f.received)
+    phases: dict[str, list[float]] = {phase: [] for phase in PHASES}
+    for packet_id in owned:
+        events = d.recorder.ExportLineage(rpb.ExportLineageRequest(packet_id=packet_id)).events
+        started = [e for e in events if e.type == "handoff_started"]
+        if not started:
+            continue
+        t0 = started[-1].time.ToNanoseconds() / 1e9
+        decided = [e for e in events if e.type == "assignment_decision"
+                   and e.sequence > started[-1].sequence]
+        completed = [e for e in events if e.type == "handoff_completed"]
+        if not decided or not completed:
+            continue
+        t1 = decided[0].time.ToNanoseconds() / 1e9
+        t2 = received.get((packet_id, int(event_data(decided[0])["packet"]["epoch"])))
+        t3 = completed[-1].time.ToNanoseconds() / 1e9
+        if t2 is None:
+            continue
+        for phase, ms in zip(PHASES, ((t1 - t0), (t2 - t1), (t3 - t2)), strict=True):
+            phases[phase].append(ms * 1000)
+    return phases
 
 
 def main() -> int:
@@ -117,6 +164,9 @@ def main() -> int:
               f"({r['all_acked_after_silence_ms']:.0f} ms after silence, TTL {args.ttl:g} s); "
               f"handoff latency p50 {r['handoff_p50_ms']:.1f} ms, "
               f"p99 {r['handoff_p99_ms']:.1f} ms")
+        print(" " * 30 + "  ".join(
+            f"{phase.replace('_', ' + ')} p50 {r[phase + '_p50_ms']:.1f} / "
+            f"p99 {r[phase + '_p99_ms']:.1f} ms" for phase in PHASES))
     return 0
 
 

@@ -54,7 +54,8 @@ class Daemon:
     async def start(self) -> None:
         cfg = self.config
         started = time.monotonic()
-        self.store = Store(cfg.data_dir, snapshot_every=cfg.snapshot_every)
+        self.store = Store(cfg.data_dir, snapshot_every=cfg.snapshot_every,
+                           reserve_bytes=cfg.reserve_disk * 1024 * 1024)
         self.state = ClusterState()
         recovery = self.store.recover(self.state.apply, self.state.restore, self.state.reset)
         self.broker = Broker(cfg.watch_queue_limit)
@@ -78,7 +79,6 @@ class Daemon:
             notify=self.sessions.deliver, rebalance_share=cfg.rebalance_share,
             rebalance_interval=cfg.rebalance_interval,
         )
-        self.membership.rearm_all()
         self.services = Services(
             self.state, self.recorder, self.membership, journal, self.broker, self.sessions,
             self.dispatcher, signer.info,
@@ -111,11 +111,14 @@ class Daemon:
         self.server, self.health, self.port = build_server(
             self.services, listen=cfg.listen, max_message_bytes=cfg.max_message_bytes,
             max_concurrent_rpcs=cfg.max_concurrent_rpcs, max_streams=cfg.max_streams,
-            operator_token=token, tls=tls,
+            operator_token=token, tls=tls, write_refusal=self.store.write_refusal,
         )
         await self.server.start()
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        # Leases run from the moment members can reach us again, not from before the
+        # start-up fsync (which a slow disk can stretch past a TTL).
+        self.membership.rearm_all()
         self._tasks.append(asyncio.create_task(self._lease_ticker(), name="leases"))
         log.info(
             "phoenixd serving", listen=cfg.listen, port=self.port, data_dir=str(cfg.data_dir),
@@ -150,11 +153,12 @@ class Daemon:
 
     async def _snapshot(self) -> None:
         try:
-            await self.store.write_snapshot(
-                self.state.snapshot(), self.recorder.head_sequence, self.recorder.head_hash,
-                self.journal.end_offset,
-            )
-            log.info("snapshot written", revision=self.store.last_snapshot_revision)
+            revision, hash_ = self.recorder.head_sequence, self.recorder.head_hash
+            offset, view = self.journal.end_offset, self.state.snapshot_view()
+            # Turning a million records into documents takes seconds: not on the loop.
+            documents = await asyncio.to_thread(view.documents)
+            if await self.store.write_snapshot(documents, revision, hash_, offset):
+                log.info("snapshot written", revision=self.store.last_snapshot_revision)
         except BaseException as exc:  # a snapshot that cannot be written means a sick disk
             self._on_fatal(exc)
 

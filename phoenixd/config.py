@@ -43,6 +43,9 @@ class Config:
     """Seconds between rebalance steps."""
     snapshot_every: int = 10_000
     """Write registry/packets/assignments snapshots every this many events."""
+    reserve_disk: int = 64
+    """MiB of the data dir's disk kept free: below it, mutations are refused
+    (RESOURCE_EXHAUSTED) so that the journal never runs out mid-write; 0 turns it off."""
     tls_cert: Path | None = None
     tls_key: Path | None = None
     client_ca: Path | None = None
@@ -86,6 +89,8 @@ class Config:
                 raise ConfigError(f"{flag} must be a number of seconds between 0 and {top:g}")
         if self.snapshot_every < 1:
             raise ConfigError("--snapshot-every must be >= 1")
+        if self.reserve_disk < 0:
+            raise ConfigError("--reserve-disk must be >= 0 MiB (0 turns the reserve off)")
         if not 1 <= self.vnodes <= 4096:
             raise ConfigError("--vnodes must be between 1 and 4096")
         for flag, value, top in (
@@ -143,6 +148,11 @@ def parse_args(argv: list[str] | None = None) -> Config:
                    metavar="SECONDS", help=f"(default {d.rebalance_interval:g})")
     p.add_argument("--snapshot-every", type=int, default=d.snapshot_every, metavar="EVENTS",
                    help=f"snapshot the state every this many events (default {d.snapshot_every})")
+    p.add_argument("--reserve-disk", type=int, default=d.reserve_disk, metavar="MIB",
+                   help="refuse mutations (RESOURCE_EXHAUSTED) while the data dir's disk has "
+                   "less than this many MiB free, so the journal never runs out mid-write; "
+                   f"they resume by themselves once space is freed (default {d.reserve_disk}, "
+                   "0 = off)")
     p.add_argument("--tls-cert", type=Path, help="server certificate (PEM) to serve TLS")
     p.add_argument("--tls-key", type=Path, help="private key (PEM) of --tls-cert")
     p.add_argument("--client-ca", type=Path,
@@ -175,7 +185,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
         default_strategy=Strategy(a.default_strategy), vnodes=a.vnodes,
         ring_load_bound=a.ring_load_bound, rebalance_share=a.rebalance_share,
         rebalance_interval=a.rebalance_interval,
-        snapshot_every=a.snapshot_every, tls_cert=a.tls_cert, tls_key=a.tls_key,
+        snapshot_every=a.snapshot_every, reserve_disk=a.reserve_disk,
+        tls_cert=a.tls_cert, tls_key=a.tls_key,
         client_ca=a.client_ca, auth_token_file=a.auth_token_file, insecure=a.insecure,
         max_message_bytes=a.max_message_bytes, max_concurrent_rpcs=a.max_concurrent_rpcs,
         max_streams=a.max_streams,

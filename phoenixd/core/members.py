@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from phoenixd.core.errors import InvalidArgument
@@ -101,7 +102,7 @@ class Member:
     drain_deadline: float = 0.0  # wall clock; 0 when not draining
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
+        out = {f: getattr(self, f) for f in self.__slots__}
         out["capabilities"] = list(self.capabilities)
         out["labels"] = dict(self.labels)
         out["kind"] = str(self.kind)
@@ -109,17 +110,17 @@ class Member:
         return out
 
     @classmethod
-    def from_dict(cls, raw: Mapping[str, Any]) -> Member:
-        values = dict(raw)
+    def from_dict(cls, raw: Mapping[str, Any], **overrides: Any) -> Member:
+        values = {**raw, **overrides}
         values["kind"] = MemberKind(values["kind"])
         values["status"] = MemberStatus(values["status"])
         values["capabilities"] = tuple(values["capabilities"])
         values["labels"] = dict(values["labels"])
         return cls(**values)
 
-    def capability_versions(self) -> dict[str, str]:
+    def capability_versions(self) -> Mapping[str, str]:
         """Capability name -> version ("" when unversioned)."""
-        return dict(parse_capability(c) for c in self.capabilities)
+        return _capability_versions(self.capabilities)
 
 
 def validate_member_id(member_id: str, what: str = "member_id") -> str:
@@ -133,6 +134,13 @@ def validate_member_id(member_id: str, what: str = "member_id") -> str:
     return member_id
 
 
+@lru_cache(maxsize=4096)
+def _capability_versions(capabilities: tuple[str, ...]) -> Mapping[str, str]:
+    """Shared by every member offering the same set (the scheduler asks per member)."""
+    return dict(parse_capability(c) for c in capabilities)
+
+
+@lru_cache(maxsize=4096)
 def parse_capability(capability: str) -> tuple[str, str]:
     """Split "name@version" into (name, version); version is "" when absent."""
     match = _CAPABILITY.match(capability)

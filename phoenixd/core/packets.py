@@ -6,7 +6,7 @@ import hashlib
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -72,9 +72,12 @@ class Policy:
     label_selector: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["allowed_regions"] = list(self.allowed_regions)
-        return out
+        return {
+            "minimum_trust_score": self.minimum_trust_score,
+            "allowed_regions": list(self.allowed_regions),
+            "pii_review_required": self.pii_review_required,
+            "label_selector": self.label_selector,
+        }
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> Policy:
@@ -94,7 +97,10 @@ class Checkpoint:
     save_time: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "state": dict(self.state)}
+        return {
+            "state": dict(self.state), "step": self.step, "state_hash": self.state_hash,
+            "epoch": self.epoch, "saved_by": self.saved_by, "save_time": self.save_time,
+        }
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> Checkpoint:
@@ -153,7 +159,7 @@ class Packet:
         }
 
     @classmethod
-    def from_dict(cls, raw: Mapping[str, Any]) -> Packet:
+    def from_dict(cls, raw: Mapping[str, Any], **overrides: Any) -> Packet:
         values = dict(raw)
         values["required_capabilities"] = tuple(values["required_capabilities"])
         values["status"] = PacketStatus(values["status"])
@@ -162,6 +168,7 @@ class Packet:
         values["policy"] = Policy.from_dict(values["policy"])
         values["strategy"] = Strategy(values["strategy"])
         values["decisions"] = tuple(tuple(d) for d in values.get("decisions", ()))
+        values.update(overrides)
         return cls(**values)
 
 

@@ -11,6 +11,7 @@ scores or rejecting rule, the winner and the policy it satisfied.
 
 from __future__ import annotations
 
+import heapq
 import math
 from array import array
 from collections import Counter
@@ -20,15 +21,19 @@ from typing import Any
 from phoenixd import ring
 from phoenixd.core.members import Member, MemberStatus, parse_capability
 from phoenixd.core.packets import Packet, Strategy
-from phoenixd.core.selector import parse_selector
-from phoenixd.core.state import ClusterState
+from phoenixd.core.selector import Selector, parse_selector
+from phoenixd.core.state import NO_LOAD, ClusterState
 
-__all__ = ["MAX_LISTED_CANDIDATES", "Candidate", "Decision", "Scheduler", "rejection"]
+__all__ = [
+    "MAX_LISTED_CANDIDATES", "Candidate", "Decision", "Requirement", "Scheduler", "rejection",
+]
 
 # Candidates a decision lists by name (the best eligible, then a sample of the
 # rejected); every rejection is still counted by rule. Keeps a decision about
 # 10k members a few KiB in the journal rather than a megabyte.
 MAX_LISTED_CANDIDATES = 32
+# A demand fits when it exceeds the free capacity by no more than this (float sums).
+_SLACK = 1e-9
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,29 +70,59 @@ class Decision:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Requirement:
+    """What a packet asks of its owner, parsed once per decision rather than per member."""
+
+    status_ok: MemberStatus
+    capabilities: tuple[tuple[str, str, str], ...]  # (as written, name, version)
+    cpu: float
+    memory: float
+    minimum_trust: float
+    regions: frozenset[str]
+    pii: bool
+    selector: Selector | None
+
+    @classmethod
+    def of(cls, packet: Packet) -> Requirement:
+        policy = packet.policy
+        return cls(
+            MemberStatus.ACTIVE,
+            tuple((c, *parse_capability(c)) for c in packet.required_capabilities),
+            packet.demand_cpu - _SLACK, packet.demand_memory - _SLACK,
+            policy.minimum_trust_score, frozenset(policy.allowed_regions),
+            policy.pii_review_required,
+            parse_selector(policy.label_selector) if policy.label_selector else None,
+        )
+
+    def reject(self, member: Member, used_cpu: float, used_memory: float) -> str:
+        """The first eligibility rule ``member`` fails ("" if none), in the documented order."""
+        if member.status is not self.status_ok:
+            return f"not_active:{member.status}"
+        if self.capabilities:
+            offered = member.capability_versions()
+            for required, name, version in self.capabilities:
+                if name not in offered or (version and offered[name] != version):
+                    return f"missing_capability:{required}"
+        if self.cpu > member.cpu - used_cpu:
+            return "no_capacity:cpu"
+        if self.memory > member.memory - used_memory:
+            return "no_capacity:memory"
+        if member.trust_score < self.minimum_trust:
+            return "trust_below_minimum"
+        labels = member.labels
+        if self.regions and labels.get("region") not in self.regions:
+            return "region_not_allowed"
+        if self.pii and labels.get("pii_cleared") != "true":
+            return "pii_not_cleared"
+        if self.selector is not None and not self.selector.matches(labels):
+            return "label_selector_mismatch"
+        return ""
+
+
 def rejection(member: Member, packet: Packet, used_cpu: float, used_memory: float) -> str:
     """The first eligibility rule ``member`` fails for ``packet`` ("" if none)."""
-    if member.status is not MemberStatus.ACTIVE:
-        return f"not_active:{member.status}"
-    offered = member.capability_versions()
-    for required in packet.required_capabilities:
-        name, version = parse_capability(required)
-        if name not in offered or (version and offered[name] != version):
-            return f"missing_capability:{required}"
-    if packet.demand_cpu > member.cpu - used_cpu + 1e-9:
-        return "no_capacity:cpu"
-    if packet.demand_memory > member.memory - used_memory + 1e-9:
-        return "no_capacity:memory"
-    policy = packet.policy
-    if member.trust_score < policy.minimum_trust_score:
-        return "trust_below_minimum"
-    if policy.allowed_regions and member.labels.get("region") not in policy.allowed_regions:
-        return "region_not_allowed"
-    if policy.pii_review_required and member.labels.get("pii_cleared") != "true":
-        return "pii_not_cleared"
-    if policy.label_selector and not parse_selector(policy.label_selector).matches(member.labels):
-        return "label_selector_mismatch"
-    return ""
+    return Requirement.of(packet).reject(member, used_cpu, used_memory)
 
 
 class Scheduler:
@@ -117,8 +152,7 @@ class Scheduler:
 
     def ring_owner(self, packet: Packet, eligible: dict[str, bool] | None = None) -> str:
         """Where the ring puts ``packet`` now among eligible members ("" if nowhere)."""
-        active = tuple(m for m in self._state.member_ids
-                       if self._state.members[m].status is MemberStatus.ACTIVE)
+        active = tuple(self._state.active_ids)
         if not active:
             return ""
         hashring = self._ring_for(active)
@@ -142,13 +176,14 @@ class Scheduler:
         """The rule ``member`` fails for ``packet`` ("" if it may own it)."""
         return self._reject(member, packet)
 
-    def _reject(self, member: Member, packet: Packet, exclude: str = "") -> str:
-        load = self._state.load_of(member.member_id)
+    def _reject(self, member: Member, packet: Packet, exclude: str = "",
+                requirement: Requirement | None = None) -> str:
+        load = self._state.loads.get(member.member_id, NO_LOAD)
         cpu, memory = load.cpu, load.memory
-        if packet.status.owned and packet.owner == member.member_id:
+        if packet.owner == member.member_id and packet.status.owned:
             cpu -= packet.demand_cpu  # its own demand does not crowd out its owner
             memory -= packet.demand_memory
-        rule = rejection(member, packet, cpu, memory)
+        rule = (requirement or Requirement.of(packet)).reject(member, cpu, memory)
         if not rule and member.member_id == exclude:
             return "previous_owner"  # a handoff moves work away from its owner
         return rule
@@ -156,37 +191,77 @@ class Scheduler:
     def decide(
         self, packet: Packet, trigger: str, *, exclude: str = "", target: str = ""
     ) -> Decision:
-        """Choose an owner (or none); ``target`` restricts the choice to one member."""
+        """Choose an owner (or none); ``target`` restricts the choice to one member.
+
+        Only ACTIVE members offering every required capability name are checked one
+        by one (the state indexes them); the rest are counted by the rule they fail.
+        """
         state = self._state
-        ids = [target] if target else state.member_ids
+        considered = 1 if target else len(state.member_ids)
+        candidates = [target] if target else self._candidates(packet)
+        requirement = Requirement.of(packet)
+        members = state.members
         rejected: dict[str, str] = {}
         eligible: list[str] = []
-        for member_id in ids:
-            rule = self._reject(state.members[member_id], packet, exclude)
+        for member_id in candidates:
+            rule = self._reject(members[member_id], packet, exclude, requirement)
             if rule:
                 rejected[member_id] = rule
             else:
                 eligible.append(member_id)
+        counts = Counter(rule.split(":")[0] for rule in rejected.values())
+        if not target:
+            inactive = len(state.member_ids) - len(state.active_ids)
+            incapable = len(state.active_ids) - len(candidates)
+            counts.update({"not_active": inactive, "missing_capability": incapable})
+            counts = +counts  # drop the zero counts
         scores, winner = self._score(packet, eligible)
         if packet.strategy is Strategy.RING:
             # a target was checked above; otherwise the ring walks past the ineligible
             winner = eligible[0] if target and eligible else self.ring_owner(
-                packet, {m: True for m in eligible})
-        ranked = sorted(eligible, key=lambda m: (m != winner, -(scores.get(m) or 0.0), m))
-        listed = [Candidate(m, scores.get(m)) for m in ranked[:MAX_LISTED_CANDIDATES]]
+                packet, dict.fromkeys(eligible, True))
+        ranked = heapq.nsmallest(
+            MAX_LISTED_CANDIDATES, eligible,
+            key=lambda m: (m != winner, -(scores.get(m) or 0.0), m))
+        listed = [Candidate(m, scores.get(m)) for m in ranked]
         room = max(0, MAX_LISTED_CANDIDATES - len(listed))
-        listed += [Candidate(m, None, rule) for m, rule in list(rejected.items())[:room]]
-        counts = Counter(rule.split(":")[0] for rule in rejected.values())
+        sample = (list(rejected.items())[:room] if target
+                  else self._rejected_sample(packet, candidates, rejected, room))
+        listed += [Candidate(m, None, rule) for m, rule in sample]
         return Decision(
             packet_id=packet.packet_id,
             strategy=packet.strategy,
             trigger=trigger,
             winner=winner,
             candidates=tuple(listed),
-            considered=len(ids),
+            considered=considered,
             rejected_counts=dict(sorted(counts.items())),
-            explanation=_explain(packet, winner, scores, len(eligible), len(ids), counts),
+            explanation=_explain(packet, winner, scores, len(eligible), considered, counts),
         )
+
+    def _candidates(self, packet: Packet) -> list[str]:
+        """ACTIVE members offering every capability name ``packet`` requires, sorted."""
+        state = self._state
+        names = {parse_capability(c)[0] for c in packet.required_capabilities}
+        if not names:
+            return state.active_ids
+        groups = sorted((state.providers.get(name, set()) for name in names), key=len)
+        found = groups[0].intersection(*groups[1:])
+        return state.active_ids if len(found) == len(state.active_ids) else sorted(found)
+
+    def _rejected_sample(
+        self, packet: Packet, candidates: list[str], rejected: dict[str, str], room: int
+    ) -> list[tuple[str, str]]:
+        """The first ``room`` rejected members by id, with the rule each failed."""
+        if room <= 0:
+            return []
+        sample = list(rejected.items())[:room]
+        if len(candidates) < len(self._state.member_ids):
+            inside = set(candidates)
+            outside = (m for m in self._state.member_ids if m not in inside)
+            for member_id, _ in zip(outside, range(room), strict=False):
+                sample.append((member_id, self._reject(self._state.members[member_id], packet)))
+        return sorted(sample)[:room]
 
     def _score(self, packet: Packet, eligible: list[str]) -> tuple[dict[str, float], str]:
         """Each eligible member's score and the winner, on the compiled kernel (not ring)."""

@@ -4,26 +4,38 @@ Member and packet events carry the whole record after the change, so applying
 one is an upsert: replay is simple, and a watcher can be shown a record as it
 was at any revision without keeping old versions around. Load accounting
 (packets, cpu and memory per owner) is derived from the packet records here,
-so it is exact through every transition, on replay too.
+so it is exact through every transition, on replay too: sums are kept as
+integers in units of 2**-1074 (every finite float is a whole number of those),
+so adding and removing a packet never drifts, and each total reads back as the
+correctly rounded float, the same value math.fsum would give.
 """
 
 from __future__ import annotations
 
 import bisect
-import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from phoenixd.core.events import Event, EventType
-from phoenixd.core.members import Member
+from phoenixd.core.members import Member, MemberStatus
 from phoenixd.core.packets import Packet, PacketStatus
 
-__all__ = ["KEPT_DECISIONS", "ClusterState", "OwnerLoad"]
+__all__ = ["KEPT_DECISIONS", "NO_LOAD", "ClusterState", "OwnerLoad", "SnapshotView"]
 
 # Placement decisions remembered per packet (their events hold the details).
 KEPT_DECISIONS = 32
 _DECISION_EVENTS = frozenset({EventType.ASSIGNMENT_DECISION, EventType.PACKET_WAITING})
+
+
+_EXP = 1074
+_ONE = 1 << _EXP  # 1.0 in exact units
+
+
+def _exact(value: float) -> int:
+    """``value`` as a whole number of 2**-1074 units, exactly."""
+    numerator, denominator = value.as_integer_ratio()  # the denominator is a power of two
+    return numerator << (_EXP + 1 - denominator.bit_length())
 
 
 @dataclass(slots=True)
@@ -33,6 +45,42 @@ class OwnerLoad:
     packets: set[str] = field(default_factory=set)
     cpu: float = 0.0
     memory: float = 0.0
+    _cpu_units: int = field(default=0, compare=False, repr=False)
+    _memory_units: int = field(default=0, compare=False, repr=False)
+
+    def add(self, packet: Packet, sign: int) -> None:
+        if sign > 0:
+            self.packets.add(packet.packet_id)
+        else:
+            self.packets.discard(packet.packet_id)
+        self._cpu_units += sign * _exact(packet.demand_cpu)
+        self._memory_units += sign * _exact(packet.demand_memory)
+        self.cpu = self._cpu_units / _ONE  # int / int rounds correctly
+        self.memory = self._memory_units / _ONE
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotView:
+    members: list[Member]
+    packets: list[Packet]
+
+    def documents(self) -> dict[str, dict[str, Any]]:
+        """The three snapshot documents (file name -> document)."""
+        return {
+            "registry.json": {"members": [m.to_dict() for m in self.members]},
+            "packets.json": {"packets": [p.to_dict() for p in self.packets]},
+            # Derived from the packets; kept for people and tools reading the data dir.
+            "assignments.json": {
+                "assignments": [
+                    {"packet_id": p.packet_id, "member_id": p.owner, "epoch": p.epoch,
+                     "status": str(p.status)}
+                    for p in self.packets if p.status.owned
+                ]
+            },
+        }
+
+
+NO_LOAD = OwnerLoad()  # what a member with no packets carries; never mutated
 
 
 class ClusterState:
@@ -45,6 +93,10 @@ class ClusterState:
         """Back to empty (before a full replay)."""
         self.members: dict[str, Member] = {}
         self._sorted_ids: list[str] = []  # for stable, cheap pagination
+        # Placement only ever looks at ACTIVE members, and mostly at those offering
+        # a capability: both are indexed so a decision does not walk the registry.
+        self.active_ids: list[str] = []  # sorted
+        self.providers: dict[str, set[str]] = {}  # capability name -> ACTIVE members
         self.packets: dict[str, Packet] = {}
         self._sorted_packets: list[str] = []
         self.loads: dict[str, OwnerLoad] = {}
@@ -60,30 +112,52 @@ class ClusterState:
         return self._sorted_packets
 
     def load_of(self, member_id: str) -> OwnerLoad:
-        return self.loads.get(member_id) or OwnerLoad()
+        """What ``member_id`` carries (read-only: NO_LOAD is shared)."""
+        return self.loads.get(member_id, NO_LOAD)
 
     def apply(self, event: Event) -> None:
         """Fold one event into the state; used live and on replay alike."""
         raw = event.data.get("member")
         if raw is not None:
-            self._put_member(replace(Member.from_dict(raw), revision=event.sequence))
+            self._put_member(Member.from_dict(raw, revision=event.sequence))
         raw = event.data.get("packet")
         if raw is not None:
             if raw["checkpoint"]["state"] is None:  # not journaled again: carried over
                 carried = self.packets[raw["packet_id"]].checkpoint.state
                 raw = {**raw, "checkpoint": {**raw["checkpoint"], "state": dict(carried)}}
-            packet = replace(Packet.from_dict(raw), revision=event.sequence)
+            decisions = tuple(tuple(d) for d in raw.get("decisions", ()))
             if event.type in _DECISION_EVENTS:
-                epoch = packet.epoch if event.type == EventType.ASSIGNMENT_DECISION else 0
-                kept = (*packet.decisions, (epoch, event.sequence))[-KEPT_DECISIONS:]
-                packet = replace(packet, decisions=kept)
-            self._put_packet(packet)
+                epoch = raw["epoch"] if event.type == EventType.ASSIGNMENT_DECISION else 0
+                decisions = (*decisions, (epoch, event.sequence))[-KEPT_DECISIONS:]
+            self._put_packet(
+                Packet.from_dict(raw, revision=event.sequence, decisions=decisions))
         self.revision = event.sequence
 
     def _put_member(self, member: Member) -> None:
-        if member.member_id not in self.members:
-            bisect.insort(self._sorted_ids, member.member_id)
-        self.members[member.member_id] = member
+        member_id = member.member_id
+        old = self.members.get(member_id)
+        if old is None:
+            bisect.insort(self._sorted_ids, member_id)
+        elif old.status is MemberStatus.ACTIVE:
+            self._index_active(old, -1)
+        self.members[member_id] = member
+        if member.status is MemberStatus.ACTIVE:
+            self._index_active(member, +1)
+
+    def _index_active(self, member: Member, sign: int) -> None:
+        member_id = member.member_id
+        if sign > 0:
+            bisect.insort(self.active_ids, member_id)
+        else:
+            del self.active_ids[bisect.bisect_left(self.active_ids, member_id)]
+        for name in member.capability_versions():
+            providers = self.providers.setdefault(name, set())
+            if sign > 0:
+                providers.add(member_id)
+            else:
+                providers.discard(member_id)
+                if not providers:
+                    del self.providers[name]
 
     def _put_packet(self, packet: Packet) -> None:
         old = self.packets.get(packet.packet_id)
@@ -96,15 +170,7 @@ class ClusterState:
 
     def _account(self, packet: Packet, sign: int) -> None:
         if packet.status.owned and packet.owner:
-            load = self.loads.setdefault(packet.owner, OwnerLoad())
-            if sign > 0:
-                load.packets.add(packet.packet_id)
-            else:
-                load.packets.discard(packet.packet_id)
-            # Re-summed rather than adjusted: running float sums drift, and the
-            # load must be exact. fsum over a member's own packets is cheap.
-            load.cpu = math.fsum(self.packets[p].demand_cpu for p in load.packets)
-            load.memory = math.fsum(self.packets[p].demand_memory for p in load.packets)
+            self.loads.setdefault(packet.owner, OwnerLoad()).add(packet, sign)
         if packet.status is PacketStatus.PENDING:
             if sign > 0:
                 self.pending[packet.packet_id] = None
@@ -113,23 +179,15 @@ class ClusterState:
 
     def snapshot(self) -> dict[str, dict[str, Any]]:
         """The state as the three snapshot documents (file name -> document)."""
-        return {
-            "registry.json": {
-                "members": [self.members[i].to_dict() for i in self._sorted_ids]
-            },
-            "packets.json": {
-                "packets": [self.packets[i].to_dict() for i in self._sorted_packets]
-            },
-            # Derived from the packets; kept for people and tools reading the data dir.
-            "assignments.json": {
-                "assignments": [
-                    {"packet_id": p.packet_id, "member_id": p.owner, "epoch": p.epoch,
-                     "status": str(p.status)}
-                    for i in self._sorted_packets
-                    if (p := self.packets[i]).status.owned
-                ]
-            },
-        }
+        return self.snapshot_view().documents()
+
+    def snapshot_view(self) -> SnapshotView:
+        """The records as of now, cheap to take (records are immutable); the documents
+        are built from it later, off the event loop, while the state moves on."""
+        return SnapshotView(
+            [self.members[i] for i in self._sorted_ids],
+            [self.packets[i] for i in self._sorted_packets],
+        )
 
     def restore(self, documents: Mapping[str, Mapping[str, Any]], revision: int) -> None:
         for raw in documents["registry.json"]["members"]:

@@ -19,7 +19,7 @@ the data dir) and is Ed25519 through ``cryptography``.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from phoenixflight import protocol
@@ -47,7 +47,7 @@ class HandoffToken:
     key_id: str
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {f: getattr(self, f) for f in self.__slots__}
 
 
 signed_bytes = protocol.token_signed_bytes

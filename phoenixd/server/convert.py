@@ -197,7 +197,7 @@ def decode_page_token(
         padded = token + "=" * (-len(token) % 4)
         raw = json.loads(base64.urlsafe_b64decode(padded.encode()))
         position, fingerprint = raw["p"], raw["q"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):  # RecursionError: nested JSON
         raise InvalidArgument(
             "page_token is not valid; pass the next_page_token you received"
         ) from None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
@@ -56,10 +58,15 @@ def build_server(
     max_streams: int,
     operator_token: str | None,
     tls: tuple[bytes, bytes, bytes | None] | None,
+    write_refusal: Callable[[], str | None] = lambda: None,
 ) -> tuple[grpc.aio.Server, health.aio.HealthServicer, int]:
-    """A started-ready server bound to ``listen``; returns (server, health, port)."""
+    """A started-ready server bound to ``listen``; returns (server, health, port).
+
+    ``write_refusal`` is asked before every mutation: a message means refuse it
+    (RESOURCE_EXHAUSTED), None lets it through.
+    """
     server = grpc.aio.server(
-        interceptors=[Guard(operator_token, max_concurrent_rpcs, max_streams)],
+        interceptors=[Guard(operator_token, max_concurrent_rpcs, max_streams, write_refusal)],
         options=server_options(max_message_bytes),
     )
     mem_grpc.add_MembershipServiceServicer_to_server(MembershipServicer(services), server)

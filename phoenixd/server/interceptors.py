@@ -1,4 +1,4 @@
-"""Operator auth and the concurrency limit, applied to every method in one place."""
+"""Operator auth, the concurrency limits and the disk-full refusal, applied in one place."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from typing import Any, TypeAlias
 
 import grpc
 
+from phoenixd.server.decoding import checked, tolerant
 from phoenixd.server.errors import Context
 
-__all__ = ["MEMBER_METHODS", "OPEN_METHODS", "Guard"]
+__all__ = ["MEMBER_METHODS", "MUTATING_METHODS", "OPEN_METHODS", "Guard"]
 
 # grpc.RpcMethodHandler is generic only in the type stubs, not at run time.
 Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
@@ -27,6 +28,24 @@ MEMBER_METHODS = frozenset({
     "/phoenixflight.v1.PacketService/FailPacket",
     "/phoenixflight.v1.PacketService/WatchAssignments",
 })
+# Calls that record events at a client's request. While the data dir is short of
+# space they are refused before anything is applied (every event is applied in
+# memory before it is written). Heartbeat and OpenSession are not among them: they
+# renew leases in memory, and refusing them would fail members whose only fault is
+# the daemon's full disk; the few events they cause come out of the reserve.
+MUTATING_METHODS = frozenset({
+    "/phoenixflight.v1.MembershipService/RegisterMember",
+    "/phoenixflight.v1.MembershipService/UpdateMember",
+    "/phoenixflight.v1.MembershipService/DrainMember",
+    "/phoenixflight.v1.MembershipService/RetireMember",
+    "/phoenixflight.v1.PacketService/SubmitPacket",
+    "/phoenixflight.v1.PacketService/CancelPacket",
+    "/phoenixflight.v1.PacketService/HandoffPacket",
+    "/phoenixflight.v1.PacketService/AckPacket",
+    "/phoenixflight.v1.PacketService/SaveCheckpoint",
+    "/phoenixflight.v1.PacketService/CompletePacket",
+    "/phoenixflight.v1.PacketService/FailPacket",
+})
 # Probes and discovery stay open so that load balancers and grpcurl work.
 OPEN_METHODS = frozenset({
     "/grpc.health.v1.Health/Check",
@@ -42,7 +61,8 @@ def _rebuild(
     handler: Handler,
     wrap: Callable[[Callable[..., Any]], Callable[..., Any]],
 ) -> Handler:
-    """The same handler with its behaviour wrapped (one factory per RPC shape)."""
+    """The same handler with its behaviour wrapped (one factory per RPC shape); a request
+    that does not parse is refused with INVALID_ARGUMENT (decoding.py)."""
     factory: Callable[..., Handler]
     inner: Any
     if handler.unary_unary:
@@ -54,24 +74,29 @@ def _rebuild(
     else:
         factory, inner = grpc.stream_stream_rpc_method_handler, handler.stream_stream
     return factory(
-        wrap(inner),
-        request_deserializer=handler.request_deserializer,
+        wrap(checked(inner, request_streaming=handler.request_streaming)),
+        request_deserializer=tolerant(handler.request_deserializer),
         response_serializer=handler.response_serializer,
     )
 
 
 class Guard(grpc.aio.ServerInterceptor):
-    """Refuses calls without the operator token, and unary calls past the limit.
+    """Refuses calls without the operator token, unary calls past the limit, and
+    mutations while ``write_refusal`` says why not (the disk is full).
 
     grpc's own ``maximum_concurrent_rpcs`` counts streams too, and every member
     holds a session stream for hours: unary calls and open streams (sessions and
     watches) are counted against separate limits.
     """
 
-    def __init__(self, token: str | None, max_concurrent: int, max_streams: int) -> None:
+    def __init__(
+        self, token: str | None, max_concurrent: int, max_streams: int,
+        write_refusal: Callable[[], str | None] = lambda: None,
+    ) -> None:
         self._token = token.encode() if token else None
         self._max = max_concurrent
         self._max_streams = max_streams
+        self._write_refusal = write_refusal
         self.in_flight = 0
         self.streams = 0
 
@@ -104,11 +129,13 @@ class Guard(grpc.aio.ServerInterceptor):
                 "(the token in the daemon's --auth-token-file)",
                 streaming=handler.response_streaming,
             ))
+        if handler.unary_unary and method in MUTATING_METHODS:
+            return _rebuild(handler, lambda inner: self._limited(self._gated(inner)))
         if handler.unary_unary:
             return _rebuild(handler, self._limited)
         if handler.response_streaming and method not in OPEN_METHODS:
             return _rebuild(handler, self._limited_stream)
-        return handler
+        return _rebuild(handler, lambda inner: inner)  # open streams: not limited
 
     def _limited_stream(self, inner: Callable[..., AsyncIterator[Any]]) -> Callable[..., Any]:
         async def limited(request: Any, context: Context) -> AsyncIterator[Any]:
@@ -125,6 +152,15 @@ class Guard(grpc.aio.ServerInterceptor):
                 self.streams -= 1
 
         return limited
+
+    def _gated(self, inner: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        async def gated(request: Any, context: Context) -> Any:
+            refusal = self._write_refusal()
+            if refusal is not None:
+                await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, refusal)
+            return await inner(request, context)
+
+        return gated
 
     def _limited(self, inner: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         async def limited(request: Any, context: Context) -> Any:

@@ -62,8 +62,24 @@ class MembershipServicer(pb_grpc.MembershipServiceServicer):
         reply = pb.RegisterMemberResponse(
             member=self._member_pb(member.member_id), credential=credential
         )
-        await self._s.settle()
+        await self._settle_alive(member.member_id, credential, member.lease_ttl)
         return reply
+
+    async def _settle_alive(self, member_id: str, credential: str, ttl: float) -> None:
+        """Wait until the registration is durable, renewing the new member's lease meanwhile.
+
+        The member cannot heartbeat before it has this reply (its credential is in it), and
+        its waiting call is a sign of life: a disk whose fsync outlasts the TTL must not make
+        it SUSPECT before it could say anything. Its lease then runs from the reply.
+        """
+        settled = asyncio.ensure_future(self._s.settle())
+        while True:
+            done, _ = await asyncio.wait({settled}, timeout=ttl / 3)
+            with contextlib.suppress(PhoenixError):  # retired or failed meanwhile: no lease
+                self._core.heartbeat(member_id, credential)
+            if done:
+                await settled
+                return
 
     @unary
     async def Heartbeat(
@@ -80,7 +96,11 @@ class MembershipServicer(pb_grpc.MembershipServiceServicer):
             incarnation=member.incarnation,
             drain_requested=member.status is MemberStatus.DRAINING,
         )
-        await self._s.settle()
+        # The reply shows only this member's record: wait for its own last change (e.g. the
+        # SUSPECT -> ACTIVE this heartbeat caused), not for everyone's. A member that waits
+        # for each reply before its next heartbeat must not lose its lease to a slow fsync
+        # of other members' changes.
+        await self._s.journal.wait_durable(member.revision)
         return reply
 
     async def OpenSession(

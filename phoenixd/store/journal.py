@@ -9,16 +9,28 @@ once they are durable, so a feed never shows something a crash could undo.
 An error from write or fsync is fatal: after a failed fsync the kernel may
 have dropped the dirty pages, and retrying would report success for data that
 is gone (the PostgreSQL "fsyncgate" lesson). The daemon stops instead.
+
+The one exception is ENOSPC from write() itself, which loses nothing silently:
+the call says how far it got, and nothing of the batch has been acknowledged.
+The file is cut back to its last durable offset, the batch stays queued and is
+tried again every DISK_FULL_RETRY seconds until it fits; meanwhile ``stalled``
+is set (the server refuses new mutations) and the callers waiting for the batch
+get no reply. An ENOSPC from fsync stays fatal, like any other fsync error.
+``close`` waits for a held batch too; killing the daemon meanwhile is safe, since
+nothing of the batch has been acknowledged.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import structlog
 
 from phoenixd import failpoints
 from phoenixd.core.events import Event, event_from_payload
@@ -26,7 +38,9 @@ from phoenixd.store.frames import Frame, encode_frame, read_frame
 from phoenixd.store.snapshots import fsync_dir, sync_data
 from phoenixd.store.verify import VerifyReport, verify_journal
 
-__all__ = ["INDEX_STRIDE", "RECENT_EVENTS", "Journal"]
+__all__ = ["DISK_FULL_RETRY", "INDEX_STRIDE", "RECENT_EVENTS", "Journal"]
+
+log = structlog.get_logger("phoenixd.journal")
 
 # Every INDEX_STRIDE-th record's offset is kept, so a reader seeks close to any
 # sequence number and then scans at most this many records.
@@ -34,6 +48,13 @@ INDEX_STRIDE = 1024
 # Durable events kept in memory: resuming watchers and live queries read these
 # without touching the disk. 8192 covers a few seconds of a busy daemon.
 RECENT_EVENTS = 8192
+# Seconds between attempts to write a batch that hit ENOSPC: often enough to resume
+# soon after space is freed, rarely enough that a full disk costs nothing.
+DISK_FULL_RETRY = 0.5
+
+
+class _NoSpace(Exception):
+    """A batch did not fit on the disk; the file was cut back to its durable end."""
 
 
 class Journal:
@@ -70,6 +91,7 @@ class Journal:
         self._recent: deque[Event] = deque(maxlen=RECENT_EVENTS)
         self._task: asyncio.Task[None] | None = None
         self.batches = 0  # fsyncs done, for the figures
+        self.stalled = False  # a batch is waiting for disk space (ENOSPC)
 
     # -- writing -------------------------------------------------------------
 
@@ -111,9 +133,25 @@ class Journal:
             data = b"".join(frame for _, frame in batch)
             try:
                 await loop.run_in_executor(self._writer, self._write_and_sync, data)
+            except _NoSpace as exc:  # nothing of it is on disk: keep it, in order, and retry
+                self._pending = batch + self._pending
+                if not self.stalled:
+                    log.warning(
+                        "journal write failed: no space left on device; holding the batch "
+                        "unacknowledged and retrying until it fits", path=str(self.path),
+                        events=len(batch), retry_seconds=DISK_FULL_RETRY, error=str(exc),
+                    )
+                self.stalled = True
+                await asyncio.sleep(DISK_FULL_RETRY)
+                self._wakeup.set()
+                continue
             except BaseException as exc:  # an fsync error is never retried: stop
                 self._on_fatal(exc)
                 raise
+            if self.stalled:
+                self.stalled = False
+                log.info("journal writes resumed: the held batch fits again",
+                         path=str(self.path))
             events = [event for event, _ in batch]
             self.durable_sequence = events[-1].sequence
             self.durable_offset += len(data)
@@ -132,13 +170,25 @@ class Journal:
                 self._wakeup.set()
 
     def _write_and_sync(self, data: bytes) -> None:
+        try:
+            self._write(data)
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC:
+                raise
+            # Part of the batch may be in the file: cut it off, so that the retry
+            # appends whole records right after the last durable one.
+            os.ftruncate(self._fd, self.durable_offset)
+            raise _NoSpace(str(exc)) from exc
+        failpoints.hit("journal.before_fsync")
+        sync_data(self._fd)
+        failpoints.hit("journal.after_fsync")
+
+    def _write(self, data: bytes) -> None:
         view = memoryview(data)
         while view:
             written = os.write(self._fd, view)
             view = view[written:]
-        failpoints.hit("journal.before_fsync")
-        sync_data(self._fd)
-        failpoints.hit("journal.after_fsync")
+            failpoints.hit("journal.write")
 
     async def close(self) -> None:
         """Flush what is queued, then stop writing."""

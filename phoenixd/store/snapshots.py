@@ -9,6 +9,7 @@ ignored, and the journal, which is never compacted, is replayed from the start.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import json
@@ -37,31 +38,43 @@ class Snapshot:
 
 
 def write_snapshot(data_dir: Path, snap: Snapshot) -> None:
-    """Write all three files atomically (each), then fsync the directory."""
-    temps = []
-    for name in SNAPSHOT_FILES:
-        body = snap.documents[name]
-        doc = {
-            "format": FORMAT,
-            "revision": snap.revision,
-            "hash": snap.hash,
-            "journal_offset": snap.journal_offset,
-            "body_sha256": _digest(body),
-            "body": body,
-        }
-        temp = data_dir / f".{name}.tmp"
-        # 0600: the registry holds every member's credential hash.
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with open(fd, "wb") as f:
-            f.write(json.dumps(doc, separators=(",", ":")).encode())
-            f.flush()
-            sync_data(f.fileno())
-        temps.append((temp, data_dir / name))
-    failpoints.hit("snapshot.before_rename")
+    """Write all three files atomically (each), then fsync the directory.
+
+    On ENOSPC before any rename the temp files are removed (they would only hold
+    on to the space that ran out) and the error is raised: the previous snapshot
+    and the journal are untouched.
+    """
+    temps = [(data_dir / f".{name}.tmp", data_dir / name) for name in SNAPSHOT_FILES]
+    try:
+        for name, (temp, _) in zip(SNAPSHOT_FILES, temps, strict=True):
+            _write_temp(temp, snap, snap.documents[name])
+        failpoints.hit("snapshot.before_rename")
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            for temp, _ in temps:
+                temp.unlink(missing_ok=True)
+        raise
     for temp, final in temps:
         os.replace(temp, final)
     failpoints.hit("snapshot.after_rename")
     fsync_dir(data_dir)
+
+
+def _write_temp(temp: Path, snap: Snapshot, body: dict[str, Any]) -> None:
+    doc = {
+        "format": FORMAT,
+        "revision": snap.revision,
+        "hash": snap.hash,
+        "journal_offset": snap.journal_offset,
+        "body_sha256": _digest(body),
+        "body": body,
+    }
+    # 0600: the registry holds every member's credential hash.
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(fd, "wb") as f:
+        f.write(json.dumps(doc, separators=(",", ":")).encode())
+        f.flush()
+        sync_data(f.fileno())
 
 
 def _digest(body: dict[str, Any]) -> str:

@@ -8,16 +8,30 @@ by a crash, so never acknowledged) is cut off with a warning. Any other damage,
 including a complete last record that fails its checksum (it may have been
 acknowledged), is not a crash artefact, and the daemon refuses to start rather
 than guess.
+
+A full disk is met before it is hit: every event is applied in memory before it
+is written, so a write that fails would leave the state ahead of the journal.
+The server asks ``write_refusal`` before each mutation and refuses it while the
+data dir has less free space than the reserve; reads, heartbeats and sessions go
+on, and the events the daemon must still record (a lease that really expired, a
+failover) come out of the reserve. Mutations resume by themselves once space is
+freed. A snapshot that does not fit is skipped: the journal alone suffices.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import structlog
+
+from phoenixd import failpoints
 from phoenixd.core.events import Event, event_from_payload
 from phoenixd.store.frames import Damage, Frame, mapped, read_frame, scan
 from phoenixd.store.journal import INDEX_STRIDE, Journal
@@ -30,9 +44,15 @@ from phoenixd.store.snapshots import (
     write_snapshot,
 )
 
-__all__ = ["CorruptJournal", "Recovery", "Store"]
+__all__ = ["MIB", "SPACE_CHECK_INTERVAL", "CorruptJournal", "DiskSpace", "Recovery", "Store"]
+
+log = structlog.get_logger("phoenixd.store")
 
 JOURNAL = "audit.jsonl"
+MIB = 1024 * 1024
+# Free space is read at most this often: statvfs is cheap, but a mutation path
+# that calls it thousands of times a second would not be.
+SPACE_CHECK_INTERVAL = 0.5
 
 
 class CorruptJournal(RuntimeError):
@@ -72,10 +92,45 @@ def _damage_message(path: Path, damage: Damage) -> str:
     )
 
 
+class DiskSpace:
+    """The data dir's free space against the reserve kept for the journal."""
+
+    def __init__(
+        self, path: Path, reserve_bytes: int, *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.path = path
+        self.reserve_bytes = reserve_bytes
+        self._monotonic = monotonic
+        self._free = 0
+        self._read_at: float | None = None
+
+    def free_bytes(self) -> int:
+        """Bytes an unprivileged writer may still use there (read at most every interval)."""
+        now = self._monotonic()
+        if self._read_at is None or now - self._read_at >= SPACE_CHECK_INTERVAL:
+            st = os.statvfs(self.path)
+            self._free, self._read_at = st.f_bavail * st.f_frsize, now
+        return self._free
+
+    def refusal(self, *, stalled: bool = False) -> str | None:
+        """Why a mutation must wait for space now, or None when there is room."""
+        full = failpoints.hit("disk.full")
+        free = 0 if full else self.free_bytes()
+        if not stalled and free >= self.reserve_bytes:
+            return None
+        cause = "; a journal write found no space left on device" if stalled else ""
+        return (
+            f"data dir {self.path} is out of disk space ({free // MIB} MiB free, "
+            f"{self.reserve_bytes // MIB} MiB reserved{cause}): free some space there and "
+            "changes resume by themselves; reads, heartbeats and sessions go on meanwhile"
+        )
+
+
 class Store:
     """Owns the data dir: the lock, recovery, the journal and snapshots."""
 
-    def __init__(self, data_dir: Path, *, snapshot_every: int) -> None:
+    def __init__(self, data_dir: Path, *, snapshot_every: int, reserve_bytes: int = 0) -> None:
         self.data_dir = data_dir
         new = not data_dir.exists()
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -85,6 +140,7 @@ class Store:
             (data_dir / "imports").mkdir()
             fsync_dir(data_dir)
         self._lock = DataDirLock(data_dir)
+        self.space = DiskSpace(data_dir.resolve(), reserve_bytes)
         self.journal_path = data_dir / JOURNAL
         self.snapshot_every = snapshot_every
         self.last_snapshot_revision = 0
@@ -183,22 +239,38 @@ class Store:
         )
         return self.journal
 
+    def write_refusal(self) -> str | None:
+        """Why mutations are refused now (the disk is full), or None: asked before each one."""
+        return self.space.refusal(stalled=self.journal is not None and self.journal.stalled)
+
     def snapshot_due(self, revision: int) -> bool:
         return revision - self.last_snapshot_revision >= self.snapshot_every
 
     async def write_snapshot(
         self, documents: dict[str, dict[str, Any]], revision: int, hash_: str, offset: int
-    ) -> None:
-        """Persist a snapshot of the state at ``revision`` once that revision is durable."""
+    ) -> bool:
+        """Persist a snapshot of the state at ``revision`` once that revision is durable.
+
+        Returns whether it was written: not when a newer one exists, nor when the
+        disk is full (the next one is tried after another ``snapshot_every`` events).
+        """
         assert self.journal is not None
         async with self._snapshot_lock:  # one writer of the temp files at a time
             if revision <= self.last_snapshot_revision:
-                return
+                return False
             self.last_snapshot_revision = revision
             await self.journal.wait_durable(revision)
-            await asyncio.to_thread(
-                write_snapshot, self.data_dir, Snapshot(revision, hash_, offset, documents)
-            )
+            try:
+                await asyncio.to_thread(
+                    write_snapshot, self.data_dir, Snapshot(revision, hash_, offset, documents)
+                )
+            except OSError as exc:
+                if exc.errno != errno.ENOSPC:
+                    raise
+                log.warning("snapshot skipped: no space left on device (the journal alone "
+                            "suffices for recovery)", revision=revision, error=str(exc))
+                return False
+            return True
 
     def close(self) -> None:
         self._lock.release()

@@ -109,6 +109,7 @@ class Member:
         self._keys: dict[str, Ed25519PublicKey] = {}
         self._drain_requested = asyncio.Event()
         self._drain_sent = False
+        self._opened = False  # the current session got its `opened`
         self._finished = False
         self.completed: list[str] = []  # packets this process completed, for callers and tests
 
@@ -142,6 +143,8 @@ class Member:
                         continue
                     if not exc.unavailable:
                         raise
+                    if self._opened:  # it was up: a new outage starts the backoff over
+                        delay = self._backoff[0]
                     log.info("session to phoenixd interrupted (%s); retrying in %.1fs",
                              exc.code.name, delay)
                 await asyncio.sleep(delay)
@@ -180,6 +183,7 @@ class Member:
         outgoing.put_nowait(ms.OpenSessionRequest(
             open=ms.SessionOpen(member_id=self.member_id, credential=self.credential)))
         self._drain_sent = False
+        self._opened = False
 
         async def requests() -> AsyncIterator[ms.OpenSessionRequest]:
             while (item := await outgoing.get()) is not None:
@@ -191,6 +195,7 @@ class Member:
             async for message in self.client.open_session(requests()):
                 kind = message.WhichOneof("kind")
                 if kind == "opened":
+                    self._opened = True
                     beats.cancel()
                     interval = message.opened.heartbeat_interval.ToTimedelta().total_seconds()
                     beats = asyncio.create_task(self._heartbeats(outgoing, interval))

@@ -1,0 +1,210 @@
+"""Audit-feed fan-out: WatchEvents to many watchers beside a bare grpc.aio stream, same run.
+
+The ceiling is a grpc.aio server whose one server-streaming handler only yields
+pre-serialized messages of the same size as the daemon's events: what the
+stream machinery itself can push on this machine. phoenixd is measured twice:
+
+- replay: every watcher streams the whole log (``after_sequence=0``) at once,
+  messages/s summed over watchers, as a ratio to the ceiling with as many streams;
+- live: watchers follow the head while a client registers members; the delay
+  from an event's timestamp (taken when it was recorded) to its arrival, p50/p99.
+
+    python bench/fanout.py                          # CI-sized defaults
+    python bench/fanout.py --events 20000 --watchers 1 4 16
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing as mp
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.daemon import PhoenixProcess, free_port  # noqa: E402
+
+PUSH_METHOD = "/bench.Stream/Push"
+CLIENT_PROCESSES = 2
+
+
+# -- the ceiling: a bare server-streaming handler --------------------------------
+
+
+async def _serve_stream(port: int, size: int) -> None:
+    message = b"x" * size
+
+    async def push(request: bytes, context: grpc.aio.ServicerContext) -> object:  # type: ignore[type-arg]
+        for _ in range(int(request.decode())):
+            yield message
+
+    handler = grpc.method_handlers_generic_handler(
+        "bench.Stream",
+        {"Push": grpc.unary_stream_rpc_method_handler(push, lambda b: b, lambda b: b)},
+    )
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers((handler,))
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    await server.start()
+    await server.wait_for_termination()
+
+
+# -- watcher processes -------------------------------------------------------------
+
+
+async def _watch(kind: str, address: str, streams: int, count: int) -> tuple[int, float]:
+    """Open ``streams`` streams and read ``count`` messages from each: (messages, seconds)."""
+    from phoenixflight.v1 import flight_recorder_service_pb2 as rpb
+    from phoenixflight.v1 import flight_recorder_service_pb2_grpc as rec_grpc
+
+    async with grpc.aio.insecure_channel(address) as channel:
+        recorder = rec_grpc.FlightRecorderServiceStub(channel)
+        push = channel.unary_stream(PUSH_METHOD, lambda b: b, lambda b: b)
+
+        async def one() -> int:
+            call: grpc.aio.UnaryStreamCall[Any, Any]
+            if kind == "ceiling":
+                call = push(str(count).encode())
+            else:
+                call = recorder.WatchEvents(rpb.WatchEventsRequest(after_sequence=0))
+            got = 0
+            async for _ in call:
+                got += 1
+                if got == count:
+                    call.cancel()
+                    break
+            return got
+
+        start = time.perf_counter()
+        got = await asyncio.gather(*(one() for _ in range(streams)))
+        return sum(got), time.perf_counter() - start
+
+
+def _watch_job(args: tuple[str, str, int, int]) -> tuple[int, float]:
+    return asyncio.run(_watch(*args))
+
+
+def fan_out(kind: str, address: str, watchers: int, count: int) -> float:
+    """Messages/s summed over ``watchers`` streams of ``count`` messages each."""
+    shares = [watchers // CLIENT_PROCESSES + (i < watchers % CLIENT_PROCESSES)
+              for i in range(CLIENT_PROCESSES)]
+    jobs = [(kind, address, share, count) for share in shares if share]
+    with mp.get_context("spawn").Pool(len(jobs)) as pool:
+        results = pool.map(_watch_job, jobs)
+    return sum(n for n, _ in results) / max(seconds for _, seconds in results)
+
+
+async def _live(address: str, watchers: int, seconds: float, rate: float) -> list[float]:
+    """Delays (s) from each event's record time to its arrival at each watcher."""
+    from phoenixflight.v1 import flight_recorder_service_pb2 as rpb
+    from phoenixflight.v1 import flight_recorder_service_pb2_grpc as rec_grpc
+    from phoenixflight.v1 import membership_service_pb2 as mpb
+    from phoenixflight.v1 import membership_service_pb2_grpc as mem_grpc
+
+    delays: list[float] = []
+    async with grpc.aio.insecure_channel(address) as channel:
+        recorder = rec_grpc.FlightRecorderServiceStub(channel)
+        members = mem_grpc.MembershipServiceStub(channel)
+        calls = [recorder.WatchEvents(rpb.WatchEventsRequest()) for _ in range(watchers)]
+        await asyncio.gather(*(call.wait_for_connection() for call in calls))
+        await asyncio.sleep(0.2)  # the streams are subscribed before the first event
+
+        async def read(call: grpc.aio.UnaryStreamCall) -> None:  # type: ignore[type-arg]
+            async for response in call:
+                delays.append(time.time() - response.event.time.ToNanoseconds() / 1e9)
+
+        readers = [asyncio.create_task(read(call)) for call in calls]
+        deadline = time.perf_counter() + seconds
+        n = 0
+        while time.perf_counter() < deadline:
+            await members.RegisterMember(
+                mpb.RegisterMemberRequest(member_id=f"live-{watchers}-{n}"))
+            n += 1
+            await asyncio.sleep(1 / rate)
+        await asyncio.sleep(0.5)  # the last events arrive
+        for call in calls:
+            call.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
+    return delays
+
+
+async def _populate(address: str, registrations: int) -> int:
+    """Register members (two events each); returns the mean WatchEvents message size."""
+    from phoenixflight.v1 import flight_recorder_service_pb2 as rpb
+    from phoenixflight.v1 import flight_recorder_service_pb2_grpc as rec_grpc
+    from phoenixflight.v1 import membership_service_pb2 as mpb
+    from phoenixflight.v1 import membership_service_pb2_grpc as mem_grpc
+
+    async with grpc.aio.insecure_channel(address) as channel:
+        members = mem_grpc.MembershipServiceStub(channel)
+        queue = iter(range(registrations))
+
+        async def worker() -> None:
+            for i in queue:
+                await members.RegisterMember(mpb.RegisterMemberRequest(
+                    member_id=f"m-{i}", capabilities=["ocr@2", "summarize"],
+                    labels={"region": "us-east"}))
+
+        await asyncio.gather(*(worker() for _ in range(32)))
+        page = await rec_grpc.FlightRecorderServiceStub(channel).QueryEvents(
+            rpb.QueryEventsRequest(page_size=1000))
+        sizes = [rpb.WatchEventsResponse(event=e).ByteSize() for e in page.events]
+        return int(statistics.mean(sizes))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=2000, help="log length each watcher reads")
+    parser.add_argument("--watchers", type=int, nargs="+", default=[1, 4, 16])
+    parser.add_argument("--live-seconds", type=float, default=2.0)
+    parser.add_argument("--live-rate", type=float, default=200.0, help="events/s while live")
+    args = parser.parse_args()
+
+    rows: list[tuple[int, float, float, float, float]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        daemon = PhoenixProcess(Path(tmp) / "data", "--log-level", "warning").start()
+        try:
+            size = asyncio.run(_populate(daemon.address, args.events // 2 + 1))
+            port = free_port()
+            ceiling = subprocess.Popen([sys.executable, "-c",
+                f"import asyncio, sys; sys.path.insert(0, {str(ROOT)!r}); "
+                "from bench.fanout import _serve_stream; "
+                f"asyncio.run(_serve_stream({port}, {size}))"])
+            try:
+                time.sleep(0.5)
+                for watchers in args.watchers:
+                    base = fan_out("ceiling", f"127.0.0.1:{port}", watchers, args.events)
+                    replay = fan_out("phoenixd", daemon.address, watchers, args.events)
+                    delays = sorted(asyncio.run(
+                        _live(daemon.address, watchers, args.live_seconds, args.live_rate)))
+                    p50 = statistics.median(delays) * 1000 if delays else float("nan")
+                    p99 = delays[int(len(delays) * 0.99) - 1] * 1000 if delays else float("nan")
+                    rows.append((watchers, base, replay, p50, p99))
+            finally:
+                ceiling.terminate()
+                ceiling.wait(10)
+        finally:
+            daemon.stop()
+
+    print(f"\n{os.cpu_count()} cores, {args.events} events of ~{size} bytes per watcher, "
+          f"watchers in {CLIENT_PROCESSES} client processes")
+    print(f"{'watchers':>8}{'ceiling msg/s':>15}{'replay msg/s':>14}{'vs ceiling':>12}"
+          f"{'live p50 ms':>13}{'live p99 ms':>13}")
+    for watchers, base, replay, p50, p99 in rows:
+        print(f"{watchers:>8}{base:>15.0f}{replay:>14.0f}{replay / base:>11.2f}x"
+              f"{p50:>13.2f}{p99:>13.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
