@@ -120,11 +120,15 @@ class PhoenixProcess:
         return self.proc.wait(timeout)
 
     def kill(self) -> None:
-        """SIGKILL: no flush, no snapshot, no goodbye."""
-        self._close_channel()
+        """SIGKILL: no flush, no snapshot, no goodbye.
+
+        The process dies before this client's channel closes: closing it first would end
+        the client's streams cleanly, and the daemon could record that before it died.
+        """
         if self.proc is not None and self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
+        self._close_channel()
 
     def restart(self) -> PhoenixProcess:
         self.stop()
