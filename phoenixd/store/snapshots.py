@@ -61,25 +61,30 @@ def write_snapshot(data_dir: Path, snap: Snapshot) -> None:
 
 
 def _write_temp(temp: Path, snap: Snapshot, body: dict[str, Any]) -> None:
-    doc = {
+    encoded = _encode(body)  # once, for both the checksum and the file: it is the big part
+    head = {
         "format": FORMAT,
         "revision": snap.revision,
         "hash": snap.hash,
         "journal_offset": snap.journal_offset,
-        "body_sha256": _digest(body),
-        "body": body,
+        "body_sha256": hashlib.sha256(encoded).hexdigest(),
     }
     # 0600: the registry holds every member's credential hash.
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with open(fd, "wb") as f:
-        f.write(json.dumps(doc, separators=(",", ":")).encode())
+        # The same bytes as encoding {**head, "body": body} in one go.
+        f.write(_encode(head)[:-1] + b',"body":' + encoded + b"}")
         f.flush()
         sync_data(f.fileno())
 
 
+def _encode(doc: dict[str, Any]) -> bytes:
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
 def _digest(body: dict[str, Any]) -> str:
     """Checksum of a snapshot body, so an edited or damaged snapshot is never trusted."""
-    return hashlib.sha256(json.dumps(body, separators=(",", ":")).encode()).hexdigest()
+    return hashlib.sha256(_encode(body)).hexdigest()
 
 
 def sync_data(fd: int) -> None:
