@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -63,9 +64,25 @@ def _matcher(
     return accepts
 
 
+# Converted events kept for the watchers: every watcher of a live feed gets the same
+# events, and turning one into its message (its data as a Struct) is most of the cost.
+CONVERTED_EVENTS = 4096
+
+
 class FlightRecorderServicer(pb_grpc.FlightRecorderServiceServicer):
     def __init__(self, services: Services) -> None:
         self._s = services
+        self._converted: OrderedDict[int, pb.WatchEventsResponse] = OrderedDict()
+
+    def _watch_response(self, event: Event) -> pb.WatchEventsResponse:
+        """The message for ``event``, converted once however many watchers it goes to."""
+        response = self._converted.get(event.sequence)
+        if response is None or response.event.hash != event.hash:
+            response = pb.WatchEventsResponse(event=convert.event_to_pb(event))
+            self._converted[event.sequence] = response
+            if len(self._converted) > CONVERTED_EVENTS:
+                self._converted.popitem(last=False)
+        return response
 
     @unary
     async def QueryEvents(
@@ -110,7 +127,7 @@ class FlightRecorderServicer(pb_grpc.FlightRecorderServiceServicer):
         check_resume_point(after, self._s.journal.durable_sequence, "after_sequence")
         feed = follow(self._s.journal, self._s.broker, accepts, after, "after_sequence")
         async for event in feed:
-            yield pb.WatchEventsResponse(event=convert.event_to_pb(event))
+            yield self._watch_response(event)
 
     @unary
     async def VerifyChain(
