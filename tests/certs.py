@@ -56,14 +56,24 @@ def make_ca(directory: Path, name: str) -> tuple[Issued, x509.Certificate, Key]:
 
 def issue(
     directory: Path, name: str, ca: tuple[x509.Certificate, ec.EllipticCurvePrivateKey],
-    *, server: bool, expired: bool = False,
+    *, server: bool, expired: bool = False, not_yet_valid: bool = False,
+    usage: x509.ObjectIdentifier | None = None, host: str = "localhost",
 ) -> Issued:
+    """A leaf certificate signed by ``ca``: for a server (SAN ``host``) or a client.
+
+    ``expired`` and ``not_yet_valid`` put its validity in the past or the future; ``usage``
+    replaces the extended key usage that ``server`` implies (serverAuth or clientAuth).
+    """
     ca_cert, ca_key = ca
     key = ec.generate_private_key(ec.SECP256R1())
     now = dt.datetime.now(dt.UTC)
-    start, end = (now - dt.timedelta(days=10), now - dt.timedelta(days=1)) if expired else (
-        now - dt.timedelta(days=1), now + dt.timedelta(days=30))
-    usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
+    start, end = now - dt.timedelta(days=1), now + dt.timedelta(days=30)
+    if expired:
+        start, end = now - dt.timedelta(days=10), now - dt.timedelta(days=1)
+    elif not_yet_valid:
+        start, end = now + dt.timedelta(days=1), now + dt.timedelta(days=30)
+    if usage is None:
+        usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
     builder = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
@@ -73,5 +83,5 @@ def issue(
     )
     if server:
         builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+            x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
     return _write(directory, name, builder.sign(ca_key, hashes.SHA256()), key)
