@@ -153,14 +153,18 @@ class Daemon:
 
     async def _snapshot(self) -> None:
         try:
-            revision, hash_ = self.recorder.head_sequence, self.recorder.head_hash
-            offset, view = self.journal.end_offset, self.state.snapshot_view()
-            # Turning a million records into documents takes seconds: not on the loop.
-            documents = await asyncio.to_thread(view.documents)
-            if await self.store.write_snapshot(documents, revision, hash_, offset):
+            if await self._write_snapshot():
                 log.info("snapshot written", revision=self.store.last_snapshot_revision)
         except BaseException as exc:  # a snapshot that cannot be written means a sick disk
             self._on_fatal(exc)
+
+    async def _write_snapshot(self) -> bool:
+        """Snapshot the state as of now; False if there was no room for it."""
+        revision, hash_ = self.recorder.head_sequence, self.recorder.head_hash
+        offset, view = self.journal.end_offset, self.state.snapshot_view()
+        # Turning a million records into documents takes seconds: not on the loop.
+        documents = await asyncio.to_thread(view.documents)
+        return await self.store.write_snapshot(documents, revision, hash_, offset)
 
     def _on_fatal(self, exc: BaseException) -> None:
         log.critical(
@@ -193,10 +197,7 @@ class Daemon:
         journal = self.journal
         await journal.wait_durable(self.recorder.head_sequence)
         if self.recorder.head_sequence > self.store.last_snapshot_revision:
-            await self.store.write_snapshot(
-                self.state.snapshot(), self.recorder.head_sequence, self.recorder.head_hash,
-                journal.end_offset,
-            )
+            await self._write_snapshot()
         await journal.close()
         self.store.close()
         log.info("phoenixd stopped", revision=self.recorder.head_sequence)

@@ -74,7 +74,6 @@ class Decision:
 class Requirement:
     """What a packet asks of its owner, parsed once per decision rather than per member."""
 
-    status_ok: MemberStatus
     capabilities: tuple[tuple[str, str, str], ...]  # (as written, name, version)
     cpu: float
     memory: float
@@ -87,7 +86,6 @@ class Requirement:
     def of(cls, packet: Packet) -> Requirement:
         policy = packet.policy
         return cls(
-            MemberStatus.ACTIVE,
             tuple((c, *parse_capability(c)) for c in packet.required_capabilities),
             packet.demand_cpu - _SLACK, packet.demand_memory - _SLACK,
             policy.minimum_trust_score, frozenset(policy.allowed_regions),
@@ -97,7 +95,7 @@ class Requirement:
 
     def reject(self, member: Member, used_cpu: float, used_memory: float) -> str:
         """The first eligibility rule ``member`` fails ("" if none), in the documented order."""
-        if member.status is not self.status_ok:
+        if member.status is not MemberStatus.ACTIVE:
             return f"not_active:{member.status}"
         if self.capabilities:
             offered = member.capability_versions()
@@ -157,7 +155,9 @@ class Scheduler:
             return ""
         hashring = self._ring_for(active)
         if eligible is None:
-            eligible = {m: not self._reject(self._state.members[m], packet) for m in active}
+            requirement = Requirement.of(packet)
+            eligible = {m: not self._reject(self._state.members[m], packet, "", requirement)
+                        for m in active}
         mask = bytes(1 if eligible.get(m) else 0 for m in active)
         key = ring.hash32(packet.routing_key or packet.packet_id)
         if self._load_bound > 0:
