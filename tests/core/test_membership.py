@@ -39,29 +39,9 @@ from phoenixd.core.membership import (
 from phoenixd.core.recorder import Recorder
 from phoenixd.core.selector import parse_selector
 from phoenixd.core.state import ClusterState
+from tests.core.packet_world import Clock, ListSink
 
 GRACE = 5.0
-
-
-class Clock:
-    """A clock that moves only when told to."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-class ListSink:
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    def append(self, event: Event, payload: bytes) -> None:
-        self.events.append(event)
 
 
 @dataclass

@@ -13,18 +13,7 @@ import pytest
 from phoenixd.core.events import GENESIS_HASH, Actor, Event, EventType, chain_hash
 from phoenixd.core.recorder import Recorder
 from phoenixd.store.frames import Frame, encode_frame, read_frame, scan
-
-
-class FrameSink:
-    """An EventSink that frames each record as the journal would."""
-
-    def __init__(self) -> None:
-        self.frames: list[bytes] = []
-        self.events: list[Event] = []
-
-    def append(self, event: Event, payload: bytes) -> None:
-        self.frames.append(encode_frame(event.prev_hash, event.hash, payload))
-        self.events.append(event)
+from tests.store.framing import FrameSink
 
 
 def _journal(n: int) -> tuple[list[bytes], list[Event]]:

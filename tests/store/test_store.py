@@ -27,18 +27,7 @@ from phoenixd.store import CorruptJournal, DataDirLocked, Recovery, Store, verif
 from phoenixd.store.frames import encode_frame
 from phoenixd.store.journal import RECENT_EVENTS, Journal
 from phoenixd.store.snapshots import Snapshot, write_snapshot
-
-
-class FrameSink:
-    """An EventSink that frames each record exactly as the journal writes it."""
-
-    def __init__(self) -> None:
-        self.frames: list[bytes] = []
-        self.events: list[Event] = []
-
-    def append(self, event: Event, payload: bytes) -> None:
-        self.frames.append(encode_frame(event.prev_hash, event.hash, payload))
-        self.events.append(event)
+from tests.store.framing import FrameSink
 
 
 @dataclass
