@@ -16,7 +16,6 @@ phoenixd on 127.0.0.1 with --suspect-grace 0, so SUSPECT is at once FAILED.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 import threading
@@ -28,6 +27,7 @@ import grpc
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.stats import p50, p99  # noqa: E402
 from phoenixflight.v1 import flight_recorder_service_pb2 as rpb  # noqa: E402
 from phoenixflight.v1 import packet_service_pb2 as ppb  # noqa: E402
 from tests.api.agents import Agent, envelope, event_data  # noqa: E402
@@ -92,7 +92,7 @@ def run(members: int, packets: int, ttl: float, cut_stream: bool) -> dict[str, f
                 time.sleep(0.005)
             events = d.recorder.QueryEvents(rpb.QueryEventsRequest(
                 types=["handoff_completed"], page_size=1000)).events
-            latencies = sorted(event_data(e)["latency_ms"] for e in events)
+            latencies = [event_data(e)["latency_ms"] for e in events]
             phases = _phases(d, owned, followers[:-1])
             for a in agents:
                 a.stop_heartbeats()
@@ -104,17 +104,11 @@ def run(members: int, packets: int, ttl: float, cut_stream: bool) -> dict[str, f
         "of": len(owned),
         "all_acked_after_expiry_ms": (done - expiry) * 1000,
         "all_acked_after_silence_ms": (done - silent_at) * 1000,
-        "handoff_p50_ms": statistics.median(latencies) if latencies else float("nan"),
-        "handoff_p99_ms": _p99(latencies),
-        **{f"{phase}_p50_ms": statistics.median(v) if v else float("nan")
-           for phase, v in phases.items()},
-        **{f"{phase}_p99_ms": _p99(v) for phase, v in phases.items()},
+        "handoff_p50_ms": p50(latencies),
+        "handoff_p99_ms": p99(latencies),
+        **{f"{phase}_p50_ms": p50(v) for phase, v in phases.items()},
+        **{f"{phase}_p99_ms": p99(v) for phase, v in phases.items()},
     }
-
-
-def _p99(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, int(len(ordered) * 0.99) - 1)] if ordered else float("nan")
 
 
 PHASES = ("decide_sign", "persist_deliver", "ack")

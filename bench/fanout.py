@@ -32,6 +32,7 @@ import grpc
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.stats import p50, p99  # noqa: E402
 from tests.daemon import PhoenixProcess, free_port  # noqa: E402
 
 PUSH_METHOD = "/bench.Stream/Push"
@@ -185,11 +186,9 @@ def main() -> int:
                 for watchers in args.watchers:
                     base = fan_out("ceiling", f"127.0.0.1:{port}", watchers, args.events)
                     replay = fan_out("phoenixd", daemon.address, watchers, args.events)
-                    delays = sorted(asyncio.run(
-                        _live(daemon.address, watchers, args.live_seconds, args.live_rate)))
-                    p50 = statistics.median(delays) * 1000 if delays else float("nan")
-                    p99 = delays[int(len(delays) * 0.99) - 1] * 1000 if delays else float("nan")
-                    rows.append((watchers, base, replay, p50, p99))
+                    delays = asyncio.run(
+                        _live(daemon.address, watchers, args.live_seconds, args.live_rate))
+                    rows.append((watchers, base, replay, p50(delays) * 1000, p99(delays) * 1000))
             finally:
                 ceiling.terminate()
                 ceiling.wait(10)
@@ -200,9 +199,9 @@ def main() -> int:
           f"watchers in {CLIENT_PROCESSES} client processes")
     print(f"{'watchers':>8}{'ceiling msg/s':>15}{'replay msg/s':>14}{'vs ceiling':>12}"
           f"{'live p50 ms':>13}{'live p99 ms':>13}")
-    for watchers, base, replay, p50, p99 in rows:
+    for watchers, base, replay, median, tail in rows:
         print(f"{watchers:>8}{base:>15.0f}{replay:>14.0f}{replay / base:>11.2f}x"
-              f"{p50:>13.2f}{p99:>13.2f}")
+              f"{median:>13.2f}{tail:>13.2f}")
     return 0
 
 

@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import multiprocessing as mp
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,7 @@ from google.protobuf.duration_pb2 import Duration
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.stats import p50, p99  # noqa: E402
 from tests.daemon import PhoenixProcess, free_port  # noqa: E402
 
 EMPTY_METHOD = "/bench.Empty/Call"
@@ -119,8 +119,8 @@ def measure(
     latencies = sorted(x for r in results for x in r)
     return {
         "rate": len(latencies) / seconds,
-        "p50": statistics.median(latencies) * 1000,
-        "p99": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        "p50": p50(latencies) * 1000,
+        "p99": p99(latencies) * 1000,
     }
 
 

@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from phoenixd.store.snapshots import SNAPSHOT_FILES  # noqa: E402
 from tests.daemon import PhoenixProcess  # noqa: E402
+from tests.reliability.load_held import sample  # noqa: E402
 
 CONCURRENCY = 32
 
@@ -81,10 +82,7 @@ def _submit_job(args: tuple[str, int, int]) -> float:
 
 
 def _rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    return sample(pid).rss_kb / 1024
 
 
 def _timed_start(daemon: PhoenixProcess) -> float:
