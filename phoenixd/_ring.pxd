@@ -68,3 +68,12 @@ cdef Py_ssize_t trust_scores(const double[::1] reliability, const double[::1] tr
 cdef Py_ssize_t binpack_scores(const double[::1] free_cpu, const double[::1] free_memory,
                                const uint8_t[::1] eligible, bint pack, double* scores,
                                Py_ssize_t* bad) noexcept nogil
+
+# Eligibility: the RULES code of the first rule each member fails into rules (0 = eligible); an
+# empty allowed table allows every region. Returns how many members are eligible.
+cdef Py_ssize_t eligibility_pass(const uint8_t[::1] capable, const double[::1] cpu_room,
+                                 const double[::1] memory_room, const double[::1] trust,
+                                 const int32_t[::1] region, const uint8_t[::1] pii_cleared,
+                                 double cpu, double memory, double minimum_trust,
+                                 const uint8_t[::1] allowed, bint need_pii,
+                                 uint8_t[::1] rules) noexcept nogil

@@ -7,9 +7,11 @@ from typing import Final, TypeAlias, TypeVar, final, overload
 __all__ = [
     "DEFAULT_VNODES",
     "KERNEL",
+    "RULES",
     "Ring",
     "argmax_binpack",
     "argmax_trust",
+    "eligibility",
     "hash32",
     "hash32_many",
     "lookup",
@@ -18,6 +20,7 @@ __all__ = [
     "ring_tokens",
     "scores_binpack",
     "scores_trust",
+    "top_scores",
 ]
 
 KERNEL: Final[str]
@@ -120,3 +123,21 @@ class Ring:
         *,
         out: _OutT,
     ) -> _OutT: ...
+
+RULES: Final[tuple[str, ...]]
+
+def eligibility(
+    capable: _Flags,
+    cpu_room: _Floats,
+    memory_room: _Floats,
+    trust: _Floats,
+    region: _Int32s,
+    pii_cleared: _Flags,
+    cpu: float,
+    memory: float,
+    minimum_trust: float,
+    allowed_regions: _Flags,
+    need_pii: bool,
+    rules: bytearray | array[int] | memoryview,
+) -> int: ...
+def top_scores(scores: _Floats, eligible: _Flags, k: int) -> array[int]: ...

@@ -35,8 +35,9 @@ from libc.stdlib cimport qsort
 from libc.string cimport memcpy, memset, strcmp
 
 __all__ = [
-    "DEFAULT_VNODES", "KERNEL", "Ring", "argmax_binpack", "argmax_trust", "hash32", "hash32_many",
-    "lookup", "lookup_bounded", "lookup_many", "ring_tokens", "scores_binpack", "scores_trust",
+    "DEFAULT_VNODES", "KERNEL", "RULES", "Ring", "argmax_binpack", "argmax_trust", "eligibility",
+    "hash32", "hash32_many", "lookup", "lookup_bounded", "lookup_many", "ring_tokens",
+    "scores_binpack", "scores_trust", "top_scores",
 ]
 
 KERNEL = "compiled"
@@ -1278,3 +1279,120 @@ def argmax_binpack(free_cpu_fraction, free_memory_fraction, eligible, pack):
 def scores_binpack(free_cpu_fraction, free_memory_fraction, eligible):
     """Return every member's ``argmax_binpack`` score as ``array('d')``, NaN where ineligible."""
     return _binpack(free_cpu_fraction, free_memory_fraction, eligible, False, True)
+
+
+# -- Eligibility --------------------------------------------------------------------------------
+# A packet's placement rules checked against every member in one pass, in the scheduler's order:
+# each member gets the code of the first rule it fails (0 when it passes). RULES names the codes.
+
+RULES = ("", "missing_capability", "no_capacity:cpu", "no_capacity:memory",
+         "trust_below_minimum", "region_not_allowed", "pii_not_cleared")
+
+
+cdef Py_ssize_t eligibility_pass(const uint8_t[::1] capable, const double[::1] cpu_room,
+                                 const double[::1] memory_room, const double[::1] trust,
+                                 const int32_t[::1] region, const uint8_t[::1] pii_cleared,
+                                 double cpu, double memory, double minimum_trust,
+                                 const uint8_t[::1] allowed, bint need_pii,
+                                 uint8_t[::1] rules) noexcept nogil:
+    cdef Py_ssize_t i, eligible = 0
+    cdef Py_ssize_t n_regions = allowed.shape[0]
+    cdef int32_t code
+    cdef uint8_t rule
+    for i in range(rules.shape[0]):
+        code = region[i]
+        if not capable[i]:
+            rule = 1
+        elif cpu > cpu_room[i]:
+            rule = 2
+        elif memory > memory_room[i]:
+            rule = 3
+        elif trust[i] < minimum_trust:
+            rule = 4
+        elif n_regions and (code < 0 or code >= n_regions or not allowed[code]):
+            rule = 5
+        elif need_pii and not pii_cleared[i]:
+            rule = 6
+        else:
+            rule = 0
+            eligible += 1
+        rules[i] = rule
+    return eligible
+
+
+def eligibility(capable, cpu_room, memory_room, trust, region, pii_cleared, double cpu,
+                double memory, double minimum_trust, allowed_regions, bint need_pii, rules):
+    """Write the first placement rule each member fails into ``rules``; return how many pass.
+
+    Args:
+        capable: one byte per member, nonzero if it offers every required capability.
+        cpu_room, memory_room: float64 per member, its capacity minus what it carries.
+        trust: float64 per member.
+        region: int32 per member, the code of its region (an index into ``allowed_regions``).
+        pii_cleared: one byte per member, nonzero if it may see personal data.
+        cpu, memory: the demand; a member fails when the demand exceeds its room.
+        minimum_trust: a member fails when its trust is below it.
+        allowed_regions: one byte per region code, nonzero if allowed; empty allows every
+            region (a code outside the table is not allowed).
+        need_pii: whether members must be cleared for personal data.
+        rules: writable, one byte per member: the index into RULES of the first rule failed.
+    """
+    cdef const uint8_t[::1] c = _u8(capable, "capable")
+    cdef const double[::1] cr = _f64(cpu_room, "cpu_room")
+    cdef const double[::1] mr = _f64(memory_room, "memory_room")
+    cdef const double[::1] t = _f64(trust, "trust")
+    cdef const int32_t[::1] rg = _i32(region, "region")
+    cdef const uint8_t[::1] p = _u8(pii_cleared, "pii_cleared")
+    cdef const uint8_t[::1] allowed = _u8(allowed_regions, "allowed_regions")
+    _check_buffer(rules, "rules", b"B", 1, _U8, True)
+    cdef uint8_t[::1] out = rules
+    _check_lengths("member", ("capable", "cpu_room", "memory_room", "trust", "region",
+                              "pii_cleared", "rules"),
+                   (c.shape[0], cr.shape[0], mr.shape[0], t.shape[0], rg.shape[0], p.shape[0],
+                    out.shape[0]))
+    return eligibility_pass(c, cr, mr, t, rg, p, cpu, memory, minimum_trust, allowed, need_pii,
+                            out)
+
+
+def top_scores(scores, eligible, Py_ssize_t k):
+    """Return the indices of the ``k`` best-scoring eligible members as ``array('i')``.
+
+    Best first; equal scores keep index order. Scores of eligible members must not be NaN.
+    """
+    cdef const double[::1] s = _f64(scores, "scores")
+    cdef const uint8_t[::1] e = _u8(eligible, "eligible")
+    _check_lengths("member", ("scores", "eligible"), (s.shape[0], e.shape[0]))
+    if k < 0:
+        raise ValueError(f"k must be >= 0, got {k}")
+    if k > e.shape[0]:
+        k = e.shape[0]
+    cdef array best = clone(_INT32_ARRAY, k, False)
+    cdef int* index = best.data.as_ints
+    cdef double* value = <double*>PyMem_Malloc(max(k, 1) * sizeof(double))
+    if value == NULL:
+        raise MemoryError()
+    cdef Py_ssize_t i, j, n = 0
+    cdef double score
+    try:
+        for i in range(e.shape[0]):
+            if not e[i]:
+                continue
+            score = s[i]
+            if isnan(score):
+                raise ValueError(f"scores[{i}] is NaN for an eligible member")
+            if n == k and (k == 0 or score <= value[n - 1]):
+                continue
+            j = n if n < k else k - 1  # the slot it enters, then shifted up past worse scores
+            while j > 0 and value[j - 1] < score:
+                value[j] = value[j - 1]
+                index[j] = index[j - 1]
+                j -= 1
+            value[j] = score
+            index[j] = <int>i
+            if n < k:
+                n += 1
+    finally:
+        PyMem_Free(value)
+    if n < k:
+        del best[n:]
+    return best

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import heapq
 import struct
 from array import array
 from bisect import bisect_left
@@ -17,9 +18,11 @@ from typing import Final, TypeAlias, TypeVar, final, overload
 __all__ = [
     "DEFAULT_VNODES",
     "KERNEL",
+    "RULES",
     "Ring",
     "argmax_binpack",
     "argmax_trust",
+    "eligibility",
     "hash32",
     "hash32_many",
     "lookup",
@@ -28,6 +31,7 @@ __all__ = [
     "ring_tokens",
     "scores_binpack",
     "scores_trust",
+    "top_scores",
 ]
 
 KERNEL: Final[str] = "pure"
@@ -857,3 +861,97 @@ def scores_binpack(
 ) -> array[float]:
     """Return every member's ``argmax_binpack`` score as ``array('d')``, NaN where ineligible."""
     return _binpack(free_cpu_fraction, free_memory_fraction, eligible, False)[1]
+
+
+# -- Eligibility --------------------------------------------------------------------------------
+
+RULES: Final = (
+    "", "missing_capability", "no_capacity:cpu", "no_capacity:memory",
+    "trust_below_minimum", "region_not_allowed", "pii_not_cleared",
+)
+
+
+def eligibility(
+    capable: _Flags,
+    cpu_room: _Floats,
+    memory_room: _Floats,
+    trust: _Floats,
+    region: _Int32s,
+    pii_cleared: _Flags,
+    cpu: float,
+    memory: float,
+    minimum_trust: float,
+    allowed_regions: _Flags,
+    need_pii: bool,
+    rules: bytearray | array[int] | memoryview,
+) -> int:
+    """Write the first placement rule each member fails into ``rules``; return how many pass.
+
+    Args:
+        capable: one byte per member, nonzero if it offers every required capability.
+        cpu_room, memory_room: float64 per member, its capacity minus what it carries.
+        trust: float64 per member.
+        region: int32 per member, the code of its region (an index into ``allowed_regions``).
+        pii_cleared: one byte per member, nonzero if it may see personal data.
+        cpu, memory: the demand; a member fails when the demand exceeds its room.
+        minimum_trust: a member fails when its trust is below it.
+        allowed_regions: one byte per region code, nonzero if allowed; empty allows every
+            region (a code outside the table is not allowed).
+        need_pii: whether members must be cleared for personal data.
+        rules: writable, one byte per member: the index into RULES of the first rule failed.
+    """
+    c = _u8(capable, "capable")
+    cr = _f64(cpu_room, "cpu_room")
+    mr = _f64(memory_room, "memory_room")
+    t = _f64(trust, "trust")
+    rg = _i32(region, "region")
+    p = _u8(pii_cleared, "pii_cleared")
+    allowed = _u8(allowed_regions, "allowed_regions")
+    out = _view(rules, "rules", "B", 1, _U8, writable=True)
+    _check_lengths(
+        "member",
+        ("capable", "cpu_room", "memory_room", "trust", "region", "pii_cleared", "rules"),
+        (len(c), len(cr), len(mr), len(t), len(rg), len(p), len(out)),
+    )
+    cpu, memory, minimum_trust = float(cpu), float(memory), float(minimum_trust)
+    n_regions = len(allowed)
+    eligible = 0
+    for i in range(len(out)):
+        code = rg[i]
+        if not c[i]:
+            rule = 1
+        elif cpu > cr[i]:
+            rule = 2
+        elif memory > mr[i]:
+            rule = 3
+        elif t[i] < minimum_trust:
+            rule = 4
+        elif n_regions and (code < 0 or code >= n_regions or not allowed[code]):
+            rule = 5
+        elif need_pii and not p[i]:
+            rule = 6
+        else:
+            rule = 0
+            eligible += 1
+        out[i] = rule
+    return eligible
+
+
+def top_scores(scores: _Floats, eligible: _Flags, k: int) -> array[int]:
+    """Return the indices of the ``k`` best-scoring eligible members as ``array('i')``.
+
+    Best first; equal scores keep index order. Scores of eligible members must not be NaN.
+    """
+    s = _f64(scores, "scores")
+    e = _u8(eligible, "eligible")
+    _check_lengths("member", ("scores", "eligible"), (len(s), len(e)))
+    k = _index(k)
+    if k < 0:
+        raise ValueError(f"k must be >= 0, got {k}")
+    ranked = []
+    for i in range(len(e)):
+        if e[i]:
+            if s[i] != s[i]:
+                raise ValueError(f"scores[{i}] is NaN for an eligible member")
+            ranked.append((-s[i], i))
+    return array("i", [i for _, i in heapq.nsmallest(k, ranked)])

@@ -9,9 +9,11 @@ import os
 __all__ = [
     "DEFAULT_VNODES",
     "KERNEL",
+    "RULES",
     "Ring",
     "argmax_binpack",
     "argmax_trust",
+    "eligibility",
     "hash32",
     "hash32_many",
     "lookup",
@@ -20,15 +22,18 @@ __all__ = [
     "ring_tokens",
     "scores_binpack",
     "scores_trust",
+    "top_scores",
 ]
 
 if os.environ.get("PHOENIX_NO_EXTENSIONS", "") not in ("", "0"):
     from phoenixd._ring_py import (
         DEFAULT_VNODES,
         KERNEL,
+        RULES,
         Ring,
         argmax_binpack,
         argmax_trust,
+        eligibility,
         hash32,
         hash32_many,
         lookup,
@@ -37,6 +42,7 @@ if os.environ.get("PHOENIX_NO_EXTENSIONS", "") not in ("", "0"):
         ring_tokens,
         scores_binpack,
         scores_trust,
+        top_scores,
     )
 else:
     try:
@@ -46,9 +52,11 @@ else:
         from phoenixd._ring import (  # type: ignore[no-redef, assignment]
             DEFAULT_VNODES,
             KERNEL,
+            RULES,
             Ring,
             argmax_binpack,
             argmax_trust,
+            eligibility,
             hash32,
             hash32_many,
             lookup,
@@ -57,14 +65,17 @@ else:
             ring_tokens,
             scores_binpack,
             scores_trust,
+            top_scores,
         )
     except ImportError:
         from phoenixd._ring_py import (
             DEFAULT_VNODES,
             KERNEL,
+            RULES,
             Ring,
             argmax_binpack,
             argmax_trust,
+            eligibility,
             hash32,
             hash32_many,
             lookup,
@@ -73,4 +84,5 @@ else:
             ring_tokens,
             scores_binpack,
             scores_trust,
+            top_scores,
         )

@@ -46,9 +46,11 @@ def _kernel_in_subprocess(flag: str | None, prelude: str = "") -> str:
 API = [
     "DEFAULT_VNODES",
     "KERNEL",
+    "RULES",
     "Ring",
     "argmax_binpack",
     "argmax_trust",
+    "eligibility",
     "hash32",
     "hash32_many",
     "lookup",
@@ -57,6 +59,7 @@ API = [
     "ring_tokens",
     "scores_binpack",
     "scores_trust",
+    "top_scores",
 ]
 
 

@@ -11,8 +11,9 @@ scores or rejecting rule, the winner and the policy it satisfied.
 
 from __future__ import annotations
 
-import heapq
+import itertools
 import math
+import re
 from array import array
 from collections import Counter
 from dataclasses import dataclass, field
@@ -123,6 +124,15 @@ def rejection(member: Member, packet: Packet, used_cpu: float, used_memory: floa
     return Requirement.of(packet).reject(member, used_cpu, used_memory)
 
 
+# Rule codes beyond the kernel's (phoenixd.ring.RULES), checked in Python afterwards.
+RULES = (*ring.RULES, "label_selector_mismatch", "previous_owner")
+_SELECTOR = RULES.index("label_selector_mismatch")
+_PREVIOUS_OWNER = RULES.index("previous_owner")
+_ELIGIBLE = bytes([1]) + bytes(255)  # translate rule codes into an eligible mask
+_NONZERO = re.compile(rb"[^\x00]")
+_ZERO = re.compile(rb"\x00")
+
+
 class Scheduler:
     """Chooses an owner for a packet among the registry's members."""
 
@@ -139,36 +149,40 @@ class Scheduler:
         self._vnodes = vnodes
         self._load_bound = load_bound  # ring: no member above ceil((1+eps) x average); 0 = off
         self._ring = ring.Ring((), vnodes)  # over the ACTIVE members; rebuilt when they change
+        self._ring_version = -1
 
     # -- the ring ----------------------------------------------------------------
 
-    def _ring_for(self, active: tuple[str, ...]) -> ring.Ring:
+    def _current_ring(self) -> ring.Ring:
         """The ring over the ACTIVE members, rebuilt only when that set changed."""
-        if active != self._ring.members:
-            self._ring = ring.Ring(active, self._vnodes)
+        table = self._state.table
+        if table.version != self._ring_version:
+            if tuple(table.ids) != self._ring.members:
+                self._ring = ring.Ring(table.ids, self._vnodes)
+            self._ring_version = table.version
         return self._ring
 
-    def ring_owner(self, packet: Packet, eligible: dict[str, bool] | None = None) -> str:
-        """Where the ring puts ``packet`` now among eligible members ("" if nowhere)."""
-        active = tuple(self._state.active_ids)
-        if not active:
+    def ring_owner(self, packet: Packet, eligible: bytes | bytearray | None = None) -> str:
+        """Where the ring puts ``packet`` now: the first member clockwise whose byte in
+        ``eligible`` (one per ACTIVE member, in id order) is set; by default, any member
+        that may own it ("" if nowhere)."""
+        table = self._state.table
+        if not len(table):
             return ""
-        hashring = self._ring_for(active)
+        hashring = self._current_ring()
         if eligible is None:
-            requirement = Requirement.of(packet)
-            eligible = {m: not self._reject(self._state.members[m], packet, "", requirement)
-                        for m in active}
-        mask = bytes(1 if eligible.get(m) else 0 for m in active)
+            eligible = self._classify(packet, Requirement.of(packet), "").translate(_ELIGIBLE)
         key = ring.hash32(packet.routing_key or packet.packet_id)
         if self._load_bound > 0:
-            loads = array("i", (
-                len(self._state.load_of(m).packets) - (packet.status.owned and packet.owner == m)
-                for m in active
-            ))  # the packet itself does not count against where it already is
-            index = hashring.lookup_bounded(array("I", [key]), loads, self._load_bound, mask)[0]
+            loads = array("i", map(int, table.packets))
+            owner = table.position(packet.owner) if packet.status.owned else -1
+            if owner >= 0:
+                loads[owner] -= 1  # the packet does not count against where it already is
+            index = hashring.lookup_bounded(array("I", [key]), loads, self._load_bound,
+                                            eligible)[0]
         else:
-            index = hashring.lookup(key, mask)
-        return active[index] if index >= 0 else ""
+            index = hashring.lookup(key, eligible)
+        return table.ids[index] if index >= 0 else ""
 
     # -- decisions -----------------------------------------------------------------
 
@@ -188,112 +202,140 @@ class Scheduler:
             return "previous_owner"  # a handoff moves work away from its owner
         return rule
 
+    def _classify(self, packet: Packet, requirement: Requirement, exclude: str) -> bytearray:
+        """The code in RULES of the first rule each ACTIVE member fails (0: eligible),
+        one byte per member in id order: what Requirement.reject says, for all at once."""
+        state = self._state
+        table = state.table
+        rules = bytearray(len(table))
+        owner = table.position(packet.owner) if packet.status.owned and packet.owner else -1
+        if owner >= 0:  # its own demand does not crowd out its owner (as in _reject)
+            saved = table.cpu_room[owner], table.memory_room[owner]
+            member, load = state.members[packet.owner], state.load_of(packet.owner)
+            table.cpu_room[owner] = member.cpu - (load.cpu - packet.demand_cpu)
+            table.memory_room[owner] = member.memory - (load.memory - packet.demand_memory)
+        try:
+            ring.eligibility(
+                table.capable(c for c, _, _ in requirement.capabilities),
+                table.cpu_room, table.memory_room, table.trust, table.region, table.pii_cleared,
+                requirement.cpu, requirement.memory, requirement.minimum_trust,
+                table.allowed_regions(requirement.regions), requirement.pii, rules)
+        finally:
+            if owner >= 0:
+                table.cpu_room[owner], table.memory_room[owner] = saved
+        if requirement.selector is not None:
+            for match in _ZERO.finditer(rules):
+                i = match.start()
+                if not requirement.selector.matches(state.members[table.ids[i]].labels):
+                    rules[i] = _SELECTOR
+        if exclude:
+            i = table.position(exclude)
+            if i >= 0 and not rules[i]:
+                rules[i] = _PREVIOUS_OWNER
+        return rules
+
     def decide(
         self, packet: Packet, trigger: str, *, exclude: str = "", target: str = ""
     ) -> Decision:
         """Choose an owner (or none); ``target`` restricts the choice to one member.
 
-        Only ACTIVE members offering every required capability name are checked one
-        by one (the state indexes them); the rest are counted by the rule they fail.
+        The ACTIVE members are checked and scored by the compiled kernel over the
+        state's member table; Python touches only the members the decision names.
         """
+        if target:
+            return self._decide_for(packet, trigger, exclude, target)
         state = self._state
-        considered = 1 if target else len(state.member_ids)
-        candidates = [target] if target else self._candidates(packet)
+        table = state.table
         requirement = Requirement.of(packet)
-        members = state.members
-        rejected: dict[str, str] = {}
-        eligible: list[str] = []
-        for member_id in candidates:
-            rule = self._reject(members[member_id], packet, exclude, requirement)
-            if rule:
-                rejected[member_id] = rule
-            else:
-                eligible.append(member_id)
-        counts = Counter(rule.split(":")[0] for rule in rejected.values())
-        if not target:
-            inactive = len(state.member_ids) - len(state.active_ids)
-            incapable = len(state.active_ids) - len(candidates)
-            counts.update({"not_active": inactive, "missing_capability": incapable})
-            counts = +counts  # drop the zero counts
+        rules = self._classify(packet, requirement, exclude)
+        eligible = rules.translate(_ELIGIBLE)
+        counts = Counter({"not_active": len(state.inactive_ids)})
+        for code in range(1, len(RULES)):
+            counts[RULES[code].split(":")[0]] += rules.count(code)
+        counts = +counts  # drop the zero counts
+        n_eligible = rules.count(0)
         scores, winner = self._score(packet, eligible)
-        if packet.strategy is Strategy.RING:
-            # a target was checked above; otherwise the ring walks past the ineligible
-            winner = eligible[0] if target and eligible else self.ring_owner(
-                packet, dict.fromkeys(eligible, True))
-        ranked = heapq.nsmallest(
-            MAX_LISTED_CANDIDATES, eligible,
-            key=lambda m: (m != winner, -(scores.get(m) or 0.0), m))
-        listed = [Candidate(m, scores.get(m)) for m in ranked]
-        room = max(0, MAX_LISTED_CANDIDATES - len(listed))
-        sample = (list(rejected.items())[:room] if target
-                  else self._rejected_sample(packet, candidates, rejected, room))
-        listed += [Candidate(m, None, rule) for m, rule in sample]
+        if scores is None:  # the ring
+            winner = table.position(self.ring_owner(packet, eligible)) if n_eligible else -1
+            best = [m.start() for m in itertools.islice(_ZERO.finditer(rules),
+                                                        MAX_LISTED_CANDIDATES)]
+        else:
+            best = list(ring.top_scores(scores, eligible, MAX_LISTED_CANDIDATES))
+        if winner >= 0:
+            best = [winner, *(i for i in best if i != winner)][:MAX_LISTED_CANDIDATES]
+        listed = [Candidate(table.ids[i], scores[i] if scores else None) for i in best]
+        listed += self._rejected_sample(packet, rules, exclude, requirement,
+                                        MAX_LISTED_CANDIDATES - len(listed))
+        winner_id = table.ids[winner] if winner >= 0 else ""
+        considered = len(state.member_ids)
         return Decision(
             packet_id=packet.packet_id,
             strategy=packet.strategy,
             trigger=trigger,
-            winner=winner,
+            winner=winner_id,
             candidates=tuple(listed),
             considered=considered,
             rejected_counts=dict(sorted(counts.items())),
-            explanation=_explain(packet, winner, scores, len(eligible), considered, counts),
+            explanation=_explain(packet, winner_id, scores[winner] if scores and winner >= 0
+                                 else math.nan, n_eligible, considered, counts),
         )
 
-    def _candidates(self, packet: Packet) -> list[str]:
-        """ACTIVE members offering every capability name ``packet`` requires, sorted."""
+    def _decide_for(self, packet: Packet, trigger: str, exclude: str, target: str) -> Decision:
+        """A decision about one member only (a manual handoff to ``target``)."""
         state = self._state
-        names = {parse_capability(c)[0] for c in packet.required_capabilities}
-        if not names:
-            return state.active_ids
-        groups = sorted((state.providers.get(name, set()) for name in names), key=len)
-        found = groups[0].intersection(*groups[1:])
-        return state.active_ids if len(found) == len(state.active_ids) else sorted(found)
+        member = state.members[target]
+        rule = self._reject(member, packet, exclude)
+        score = math.nan
+        if not rule and packet.strategy is not Strategy.RING:
+            i = state.table.position(target)
+            only = bytearray(len(state.table))
+            only[i] = 1
+            scores = self._score(packet, only)[0]
+            score = scores[i] if scores is not None else math.nan
+        candidate = (Candidate(target, None if packet.strategy is Strategy.RING else score)
+                     if not rule else Candidate(target, None, rule))
+        counts = Counter({rule.split(":")[0]: 1} if rule else {})
+        return Decision(
+            packet_id=packet.packet_id,
+            strategy=packet.strategy,
+            trigger=trigger,
+            winner="" if rule else target,
+            candidates=(candidate,),
+            considered=1,
+            rejected_counts=dict(counts),
+            explanation=_explain(packet, "" if rule else target, score, 0 if rule else 1, 1,
+                                 counts),
+        )
 
-    def _rejected_sample(
-        self, packet: Packet, candidates: list[str], rejected: dict[str, str], room: int
-    ) -> list[tuple[str, str]]:
+    def _rejected_sample(self, packet: Packet, rules: bytearray, exclude: str,
+                         requirement: Requirement, room: int) -> list[Candidate]:
         """The first ``room`` rejected members by id, with the rule each failed."""
         if room <= 0:
             return []
-        sample = list(rejected.items())[:room]
-        if len(candidates) < len(self._state.member_ids):
-            inside = set(candidates)
-            outside = (m for m in self._state.member_ids if m not in inside)
-            for member_id, _ in zip(outside, range(room), strict=False):
-                sample.append((member_id, self._reject(self._state.members[member_id], packet)))
-        return sorted(sample)[:room]
+        state = self._state
+        active = (state.table.ids[m.start()]
+                  for m in itertools.islice(_NONZERO.finditer(rules), room))
+        sample = sorted([*active, *state.inactive_ids[:room]])[:room]
+        return [Candidate(m, None, self._reject(state.members[m], packet, exclude, requirement))
+                for m in sample]
 
-    def _score(self, packet: Packet, eligible: list[str]) -> tuple[dict[str, float], str]:
-        """Each eligible member's score and the winner, on the compiled kernel (not ring)."""
-        if not eligible or packet.strategy is Strategy.RING:
-            return {}, ""
-        members = [self._state.members[m] for m in eligible]
-        loads = [self._state.load_of(m) for m in eligible]
-        mask = bytes([1]) * len(eligible)
+    def _score(self, packet: Packet, eligible: bytes | bytearray
+               ) -> tuple[array[float] | None, int]:
+        """Every ACTIVE member's score (NaN where ineligible) and the winner's row (-1 if
+        none), on the compiled kernel; no scores for the ring."""
+        table = self._state.table
+        if packet.strategy is Strategy.RING:
+            return None, -1
         if packet.strategy is Strategy.TRUST:
-            columns = (
-                array("d", (m.reliability for m in members)),
-                array("d", (m.trust_score for m in members)),
-                array("d", (float(len(load.packets)) for load in loads)),
-            )
-            values = ring.scores_trust(*columns, mask)
-            index = ring.argmax_trust(*columns, mask)
-        else:
-            pairs = list(zip(members, loads, strict=True))
-            cpu = array("d", (_free(m.cpu, load.cpu) for m, load in pairs))
-            memory = array("d", (_free(m.memory, load.memory) for m, load in pairs))
-            values = ring.scores_binpack(cpu, memory, mask)
-            index = ring.argmax_binpack(cpu, memory, mask, packet.strategy is Strategy.BINPACK_PACK)
-        return dict(zip(eligible, values, strict=True)), eligible[index] if index >= 0 else ""
-
-
-def _free(capacity: float, used: float) -> float:
-    """Free fraction of a resource (a member offering none of it has none free)."""
-    return max(0.0, (capacity - used) / capacity) if capacity > 0 else 0.0
+            trust = (table.reliability, table.trust, table.packets, eligible)
+            return ring.scores_trust(*trust), ring.argmax_trust(*trust)
+        free = (table.cpu_free, table.memory_free, eligible)
+        pack = packet.strategy is Strategy.BINPACK_PACK
+        return ring.scores_binpack(*free), ring.argmax_binpack(*free, pack)
 
 
 def _explain(
-    packet: Packet, winner: str, scores: dict[str, float], eligible: int, considered: int,
+    packet: Packet, winner: str, score: float, eligible: int, considered: int,
     counts: Counter[str],
 ) -> str:
     why = ", ".join(f"{rule} x{n}" for rule, n in sorted(counts.items())) or "none"
@@ -303,7 +345,6 @@ def _explain(
         key = packet.routing_key or packet.packet_id
         how = f"first eligible member clockwise from hash32({key!r}) on the ring"
     else:
-        score = scores.get(winner, math.nan)
         how = f"highest {packet.strategy} score {score:.4f}"
         if packet.strategy is Strategy.BINPACK_PACK:
             how = f"fullest member that fits (free-fraction score {score:.4f})"

@@ -20,6 +20,7 @@ from typing import Any
 from phoenixd.core.events import Event, EventType
 from phoenixd.core.members import Member, MemberStatus
 from phoenixd.core.packets import Packet, PacketStatus
+from phoenixd.core.table import MemberTable
 
 __all__ = ["KEPT_DECISIONS", "NO_LOAD", "ClusterState", "OwnerLoad", "SnapshotView"]
 
@@ -93,10 +94,10 @@ class ClusterState:
         """Back to empty (before a full replay)."""
         self.members: dict[str, Member] = {}
         self._sorted_ids: list[str] = []  # for stable, cheap pagination
-        # Placement only ever looks at ACTIVE members, and mostly at those offering
-        # a capability: both are indexed so a decision does not walk the registry.
-        self.active_ids: list[str] = []  # sorted
-        self.providers: dict[str, set[str]] = {}  # capability name -> ACTIVE members
+        # Placement only ever looks at ACTIVE members: they are kept as columns for the
+        # compiled eligibility pass, so a decision does not walk the registry in Python.
+        self.table = MemberTable()
+        self.inactive_ids: list[str] = []  # sorted
         self.packets: dict[str, Packet] = {}
         self._sorted_packets: list[str] = []
         self.loads: dict[str, OwnerLoad] = {}
@@ -106,6 +107,11 @@ class ClusterState:
     @property
     def member_ids(self) -> list[str]:
         return self._sorted_ids
+
+    @property
+    def active_ids(self) -> list[str]:
+        """The ACTIVE members, sorted."""
+        return self.table.ids
 
     @property
     def packet_ids(self) -> list[str]:
@@ -139,25 +145,15 @@ class ClusterState:
         if old is None:
             bisect.insort(self._sorted_ids, member_id)
         elif old.status is MemberStatus.ACTIVE:
-            self._index_active(old, -1)
+            self.table.remove(member_id)
+        else:
+            del self.inactive_ids[bisect.bisect_left(self.inactive_ids, member_id)]
         self.members[member_id] = member
         if member.status is MemberStatus.ACTIVE:
-            self._index_active(member, +1)
-
-    def _index_active(self, member: Member, sign: int) -> None:
-        member_id = member.member_id
-        if sign > 0:
-            bisect.insort(self.active_ids, member_id)
+            load = self.load_of(member_id)
+            self.table.insert(member, load.cpu, load.memory, len(load.packets))
         else:
-            del self.active_ids[bisect.bisect_left(self.active_ids, member_id)]
-        for name in member.capability_versions():
-            providers = self.providers.setdefault(name, set())
-            if sign > 0:
-                providers.add(member_id)
-            else:
-                providers.discard(member_id)
-                if not providers:
-                    del self.providers[name]
+            bisect.insort(self.inactive_ids, member_id)
 
     def _put_packet(self, packet: Packet) -> None:
         old = self.packets.get(packet.packet_id)
@@ -170,7 +166,9 @@ class ClusterState:
 
     def _account(self, packet: Packet, sign: int) -> None:
         if packet.status.owned and packet.owner:
-            self.loads.setdefault(packet.owner, OwnerLoad()).add(packet, sign)
+            load = self.loads.setdefault(packet.owner, OwnerLoad())
+            load.add(packet, sign)
+            self.table.set_load(packet.owner, load.cpu, load.memory, len(load.packets))
         if packet.status is PacketStatus.PENDING:
             if sign > 0:
                 self.pending[packet.packet_id] = None

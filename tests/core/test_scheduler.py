@@ -9,15 +9,19 @@ winner. Records go straight into a ClusterState; no Dispatcher is involved."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from phoenixd import ring
 from phoenixd.core.members import Member, MemberStatus
 from phoenixd.core.packets import Packet, PacketStatus, Policy, Strategy
 from phoenixd.core.scheduler import MAX_LISTED_CANDIDATES, Scheduler, rejection
 from phoenixd.core.state import ClusterState
+from phoenixd.core.table import free_fraction
 from tests.core.packet_world import member_record, packet_record, put
 
 
@@ -398,3 +402,103 @@ def test_decision_to_dict_keeps_every_field() -> None:
         {"member": "b", "score": None, "rejected_by": "missing_capability:ocr"},
     ]
     assert raw["explanation"] == decision.explanation
+
+
+# -- the compiled pass decides as the rules say, member by member -------------------------------
+# decide() checks every ACTIVE member in one pass of the kernel over the state's member table.
+# Against random fleets (members coming, changing and going, packets loading them), it must
+# agree with rejection() applied to each member in turn and with each strategy's definition.
+
+CAPABILITIES = ["ocr@1", "ocr@2", "embed", "gpu@a100"]
+
+
+@st.composite
+def fleets(draw: st.DrawFn) -> tuple[ClusterState, list[str]]:
+    state = ClusterState()
+    ids = [f"m{i}" for i in range(draw(st.integers(0, 12)))]
+    for member_id in draw(st.permutations(ids)):
+        for _ in range(draw(st.integers(1, 2))):  # a second record replaces the first
+            caps = draw(st.lists(st.sampled_from(CAPABILITIES), unique_by=lambda c: c[:3],
+                                 max_size=3))
+            labels = draw(st.fixed_dictionaries({}, optional={
+                "region": st.sampled_from(["us-east", "eu-west"]),
+                "pii_cleared": st.sampled_from(["true", "false"]),
+                "tier": st.sampled_from(["web", "batch"]),
+            }))
+            put(state, member_record(
+                member_id, *caps,
+                status=draw(st.sampled_from([MemberStatus.ACTIVE] * 3 + list(MemberStatus))),
+                cpu=draw(st.sampled_from([0.0, 1.0, 2.0])),
+                memory=draw(st.sampled_from([0.0, 512.0, 1024.0])),
+                trust_score=draw(st.sampled_from([0.2, 0.5, 0.9])),
+                reliability=draw(st.sampled_from([0.5, 1.0])), labels=labels,
+            ))
+    for n in range(draw(st.integers(0, 10))):
+        owner = draw(st.sampled_from(ids)) if ids else ""
+        put(state, packet_record(
+            f"load-{n}", status=PacketStatus.RUNNING if owner else PacketStatus.PENDING,
+            owner=owner, epoch=1, demand_cpu=draw(st.sampled_from([0.0, 0.25, 0.5])),
+            demand_memory=draw(st.sampled_from([0.0, 256.0])),
+        ))
+    return state, ids
+
+
+PACKETS = st.builds(
+    lambda caps, cpu, policy, strategy: packet_record(
+        "p", *caps, demand_cpu=cpu, policy=policy, strategy=strategy),
+    st.lists(st.sampled_from(["ocr", "ocr@1", "ocr@2", "embed", "gpu@a100"]),
+             unique_by=lambda c: c[:3], max_size=2),
+    st.sampled_from([0.0, 0.5, 1.0]),
+    st.builds(Policy, st.sampled_from([0.0, 0.5]),
+              st.sampled_from([(), ("us-east",), ("us-east", "eu-west"), ("ap-south",)]),
+              st.booleans(), st.sampled_from(["", "tier=web", "tier notin (web)"])),
+    st.sampled_from(list(Strategy)),
+)
+
+
+@given(fleet=fleets(), packet=PACKETS, data=st.data())
+def test_decide_agrees_with_the_rules_member_by_member(
+    fleet: tuple[ClusterState, list[str]], packet: Packet, data: st.DataObject
+) -> None:
+    state, ids = fleet
+    if data.draw(st.booleans()) and ids:  # a packet held now: its demand does not count twice
+        owner = data.draw(st.sampled_from(ids))
+        packet = replace(packet, status=PacketStatus.ASSIGNED, owner=owner, epoch=1)
+        put(state, packet)
+    exclude = data.draw(st.sampled_from(["", *ids]))
+    scheduler = Scheduler(state)
+    decision = scheduler.decide(packet, "t", exclude=exclude)
+
+    rules = {}
+    for member_id in state.member_ids:
+        rule = scheduler.check(state.members[member_id], packet)
+        rules[member_id] = "previous_owner" if not rule and member_id == exclude else rule
+    eligible = [m for m, rule in rules.items() if not rule]
+    counts = Counter(rule.split(":")[0] for rule in rules.values() if rule)
+    assert decision.rejected_counts == dict(sorted(counts.items()))
+    assert decision.considered == len(ids)
+
+    def score(member_id: str) -> float:
+        member, load = state.members[member_id], state.load_of(member_id)
+        if packet.strategy is Strategy.TRUST:
+            return member.reliability * member.trust_score / (1 + len(load.packets))
+        return free_fraction(member.cpu, load.cpu) + free_fraction(member.memory, load.memory)
+
+    if not eligible:
+        assert decision.winner == ""
+    elif packet.strategy is Strategy.RING:
+        mask = bytes(not rules[m] for m in state.active_ids)
+        hashring = ring.Ring(state.active_ids)
+        assert decision.winner == state.active_ids[hashring.lookup_key(packet.packet_id, mask)]
+    else:
+        pack = packet.strategy is Strategy.BINPACK_PACK
+        best = min(eligible, key=lambda m: ((score(m) if pack else -score(m)), m))
+        assert decision.winner == best
+    listed = [c.member_id for c in decision.candidates]
+    assert len(listed) == min(MAX_LISTED_CANDIDATES, len(ids)) == len(set(listed))
+    if decision.winner:
+        assert listed[0] == decision.winner
+    for candidate in decision.candidates:
+        assert candidate.rejected_by == rules[candidate.member_id]
+        if not candidate.rejected_by and packet.strategy is not Strategy.RING:
+            assert candidate.score == score(candidate.member_id)
