@@ -148,7 +148,8 @@ class Daemon:
         self.sessions.flush(head)  # assignments go out only once their epoch is durable
         self.broker.publish(events)
         idle = self._snapshot_task is None or self._snapshot_task.done()
-        if idle and not self._stopping.is_set() and self.store.snapshot_due(head):
+        if idle and not self._stopping.is_set() and self.store.snapshot_due(
+                head, len(self.state.packets) + len(self.state.members)):
             self._snapshot_task = asyncio.create_task(self._snapshot(), name="snapshot")
 
     async def _snapshot(self) -> None:

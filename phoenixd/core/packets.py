@@ -5,9 +5,12 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 from phoenixd.core.errors import InvalidArgument
@@ -34,6 +37,9 @@ MAX_ATTEMPTS = 100
 # keeps both well under the 4 MiB message limit.
 MAX_STATE_BYTES = 1024 * 1024
 MAX_REGIONS = 64
+
+# Token fields that repeat across packets (the key, member ids, common state hashes).
+_SHARED_TOKEN_FIELDS = frozenset({"key_id", "from_member", "to_member", "state_hash"})
 
 _PACKET_ID = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}$")
@@ -81,10 +87,31 @@ class Policy:
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> Policy:
-        return cls(
+        return _shared_policy(
             raw["minimum_trust_score"], tuple(raw["allowed_regions"]),
             raw["pii_review_required"], raw["label_selector"],
         )
+
+
+# A million packets in memory mostly repeat a few policies, capability lists and empty
+# mappings: records read back share one object for each (all immutable), rather than
+# holding a copy apiece.
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+@lru_cache(maxsize=4096)
+def _shared_policy(minimum_trust: float, regions: tuple[str, ...], pii: bool, selector: str
+                   ) -> Policy:
+    return Policy(minimum_trust, regions, pii, selector)
+
+
+@lru_cache(maxsize=4096)
+def _shared_tuple(*items: str) -> tuple[str, ...]:
+    return items
+
+
+def _shared_mapping(raw: Mapping[str, Any]) -> Mapping[str, Any]:
+    return raw if raw else _EMPTY
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +131,8 @@ class Checkpoint:
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> Checkpoint:
-        return cls(**raw)
+        return cls(_shared_mapping(raw["state"]), raw["step"], sys.intern(raw["state_hash"]),
+                   raw["epoch"], sys.intern(raw["saved_by"]), raw["save_time"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,12 +189,19 @@ class Packet:
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any], **overrides: Any) -> Packet:
         values = dict(raw)
-        values["required_capabilities"] = tuple(values["required_capabilities"])
+        values["required_capabilities"] = _shared_tuple(*values["required_capabilities"])
         values["status"] = PacketStatus(values["status"])
-        values["previous_owners"] = tuple(values["previous_owners"])
+        values["owner"] = sys.intern(values["owner"])
+        values["previous_owners"] = tuple(map(sys.intern, values["previous_owners"]))
         values["checkpoint"] = Checkpoint.from_dict(values["checkpoint"])
         values["policy"] = Policy.from_dict(values["policy"])
         values["strategy"] = Strategy(values["strategy"])
+        values["workload_type"] = sys.intern(values["workload_type"])
+        values["last_event"] = sys.intern(values["last_event"])
+        values["result"] = _shared_mapping(values["result"])
+        token = values["handoff_token"]
+        values["handoff_token"] = {k: sys.intern(v) if k in _SHARED_TOKEN_FIELDS else v
+                                   for k, v in token.items()} if token else _EMPTY
         values["decisions"] = tuple(tuple(d) for d in values.get("decisions", ()))
         values.update(overrides)
         return cls(**values)

@@ -16,6 +16,7 @@ import math
 import re
 from array import array
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +27,8 @@ from phoenixd.core.selector import Selector, parse_selector
 from phoenixd.core.state import NO_LOAD, ClusterState
 
 __all__ = [
-    "MAX_LISTED_CANDIDATES", "Candidate", "Decision", "Requirement", "Scheduler", "rejection",
+    "MAX_LISTED_CANDIDATES", "Candidate", "Decision", "Requirement", "Scheduler",
+    "recorded_candidates", "rejection",
 ]
 
 # Candidates a decision lists by name (the best eligible, then a sample of the
@@ -56,19 +58,27 @@ class Decision:
     explanation: str = ""
 
     def to_dict(self) -> dict[str, Any]:
+        """As journaled: the eligible candidates as [member, score] pairs, best first (the
+        score is null for the ring), the rejected ones as [member, rule] pairs."""
         return {
             "packet_id": self.packet_id,
             "strategy": str(self.strategy),
             "trigger": self.trigger,
             "winner": self.winner,
-            "candidates": [
-                {"member": c.member_id, "score": c.score, "rejected_by": c.rejected_by}
-                for c in self.candidates
-            ],
+            "ranked": [[c.member_id, c.score] for c in self.candidates if not c.rejected_by],
+            "rejected": [[c.member_id, c.rejected_by] for c in self.candidates if c.rejected_by],
             "considered": self.considered,
             "rejected_counts": dict(self.rejected_counts),
             "explanation": self.explanation,
         }
+
+
+def recorded_candidates(raw: Mapping[str, Any]) -> list[Candidate]:
+    """The candidates of a journaled decision, in either form it has been written in."""
+    if "candidates" in raw:  # journals written before decisions were compacted
+        return [Candidate(c["member"], c["score"], c["rejected_by"]) for c in raw["candidates"]]
+    return [*(Candidate(m, score) for m, score in raw["ranked"]),
+            *(Candidate(m, None, rule) for m, rule in raw["rejected"])]
 
 
 @dataclass(frozen=True, slots=True)

@@ -130,7 +130,7 @@ class ClusterState:
         if raw is not None:
             if raw["checkpoint"]["state"] is None:  # not journaled again: carried over
                 carried = self.packets[raw["packet_id"]].checkpoint.state
-                raw = {**raw, "checkpoint": {**raw["checkpoint"], "state": dict(carried)}}
+                raw = {**raw, "checkpoint": {**raw["checkpoint"], "state": carried}}
             decisions = tuple(tuple(d) for d in raw.get("decisions", ()))
             if event.type in _DECISION_EVENTS:
                 epoch = raw["epoch"] if event.type == EventType.ASSIGNMENT_DECISION else 0

@@ -11,6 +11,7 @@ from google.protobuf import json_format, struct_pb2
 from phoenixd.core.dispatch import PacketSpec
 from phoenixd.core.errors import InvalidArgument
 from phoenixd.core.packets import Packet, PacketStatus, Policy, Strategy
+from phoenixd.core.scheduler import recorded_candidates
 from phoenixd.server.convert import timestamp
 from phoenixflight.v1 import packet_pb2 as pkt
 from phoenixflight.v1 import packet_service_pb2 as svc
@@ -172,11 +173,9 @@ def decision_to_pb(
         strategy=_STRATEGY_TO_PB[Strategy(raw["strategy"])],
         winner=raw["winner"],
         candidates=[
-            svc.Candidate(
-                member_id=c["member"], score=c["score"] or 0.0,
-                eligible=c["score"] is not None, rejected_by=c["rejected_by"],
-            )
-            for c in raw["candidates"]
+            svc.Candidate(member_id=c.member_id, score=c.score or 0.0, eligible=not c.rejected_by,
+                          rejected_by=c.rejected_by)
+            for c in recorded_candidates(raw)
         ],
         policy=_policy_to_pb(policy),
         considered=raw["considered"],

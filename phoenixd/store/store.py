@@ -243,8 +243,12 @@ class Store:
         """Why mutations are refused now (the disk is full), or None: asked before each one."""
         return self.space.refusal(stalled=self.journal is not None and self.journal.stalled)
 
-    def snapshot_due(self, revision: int) -> bool:
-        return revision - self.last_snapshot_revision >= self.snapshot_every
+    def snapshot_due(self, revision: int, records: int = 0) -> bool:
+        """Whether to snapshot now: after ``snapshot_every`` events, and never before as
+        many events as the state holds ``records`` (members and packets) have passed, so
+        writing snapshots costs a bounded amount of work per event however big the
+        state grows (a snapshot of a million packets takes seconds to write)."""
+        return revision - self.last_snapshot_revision >= max(self.snapshot_every, records)
 
     async def write_snapshot(
         self, documents: dict[str, dict[str, Any]], revision: int, hash_: str, offset: int

@@ -19,7 +19,13 @@ from hypothesis import strategies as st
 from phoenixd import ring
 from phoenixd.core.members import Member, MemberStatus
 from phoenixd.core.packets import Packet, PacketStatus, Policy, Strategy
-from phoenixd.core.scheduler import MAX_LISTED_CANDIDATES, Scheduler, rejection
+from phoenixd.core.scheduler import (
+    MAX_LISTED_CANDIDATES,
+    Candidate,
+    Scheduler,
+    recorded_candidates,
+    rejection,
+)
 from phoenixd.core.state import ClusterState
 from phoenixd.core.table import free_fraction
 from tests.core.packet_world import member_record, packet_record, put
@@ -397,11 +403,21 @@ def test_decision_to_dict_keeps_every_field() -> None:
     assert raw["winner"] == "a"
     assert raw["considered"] == 2
     assert raw["rejected_counts"] == {"missing_capability": 1}
-    assert raw["candidates"] == [
-        {"member": "a", "score": pytest.approx(0.5), "rejected_by": ""},
-        {"member": "b", "score": None, "rejected_by": "missing_capability:ocr"},
-    ]
+    assert raw["ranked"] == [["a", pytest.approx(0.5)]]
+    assert raw["rejected"] == [["b", "missing_capability:ocr"]]
     assert raw["explanation"] == decision.explanation
+    assert recorded_candidates(raw) == list(decision.candidates)
+
+
+def test_decisions_journaled_in_the_earlier_form_still_read() -> None:
+    raw = {"candidates": [
+        {"member": "a", "score": 0.5, "rejected_by": ""},
+        {"member": "r", "score": None, "rejected_by": ""},  # eligible on the ring
+        {"member": "b", "score": None, "rejected_by": "missing_capability:ocr"},
+    ]}
+    assert recorded_candidates(raw) == [
+        Candidate("a", 0.5), Candidate("r", None), Candidate("b", None, "missing_capability:ocr"),
+    ]
 
 
 # -- the compiled pass decides as the rules say, member by member -------------------------------

@@ -616,3 +616,15 @@ def test_append_after_close_is_refused(tmp_path: Path) -> None:
             _record(recorder, 1)
 
     asyncio.run(scenario())
+
+
+def test_snapshots_are_spaced_by_the_size_of_the_state(tmp_path: Path) -> None:
+    """Every snapshot_every events while the state is small; once it holds more records than
+    that, only after as many events as it holds records (a snapshot's cost grows with them)."""
+    store = Store(tmp_path, snapshot_every=100)
+    store.last_snapshot_revision = 1000
+    assert not store.snapshot_due(1099, records=10)
+    assert store.snapshot_due(1100, records=10)
+    assert not store.snapshot_due(1100, records=5000)
+    assert not store.snapshot_due(5999, records=5000)
+    assert store.snapshot_due(6000, records=5000)

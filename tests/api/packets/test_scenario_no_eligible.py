@@ -53,3 +53,7 @@ def test_binpack_and_ring_strategies_place_packets(daemon: PhoenixProcess) -> No
         for i in range(5)
     }
     assert len(ring_owners) == 1  # one routing key, one owner
+    explained = packets.ExplainAssignment(ppb.ExplainAssignmentRequest(packet_id="fp-ring-0"))
+    candidates = {c.member_id: c.eligible for c in explained.decision.candidates}
+    assert candidates == {"big": True, "small": True}  # on the ring, eligible without a score
+    assert explained.decision.candidates[0].member_id == explained.decision.winner
