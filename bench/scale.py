@@ -20,6 +20,7 @@ import multiprocessing as mp
 import os
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -85,10 +86,38 @@ def _rss_mib(pid: int) -> float:
     return sample(pid).rss_kb / 1024
 
 
+# A million packets take minutes to replay and to snapshot on the way down.
+PATIENCE = 3600.0
+
+
 def _timed_start(daemon: PhoenixProcess) -> float:
     start = time.perf_counter()
-    daemon.start()
+    daemon.start(PATIENCE)
     return time.perf_counter() - start
+
+
+class _Progress(threading.Thread):
+    """Samples the daemon's RSS (keeping the peak) and prints progress on long runs."""
+
+    def __init__(self, daemon: PhoenixProcess, every: float = 30.0) -> None:
+        super().__init__(daemon=True)
+        self._daemon, self._every = daemon, every
+        self._done = threading.Event()
+        self.peak_mib = 0.0
+
+    def run(self) -> None:
+        assert self._daemon.proc is not None
+        start = time.perf_counter()
+        journal = self._daemon.data_dir / "audit.jsonl"
+        while not self._done.wait(self._every):
+            rss = _rss_mib(self._daemon.proc.pid)
+            self.peak_mib = max(self.peak_mib, rss)
+            print(f"  ... {time.perf_counter() - start:6.0f} s: RSS {rss:,.0f} MiB, "
+                  f"journal {journal.stat().st_size / 2**20:,.0f} MiB", flush=True)
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
 
 
 def main() -> int:
@@ -113,24 +142,29 @@ def main() -> int:
             rss_members = _rss_mib(daemon.proc.pid)
             shares = [args.packets // args.clients + (i < args.packets % args.clients)
                       for i in range(args.clients)]
+            progress = _Progress(daemon)
+            progress.start()
             with mp.get_context("spawn").Pool(args.clients) as pool:
                 seconds = pool.map(_submit_job, [(daemon.address, w, n)
                                                  for w, n in enumerate(shares)])
+            progress.stop()
             submit_rate = args.packets / max(seconds)
             rss_full = _rss_mib(daemon.proc.pid)
         finally:
-            daemon.stop()
+            daemon.stop(PATIENCE)
         journal = daemon.data_dir / "audit.jsonl"
         events = sum(1 for _ in journal.open("rb"))
         journal_mib = journal.stat().st_size / 2**20
         from_snapshot = _timed_start(daemon)
-        daemon.stop()
+        assert daemon.proc is not None
+        rss_snapshot = _rss_mib(daemon.proc.pid)
+        daemon.stop(PATIENCE)
         for name in SNAPSHOT_FILES:
             (daemon.data_dir / name).unlink()
         full_replay = _timed_start(daemon)
         assert daemon.proc is not None
         rss_replayed = _rss_mib(daemon.proc.pid)
-        daemon.stop()
+        daemon.stop(PATIENCE)
 
     print(f"\n{os.cpu_count()} cores; {args.members} members, {args.packets} packets, "
           f"{events} journal events ({journal_mib:.0f} MiB), "
@@ -140,6 +174,10 @@ def main() -> int:
     print(f"  RSS idle / members / all packets / after a full replay  "
           f"{rss_idle:.0f} / {rss_members:.0f} / {rss_full:.0f} / {rss_replayed:.0f} MiB "
           f"({(rss_full - rss_members) * 1024 / max(args.packets, 1):.1f} KiB per packet)")
+    print(f"  RSS peak while submitting {max(progress.peak_mib, rss_full):,.0f} MiB; "
+          f"after a restart from the snapshot {rss_snapshot:,.0f} MiB "
+          f"({(rss_snapshot - rss_idle) * 1024 / max(args.packets, 1):.1f} KiB per packet "
+          "over idle)")
     print(f"  start, empty data dir {baseline:>10.2f} s   (baseline)")
     print(f"  restart from snapshot {from_snapshot:>10.2f} s   "
           f"(+{from_snapshot - baseline:.2f} s over the baseline)")

@@ -155,3 +155,31 @@ def test_binpack_argmax(benchmark, name: str, n: int) -> None:  # type: ignore[n
     cpu, memory = (array("d", (rng.random() for _ in range(n))) for _ in range(2))
     benchmark.group = f"binpack argmax, {n} candidates"
     assert benchmark(kernel.argmax_binpack, cpu, memory, bytes([1]) * n, False) >= 0
+
+
+@pytest.mark.parametrize("n", (100, 1_000, 10_000))
+@pytest.mark.parametrize("name", list(KERNELS))
+def test_eligibility(benchmark, name: str, n: int) -> None:  # type: ignore[no-untyped-def]
+    """Every placement rule (capability, cpu, memory, trust, region, pii) over n members."""
+    kernel = KERNELS[name]
+    rng = random.Random(7)
+    capable = bytes(rng.random() < 0.9 for _ in range(n))
+    cpu, memory, trust = (array("d", (rng.random() for _ in range(n))) for _ in range(3))
+    region = array("i", (rng.randrange(4) for _ in range(n)))
+    pii = bytes(rng.random() < 0.5 for _ in range(n))
+    rules = bytearray(n)
+    benchmark.group = f"eligibility pass, {n} members"
+    passed = benchmark(kernel.eligibility, capable, cpu, memory, trust, region, pii,
+                       0.1, 0.1, 0.2, b"\x01\x01\x00\x01", False, rules)
+    assert 0 < passed < n
+
+
+@pytest.mark.parametrize("n", (100, 1_000, 10_000))
+@pytest.mark.parametrize("name", list(KERNELS))
+def test_top_scores(benchmark, name: str, n: int) -> None:  # type: ignore[no-untyped-def]
+    """The 32 best of n scores (what a decision lists)."""
+    kernel = KERNELS[name]
+    rng = random.Random(9)
+    scores = array("d", (rng.random() for _ in range(n)))
+    benchmark.group = f"top 32 scores, {n} members"
+    assert len(benchmark(kernel.top_scores, scores, bytes([1]) * n, 32)) == 32

@@ -64,13 +64,13 @@ class PhoenixProcess:
         log.close()
         return self.proc
 
-    def start(self) -> PhoenixProcess:
+    def start(self, timeout: float = START_TIMEOUT) -> PhoenixProcess:
         self.spawn()
-        self.wait_serving()
+        self.wait_serving(timeout)
         return self
 
-    def wait_serving(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
+    def wait_serving(self, timeout: float = START_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
         channel = grpc.insecure_channel(self.address)
         stub = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
@@ -86,7 +86,7 @@ class PhoenixProcess:
             except grpc.RpcError:
                 time.sleep(0.05)
         channel.close()
-        raise TimeoutError(f"phoenixd did not serve within {START_TIMEOUT}s:\n{self.log()}")
+        raise TimeoutError(f"phoenixd did not serve within {timeout}s:\n{self.log()}")
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -333,7 +333,8 @@ class Dispatcher:
             f"{member_id} took over at epoch {packet.epoch} in {latency_ms:g} ms",
             actor=Actor.member(member_id),
             extra={"latency_ms": latency_ms,
-                   "from_member": packet.handoff_token.get("from_member", "")},
+                   "from_member": (packet.handoff_token.from_member
+                                   if packet.handoff_token else "")},
         )
         return done
 
@@ -456,7 +457,7 @@ class Dispatcher:
         )
         assigned = replace(
             packet, status=PacketStatus.ASSIGNED, owner=decision.winner, epoch=epoch,
-            handoff_token=token.to_dict(), assign_time=now,
+            handoff_token=token, assign_time=now,
         )
         handed_from = packet.previous_owners[-1:] if packet.handoff_started else ()
         assigned, event = self._record(

@@ -16,6 +16,7 @@ from typing import Any
 from phoenixd.core.errors import InvalidArgument
 from phoenixd.core.members import validate_text, validate_unit_interval
 from phoenixd.core.selector import parse_selector
+from phoenixd.core.tokens import HandoffToken
 from phoenixflight import protocol
 
 __all__ = [
@@ -37,9 +38,6 @@ MAX_ATTEMPTS = 100
 # keeps both well under the 4 MiB message limit.
 MAX_STATE_BYTES = 1024 * 1024
 MAX_REGIONS = 64
-
-# Token fields that repeat across packets (the key, member ids, common state hashes).
-_SHARED_TOKEN_FIELDS = frozenset({"key_id", "from_member", "to_member", "state_hash"})
 
 _PACKET_ID = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}$")
@@ -162,7 +160,7 @@ class Packet:
     last_event: str = ""
     failure_reason: str = ""
     result: Mapping[str, Any] = field(default_factory=dict)
-    handoff_token: Mapping[str, Any] = field(default_factory=dict)
+    handoff_token: HandoffToken | None = None  # none before the first assignment
     # Wall time a handoff started (0 when none is in flight): its latency is
     # measured when the new owner acks.
     handoff_started: float = 0.0
@@ -182,7 +180,7 @@ class Packet:
             "policy": self.policy.to_dict(),
             "strategy": str(self.strategy),
             "result": dict(self.result),
-            "handoff_token": dict(self.handoff_token),
+            "handoff_token": self.handoff_token.to_dict() if self.handoff_token else {},
             "decisions": [list(d) for d in self.decisions],
         }
 
@@ -200,8 +198,13 @@ class Packet:
         values["last_event"] = sys.intern(values["last_event"])
         values["result"] = _shared_mapping(values["result"])
         token = values["handoff_token"]
-        values["handoff_token"] = {k: sys.intern(v) if k in _SHARED_TOKEN_FIELDS else v
-                                   for k, v in token.items()} if token else _EMPTY
+        same_id = token and token["packet_id"] == values["packet_id"]  # one string, not two
+        values["handoff_token"] = HandoffToken(
+            values["packet_id"] if same_id else token["packet_id"], token["epoch"],
+            sys.intern(token["from_member"]), sys.intern(token["to_member"]),
+            sys.intern(token["state_hash"]), token["issued_at"], token["signature"],
+            sys.intern(token["key_id"]),
+        ) if token else None
         values["decisions"] = tuple(tuple(d) for d in values.get("decisions", ()))
         values.update(overrides)
         return cls(**values)

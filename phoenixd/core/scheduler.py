@@ -273,10 +273,12 @@ class Scheduler:
             best = list(ring.top_scores(scores, eligible, MAX_LISTED_CANDIDATES))
         if winner >= 0:
             best = [winner, *(i for i in best if i != winner)][:MAX_LISTED_CANDIDATES]
-        listed = [Candidate(table.ids[i], scores[i] if scores else None) for i in best]
+        listed = [Candidate(table.ids[i], scores[i] if scores is not None else None)
+                  for i in best]
         listed += self._rejected_sample(packet, rules, exclude, requirement,
                                         MAX_LISTED_CANDIDATES - len(listed))
         winner_id = table.ids[winner] if winner >= 0 else ""
+        winner_score = scores[winner] if scores is not None and winner >= 0 else math.nan
         considered = len(state.member_ids)
         return Decision(
             packet_id=packet.packet_id,
@@ -286,8 +288,7 @@ class Scheduler:
             candidates=tuple(listed),
             considered=considered,
             rejected_counts=dict(sorted(counts.items())),
-            explanation=_explain(packet, winner_id, scores[winner] if scores and winner >= 0
-                                 else math.nan, n_eligible, considered, counts),
+            explanation=_explain(packet, winner_id, winner_score, n_eligible, considered, counts),
         )
 
     def _decide_for(self, packet: Packet, trigger: str, exclude: str, target: str) -> Decision:

@@ -12,6 +12,7 @@ from phoenixd.core.dispatch import PacketSpec
 from phoenixd.core.errors import InvalidArgument
 from phoenixd.core.packets import Packet, PacketStatus, Policy, Strategy
 from phoenixd.core.scheduler import recorded_candidates
+from phoenixd.core.tokens import HandoffToken
 from phoenixd.server.convert import timestamp
 from phoenixflight.v1 import packet_pb2 as pkt
 from phoenixflight.v1 import packet_service_pb2 as svc
@@ -104,18 +105,18 @@ def spec_from_pb(packet: pkt.FlightPacket) -> PacketSpec:
     )
 
 
-def token_to_pb(token: Mapping[str, Any]) -> pkt.HandoffToken:
-    if not token:
+def token_to_pb(token: HandoffToken | None) -> pkt.HandoffToken:
+    if token is None:
         return pkt.HandoffToken()
     return pkt.HandoffToken(
-        packet_id=token["packet_id"],
-        epoch=token["epoch"],
-        from_member=token["from_member"],
-        to_member=token["to_member"],
-        state_hash=token["state_hash"],
-        issued_at=token["issued_at"],
-        signature=bytes.fromhex(token["signature"]),
-        key_id=token["key_id"],
+        packet_id=token.packet_id,
+        epoch=token.epoch,
+        from_member=token.from_member,
+        to_member=token.to_member,
+        state_hash=token.state_hash,
+        issued_at=token.issued_at,
+        signature=bytes.fromhex(token.signature),
+        key_id=token.key_id,
     )
 
 

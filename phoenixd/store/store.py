@@ -160,47 +160,57 @@ class Store:
         """
         snap, note = load_snapshot(self.data_dir)
         index: list[int] = []
-        snapshot_ok = False
+        snapshot_ok = restore_failed = False
+        replayed = 0
+        # One pass: each record is checked and, from the snapshot's offset on (from the
+        # start without one), applied as the scan reaches it. Damage found later still
+        # refuses the start; a snapshot that turns out not to fit is replayed around below.
+        applying = snap is None
 
-        with mapped(self.journal_path) as buf:
+        def apply_frame(seq: int, frame: Frame) -> None:
+            nonlocal replayed
+            event = event_from_payload(frame.payload, frame.prev_hash, frame.hash)
+            if event.sequence != seq:
+                raise CorruptJournal(
+                    f"{self.journal_path}: record at byte offset {frame.offset} carries "
+                    f"sequence {event.sequence}, expected {seq}"
+                )
+            apply(event)
+            replayed += 1
 
-            def check(seq: int, frame: Frame) -> None:
-                nonlocal snapshot_ok
-                if (seq - 1) % INDEX_STRIDE == 0:
-                    index.append(frame.offset)
-                if snap is not None and frame.end == snap.journal_offset:
-                    snapshot_ok = seq == snap.revision and frame.hash == snap.hash
-
-            outcome = scan(buf, check)
-            if outcome.damage is not None and not outcome.damage.torn:
-                raise CorruptJournal(_damage_message(self.journal_path, outcome.damage))
-            if snap is not None and not snapshot_ok:
-                note = f"snapshot at revision {snap.revision} does not match the journal"
-            start, seq = (snap.journal_offset, snap.revision) if snapshot_ok and snap else (0, 0)
-            if snapshot_ok and snap is not None:
+        def on_frame(seq: int, frame: Frame) -> None:
+            nonlocal snapshot_ok, restore_failed, applying, note
+            if (seq - 1) % INDEX_STRIDE == 0:
+                index.append(frame.offset)
+            if applying:
+                apply_frame(seq, frame)
+            elif snap is not None and frame.end == snap.journal_offset:
+                if seq != snap.revision or frame.hash != snap.hash:
+                    return
                 try:
                     restore(snap.documents, snap.revision)
-                    self.last_snapshot_revision = snap.revision
                 except (KeyError, TypeError, ValueError) as exc:
                     reset()
-                    snapshot_ok = False
-                    start, seq = 0, 0
+                    restore_failed = True
                     note = f"snapshot at revision {snap.revision} could not be restored: {exc!r}"
-            replayed = 0
-            pos = start
-            while pos < outcome.end_offset:
-                frame = read_frame(buf, pos)
-                assert isinstance(frame, Frame)  # checked by the scan above
-                event = event_from_payload(frame.payload, frame.prev_hash, frame.hash)
-                seq += 1
-                if event.sequence != seq:
-                    raise CorruptJournal(
-                        f"{self.journal_path}: record at byte offset {pos} carries sequence "
-                        f"{event.sequence}, expected {seq}"
-                    )
-                apply(event)
-                replayed += 1
-                pos = frame.end
+                    return
+                snapshot_ok = applying = True
+                self.last_snapshot_revision = snap.revision
+
+        with mapped(self.journal_path) as buf:
+            outcome = scan(buf, on_frame)
+            if outcome.damage is not None and not outcome.damage.torn:
+                raise CorruptJournal(_damage_message(self.journal_path, outcome.damage))
+            if snap is not None and not snapshot_ok and not restore_failed:
+                note = f"snapshot at revision {snap.revision} does not match the journal"
+            if not applying:  # the snapshot did not fit: replay the whole journal
+                pos, seq = 0, 0
+                while pos < outcome.end_offset:
+                    frame = read_frame(buf, pos)
+                    assert isinstance(frame, Frame)  # checked by the scan above
+                    seq += 1
+                    apply_frame(seq, frame)
+                    pos = frame.end
 
         truncation = None
         if outcome.damage is not None:  # a torn tail: cut it off

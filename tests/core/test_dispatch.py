@@ -32,7 +32,7 @@ from phoenixd.core.events import Event, EventType
 from phoenixd.core.members import MemberStatus
 from phoenixd.core.membership import Load, MemberUpdate, Registration
 from phoenixd.core.packets import Packet, PacketStatus, Policy, Strategy, state_hash
-from phoenixd.core.tokens import signed_bytes
+from phoenixd.core.tokens import HandoffToken, signed_bytes
 from tests.core.packet_world import GRACE, LEASE, REBALANCE_INTERVAL, World, make_world, replayed
 
 E = EventType
@@ -41,6 +41,11 @@ E = EventType
 @pytest.fixture
 def w() -> World:
     return make_world()
+
+
+def _token(packet: Packet) -> HandoffToken:
+    assert packet.handoff_token is not None, f"{packet.packet_id} has no handoff token"
+    return packet.handoff_token
 
 
 def _types(events: list[Event]) -> list[str]:
@@ -78,15 +83,15 @@ def test_submit_assigns_at_epoch_one_and_notifies_the_owner(w: World) -> None:
 def test_submit_signs_a_first_assignment_token(w: World) -> None:
     w.join("m1")
     packet = w.submit("fp-1", state={"progress": 0})
-    token = packet.handoff_token
-    assert token["epoch"] == 1
-    assert token["from_member"] == ""
-    assert token["to_member"] == "m1"
-    assert token["state_hash"] == packet.checkpoint.state_hash == state_hash({"progress": 0})
-    assert token["key_id"] == w.signer.key_id
+    token = _token(packet)
+    assert token.epoch == 1
+    assert token.from_member == ""
+    assert token.to_member == "m1"
+    assert token.state_hash == packet.checkpoint.state_hash == state_hash({"progress": 0})
+    assert token.key_id == w.signer.key_id
     assert w.signer.signed[-1] == signed_bytes(
-        "fp-1", 1, "", "m1", token["state_hash"], token["issued_at"])
-    assert token["signature"] == w.signer.sign(w.signer.signed[-1]).hex()
+        "fp-1", 1, "", "m1", token.state_hash, token.issued_at)
+    assert token.signature == w.signer.sign(w.signer.signed[-1]).hex()
 
 
 def test_submit_fills_in_the_defaults(w: World) -> None:
@@ -399,9 +404,9 @@ def test_lease_expiry_hands_the_packet_off_with_its_checkpoint(w: World) -> None
     assert (packet.status, packet.owner, packet.epoch) == (PacketStatus.ASSIGNED, "m2", 2)
     assert packet.previous_owners == ("m1",)
     assert packet.checkpoint == before.checkpoint
-    token = packet.handoff_token
-    assert (token["from_member"], token["to_member"], token["epoch"]) == ("m1", "m2", 2)
-    assert token["state_hash"] == before.checkpoint.state_hash == state_hash({"progress": 40})
+    token = _token(packet)
+    assert (token.from_member, token.to_member, token.epoch) == ("m1", "m2", 2)
+    assert token.state_hash == before.checkpoint.state_hash == state_hash({"progress": 40})
 
     assert [(n.kind, n.member_id, n.epoch, n.sequence) for n in w.notices] == [
         (PacketNoticeKind.REVOCATION, "m1", 1, started.sequence),
@@ -450,7 +455,7 @@ def test_a_failed_owner_with_nobody_to_take_over_leaves_the_packet_waiting(w: Wo
     w.join("m3", "ocr")
     packet = w.packet("fp-1")
     assert (packet.owner, packet.epoch) == ("m3", 2)
-    assert packet.handoff_token["from_member"] == "m1"
+    assert _token(packet).from_member == "m1"
 
 
 # -- retirement and drain ----------------------------------------------------------------------
@@ -535,7 +540,7 @@ def test_drain_moves_what_may_move_at_once_and_keeps_the_rest(w: World) -> None:
     moved = w.packet("fp-move")
     assert (moved.owner, moved.epoch) == ("m2", 2)
     assert moved.checkpoint.state == {"progress": 40}
-    assert moved.handoff_token["state_hash"] == state_hash({"progress": 40})
+    assert _token(moved).state_hash == state_hash({"progress": 40})
     pinned = w.packet("fp-pin")
     assert (pinned.status, pinned.owner, pinned.epoch) == (PacketStatus.ASSIGNED, "m1", 1)
     # a draining member takes no new work, however well it scores
@@ -766,7 +771,7 @@ def test_handoff_to_a_valid_target_moves_the_packet_there(w: World) -> None:
     assert events[0].data["trigger"] == "manual"
     assert events[0].reason == "manual: rebalance by hand"
     assert (packet.owner, packet.epoch, packet.handoff_reason) == ("m3", 2, "rebalance by hand")
-    assert packet.handoff_token["from_member"] == "m1"
+    assert _token(packet).from_member == "m1"
     assert [(n.kind, n.member_id) for n in w.notices] == [
         (PacketNoticeKind.REVOCATION, "m1"), (PacketNoticeKind.ASSIGNMENT, "m3")]
 
@@ -1026,8 +1031,8 @@ def test_restart_placement_places_a_packet_left_pending_mid_handoff() -> None:
     packet = after.packet("fp-1")
     assert packet.status is PacketStatus.ASSIGNED
     assert packet.epoch == 2
-    assert packet.handoff_token["from_member"] == "m1"
-    assert packet.handoff_token["state_hash"] == state_hash({"progress": 5})
+    assert _token(packet).from_member == "m1"
+    assert _token(packet).state_hash == state_hash({"progress": 5})
     assert _types(after.events) == [E.ASSIGNMENT_DECISION]
     assert after.events[0].sequence == cut.sequence + 1
     assert after.events[0].prev_hash == cut.hash

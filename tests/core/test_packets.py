@@ -29,6 +29,7 @@ from phoenixd.core.packets import (
     validate_policy,
     validate_state,
 )
+from phoenixd.core.tokens import HandoffToken
 
 # -- canonical JSON ----------------------------------------------------------------------------
 
@@ -296,7 +297,8 @@ def _full_packet() -> Packet:
         last_event="handoff_completed",
         failure_reason="first try crashed",
         result={"pages": 3},
-        handoff_token={"epoch": 2, "from_member": "m1", "to_member": "m2"},
+        handoff_token=HandoffToken("fp-1", 2, "m1", "m2", "sha256:00", "2023-11-14T22:13:21Z",
+                                   "ab" * 64, "ed25519:0123"),
         handoff_started=0.0,
         assign_time=1_700_000_001.75,
         decisions=((1, 4), (2, 9)),
