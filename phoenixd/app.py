@@ -163,9 +163,8 @@ class Daemon:
         """Snapshot the state as of now; False if there was no room for it."""
         revision, hash_ = self.recorder.head_sequence, self.recorder.head_hash
         offset, view = self.journal.end_offset, self.state.snapshot_view()
-        # Turning a million records into documents takes seconds: not on the loop.
-        documents = await asyncio.to_thread(view.documents)
-        return await self.store.write_snapshot(documents, revision, hash_, offset)
+        # Records become JSON as the writer's thread reaches them, off the loop.
+        return await self.store.write_snapshot(view.streamed(), revision, hash_, offset)
 
     def _on_fatal(self, exc: BaseException) -> None:
         log.critical(

@@ -13,7 +13,7 @@ correctly rounded float, the same value math.fsum would give.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,20 +65,26 @@ class SnapshotView:
     members: list[Member]
     packets: list[Packet]
 
-    def documents(self) -> dict[str, dict[str, Any]]:
-        """The three snapshot documents (file name -> document)."""
+    def streamed(self) -> dict[str, dict[str, Iterator[dict[str, Any]]]]:
+        """The three snapshot documents (file name -> document), each record made only
+        as the writer reaches it: a million of them never exist at once."""
         return {
-            "registry.json": {"members": [m.to_dict() for m in self.members]},
-            "packets.json": {"packets": [p.to_dict() for p in self.packets]},
+            "registry.json": {"members": (m.to_dict() for m in self.members)},
+            "packets.json": {"packets": (p.to_dict() for p in self.packets)},
             # Derived from the packets; kept for people and tools reading the data dir.
             "assignments.json": {
-                "assignments": [
+                "assignments": (
                     {"packet_id": p.packet_id, "member_id": p.owner, "epoch": p.epoch,
                      "status": str(p.status)}
                     for p in self.packets if p.status.owned
-                ]
+                )
             },
         }
+
+    def documents(self) -> dict[str, dict[str, Any]]:
+        """The three snapshot documents, whole."""
+        return {name: {key: list(records) for key, records in document.items()}
+                for name, document in self.streamed().items()}
 
 
 NO_LOAD = OwnerLoad()  # what a member with no packets carries; never mutated

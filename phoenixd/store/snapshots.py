@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import sys
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,10 +32,13 @@ FORMAT = 1
 
 @dataclass(frozen=True)
 class Snapshot:
+    """One snapshot. Each document holds one key, whose value is a list of records when
+    read back; when written, any iterable of them (encoded and written one by one)."""
+
     revision: int
     hash: str
     journal_offset: int  # offset just past the record of ``revision``
-    documents: dict[str, dict[str, Any]]
+    documents: Mapping[str, Mapping[str, Iterable[Any]]]
 
 
 def write_snapshot(data_dir: Path, snap: Snapshot) -> None:
@@ -60,31 +64,57 @@ def write_snapshot(data_dir: Path, snap: Snapshot) -> None:
     fsync_dir(data_dir)
 
 
-def _write_temp(temp: Path, snap: Snapshot, body: dict[str, Any]) -> None:
-    encoded = _encode(body)  # once, for both the checksum and the file: it is the big part
+def _write_temp(temp: Path, snap: Snapshot, body: Mapping[str, Iterable[Any]]) -> None:
+    """The same bytes as encoding ``{**head, "body": body}`` in one go, written record by
+    record: a million packets never exist as one document or one string. The head's
+    checksum of the body is known only at the end, so it is written in place last."""
+    ((key, records),) = body.items()
     head = {
         "format": FORMAT,
         "revision": snap.revision,
         "hash": snap.hash,
         "journal_offset": snap.journal_offset,
-        "body_sha256": hashlib.sha256(encoded).hexdigest(),
+        "body_sha256": "0" * 64,
     }
+    prefix = _encode(head)[:-1] + _BODY
+    digest_at = prefix.index(b'"body_sha256":"') + len(b'"body_sha256":"')
+    digest = hashlib.sha256()
     # 0600: the registry holds every member's credential hash.
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with open(fd, "wb") as f:
-        # The same bytes as encoding {**head, "body": body} in one go.
-        f.write(_encode(head)[:-1] + b',"body":' + encoded + b"}")
+        f.write(prefix)
+
+        def put(chunk: bytes) -> None:
+            digest.update(chunk)
+            f.write(chunk)
+
+        put(b"{" + _encode(key) + b":[")
+        separator, batch = b"", []
+        for record in records:
+            batch.append(_encode(record))
+            if len(batch) == _BATCH:
+                put(separator + b",".join(batch))
+                separator, batch = b",", []
+        put((separator + b",".join(batch) if batch else b"") + b"]}")
+        f.write(b"}")
         f.flush()
+        os.pwrite(f.fileno(), digest.hexdigest().encode(), digest_at)
         sync_data(f.fileno())
 
 
-def _encode(doc: dict[str, Any]) -> bytes:
+_BODY = b',"body":'
+_BATCH = 1024  # records encoded per write
+
+
+def _encode(doc: Any) -> bytes:
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
-def _digest(body: dict[str, Any]) -> str:
-    """Checksum of a snapshot body, so an edited or damaged snapshot is never trusted."""
-    return hashlib.sha256(_encode(body)).hexdigest()
+def _body_digest(data: bytes) -> str:
+    """Checksum of a snapshot file's body bytes (after the head), so an edited or damaged
+    snapshot is never trusted."""
+    start = data.index(_BODY) + len(_BODY)  # the head holds numbers and hex digits only
+    return hashlib.sha256(memoryview(data)[start:-1]).hexdigest()
 
 
 def sync_data(fd: int) -> None:
@@ -111,11 +141,13 @@ def load_snapshot(data_dir: Path) -> tuple[Snapshot | None, str]:
         if not path.exists():
             return None, "no snapshot yet" if not docs else f"{name} is missing"
         try:
-            docs[name] = json.loads(path.read_bytes())
+            data = path.read_bytes()
+            docs[name] = json.loads(data)
+            digest = _body_digest(data)
         except (OSError, ValueError) as exc:
             return None, f"{name} is unreadable: {exc}"
-        body = docs[name].get("body")
-        if not isinstance(body, dict) or docs[name].get("body_sha256") != _digest(body):
+        body = docs[name].get("body") if isinstance(docs[name], dict) else None
+        if not isinstance(body, dict) or docs[name].get("body_sha256") != digest:
             return None, f"{name} fails its checksum"
     heads = {(d.get("format"), d.get("revision"), d.get("hash"), d.get("journal_offset"))
              for d in docs.values()}

@@ -24,7 +24,7 @@ import asyncio
 import errno
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -150,7 +150,7 @@ class Store:
     def recover(
         self,
         apply: Callable[[Event], None],
-        restore: Callable[[dict[str, dict[str, Any]], int], None],
+        restore: Callable[[Mapping[str, Mapping[str, Any]], int], None],
         reset: Callable[[], None],
     ) -> Recovery:
         """Rebuild the state through ``restore`` (snapshot) and ``apply`` (journal tail).
@@ -261,7 +261,8 @@ class Store:
         return revision - self.last_snapshot_revision >= max(self.snapshot_every, records)
 
     async def write_snapshot(
-        self, documents: dict[str, dict[str, Any]], revision: int, hash_: str, offset: int
+        self, documents: Mapping[str, Mapping[str, Iterable[Any]]], revision: int, hash_: str,
+        offset: int,
     ) -> bool:
         """Persist a snapshot of the state at ``revision`` once that revision is durable.
 

@@ -198,7 +198,7 @@ def test_enospc_from_fsync_stays_fatal(tmp_path: Path, arm: Arm) -> None:
 
 
 def _snapshot(revision: int) -> Snapshot:
-    documents: dict[str, dict[str, Any]] = {name: {"r": revision} for name in SNAPSHOT_FILES}
+    documents: dict[str, dict[str, Any]] = {name: {"r": [revision]} for name in SNAPSHOT_FILES}
     return Snapshot(revision, f"h{revision}", 100 * revision, documents)
 
 

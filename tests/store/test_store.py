@@ -11,7 +11,7 @@ them back from memory or from the file, and ``close`` flushes what is still queu
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,7 +85,7 @@ def _replay_into(store: Store) -> tuple[Recovery, Replay]:
         replay.applied.append(event)
         state.apply(event)
 
-    def restore(documents: dict[str, dict[str, Any]], revision: int) -> None:
+    def restore(documents: Mapping[str, Mapping[str, Any]], revision: int) -> None:
         replay.restored.append(revision)
         state.restore(documents, revision)
 
