@@ -1320,8 +1320,15 @@ cdef Py_ssize_t eligibility_pass(const uint8_t[::1] capable, const double[::1] c
     return eligible
 
 
-def eligibility(capable, cpu_room, memory_room, trust, region, pii_cleared, double cpu,
-                double memory, double minimum_trust, allowed_regions, bint need_pii, rules):
+cdef double _real(object value, str name) except? -1.0:
+    # Checked by hand (not by a double parameter) so both twins refuse the same values alike.
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a real number, not {type(value).__name__}")
+    return float(value)
+
+
+def eligibility(capable, cpu_room, memory_room, trust, region, pii_cleared, cpu, memory,
+                minimum_trust, allowed_regions, need_pii, rules):
     """Write the first placement rule each member fails into ``rules``; return how many pass.
 
     Args:
@@ -1350,11 +1357,14 @@ def eligibility(capable, cpu_room, memory_room, trust, region, pii_cleared, doub
                               "pii_cleared", "rules"),
                    (c.shape[0], cr.shape[0], mr.shape[0], t.shape[0], rg.shape[0], p.shape[0],
                     out.shape[0]))
-    return eligibility_pass(c, cr, mr, t, rg, p, cpu, memory, minimum_trust, allowed, need_pii,
-                            out)
+    cdef double need_cpu = _real(cpu, "cpu")
+    cdef double need_memory = _real(memory, "memory")
+    cdef double least_trust = _real(minimum_trust, "minimum_trust")
+    return eligibility_pass(c, cr, mr, t, rg, p, need_cpu, need_memory, least_trust, allowed,
+                            bool(need_pii), out)
 
 
-def top_scores(scores, eligible, Py_ssize_t k):
+def top_scores(scores, eligible, k):
     """Return the indices of the ``k`` best-scoring eligible members as ``array('i')``.
 
     Best first; equal scores keep index order. Scores of eligible members must not be NaN.
@@ -1362,13 +1372,13 @@ def top_scores(scores, eligible, Py_ssize_t k):
     cdef const double[::1] s = _f64(scores, "scores")
     cdef const uint8_t[::1] e = _u8(eligible, "eligible")
     _check_lengths("member", ("scores", "eligible"), (s.shape[0], e.shape[0]))
-    if k < 0:
-        raise ValueError(f"k must be >= 0, got {k}")
-    if k > e.shape[0]:
-        k = e.shape[0]
-    cdef array best = clone(_INT32_ARRAY, k, False)
+    wanted = PyNumber_Index(k)
+    if wanted < 0:
+        raise ValueError(f"k must be >= 0, got {wanted}")
+    cdef Py_ssize_t count = min(wanted, e.shape[0])
+    cdef array best = clone(_INT32_ARRAY, count, False)
     cdef int* index = best.data.as_ints
-    cdef double* value = <double*>PyMem_Malloc(max(k, 1) * sizeof(double))
+    cdef double* value = <double*>PyMem_Malloc(max(count, 1) * sizeof(double))
     if value == NULL:
         raise MemoryError()
     cdef Py_ssize_t i, j, n = 0
@@ -1380,19 +1390,19 @@ def top_scores(scores, eligible, Py_ssize_t k):
             score = s[i]
             if isnan(score):
                 raise ValueError(f"scores[{i}] is NaN for an eligible member")
-            if n == k and (k == 0 or score <= value[n - 1]):
+            if n == count and (count == 0 or score <= value[n - 1]):
                 continue
-            j = n if n < k else k - 1  # the slot it enters, then shifted up past worse scores
+            j = n if n < count else count - 1  # the slot it enters, then shifted up past worse scores
             while j > 0 and value[j - 1] < score:
                 value[j] = value[j - 1]
                 index[j] = index[j - 1]
                 j -= 1
             value[j] = score
             index[j] = <int>i
-            if n < k:
+            if n < count:
                 n += 1
     finally:
         PyMem_Free(value)
-    if n < k:
+    if n < count:
         del best[n:]
     return best

@@ -871,6 +871,12 @@ RULES: Final = (
 )
 
 
+def _real(value: object, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a real number, not {type(value).__name__}")
+    return float(value)
+
+
 def eligibility(
     capable: _Flags,
     cpu_room: _Floats,
@@ -913,7 +919,9 @@ def eligibility(
         ("capable", "cpu_room", "memory_room", "trust", "region", "pii_cleared", "rules"),
         (len(c), len(cr), len(mr), len(t), len(rg), len(p), len(out)),
     )
-    cpu, memory, minimum_trust = float(cpu), float(memory), float(minimum_trust)
+    cpu = _real(cpu, "cpu")
+    memory = _real(memory, "memory")
+    minimum_trust = _real(minimum_trust, "minimum_trust")
     n_regions = len(allowed)
     eligible = 0
     for i in range(len(out)):
@@ -948,6 +956,7 @@ def top_scores(scores: _Floats, eligible: _Flags, k: int) -> array[int]:
     k = _index(k)
     if k < 0:
         raise ValueError(f"k must be >= 0, got {k}")
+    k = min(k, len(e))
     ranked = []
     for i in range(len(e)):
         if e[i]:

@@ -843,6 +843,9 @@ def test_twins_agree_on_eligibility_errors() -> None:
         {"rules": b"\x00"},  # read-only
         {"trust": _d(1, 1)},
         {"rules": bytearray(2), "region": "x"},  # types before lengths
+        {"cpu": "0.5"},
+        {"memory": None, "trust": _d(1, 1)},  # lengths before scalars
+        {"minimum_trust": True},
     ]
     for changes in bad:
         args = {**good, **changes}
@@ -870,6 +873,12 @@ def test_top_scores_refuses_nan_for_an_eligible_member_and_negative_k(kernel: Mo
         kernel.top_scores(_d(1.0), b"\x01", -1)
     with pytest.raises(ValueError, match="one item per member"):
         kernel.top_scores(_d(1.0), b"\x01\x01", 1)
+    assert list(kernel.top_scores(_d(1.0, 2.0), b"\x01\x01", 2**70)) == [1, 0]
+
+
+def test_twins_agree_on_top_scores_errors() -> None:
+    for args in [(_d(1.0), b"\x01", 1.5), (_d(1.0), b"\x01\x01", 1.5), (_d(1.0), b"\x01", "2")]:
+        assert _error(_compiled().top_scores, *args) == _error(_ring_py.top_scores, *args)
 
 
 # -- Ring: the ring built once, with a bucket index ----------------------------------------------

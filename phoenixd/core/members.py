@@ -126,7 +126,7 @@ class Member:
 def validate_member_id(member_id: str, what: str = "member_id") -> str:
     if not member_id:
         raise InvalidArgument(f"{what} is required")
-    if not _MEMBER_ID.match(member_id):
+    if not _MEMBER_ID.fullmatch(member_id):
         raise InvalidArgument(
             f"{what} {member_id!r} is not a valid id: use 1-63 lowercase letters, digits "
             "and '-', starting and ending with a letter or digit"
@@ -143,7 +143,7 @@ def _capability_versions(capabilities: tuple[str, ...]) -> Mapping[str, str]:
 @lru_cache(maxsize=4096)
 def parse_capability(capability: str) -> tuple[str, str]:
     """Split "name@version" into (name, version); version is "" when absent."""
-    match = _CAPABILITY.match(capability)
+    match = _CAPABILITY.fullmatch(capability)
     if not match:
         raise InvalidArgument(
             f"capability {capability!r} is not valid: use 'name' or 'name@version' with a "
@@ -172,12 +172,12 @@ def validate_labels(labels: Mapping[str, str]) -> dict[str, str]:
     if len(labels) > MAX_LABELS:
         raise InvalidArgument(f"at most {MAX_LABELS} labels, got {len(labels)}")
     for key, value in labels.items():
-        if not _LABEL_KEY.match(key):
+        if not _LABEL_KEY.fullmatch(key):
             raise InvalidArgument(
                 f"label key {key!r} is not valid: use an optional 'dns.prefix/' and a name of "
                 "letters, digits, '_', '.', '-' (at most 63 characters)"
             )
-        if not _LABEL_VALUE.match(value):
+        if not _LABEL_VALUE.fullmatch(value):
             raise InvalidArgument(
                 f"label {key}={value!r} has an invalid value: use at most 63 letters, digits, "
                 "'_', '.', '-', starting and ending with a letter or digit"

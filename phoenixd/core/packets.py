@@ -97,7 +97,7 @@ class Policy:
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=4096, typed=True)  # 0 and 0.0 read back as written
 def _shared_policy(minimum_trust: float, regions: tuple[str, ...], pii: bool, selector: str
                    ) -> Policy:
     return Policy(minimum_trust, regions, pii, selector)
@@ -213,7 +213,7 @@ class Packet:
 def validate_packet_id(packet_id: str, what: str = "packet_id") -> str:
     if not packet_id:
         raise InvalidArgument(f"{what} is required")
-    if not _PACKET_ID.match(packet_id):
+    if not _PACKET_ID.fullmatch(packet_id):
         raise InvalidArgument(
             f"{what} {packet_id!r} is not a valid id: use 1-63 lowercase letters, digits and "
             "'-', starting and ending with a letter or digit"
@@ -227,7 +227,7 @@ def validate_name(value: str, what: str, *, required: bool = False) -> str:
         if required:
             raise InvalidArgument(f"{what} is required")
         return value
-    if not _NAME.match(value):
+    if not _NAME.fullmatch(value):
         raise InvalidArgument(
             f"{what} {value[:64]!r} is not valid: use at most 128 letters, digits and "
             "'_', '.', ':', '/', '-', starting with a letter or digit"

@@ -226,7 +226,8 @@ class Scheduler:
             table.memory_room[owner] = member.memory - (load.memory - packet.demand_memory)
         try:
             ring.eligibility(
-                table.capable(c for c, _, _ in requirement.capabilities),
+                table.capable(f"{name}@{version}" if version else name
+                              for _, name, version in requirement.capabilities),
                 table.cpu_room, table.memory_room, table.trust, table.region, table.pii_cleared,
                 requirement.cpu, requirement.memory, requirement.minimum_trust,
                 table.allowed_regions(requirement.regions), requirement.pii, rules)

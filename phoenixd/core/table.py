@@ -12,6 +12,7 @@ whatever the size of the registry.
 from __future__ import annotations
 
 import bisect
+import itertools
 from array import array
 from collections.abc import Iterable
 
@@ -20,6 +21,9 @@ from phoenixd.core.members import Member
 __all__ = ["MemberTable", "free_fraction"]
 
 _NO_REGION = -1  # a member without a region label: allowed only when no region is required
+# Versions are unique across tables, so a cache keyed by one never mistakes a new table
+# (after a state reset) for the one it was built from.
+_VERSIONS = itertools.count(1)
 
 
 def free_fraction(capacity: float, used: float) -> float:
@@ -45,8 +49,8 @@ class MemberTable:
         # "name" and "name@version" -> one byte per row, 1 where the member offers it.
         self.offers: dict[str, bytearray] = {}
         self.regions: dict[str, int] = {}  # region label -> code; codes are never reused
-        # Bumped whenever rows come or go (the scheduler rebuilds its ring on a change).
-        self.version = 0
+        # Changes whenever rows come or go (the scheduler rebuilds its ring on a change).
+        self.version = next(_VERSIONS)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -77,10 +81,12 @@ class MemberTable:
         for key in offered - self.offers.keys():
             mask = self.offers[key] = bytearray(len(self.ids))
             mask[i] = 1
-        self.version += 1
+        self.version = next(_VERSIONS)
 
     def remove(self, member_id: str) -> None:
         i = self.position(member_id)
+        if i < 0:
+            raise KeyError(member_id)
         del self.ids[i]
         del self._capacity[member_id]
         for column in (self.reliability, self.trust, self.cpu_room, self.memory_room,
@@ -94,7 +100,7 @@ class MemberTable:
                 emptied.append(key)
         for key in emptied:
             del self.offers[key]
-        self.version += 1
+        self.version = next(_VERSIONS)
 
     def set_load(self, member_id: str, cpu_used: float, memory_used: float, packets: int) -> None:
         """What ``member_id`` carries changed (nothing to do unless it is ACTIVE)."""

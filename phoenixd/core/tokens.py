@@ -19,7 +19,6 @@ the data dir) and is Ed25519 through ``cryptography``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -49,10 +48,6 @@ class HandoffToken:
 
     def to_dict(self) -> dict[str, Any]:
         return {f: getattr(self, f) for f in self.__slots__}
-
-    @classmethod
-    def from_dict(cls, raw: Mapping[str, Any]) -> HandoffToken:
-        return cls(**raw)
 
 
 signed_bytes = protocol.token_signed_bytes

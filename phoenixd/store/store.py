@@ -44,7 +44,10 @@ from phoenixd.store.snapshots import (
     write_snapshot,
 )
 
-__all__ = ["MIB", "SPACE_CHECK_INTERVAL", "CorruptJournal", "DiskSpace", "Recovery", "Store"]
+__all__ = [
+    "MAX_SNAPSHOT_SPACING", "MIB", "SPACE_CHECK_INTERVAL", "CorruptJournal", "DiskSpace",
+    "Recovery", "Store",
+]
 
 log = structlog.get_logger("phoenixd.store")
 
@@ -125,6 +128,11 @@ class DiskSpace:
             f"{self.reserve_bytes // MIB} MiB reserved{cause}): free some space there and "
             "changes resume by themselves; reads, heartbeats and sessions go on meanwhile"
         )
+
+
+# The most events between snapshots that the state's size alone may call for: at the
+# ~10,000 events/s a replay runs, a restart replays at most ~25 s of journal tail.
+MAX_SNAPSHOT_SPACING = 250_000
 
 
 class Store:
@@ -255,10 +263,12 @@ class Store:
 
     def snapshot_due(self, revision: int, records: int = 0) -> bool:
         """Whether to snapshot now: after ``snapshot_every`` events, and never before as
-        many events as the state holds ``records`` (members and packets) have passed, so
-        writing snapshots costs a bounded amount of work per event however big the
-        state grows (a snapshot of a million packets takes seconds to write)."""
-        return revision - self.last_snapshot_revision >= max(self.snapshot_every, records)
+        many events as the state holds ``records`` (members and packets) have passed, up
+        to MAX_SNAPSHOT_SPACING: snapshot work per event stays bounded as the state grows
+        (a million packets take tens of seconds to write), and so does the journal tail a
+        restart replays."""
+        spacing = max(self.snapshot_every, min(records, MAX_SNAPSHOT_SPACING))
+        return revision - self.last_snapshot_revision >= spacing
 
     async def write_snapshot(
         self, documents: Mapping[str, Mapping[str, Iterable[Any]]], revision: int, hash_: str,

@@ -17,7 +17,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from phoenixd import ring
-from phoenixd.core.members import Member, MemberStatus
+from phoenixd.core.errors import InvalidArgument
+from phoenixd.core.members import Member, MemberStatus, parse_capability
 from phoenixd.core.packets import Packet, PacketStatus, Policy, Strategy
 from phoenixd.core.scheduler import (
     MAX_LISTED_CANDIDATES,
@@ -391,6 +392,12 @@ def test_decision_explanation_on_the_ring_names_the_routing_key() -> None:
     decision = Scheduler(state).decide(packet, "submitted")
     assert decision.explanation.startswith(f"{decision.winner}: ")
     assert "'tenant-9'" in decision.explanation
+
+
+@pytest.mark.parametrize("written", ["ocr@1\n", "ocr\n"])
+def test_names_ending_in_a_newline_are_refused(written: str) -> None:
+    with pytest.raises(InvalidArgument, match="is not valid"):
+        parse_capability(written)
 
 
 def test_decision_to_dict_keeps_every_field() -> None:

@@ -27,6 +27,7 @@ from phoenixd.store import CorruptJournal, DataDirLocked, Recovery, Store, verif
 from phoenixd.store.frames import encode_frame
 from phoenixd.store.journal import RECENT_EVENTS, Journal
 from phoenixd.store.snapshots import Snapshot, write_snapshot
+from phoenixd.store.store import MAX_SNAPSHOT_SPACING
 from tests.store.framing import FrameSink
 
 
@@ -628,3 +629,4 @@ def test_snapshots_are_spaced_by_the_size_of_the_state(tmp_path: Path) -> None:
     assert not store.snapshot_due(1100, records=5000)
     assert not store.snapshot_due(5999, records=5000)
     assert store.snapshot_due(6000, records=5000)
+    assert store.snapshot_due(1000 + MAX_SNAPSHOT_SPACING, records=10**7)  # capped
