@@ -43,7 +43,8 @@ class Config:
     """Seconds between rebalance steps."""
     snapshot_every: int = 10_000
     """Write registry/packets/assignments snapshots every this many events (or, once the
-    state holds more records than that, every as many events as it holds records)."""
+    state holds more records than that, every as many events as it holds records, at most
+    MAX_SNAPSHOT_SPACING)."""
     reserve_disk: int = 64
     """MiB of the data dir's disk kept free: below it, mutations are refused
     (RESOURCE_EXHAUSTED) so that the journal never runs out mid-write; 0 turns it off."""
@@ -149,7 +150,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
                    metavar="SECONDS", help=f"(default {d.rebalance_interval:g})")
     p.add_argument("--snapshot-every", type=int, default=d.snapshot_every, metavar="EVENTS",
                    help=f"snapshot the state every this many events (default {d.snapshot_every}); "
-                        "a larger state waits as many events as it holds records")
+                        "a larger state waits as many events as it holds records, "
+                        "at most 250000")
     p.add_argument("--reserve-disk", type=int, default=d.reserve_disk, metavar="MIB",
                    help="refuse mutations (RESOURCE_EXHAUSTED) while the data dir's disk has "
                    "less than this many MiB free, so the journal never runs out mid-write; "
