@@ -121,21 +121,25 @@ class MemberTable:
 
     # -- what a packet asks, as masks ---------------------------------------------------
 
-    def capable(self, required: Iterable[str]) -> bytes:
+    def capable(self, required: Iterable[str]) -> bytes | bytearray:
         """One byte per row, 1 where the member offers every capability in ``required``
-        (``name`` matches any version, ``name@v`` only that one)."""
+        (``name`` matches any version, ``name@v`` only that one). A single requirement's
+        mask is the table's own: read it before the table changes."""
         n = len(self.ids)
-        masks = [self.offers.get(key) for key in required]
+        masks = []
+        for key in required:
+            mask = self.offers.get(key)
+            if mask is None:  # nobody ACTIVE offers it
+                return bytes(n)
+            masks.append(mask)
         if not masks:
             return b"\x01" * n
-        if any(mask is None for mask in masks):
-            return bytes(n)
         if len(masks) == 1:
-            return bytes(masks[0])  # type: ignore[arg-type]
+            return masks[0]
         # Bytes are 0 or 1, so ANDing the masks as big integers ANDs them byte by byte.
-        both = int.from_bytes(masks[0], "little")  # type: ignore[arg-type]
+        both = int.from_bytes(masks[0], "little")
         for mask in masks[1:]:
-            both &= int.from_bytes(mask, "little")  # type: ignore[arg-type]
+            both &= int.from_bytes(mask, "little")
         return both.to_bytes(n, "little")
 
     def allowed_regions(self, regions: Iterable[str]) -> bytes:

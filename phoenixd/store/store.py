@@ -168,7 +168,7 @@ class Store:
         """
         snap, note = load_snapshot(self.data_dir)
         index: list[int] = []
-        snapshot_ok = restore_failed = False
+        restore_failed = False
         replayed = 0
         # One pass: each record is checked and, from the snapshot's offset on (from the
         # start without one), applied as the scan reaches it. Damage found later still
@@ -187,7 +187,7 @@ class Store:
             replayed += 1
 
         def on_frame(seq: int, frame: Frame) -> None:
-            nonlocal snapshot_ok, restore_failed, applying, note
+            nonlocal restore_failed, applying, note
             if (seq - 1) % INDEX_STRIDE == 0:
                 index.append(frame.offset)
             if applying:
@@ -202,14 +202,15 @@ class Store:
                     restore_failed = True
                     note = f"snapshot at revision {snap.revision} could not be restored: {exc!r}"
                     return
-                snapshot_ok = applying = True
+                applying = True
                 self.last_snapshot_revision = snap.revision
 
         with mapped(self.journal_path) as buf:
             outcome = scan(buf, on_frame)
             if outcome.damage is not None and not outcome.damage.torn:
                 raise CorruptJournal(_damage_message(self.journal_path, outcome.damage))
-            if snap is not None and not snapshot_ok and not restore_failed:
+            restored = snap is not None and applying
+            if snap is not None and not restored and not restore_failed:
                 note = f"snapshot at revision {snap.revision} does not match the journal"
             if not applying:  # the snapshot did not fit: replay the whole journal
                 pos, seq = 0, 0
@@ -235,7 +236,7 @@ class Store:
             head_hash=outcome.head_hash,
             end_offset=outcome.end_offset,
             index=index,
-            snapshot_revision=snap.revision if snapshot_ok and snap else 0,
+            snapshot_revision=snap.revision if restored and snap else 0,
             replayed=replayed,
             truncation=truncation,
             snapshot_note=note,
