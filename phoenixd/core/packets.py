@@ -198,14 +198,10 @@ class Packet:
         values["last_event"] = sys.intern(values["last_event"])
         values["result"] = _shared_mapping(values["result"])
         token = values["handoff_token"]
-        same_id = token and token["packet_id"] == values["packet_id"]  # one string, not two
-        values["handoff_token"] = HandoffToken(
-            values["packet_id"] if same_id else token["packet_id"], token["epoch"],
-            sys.intern(token["from_member"]), sys.intern(token["to_member"]),
-            sys.intern(token["state_hash"]), token["issued_at"], token["signature"],
-            sys.intern(token["key_id"]),
-        ) if token else None
-        values["decisions"] = tuple(tuple(d) for d in values.get("decisions", ()))
+        values["handoff_token"] = (
+            HandoffToken.from_dict(token, packet_id=values["packet_id"]) if token else None)
+        if "decisions" not in overrides:  # the state passes them in, already built
+            values["decisions"] = tuple(tuple(d) for d in values.get("decisions", ()))
         values.update(overrides)
         return cls(**values)
 

@@ -19,6 +19,8 @@ the data dir) and is Ed25519 through ``cryptography``.
 from __future__ import annotations
 
 import datetime as dt
+import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -48,6 +50,18 @@ class HandoffToken:
 
     def to_dict(self) -> dict[str, Any]:
         return {f: getattr(self, f) for f in self.__slots__}
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any], *, packet_id: str = "") -> HandoffToken:
+        """A token read back. Member ids, the state hash and the key id repeat across
+        packets, so they are interned; ``packet_id`` (the packet's own id string) is used
+        in place of an equal one read with the token."""
+        return cls(
+            packet_id if raw["packet_id"] == packet_id else raw["packet_id"], raw["epoch"],
+            sys.intern(raw["from_member"]), sys.intern(raw["to_member"]),
+            sys.intern(raw["state_hash"]), raw["issued_at"], raw["signature"],
+            sys.intern(raw["key_id"]),
+        )
 
 
 signed_bytes = protocol.token_signed_bytes
