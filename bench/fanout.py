@@ -32,6 +32,7 @@ import grpc
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.baseline import serve_bare  # noqa: E402
 from bench.stats import p50, p99  # noqa: E402
 from tests.daemon import PhoenixProcess, free_port  # noqa: E402
 
@@ -49,15 +50,9 @@ async def _serve_stream(port: int, size: int) -> None:
         for _ in range(int(request.decode())):
             yield message
 
-    handler = grpc.method_handlers_generic_handler(
-        "bench.Stream",
-        {"Push": grpc.unary_stream_rpc_method_handler(push, lambda b: b, lambda b: b)},
-    )
-    server = grpc.aio.server()
-    server.add_generic_rpc_handlers((handler,))
-    server.add_insecure_port(f"127.0.0.1:{port}")
-    await server.start()
-    await server.wait_for_termination()
+    await serve_bare(port, "bench.Stream", {
+        "Push": grpc.unary_stream_rpc_method_handler(push, lambda b: b, lambda b: b),
+    })
 
 
 # -- watcher processes -------------------------------------------------------------

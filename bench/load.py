@@ -27,6 +27,7 @@ from google.protobuf.duration_pb2 import Duration
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.baseline import serve_bare  # noqa: E402
 from bench.stats import p50, p99  # noqa: E402
 from tests.daemon import PhoenixProcess, free_port  # noqa: E402
 
@@ -40,15 +41,9 @@ async def _serve_empty(port: int) -> None:
     async def call(request: bytes, context: grpc.aio.ServicerContext) -> bytes:  # type: ignore[type-arg]
         return b""
 
-    handler = grpc.method_handlers_generic_handler(
-        "bench.Empty",
-        {"Call": grpc.unary_unary_rpc_method_handler(call, lambda b: b, lambda b: b)},
-    )
-    server = grpc.aio.server()
-    server.add_generic_rpc_handlers((handler,))
-    server.add_insecure_port(f"127.0.0.1:{port}")
-    await server.start()
-    await server.wait_for_termination()
+    await serve_bare(port, "bench.Empty", {
+        "Call": grpc.unary_unary_rpc_method_handler(call, lambda b: b, lambda b: b),
+    })
 
 
 # -- client processes ------------------------------------------------------------
