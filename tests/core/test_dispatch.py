@@ -1212,3 +1212,24 @@ def test_random_runs_exercise_the_interesting_paths() -> None:
                   E.PACKET_FAILED, E.PACKET_COMPLETED, E.PACKET_CANCELLED, E.MEMBER_LOAD_RESET,
                   E.STALE_OWNER_REJECTED, E.MEMBER_FAILED, E.MEMBER_DRAINING, E.PACKET_WAITING):
         assert type_ in seen, type_
+
+
+# -- a full owner keeps its packet when something unrelated changes ------------------------------
+
+
+def test_an_owner_exactly_filled_by_its_packet_keeps_it_after_an_unrelated_update(
+    w: World,
+) -> None:
+    # The recheck after a member update must not count the packet's own demand against its
+    # owner: were it counted, the owner would look over capacity and hand the packet off.
+    w.join("m1", cpu=1.0, memory=512.0)
+    w.join("m2", cpu=1.0, memory=512.0, trust_score=0.1)
+    packet = w.submit("fp-1", demand_cpu=1.0, demand_memory=512.0)
+    assert (packet.owner, packet.epoch) == ("m1", 1)
+    start = w.head
+    w.membership.update("m1", MemberUpdate(frozenset({"labels"}), labels={"tier": "web"}))
+    w.join("m3", cpu=1.0, memory=512.0)
+    packet = w.packet("fp-1")
+    assert (packet.status, packet.owner, packet.epoch) == (PacketStatus.ASSIGNED, "m1", 1)
+    assert not [e for e in w.since(start) if e.type == E.HANDOFF_STARTED]
+    assert w.owned_by("m1") == {"fp-1"}
