@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from google.protobuf.duration_pb2 import Duration
+from hypothesis import settings
 
 from phoenixflight.v1 import membership_service_pb2 as mpb
 from tests.daemon import PhoenixProcess
@@ -31,3 +33,11 @@ def register(
         member_id=member_id, capabilities=list(caps), lease_ttl=duration, **fields  # type: ignore[arg-type]
     )
     return d.members.RegisterMember(request, timeout=10)
+
+
+# Hypothesis: CI runs a fixed set of examples (derandomized, no example database), so a
+# property fails the same way on every run; ``make soak`` (PHOENIX_SOAK=1) runs many more,
+# randomized and remembering its failures.
+settings.register_profile("ci", derandomize=True, database=None, deadline=None)
+settings.register_profile("soak", max_examples=5000, deadline=None)
+settings.load_profile("soak" if os.environ.get("PHOENIX_SOAK") == "1" else "ci")

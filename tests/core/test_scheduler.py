@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import replace
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from phoenixd import ring
@@ -30,6 +30,7 @@ from phoenixd.core.scheduler import (
 from phoenixd.core.state import ClusterState
 from phoenixd.core.table import free_fraction
 from tests.core.packet_world import member_record, packet_record, put
+from tests.reliability.soak import scaled
 
 
 def _state(*members: Member) -> ClusterState:
@@ -432,6 +433,7 @@ def test_decisions_journaled_in_the_earlier_form_still_read() -> None:
 # Against random fleets (members coming, changing and going, packets loading them), it must
 # agree with rejection() applied to each member in turn and with each strategy's definition.
 
+PROPERTY_EXAMPLES = 1000
 CAPABILITIES = ["ocr@1", "ocr@2", "embed", "gpu@a100"]
 
 
@@ -479,6 +481,10 @@ PACKETS = st.builds(
 )
 
 
+# Enough fixed examples that CI catches, on every run, a kernel pass that ignores a single
+# allowed region, checks only the first of several capabilities, or counts an owner's own
+# demand against it; make soak runs many more, randomized.
+@settings(max_examples=scaled(PROPERTY_EXAMPLES, 20 * PROPERTY_EXAMPLES))
 @given(fleet=fleets(), packet=PACKETS, data=st.data())
 def test_decide_agrees_with_the_rules_member_by_member(
     fleet: tuple[ClusterState, list[str]], packet: Packet, data: st.DataObject
