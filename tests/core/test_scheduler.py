@@ -9,6 +9,7 @@ winner. Records go straight into a ClusterState; no Dispatcher is involved."""
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import replace
 
@@ -307,6 +308,32 @@ def test_ring_owner_with_load_bound_spreads_keys_within_the_bound() -> None:
     packet = packet_record("x", routing_key=key, strategy=Strategy.RING)
     assert Scheduler(state).ring_owner(packet) == "m1"
     assert bounded.ring_owner(packet) == "m2"
+
+
+def test_ring_owner_with_load_bound_keeps_a_placed_packet_where_it_is() -> None:
+    # Packets placed one by one at the bounded ring owner: asked again, ring_owner keeps each
+    # one that sits at its ring home on its owner (its own unit of load does not count
+    # against it, or a member at the bound would push away the very packets that fill it),
+    # and no member exceeds ceil((1 + eps) x average).
+    state = _state(*(member_record(f"m{i}") for i in range(4)))
+    scheduler = Scheduler(state, load_bound=0.25)
+    placed = []
+    for n in range(15):  # 15: counted twice, a full owner would sit exactly at the bound
+        packet = packet_record(f"p{n:02d}", routing_key="hot" if n % 2 else f"k{n}",
+                               strategy=Strategy.RING)
+        owner = scheduler.ring_owner(packet)
+        assert owner
+        held = replace(packet, status=PacketStatus.ASSIGNED, owner=owner, epoch=1)
+        put(state, held)
+        placed.append(held)
+    loads = Counter(p.owner for p in placed)
+    bound = math.ceil(1.25 * len(placed) / 4)
+    assert max(loads.values()) == bound  # the hot key's home is full
+    unbounded = Scheduler(state)
+    at_home = [p for p in placed if unbounded.ring_owner(p) == p.owner]
+    assert any(loads[p.owner] == bound for p in at_home)
+    for packet in at_home:
+        assert scheduler.ring_owner(state.packets[packet.packet_id]) == packet.owner
 
 
 # -- the decision record -----------------------------------------------------------------------
