@@ -145,15 +145,25 @@ def test_a_watcher_that_stops_reading_is_cut_off_and_can_resume(tmp_path: Path) 
 
 
 def test_list_revision_covers_every_member_on_the_page(daemon: PhoenixProcess) -> None:
+    # A few members first, so no page can pass by being empty; then pages read while more
+    # register. Each page lists exactly the members registered at or before its revision.
+    for i in range(5):
+        daemon.members.RegisterMember(mpb.RegisterMemberRequest(member_id=f"c{i:02d}"))
     futures = [
-        daemon.members.RegisterMember.future(mpb.RegisterMemberRequest(member_id=f"c{i}"))
-        for i in range(40)
+        daemon.members.RegisterMember.future(mpb.RegisterMemberRequest(member_id=f"c{i:02d}"))
+        for i in range(5, 40)
     ]
     pages = [daemon.members.ListMembers(mpb.ListMembersRequest(page_size=1000)) for _ in range(20)]
     for f in futures:
         f.result()
+    final = daemon.members.ListMembers(mpb.ListMembersRequest(page_size=1000))
+    revisions = {m.member_id: m.revision for m in final.members}
+    assert len(revisions) == 40
     for page in pages:
+        assert len(page.members) >= 5
         assert all(m.revision <= page.revision for m in page.members)
+        assert {m.member_id for m in page.members} == {
+            m for m, revision in revisions.items() if revision <= page.revision}
 
 
 def test_a_watch_open_at_shutdown_ends_unavailable_with_a_resume_point(tmp_path: Path) -> None:
