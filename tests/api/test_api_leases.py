@@ -148,8 +148,11 @@ def test_session_goodbye_leaves_the_member_active(daemon: PhoenixProcess) -> Non
     closing = session.next()
     assert closing.WhichOneof("kind") == "closing"
     session.outgoing.put(None)
-    time.sleep(0.3)
-    assert status(daemon, "polite") == ACTIVE
+    # The call's status arrives only after the daemon has handled the stream's end.
+    assert session.call.code() == grpc.StatusCode.OK
+    member = daemon.members.GetMember(mpb.GetMemberRequest(member_id="polite"), timeout=10).member
+    assert not member.session_open
+    assert member.status == ACTIVE
 
 
 def test_a_newer_session_supersedes_the_old_one(daemon: PhoenixProcess) -> None:
@@ -160,7 +163,7 @@ def test_a_newer_session_supersedes_the_old_one(daemon: PhoenixProcess) -> None:
     second.opened()
     closing = first.next()
     assert "superseded" in closing.closing.reason
-    time.sleep(0.3)
+    first.call.code()  # returns once the daemon has handled the old stream's end
     assert status(daemon, "twice") == ACTIVE  # the old stream's end is not a failure
 
 
