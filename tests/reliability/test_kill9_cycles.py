@@ -1,7 +1,7 @@
 """kill -9 cycles: acknowledged writes survive SIGKILL at random moments, and nothing is half done.
 
-One data dir across every cycle (small ``--snapshot-every``, so later cycles recover a bigger
-journal through snapshots, some of them cut short by the kill). Each cycle 8 clients
+One data dir across a run of cycles, an era (small ``--snapshot-every``, so later cycles recover
+a bigger journal through snapshots, some of them cut short by the kill). Each cycle 8 clients
 (tests/reliability/mutations.py) issue random mutations: registrations, label updates, packets
 submitted with and without an eligible member, cancels, handoffs, drains, retirements, and
 member-side acks, checkpoints, completions and failures. The daemon is SIGKILLed at a random
@@ -22,7 +22,18 @@ and checked:
   plus replay rebuilt exactly what was journaled), and nothing unknown exists.
 
 The run's random seed is printed and reported; ``PHOENIX_KILL9_SEED=<seed>`` replays its
-choices (thread timing still varies). CI runs 20 cycles, ``make soak`` 1,000.
+choices (thread timing still varies). CI runs 20 cycles in one era, ``make soak`` 1,000 cycles in
+eras of 50, each on a fresh data dir with fresh clients.
+
+Why eras: the daemon's state only grows. Nothing deletes a member or a packet (retired members
+and finished packets stay, as history), the journal is append-only, and every check reads it
+(VerifyChain walks the whole chain each cycle). So clients retiring and cancelling what they made
+would not bound anything, and one data dir across 1,000 cycles made each cycle slower than the
+last (360 MB of journal by cycle 494, under half the early rate): the run could not end inside
+its timeout. An era of 50 cycles still recovers a journal of tens of thousands of events through
+snapshots cut short by kills, which is what the long run is for; past that, more cycles on the
+same dir add size, not new kinds of kill point. Each finished era is stopped cleanly (its exit
+code checked) and its data dir removed, so the disk stays bounded too.
 """
 
 from __future__ import annotations
@@ -30,6 +41,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import statistics
 import threading
 import time
@@ -63,12 +75,16 @@ from tests.reliability.soak import figure, scaled
 SEED_ENV = "PHOENIX_KILL9_SEED"
 CLIENTS = 8
 CYCLES = scaled(20, 1000)
+# Cycles on one data dir before a fresh one (see the module docstring): the soak's state stays
+# a few times the CI run's, so every cycle of the thousand costs about the same.
+ERA_CYCLES = scaled(20, 50)
 # Small, so that snapshots are written (and cut short by kills) every few hundred ms of load;
-# the soak's state grows to megabytes, so there every few cycles.
-SNAPSHOT_EVERY = scaled(40, 500)
-# Checking every member and packet each cycle is cheap at CI size; the soak's state grows to
-# tens of thousands, so there only what a cycle touched is checked, and everything every so often.
-FULL_CHECK_EVERY = scaled(1, 25)
+# an era of the soak grows a few times bigger than the CI run, so there a few times as far apart.
+SNAPSHOT_EVERY = scaled(40, 100)
+# Checking every member and packet each cycle is cheap at CI size; the soak's eras hold a few
+# thousand, so there only what a cycle touched is checked, and everything every few cycles
+# (and at each era's end).
+FULL_CHECK_EVERY = scaled(1, 5)
 PLACEMENT = frozenset({"assignment_decision", "packet_waiting"})
 # Events that open a daemon run: an operation never spans one of them.
 RUN_STARTS = frozenset({"daemon_started", "journal_truncated"})
@@ -458,40 +474,78 @@ def _ms(values: list[float]) -> str:
     return f"{statistics.median(values):.0f} ms / {max(values):.0f} ms"
 
 
+@dataclass
+class Totals:
+    """What the eras measured, summed over the run."""
+
+    acked: int = 0
+    tally: Counter[str] = field(default_factory=Counter)
+    truncations: int = 0
+    to_serving: list[float] = field(default_factory=list)
+    in_daemon: list[float] = field(default_factory=list)
+    journals: list[tuple[int, int]] = field(default_factory=list)  # bytes, events at each end
+    last_serving: dict[str, object] = field(default_factory=dict)
+
+
+def run_era(data_dir: Path, first: int, last: int, seed: int, rng: random.Random,
+            totals: Totals) -> None:
+    """Cycles first..last on a fresh data dir with fresh clients, then a clean stop."""
+    # Each era's clients draw their own streams, still fixed by the run's seed.
+    clients = [MutationClient(i, seed + first) for i in range(CLIENTS)]
+    d = PhoenixProcess(data_dir, "--snapshot-every", str(SNAPSHOT_EVERY))
+    audit = Audit()
+    d.start()
+    try:
+        for cycle in range(first, last + 1):
+            load_then_kill(d, clients, cycle, rng)
+            totals.to_serving.append(start_timed(d) * 1000)
+            totals.in_daemon.append(float(str(last_serving_line(d)["recovery_ms"])))
+            full = cycle % FULL_CHECK_EVERY == 0 or cycle == last
+            problems = check_cycle(d, clients, audit, full, totals.tally)
+            assert not problems, f"seed {seed}, cycle {cycle}:\n" + "\n".join(problems[:40])
+        assert d.stop() == 0
+    finally:
+        d.kill()
+    totals.acked += sum(op.outcome is Outcome.ACKED for c in clients for op in c.log)
+    totals.truncations += audit.truncations
+    totals.journals.append(((d.data_dir / "audit.jsonl").stat().st_size, audit.head))
+    totals.last_serving = last_serving_line(d)
+
+
 @pytest.mark.timeout(scaled(400, 7200))
 def test_acknowledged_writes_survive_kill_9_cycles(tmp_path: Path) -> None:
     seed = int(os.environ.get(SEED_ENV) or random.randrange(2**32))
     print(f"kill -9 cycles: seed {seed} (replay its choices with {SEED_ENV}={seed})")
     rng = random.Random(seed)
-    clients = [MutationClient(i, seed) for i in range(CLIENTS)]
-    d = PhoenixProcess(tmp_path / "data", "--snapshot-every", str(SNAPSHOT_EVERY))
-    audit = Audit()
-    tally: Counter[str] = Counter()
-    to_serving: list[float] = []
-    in_daemon: list[float] = []
-    d.start()
-    try:
-        for cycle in range(1, CYCLES + 1):
-            load_then_kill(d, clients, cycle, rng)
-            to_serving.append(start_timed(d) * 1000)
-            in_daemon.append(float(str(last_serving_line(d)["recovery_ms"])))
-            full = cycle % FULL_CHECK_EVERY == 0 or cycle == CYCLES
-            problems = check_cycle(d, clients, audit, full, tally)
-            assert not problems, f"seed {seed}, cycle {cycle}:\n" + "\n".join(problems[:40])
-        assert d.stop() == 0
-    finally:
-        d.kill()
-    ops = [op for c in clients for op in c.log]
-    serving = last_serving_line(d)
+    totals = Totals()
+    started = time.monotonic()
+    for first in range(1, CYCLES + 1, ERA_CYCLES):
+        last = min(first + ERA_CYCLES - 1, CYCLES)
+        era_started = time.monotonic()
+        data_dir = tmp_path / f"era{first}"
+        run_era(data_dir, first, last, seed, rng, totals)
+        size, events = totals.journals[-1]
+        print(f"kill -9 cycles {first}-{last}: {time.monotonic() - era_started:.0f} s, "
+              f"journal {size / 1e6:.1f} MB, {events} events "
+              f"({time.monotonic() - started:.0f} s in all)", flush=True)
+        if last < CYCLES:  # keep the last era's files for a look after the run
+            shutil.rmtree(data_dir)
+            data_dir.with_name(f"{data_dir.name}.phoenixd.log").unlink()
+    serving = totals.last_serving
+    size, events = totals.journals[-1]
+    biggest = max(totals.journals)
     figure("kill -9 seed", seed)
-    figure("kill -9 cycles (8 clients, SIGKILL 0.1-1.0 s into load)", CYCLES)
-    figure("kill -9 acknowledged writes checked / lost",
-           f"{sum(op.outcome is Outcome.ACKED for op in ops)} / 0")
+    figure("kill -9 cycles (8 clients, SIGKILL 0.1-1.0 s into load)",
+           f"{CYCLES}, {len(totals.journals)} data dir(s) of {ERA_CYCLES} cycles")
+    figure("kill -9 acknowledged writes checked / lost", f"{totals.acked} / 0")
     figure("kill -9 calls cut off by the kill: applied / not / not told apart",
-           f"{tally['applied']} / {tally['not applied']} / {tally['not told apart']}")
-    figure("kill -9 torn tails truncated at restart", audit.truncations)
-    figure("kill -9 recovery, process start to SERVING (median / max)", _ms(to_serving))
-    figure("kill -9 recovery inside phoenixd (median / max)", _ms(in_daemon))
-    size = (d.data_dir / "audit.jsonl").stat().st_size
-    figure("kill -9 journal at the end", f"{size / 1e6:.1f} MB, {audit.head} events, last "
+           f"{totals.tally['applied']} / {totals.tally['not applied']} / "
+           f"{totals.tally['not told apart']}")
+    figure("kill -9 torn tails truncated at restart", totals.truncations)
+    figure("kill -9 recovery, process start to SERVING (median / max)", _ms(totals.to_serving))
+    figure("kill -9 recovery inside phoenixd (median / max)", _ms(totals.in_daemon))
+    figure("kill -9 journal at the end", f"{size / 1e6:.1f} MB, {events} events, last "
            f"restart replayed {serving['replayed']} after snapshot {serving['snapshot_revision']}")
+    if len(totals.journals) > 1:
+        figure("kill -9 biggest journal (one data dir)",
+               f"{biggest[0] / 1e6:.1f} MB, {biggest[1]} events")
