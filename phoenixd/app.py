@@ -22,6 +22,7 @@ from phoenixd.core.recorder import Recorder
 from phoenixd.core.scheduler import Scheduler
 from phoenixd.core.state import ClusterState
 from phoenixd.log import configure_logging
+from phoenixd.server.admission import StreamLimits
 from phoenixd.server.context import Services
 from phoenixd.server.grpc_server import SERVICE_NAMES, BindError, build_server
 from phoenixd.server.sessions import SessionHub
@@ -110,7 +111,11 @@ class Daemon:
         token = _read_token(cfg.auth_token_file) if cfg.auth_token_file else None
         self.server, self.health, self.port = build_server(
             self.services, listen=cfg.listen, max_message_bytes=cfg.max_message_bytes,
-            max_concurrent_rpcs=cfg.max_concurrent_rpcs, max_streams=cfg.max_streams,
+            max_concurrent_rpcs=cfg.max_concurrent_rpcs,
+            streams=StreamLimits(
+                authenticated=cfg.max_streams, unauthenticated=cfg.max_unauthenticated_streams,
+                auth_deadline=cfg.auth_deadline, probes=cfg.max_probe_streams,
+            ),
             operator_token=token, tls=tls, write_refusal=self.store.write_refusal,
         )
         await self.server.start()

@@ -61,7 +61,19 @@ class Config:
     max_concurrent_rpcs: int = 1024
     """Unary calls in flight before new ones get RESOURCE_EXHAUSTED."""
     max_streams: int = 20_000
-    """Open streams (member sessions and watches) before new ones get RESOURCE_EXHAUSTED."""
+    """Open streams of known callers (member sessions, watches) before new ones get
+    RESOURCE_EXHAUSTED. A session counts only once its first message (with the member's
+    credential) has arrived."""
+    max_unauthenticated_streams: int = 1024
+    """Sessions still waiting for their first message; past it the one that waited longest
+    is closed (RESOURCE_EXHAUSTED). Room for a reconnect storm of members, each of which
+    waits here about one round trip."""
+    auth_deadline: float = 5.0
+    """Seconds a session may take to send its first message before it is closed with
+    DEADLINE_EXCEEDED."""
+    max_probe_streams: int = 256
+    """Health/Watch and reflection streams (open to anyone, so counted apart from
+    --max-streams: probes work when every session slot is taken)."""
     watch_queue_limit: int = SUBSCRIBER_QUEUE_LIMIT
     """Events buffered per watcher before it is cut off (RESOURCE_EXHAUSTED)."""
     shutdown_grace: float = 5.0
@@ -86,6 +98,7 @@ class Config:
         for flag, value, top in (
             ("--suspect-grace", self.suspect_grace, 86400.0),
             ("--shutdown-grace", self.shutdown_grace, 3600.0),
+            ("--auth-deadline", self.auth_deadline, 3600.0),
         ):
             if not (math.isfinite(value) and 0 <= value <= top):
                 raise ConfigError(f"{flag} must be a number of seconds between 0 and {top:g}")
@@ -110,6 +123,10 @@ class Config:
             raise ConfigError(
                 "--max-concurrent-rpcs and --max-streams must be >= 1, --max-message-bytes >= 1024"
             )
+        if self.max_unauthenticated_streams < 1 or self.max_probe_streams < 1:
+            raise ConfigError("--max-unauthenticated-streams and --max-probe-streams must be >= 1")
+        if self.auth_deadline == 0:
+            raise ConfigError("--auth-deadline must be above 0 seconds")
 
     def is_loopback(self) -> bool:
         host = self.listen.rpartition(":")[0].strip("[]")
@@ -172,8 +189,19 @@ def parse_args(argv: list[str] | None = None) -> Config:
                    help="unary calls in flight before RESOURCE_EXHAUSTED "
                    f"(default {d.max_concurrent_rpcs})")
     p.add_argument("--max-streams", type=int, default=d.max_streams,
-                   help="open streams (sessions, watches) before RESOURCE_EXHAUSTED "
-                   f"(default {d.max_streams})")
+                   help="open streams of known callers (sessions once their `open` arrived, "
+                   f"watches) before RESOURCE_EXHAUSTED (default {d.max_streams})")
+    p.add_argument("--max-unauthenticated-streams", type=int,
+                   default=d.max_unauthenticated_streams,
+                   help="sessions still waiting for their first message; past it the one "
+                   "that waited longest is closed with RESOURCE_EXHAUSTED "
+                   f"(default {d.max_unauthenticated_streams})")
+    p.add_argument("--auth-deadline", type=float, default=d.auth_deadline, metavar="SECONDS",
+                   help="a session whose first message does not arrive within this is closed "
+                   f"with DEADLINE_EXCEEDED (default {d.auth_deadline:g})")
+    p.add_argument("--max-probe-streams", type=int, default=d.max_probe_streams,
+                   help="Health/Watch and reflection streams (open to anyone, counted apart "
+                   f"from --max-streams) before RESOURCE_EXHAUSTED (default {d.max_probe_streams})")
     p.add_argument("--watch-queue-limit", type=int, default=d.watch_queue_limit, metavar="EVENTS",
                    help="events buffered per watcher before a slow one is cut off with "
                    f"RESOURCE_EXHAUSTED (default {d.watch_queue_limit})")
@@ -193,7 +221,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
         tls_cert=a.tls_cert, tls_key=a.tls_key,
         client_ca=a.client_ca, auth_token_file=a.auth_token_file, insecure=a.insecure,
         max_message_bytes=a.max_message_bytes, max_concurrent_rpcs=a.max_concurrent_rpcs,
-        max_streams=a.max_streams,
+        max_streams=a.max_streams, max_unauthenticated_streams=a.max_unauthenticated_streams,
+        auth_deadline=a.auth_deadline, max_probe_streams=a.max_probe_streams,
         watch_queue_limit=a.watch_queue_limit, shutdown_grace=a.shutdown_grace,
         log_format=a.log_format, log_level=a.log_level,
     )

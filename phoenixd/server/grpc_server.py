@@ -8,6 +8,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from phoenixd.server.admission import StreamLimits
 from phoenixd.server.context import Services
 from phoenixd.server.interceptors import Guard
 from phoenixd.server.membership import MembershipServicer
@@ -55,7 +56,7 @@ def build_server(
     listen: str,
     max_message_bytes: int,
     max_concurrent_rpcs: int,
-    max_streams: int,
+    streams: StreamLimits,
     operator_token: str | None,
     tls: tuple[bytes, bytes, bytes | None] | None,
     write_refusal: Callable[[], str | None] = lambda: None,
@@ -66,7 +67,7 @@ def build_server(
     (RESOURCE_EXHAUSTED), None lets it through.
     """
     server = grpc.aio.server(
-        interceptors=[Guard(operator_token, max_concurrent_rpcs, max_streams, write_refusal)],
+        interceptors=[Guard(operator_token, max_concurrent_rpcs, streams, write_refusal)],
         options=server_options(max_message_bytes),
     )
     mem_grpc.add_MembershipServiceServicer_to_server(MembershipServicer(services), server)

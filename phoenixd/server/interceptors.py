@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hmac
+import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeAlias
 
 import grpc
 
+from phoenixd.server.admission import PendingStreams, StreamLimits, StreamSlots
 from phoenixd.server.decoding import checked, tolerant
 from phoenixd.server.errors import Context
 
@@ -81,8 +83,8 @@ def _rebuild(
 
 
 class Guard(grpc.aio.ServerInterceptor):
-    """Refuses calls without the operator token, unary calls past the limit, and
-    mutations while ``write_refusal`` says why not (the disk is full).
+    """Refuses calls without the operator token, unary calls past the limit, streams
+    past theirs, and mutations while ``write_refusal`` says why not (the disk is full).
 
     grpc's own ``maximum_concurrent_rpcs`` counts streams too, and every member
     holds a session stream for hours: unary calls and open streams (sessions and
@@ -90,15 +92,16 @@ class Guard(grpc.aio.ServerInterceptor):
     """
 
     def __init__(
-        self, token: str | None, max_concurrent: int, max_streams: int,
+        self, token: str | None, max_concurrent: int, streams: StreamLimits,
         write_refusal: Callable[[], str | None] = lambda: None,
     ) -> None:
         self._token = token.encode() if token else None
         self._max = max_concurrent
-        self._max_streams = max_streams
         self._write_refusal = write_refusal
         self.in_flight = 0
-        self.streams = 0
+        self.streams = StreamSlots(streams.authenticated, "streams")
+        self.pending = PendingStreams(streams.unauthenticated, streams.auth_deadline)
+        self.probes = StreamSlots(streams.probes, "health and reflection streams")
 
     def _authorized(self, metadata: tuple[Any, ...] | None) -> bool:
         if self._token is None:
@@ -133,25 +136,56 @@ class Guard(grpc.aio.ServerInterceptor):
             return _rebuild(handler, lambda inner: self._limited(self._gated(inner)))
         if handler.unary_unary:
             return _rebuild(handler, self._limited)
-        if handler.response_streaming and method not in OPEN_METHODS:
-            return _rebuild(handler, self._limited_stream)
-        return _rebuild(handler, lambda inner: inner)  # open streams: not limited
+        if not handler.response_streaming:
+            return _rebuild(handler, lambda inner: inner)
+        if method in OPEN_METHODS:
+            return _rebuild(handler, lambda inner: self._limited_stream(inner, self.probes))
+        if handler.request_streaming and method in MEMBER_METHODS:
+            return _rebuild(handler, self._authenticating_stream)
+        return _rebuild(handler, lambda inner: self._limited_stream(inner, self.streams))
 
-    def _limited_stream(self, inner: Callable[..., AsyncIterator[Any]]) -> Callable[..., Any]:
+    @staticmethod
+    def _limited_stream(inner: Callable[..., Any], slots: StreamSlots) -> Callable[..., Any]:
+        # grpc.aio tells a generator handler from one writing with context.write (grpcio's
+        # health servicer) by its kind, so the wrapper is of the same kind (decoding.py).
+        if not inspect.isasyncgenfunction(inner):
+
+            async def limited_writer(request: Any, context: Context) -> Any:
+                await slots.take(context)
+                try:
+                    return await inner(request, context)
+                finally:
+                    slots.give_back()
+
+            return limited_writer
+
         async def limited(request: Any, context: Context) -> AsyncIterator[Any]:
-            if self.streams >= self._max_streams:
-                await context.abort(
-                    grpc.StatusCode.RESOURCE_EXHAUSTED,
-                    f"more than {self._max_streams} streams open; retry with backoff",
-                )
-            self.streams += 1
+            await slots.take(context)
             try:
                 async for item in inner(request, context):
                     yield item
             finally:
-                self.streams -= 1
+                slots.give_back()
 
         return limited
+
+    def _authenticating_stream(
+        self, inner: Callable[..., AsyncIterator[Any]],
+    ) -> Callable[..., Any]:
+        """A member session: its first message carries the credential, so the stream
+        takes a slot only once that message is here. The handler checks the credential
+        before it awaits anything, so a wrong one gives the slot back at once."""
+
+        async def authenticating(requests: AsyncIterator[Any], context: Context) -> Any:
+            first = await self.pending.first_message(requests, context)
+            await self.streams.take(context)
+            try:
+                async for item in inner(_chained(first, requests), context):
+                    yield item
+            finally:
+                self.streams.give_back()
+
+        return authenticating
 
     def _gated(self, inner: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         async def gated(request: Any, context: Context) -> Any:
@@ -176,6 +210,12 @@ class Guard(grpc.aio.ServerInterceptor):
                 self.in_flight -= 1
 
         return limited
+
+
+async def _chained(first: Any, rest: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    yield first
+    async for item in rest:
+        yield item
 
 
 def _refuse(code: grpc.StatusCode, message: str, *, streaming: bool) -> Callable[..., Any]:

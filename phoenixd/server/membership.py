@@ -30,9 +30,6 @@ from phoenixflight.v1.packet_pb2 import AssignmentsSynced
 
 __all__ = ["MembershipServicer"]
 
-# How long a new session may take to send its `open` message.
-SESSION_OPEN_TIMEOUT = 10.0
-
 
 class MembershipServicer(pb_grpc.MembershipServiceServicer):
     def __init__(self, services: Services) -> None:
@@ -108,14 +105,9 @@ class MembershipServicer(pb_grpc.MembershipServiceServicer):
         request_iterator: AsyncIterator[pb.OpenSessionRequest],
         context: Context,
     ) -> AsyncIterator[pb.OpenSessionResponse]:
-        try:
-            first = await asyncio.wait_for(anext(request_iterator), SESSION_OPEN_TIMEOUT)
-        except (TimeoutError, StopAsyncIteration):
-            await context.abort(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"send an `open` message first, within {SESSION_OPEN_TIMEOUT:g}s",
-            )
-            return
+        # The Guard has waited for this first message (within --auth-deadline) before
+        # giving the stream a slot; the credential in it is checked before any await.
+        first = await anext(request_iterator)
         if first.WhichOneof("kind") != "open":
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT,
