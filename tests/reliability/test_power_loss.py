@@ -7,13 +7,15 @@ restarts; without it a SIGKILL or os._exit keeps unsynced data in the page cache
 restart finds it. Then the same checks as without a power loss:
 
 - kill -9 cycles (test_kill9_cycles.py's clients, checks and audit): every acknowledged write
-  is there with its effect, cut-off calls are all or nothing, the chain verifies;
+  is there with its effect, cut-off calls are all or nothing, the chain verifies; at the end,
+  the snapshot a clean stop wrote survives a power loss whole and is the one restored;
 - the failpoint matrix's crash cases (test_failpoints.py): the daemon exits at the point, loses
   power, and every acknowledged member, packet, epoch and owner is there after the restart.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
 from collections import Counter
@@ -38,6 +40,7 @@ from tests.reliability.test_kill9_cycles import (
     SEED_ENV,
     Audit,
     check_cycle,
+    last_serving_line,
     load_then_kill,
 )
 
@@ -68,6 +71,15 @@ def test_acknowledged_writes_survive_power_loss_cycles(tmp_path: Path) -> None:
             problems = check_cycle(d, clients, audit, True, tally)
             assert not problems, (f"seed {seed}, cycle {cycle}, the power loss undid {lost}:\n"
                                   + "\n".join(problems[:40]))
+        assert d.stop() == 0
+        # The clean stop's snapshot (at the head) survives a power loss whole and is restored.
+        stopped = [json.loads(line) for line in d.log().splitlines()
+                   if '"phoenixd stopped"' in line][-1]
+        lost = power_loss(d.data_dir, ledger)
+        d.start()
+        serving = last_serving_line(d)
+        assert (serving["snapshot_revision"], serving["snapshot_note"]) == (
+            stopped["revision"], None), f"the power loss undid {lost}"
         assert d.stop() == 0
     finally:
         d.kill()
