@@ -10,7 +10,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from phoenixd.store.snapshots import fsync_dir, sync_data
+from phoenixd.store.fsio import fsync_dir, replace, sync_data
 
 __all__ = ["KEY_FILE", "Ed25519Signer", "HandoffKeyInfo", "load_or_create"]
 
@@ -74,6 +74,6 @@ def load_or_create(data_dir: Path) -> Ed25519Signer:
         f.write(pem)
         f.flush()
         sync_data(f.fileno())
-    os.replace(temp, path)
+    replace(temp, path)
     fsync_dir(data_dir)
     return Ed25519Signer(key)

@@ -35,7 +35,7 @@ import structlog
 from phoenixd import failpoints
 from phoenixd.core.events import Event, event_from_payload
 from phoenixd.store.frames import Frame, encode_frame, read_frame
-from phoenixd.store.snapshots import fsync_dir, sync_data
+from phoenixd.store.fsio import fsync_dir, sync_data
 from phoenixd.store.verify import VerifyReport, verify_journal
 
 __all__ = ["DISK_FULL_RETRY", "INDEX_STRIDE", "RECENT_EVENTS", "Journal"]

@@ -10,17 +10,16 @@ ignored, and the journal, which is never compacted, is replayed from the start.
 from __future__ import annotations
 
 import errno
-import fcntl
 import hashlib
 import json
 import os
-import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from phoenixd import failpoints
+from phoenixd.store.fsio import fsync_dir, replace, sync_data
 
 __all__ = [
     "SNAPSHOT_FILES", "Snapshot", "fsync_dir", "load_snapshot", "sync_data", "write_snapshot",
@@ -59,7 +58,7 @@ def write_snapshot(data_dir: Path, snap: Snapshot) -> None:
                 temp.unlink(missing_ok=True)
         raise
     for temp, final in temps:
-        os.replace(temp, final)
+        replace(temp, final)
     failpoints.hit("snapshot.after_rename")
     fsync_dir(data_dir)
 
@@ -115,22 +114,6 @@ def _body_digest(data: bytes) -> str:
     snapshot is never trusted."""
     start = data.index(_BODY) + len(_BODY)  # the head holds numbers and hex digits only
     return hashlib.sha256(memoryview(data)[start:-1]).hexdigest()
-
-
-def sync_data(fd: int) -> None:
-    """Make a file's data durable: fdatasync, or F_FULLFSYNC where fsync lies (macOS)."""
-    if sys.platform == "darwin":
-        fcntl.fcntl(fd, fcntl.F_FULLFSYNC)
-    else:
-        os.fdatasync(fd)
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def load_snapshot(data_dir: Path) -> tuple[Snapshot | None, str]:

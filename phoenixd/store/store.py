@@ -34,15 +34,10 @@ import structlog
 from phoenixd import failpoints
 from phoenixd.core.events import Event, event_from_payload
 from phoenixd.store.frames import Damage, Frame, mapped, read_frame, scan
+from phoenixd.store.fsio import fsync_dir, sync_data
 from phoenixd.store.journal import INDEX_STRIDE, Journal
 from phoenixd.store.lock import DataDirLock
-from phoenixd.store.snapshots import (
-    Snapshot,
-    fsync_dir,
-    load_snapshot,
-    sync_data,
-    write_snapshot,
-)
+from phoenixd.store.snapshots import Snapshot, load_snapshot, write_snapshot
 
 __all__ = [
     "MAX_SNAPSHOT_SPACING", "MIB", "SPACE_CHECK_INTERVAL", "CorruptJournal", "DiskSpace",

@@ -1,0 +1,99 @@
+"""The store's durability calls: fdatasync, directory fsync and replace, in one place.
+
+By default these are the plain os calls. With ``PHOENIX_CRASHFS=<ledger>`` in the
+environment (tests only) each call also appends to the ledger what it made durable,
+so a test can model a power loss after the process dies: a kill -9 keeps the page
+cache, and unsynced data would come back without the ledger. The ledger holds one
+JSON line per fact:
+
+- ``{"sync": inode, "size": n}``: the file's first n bytes are durable (fdatasync);
+- ``{"dir": path, "entries": {name: inode}}``: the directory's entries are durable;
+- ``{"keep": inode, "path": p}``: a file about to be replaced, linked at p first, so
+  a power loss that undoes the rename can bring the old file back.
+
+Nothing is recorded about what was not synced: whatever the ledger does not name
+is lost at a power loss (tests/crashfs.py).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+__all__ = ["ENV", "CrashLedger", "fsync_dir", "replace", "sync_data"]
+
+ENV = "PHOENIX_CRASHFS"
+
+
+def _sync_data(fd: int) -> None:
+    """Make a file's data durable: fdatasync, or F_FULLFSYNC where fsync lies (macOS)."""
+    if sys.platform == "darwin":
+        fcntl.fcntl(fd, fcntl.F_FULLFSYNC)
+    else:
+        os.fdatasync(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a directory's entries (creations, renames, removals in it) durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _replace(src: Path, dst: Path) -> None:
+    """Rename ``src`` over ``dst``; durable once the directory is fsynced."""
+    os.replace(src, dst)
+
+
+class CrashLedger:
+    """The recording calls: the plain ones, each followed by a ledger line."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.keep_dir = path.with_name(path.name + ".keep")
+
+    def _record(self, fact: dict[str, object]) -> None:
+        # One write of one line on an O_APPEND descriptor: lines from threads never mix.
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, json.dumps(fact).encode() + b"\n")
+        finally:
+            os.close(fd)
+
+    def sync_data(self, fd: int) -> None:
+        size = os.fstat(fd).st_size  # read before the sync: later writes are not covered
+        _sync_data(fd)
+        self._record({"sync": os.fstat(fd).st_ino, "size": size})
+
+    def fsync_dir(self, path: Path) -> None:
+        entries = {entry.name: entry.inode() for entry in os.scandir(path)
+                   if not entry.is_dir(follow_symlinks=False)}
+        _fsync_dir(path)
+        self._record({"dir": str(Path(path).resolve()), "entries": entries})
+
+    def replace(self, src: Path, dst: Path) -> None:
+        try:
+            inode = os.lstat(dst).st_ino
+        except FileNotFoundError:
+            pass
+        else:
+            self.keep_dir.mkdir(exist_ok=True)
+            keep = self.keep_dir / str(inode)
+            if not keep.exists():
+                os.link(dst, keep)
+            self._record({"keep": inode, "path": str(keep)})
+        _replace(src, dst)
+
+
+sync_data: Callable[[int], None] = _sync_data
+fsync_dir: Callable[[Path], None] = _fsync_dir
+replace: Callable[[Path, Path], None] = _replace
+if os.environ.get(ENV):  # tests only: record what each call made durable
+    _ledger = CrashLedger(Path(os.environ[ENV]))
+    sync_data, fsync_dir, replace = _ledger.sync_data, _ledger.fsync_dir, _ledger.replace
