@@ -11,12 +11,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 
 from phoenixflight import _requests as build
 from phoenixflight._connect import Connection, PhoenixFlightError
+from phoenixflight.client import Client
 from phoenixflight.v1 import flight_recorder_service_pb2 as rec
 from phoenixflight.v1 import flight_recorder_service_pb2_grpc as rec_grpc
 from phoenixflight.v1 import member_pb2 as mem
@@ -27,6 +28,9 @@ from phoenixflight.v1 import packet_service_pb2 as ps
 from phoenixflight.v1 import packet_service_pb2_grpc as ps_grpc
 
 __all__ = ["AsyncClient"]
+
+Req = TypeVar("Req")
+Resp = TypeVar("Resp")
 
 
 class AsyncClient:
@@ -58,13 +62,19 @@ class AsyncClient:
     async def close(self) -> None:
         await self._channel.close()
 
-    async def _call(self, method: Any, request: Any) -> Any:
+    async def _call(self, method: grpc.aio.UnaryUnaryMultiCallable[Req, Resp], request: Req
+                    ) -> Resp:
         try:
             return await method(request, timeout=self.timeout, metadata=self.connection.metadata)
         except grpc.RpcError as exc:
             raise PhoenixFlightError(exc.code(), exc.details() or "") from None
 
-    async def _stream(self, method: Any, request: Any) -> AsyncGenerator[Any, None]:
+    async def _stream(
+        self,
+        method: grpc.aio.UnaryStreamMultiCallable[Req, Resp]
+        | grpc.aio.StreamStreamMultiCallable[Any, Resp],
+        request: Any,
+    ) -> AsyncGenerator[Resp, None]:
         """A server (or bidi, given a request iterator) stream, with errors translated."""
         call = method(request, metadata=self.connection.metadata)
         try:
@@ -84,32 +94,41 @@ class AsyncClient:
         return resp.member, resp.credential
 
     async def heartbeat(self, member_id: str, credential: str) -> ms.HeartbeatResponse:
-        return await self._call(  # type: ignore[no-any-return]
+        return await self._call(
             self.members.Heartbeat, ms.HeartbeatRequest(member_id=member_id, credential=credential))
 
     async def get_member(self, member_id: str) -> mem.Member:
         resp = await self._call(self.members.GetMember, ms.GetMemberRequest(member_id=member_id))
-        return resp.member  # type: ignore[no-any-return]
+        return resp.member
 
     async def list_members(self, **filters: Any) -> ms.ListMembersResponse:
-        return await self._call(  # type: ignore[no-any-return]
+        return await self._call(
             self.members.ListMembers, build.list_members(**filters))
+
+    async def iter_members(self, **filters: Any) -> AsyncGenerator[mem.Member, None]:
+        token = ""
+        while True:
+            page = await self.list_members(page_token=token, **filters)
+            for member in page.members:
+                yield member
+            if not (token := page.next_page_token):
+                return
 
     async def update_member(self, member_id: str, **changes: Any) -> mem.Member:
         resp = await self._call(self.members.UpdateMember,
                                 build.update_member(member_id, **changes))
-        return resp.member  # type: ignore[no-any-return]
+        return resp.member
 
     async def drain_member(self, member_id: str, reason: str = "",
                            deadline: float | None = None) -> mem.Member:
         resp = await self._call(self.members.DrainMember,
                                 build.drain_member(member_id, reason, deadline))
-        return resp.member  # type: ignore[no-any-return]
+        return resp.member
 
     async def retire_member(self, member_id: str, reason: str = "") -> mem.Member:
         resp = await self._call(self.members.RetireMember,
                                 ms.RetireMemberRequest(member_id=member_id, reason=reason))
-        return resp.member  # type: ignore[no-any-return]
+        return resp.member
 
     def watch_members(self, *, after_revision: int | None = None, member_id: str = ""
                       ) -> AsyncGenerator[ms.WatchMembersResponse, None]:
@@ -128,7 +147,6 @@ class AsyncClient:
 
     def open_session(self, requests: AsyncIterator[ms.OpenSessionRequest]
                      ) -> AsyncGenerator[ms.OpenSessionResponse, None]:
-        """The member's session stream (the Member worker drives it)."""
         return self._stream(self.members.OpenSession, requests)
 
     # -- packets --------------------------------------------------------------------
@@ -136,41 +154,50 @@ class AsyncClient:
     async def submit_packet(self, packet: pkt.FlightPacket | Mapping[str, Any]
                             ) -> pkt.FlightPacket:
         resp = await self._call(self.packets.SubmitPacket, build.submit_packet(packet))
-        return resp.packet  # type: ignore[no-any-return]
+        return resp.packet
 
     async def get_packet(self, packet_id: str) -> pkt.FlightPacket:
         resp = await self._call(self.packets.GetPacket, ps.GetPacketRequest(packet_id=packet_id))
-        return resp.packet  # type: ignore[no-any-return]
+        return resp.packet
 
     async def list_packets(self, **filters: Any) -> ps.ListPacketsResponse:
-        return await self._call(  # type: ignore[no-any-return]
+        return await self._call(
             self.packets.ListPackets, build.list_packets(**filters))
+
+    async def iter_packets(self, **filters: Any) -> AsyncGenerator[pkt.FlightPacket, None]:
+        token = ""
+        while True:
+            page = await self.list_packets(page_token=token, **filters)
+            for packet in page.packets:
+                yield packet
+            if not (token := page.next_page_token):
+                return
 
     async def cancel_packet(self, packet_id: str, reason: str = "") -> pkt.FlightPacket:
         resp = await self._call(self.packets.CancelPacket,
                                 ps.CancelPacketRequest(packet_id=packet_id, reason=reason))
-        return resp.packet  # type: ignore[no-any-return]
+        return resp.packet
 
     async def handoff_packet(self, packet_id: str, target: str = "", reason: str = ""
                              ) -> pkt.FlightPacket:
         resp = await self._call(self.packets.HandoffPacket, ps.HandoffPacketRequest(
             packet_id=packet_id, target_member_id=target, reason=reason))
-        return resp.packet  # type: ignore[no-any-return]
+        return resp.packet
 
     async def explain_assignment(self, packet_id: str, epoch: int = 0) -> ps.Decision:
         resp = await self._call(self.packets.ExplainAssignment,
                                 ps.ExplainAssignmentRequest(packet_id=packet_id, epoch=epoch))
-        return resp.decision  # type: ignore[no-any-return]
+        return resp.decision
 
     async def get_handoff_key(self) -> ps.GetHandoffKeyResponse:
-        return await self._call(  # type: ignore[no-any-return]
+        return await self._call(
             self.packets.GetHandoffKey, ps.GetHandoffKeyRequest())
 
     async def ack_packet(self, member_id: str, credential: str, packet_id: str, epoch: int
                          ) -> pkt.FlightPacket:
         resp = await self._call(self.packets.AckPacket, ps.AckPacketRequest(
             member_id=member_id, credential=credential, packet_id=packet_id, epoch=epoch))
-        return resp.packet  # type: ignore[no-any-return]
+        return resp.packet
 
     async def save_checkpoint(
         self, member_id: str, credential: str, packet_id: str, epoch: int,
@@ -178,7 +205,7 @@ class AsyncClient:
     ) -> pkt.FlightPacket:
         resp = await self._call(self.packets.SaveCheckpoint, build.save_checkpoint(
             member_id, credential, packet_id, epoch, state, step))
-        return resp.packet  # type: ignore[no-any-return]
+        return resp.packet
 
     async def complete_packet(
         self, member_id: str, credential: str, packet_id: str, epoch: int,
@@ -186,7 +213,7 @@ class AsyncClient:
     ) -> pkt.FlightPacket:
         resp = await self._call(self.packets.CompletePacket, build.complete_packet(
             member_id, credential, packet_id, epoch, result))
-        return resp.packet  # type: ignore[no-any-return]
+        return resp.packet
 
     async def fail_packet(
         self, member_id: str, credential: str, packet_id: str, epoch: int, reason: str,
@@ -194,7 +221,7 @@ class AsyncClient:
     ) -> pkt.FlightPacket:
         resp = await self._call(self.packets.FailPacket, build.fail_packet(
             member_id, credential, packet_id, epoch, reason, permanent))
-        return resp.packet  # type: ignore[no-any-return]
+        return resp.packet
 
     def watch_assignments(self, member_id: str, credential: str
                           ) -> AsyncGenerator[ps.WatchAssignmentsResponse, None]:
@@ -204,8 +231,17 @@ class AsyncClient:
     # -- the Flight Recorder ----------------------------------------------------------
 
     async def query_events(self, **filters: Any) -> rec.QueryEventsResponse:
-        return await self._call(  # type: ignore[no-any-return]
+        return await self._call(
             self.recorder.QueryEvents, build.query_events(**filters))
+
+    async def iter_events(self, **filters: Any) -> AsyncGenerator[rec.Event, None]:
+        token = ""
+        while True:
+            page = await self.query_events(page_token=token, **filters)
+            for event in page.events:
+                yield event
+            if not (token := page.next_page_token):
+                return
 
     async def watch_events(self, **filters: Any) -> AsyncGenerator[rec.Event, None]:
         async for item in self._stream(self.recorder.WatchEvents,
@@ -213,11 +249,22 @@ class AsyncClient:
             yield item.event
 
     async def verify_chain(self) -> rec.VerifyChainResponse:
-        return await self._call(  # type: ignore[no-any-return]
+        return await self._call(
             self.recorder.VerifyChain, rec.VerifyChainRequest())
 
     async def export_lineage(self, *, packet_id: str = "", lineage_id: str = ""
                              ) -> rec.ExportLineageResponse:
-        return await self._call(  # type: ignore[no-any-return]
+        return await self._call(
             self.recorder.ExportLineage,
             rec.ExportLineageRequest(packet_id=packet_id, lineage_id=lineage_id))
+
+
+def _share_docstrings() -> None:
+    """Each method's docstring is written once, on Client, and shown on both faces."""
+    for name, method in vars(AsyncClient).items():
+        twin = getattr(Client, name, None)
+        if callable(method) and not name.startswith("_") and twin is not None:
+            method.__doc__ = twin.__doc__
+
+
+_share_docstrings()

@@ -31,6 +31,8 @@ from phoenixflight.v1 import packet_service_pb2_grpc as ps_grpc
 __all__ = ["Client"]
 
 T = TypeVar("T")
+Req = TypeVar("Req")
+Resp = TypeVar("Resp")
 
 
 class Client:
@@ -59,12 +61,17 @@ class Client:
     def close(self) -> None:
         self._channel.close()
 
-    def _call(self, method: Any, request: Any, *, stream: bool = False) -> Any:
+    def _call(self, method: grpc.UnaryUnaryMultiCallable[Req, Resp], request: Req) -> Resp:
         try:
-            return method(request, timeout=None if stream else self.timeout,
-                          metadata=self.connection.metadata)
+            return method(request, timeout=self.timeout, metadata=self.connection.metadata)
         except grpc.RpcError as exc:
             raise PhoenixFlightError(exc.code(), exc.details() or "") from None
+
+    def _open(self, method: grpc.UnaryStreamMultiCallable[Req, Resp], request: Req
+              ) -> Iterator[Resp]:
+        """Start a server stream now (so "from now" means this call), errors translated."""
+        # Streams run until the caller stops reading: no deadline.
+        return self._stream(method(request, timeout=None, metadata=self.connection.metadata))
 
     @staticmethod
     def _stream(call: Iterable[T]) -> Iterator[T]:
@@ -91,17 +98,17 @@ class Client:
         return resp.member, resp.credential
 
     def heartbeat(self, member_id: str, credential: str) -> ms.HeartbeatResponse:
-        return self._call(self.members.Heartbeat,  # type: ignore[no-any-return]
+        return self._call(self.members.Heartbeat,
                           ms.HeartbeatRequest(member_id=member_id, credential=credential))
 
     def get_member(self, member_id: str) -> mem.Member:
-        return self._call(self.members.GetMember,  # type: ignore[no-any-return]
+        return self._call(self.members.GetMember,
                           ms.GetMemberRequest(member_id=member_id)).member
 
     def list_members(self, **filters: Any) -> ms.ListMembersResponse:
         """One page. ``filters``: statuses (names: ACTIVE, ...), capability, label_selector,
         page_size, page_token."""
-        return self._call(self.members.ListMembers,  # type: ignore[no-any-return]
+        return self._call(self.members.ListMembers,
                           build.list_members(**filters))
 
     def iter_members(self, **filters: Any) -> Iterator[mem.Member]:
@@ -117,21 +124,21 @@ class Client:
         """Change only the fields given: capabilities, labels, trust_score, reliability,
         cpu and memory (together)."""
         request = build.update_member(member_id, **changes)
-        return self._call(self.members.UpdateMember, request).member  # type: ignore[no-any-return]
+        return self._call(self.members.UpdateMember, request).member
 
     def drain_member(self, member_id: str, reason: str = "", deadline: float | None = None
                      ) -> mem.Member:
         request = build.drain_member(member_id, reason, deadline)
-        return self._call(self.members.DrainMember, request).member  # type: ignore[no-any-return]
+        return self._call(self.members.DrainMember, request).member
 
     def retire_member(self, member_id: str, reason: str = "") -> mem.Member:
         request = ms.RetireMemberRequest(member_id=member_id, reason=reason)
-        return self._call(self.members.RetireMember, request).member  # type: ignore[no-any-return]
+        return self._call(self.members.RetireMember, request).member
 
     def watch_members(self, *, after_revision: int | None = None, member_id: str = ""
                       ) -> Iterator[ms.WatchMembersResponse]:
         request = build.watch_members(after_revision, member_id)
-        return self._stream(self._call(self.members.WatchMembers, request, stream=True))
+        return self._open(self.members.WatchMembers, request)
 
     def list_capabilities(self, include_inactive: bool = False) -> list[ms.Capability]:
         """The whole capability directory (every page)."""
@@ -144,21 +151,34 @@ class Client:
             if not (token := page.next_page_token):
                 return caps
 
+    def open_session(self, requests: Iterator[ms.OpenSessionRequest]
+                     ) -> Iterator[ms.OpenSessionResponse]:
+        """The member's session stream (the Member worker drives it).
+
+        ``requests`` yields the session's messages (open first, then heartbeats, drain);
+        on the sync client it is read from grpc's own thread, so it may block between them.
+        """
+        try:
+            call = self.members.OpenSession(requests, metadata=self.connection.metadata)
+        except grpc.RpcError as exc:
+            raise PhoenixFlightError(exc.code(), exc.details() or "") from None
+        return self._stream(call)
+
     # -- packets --------------------------------------------------------------------
 
     def submit_packet(self, packet: pkt.FlightPacket | Mapping[str, Any]) -> pkt.FlightPacket:
         """Submit a FlightPacket, or an envelope dict in the seed's (or the API's) JSON shape."""
-        return self._call(self.packets.SubmitPacket,  # type: ignore[no-any-return]
+        return self._call(self.packets.SubmitPacket,
                           build.submit_packet(packet)).packet
 
     def get_packet(self, packet_id: str) -> pkt.FlightPacket:
-        return self._call(self.packets.GetPacket,  # type: ignore[no-any-return]
+        return self._call(self.packets.GetPacket,
                           ps.GetPacketRequest(packet_id=packet_id)).packet
 
     def list_packets(self, **filters: Any) -> ps.ListPacketsResponse:
         """One page. ``filters``: statuses, owner, workload_type, lineage_id, full (with
         checkpoint state and result), page_size, page_token."""
-        return self._call(self.packets.ListPackets,  # type: ignore[no-any-return]
+        return self._call(self.packets.ListPackets,
                           build.list_packets(**filters))
 
     def iter_packets(self, **filters: Any) -> Iterator[pkt.FlightPacket]:
@@ -171,35 +191,35 @@ class Client:
 
     def cancel_packet(self, packet_id: str, reason: str = "") -> pkt.FlightPacket:
         request = ps.CancelPacketRequest(packet_id=packet_id, reason=reason)
-        return self._call(self.packets.CancelPacket, request).packet  # type: ignore[no-any-return]
+        return self._call(self.packets.CancelPacket, request).packet
 
     def handoff_packet(self, packet_id: str, target: str = "", reason: str = ""
                        ) -> pkt.FlightPacket:
         request = ps.HandoffPacketRequest(packet_id=packet_id, target_member_id=target,
                                           reason=reason)
-        return self._call(self.packets.HandoffPacket, request).packet  # type: ignore[no-any-return]
+        return self._call(self.packets.HandoffPacket, request).packet
 
     def explain_assignment(self, packet_id: str, epoch: int = 0) -> ps.Decision:
         request = ps.ExplainAssignmentRequest(packet_id=packet_id, epoch=epoch)
-        return self._call(self.packets.ExplainAssignment,  # type: ignore[no-any-return]
+        return self._call(self.packets.ExplainAssignment,
                           request).decision
 
     def get_handoff_key(self) -> ps.GetHandoffKeyResponse:
-        return self._call(self.packets.GetHandoffKey,  # type: ignore[no-any-return]
+        return self._call(self.packets.GetHandoffKey,
                           ps.GetHandoffKeyRequest())
 
     def ack_packet(self, member_id: str, credential: str, packet_id: str, epoch: int
                    ) -> pkt.FlightPacket:
         request = ps.AckPacketRequest(member_id=member_id, credential=credential,
                                       packet_id=packet_id, epoch=epoch)
-        return self._call(self.packets.AckPacket, request).packet  # type: ignore[no-any-return]
+        return self._call(self.packets.AckPacket, request).packet
 
     def save_checkpoint(
         self, member_id: str, credential: str, packet_id: str, epoch: int,
         state: Mapping[str, Any], step: str = "",
     ) -> pkt.FlightPacket:
         request = build.save_checkpoint(member_id, credential, packet_id, epoch, state, step)
-        return self._call(self.packets.SaveCheckpoint,  # type: ignore[no-any-return]
+        return self._call(self.packets.SaveCheckpoint,
                           request).packet
 
     def complete_packet(
@@ -207,7 +227,7 @@ class Client:
         result: Mapping[str, Any] | None = None,
     ) -> pkt.FlightPacket:
         request = build.complete_packet(member_id, credential, packet_id, epoch, result)
-        return self._call(self.packets.CompletePacket,  # type: ignore[no-any-return]
+        return self._call(self.packets.CompletePacket,
                           request).packet
 
     def fail_packet(
@@ -215,19 +235,19 @@ class Client:
         permanent: bool = False,
     ) -> pkt.FlightPacket:
         request = build.fail_packet(member_id, credential, packet_id, epoch, reason, permanent)
-        return self._call(self.packets.FailPacket, request).packet  # type: ignore[no-any-return]
+        return self._call(self.packets.FailPacket, request).packet
 
     def watch_assignments(self, member_id: str, credential: str
                           ) -> Iterator[ps.WatchAssignmentsResponse]:
         request = ps.WatchAssignmentsRequest(member_id=member_id, credential=credential)
-        return self._stream(self._call(self.packets.WatchAssignments, request, stream=True))
+        return self._open(self.packets.WatchAssignments, request)
 
     # -- the Flight Recorder ----------------------------------------------------------
 
     def query_events(self, **filters: Any) -> rec.QueryEventsResponse:
         """One page. ``filters``: types, member_id, packet_id, start_time and end_time (epoch
         seconds), after_sequence, page_size, page_token."""
-        return self._call(self.recorder.QueryEvents,  # type: ignore[no-any-return]
+        return self._call(self.recorder.QueryEvents,
                           build.query_events(**filters))
 
     def iter_events(self, **filters: Any) -> Iterator[rec.Event]:
@@ -240,14 +260,14 @@ class Client:
 
     def watch_events(self, **filters: Any) -> Iterator[rec.Event]:
         """Events after ``after_sequence`` (None: from now), then live; filters as QueryEvents."""
-        call = self._call(self.recorder.WatchEvents, build.watch_events(**filters), stream=True)
-        return (item.event for item in self._stream(call))
+        stream = self._open(self.recorder.WatchEvents, build.watch_events(**filters))
+        return (item.event for item in stream)
 
     def verify_chain(self) -> rec.VerifyChainResponse:
-        return self._call(self.recorder.VerifyChain,  # type: ignore[no-any-return]
+        return self._call(self.recorder.VerifyChain,
                           rec.VerifyChainRequest())
 
     def export_lineage(self, *, packet_id: str = "", lineage_id: str = ""
                        ) -> rec.ExportLineageResponse:
         request = rec.ExportLineageRequest(packet_id=packet_id, lineage_id=lineage_id)
-        return self._call(self.recorder.ExportLineage, request)  # type: ignore[no-any-return]
+        return self._call(self.recorder.ExportLineage, request)
