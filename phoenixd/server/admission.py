@@ -23,7 +23,7 @@ import grpc
 
 from phoenixd.server.errors import Context
 
-__all__ = ["PendingStreams", "StreamLimits", "StreamSlots"]
+__all__ = ["PendingStreams", "Slots", "StreamLimits"]
 
 
 @dataclass(frozen=True)
@@ -40,8 +40,11 @@ class StreamLimits:
     """Health/Watch and reflection streams, open to anyone (--max-probe-streams)."""
 
 
-class StreamSlots:
-    """Open streams of one kind, refused with RESOURCE_EXHAUSTED past ``limit``."""
+class Slots:
+    """Calls or open streams of one kind, refused with RESOURCE_EXHAUSTED past ``limit``.
+
+    ``what`` completes the refusal: "more than 1024 calls in flight; retry with backoff".
+    """
 
     def __init__(self, limit: int, what: str) -> None:
         self.limit = limit
@@ -53,7 +56,7 @@ class StreamSlots:
         if self.open >= self.limit:
             await context.abort(
                 grpc.StatusCode.RESOURCE_EXHAUSTED,
-                f"more than {self.limit} {self.what} open; retry with backoff",
+                f"more than {self.limit} {self.what}; retry with backoff",
             )
         self.open += 1
 

@@ -9,7 +9,7 @@ from typing import Any, TypeAlias
 
 import grpc
 
-from phoenixd.server.admission import PendingStreams, StreamLimits, StreamSlots
+from phoenixd.server.admission import PendingStreams, Slots, StreamLimits
 from phoenixd.server.decoding import checked, tolerant
 from phoenixd.server.errors import Context
 
@@ -96,12 +96,11 @@ class Guard(grpc.aio.ServerInterceptor):
         write_refusal: Callable[[], str | None] = lambda: None,
     ) -> None:
         self._token = token.encode() if token else None
-        self._max = max_concurrent
         self._write_refusal = write_refusal
-        self.in_flight = 0
-        self.streams = StreamSlots(streams.authenticated, "streams")
+        self.calls = Slots(max_concurrent, "calls in flight")
+        self.streams = Slots(streams.authenticated, "streams open")
         self.pending = PendingStreams(streams.unauthenticated, streams.auth_deadline)
-        self.probes = StreamSlots(streams.probes, "health and reflection streams")
+        self.probes = Slots(streams.probes, "health and reflection streams open")
 
     def _authorized(self, metadata: tuple[Any, ...] | None) -> bool:
         if self._token is None:
@@ -145,7 +144,7 @@ class Guard(grpc.aio.ServerInterceptor):
         return _rebuild(handler, lambda inner: self._limited_stream(inner, self.streams))
 
     @staticmethod
-    def _limited_stream(inner: Callable[..., Any], slots: StreamSlots) -> Callable[..., Any]:
+    def _limited_stream(inner: Callable[..., Any], slots: Slots) -> Callable[..., Any]:
         # grpc.aio tells a generator handler from one writing with context.write (grpcio's
         # health servicer) by its kind, so the wrapper is of the same kind (decoding.py).
         if not inspect.isasyncgenfunction(inner):
@@ -198,16 +197,11 @@ class Guard(grpc.aio.ServerInterceptor):
 
     def _limited(self, inner: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         async def limited(request: Any, context: Context) -> Any:
-            if self.in_flight >= self._max:
-                await context.abort(
-                    grpc.StatusCode.RESOURCE_EXHAUSTED,
-                    f"more than {self._max} calls in flight; retry with backoff",
-                )
-            self.in_flight += 1
+            await self.calls.take(context)
             try:
                 return await inner(request, context)
             finally:
-                self.in_flight -= 1
+                self.calls.give_back()
 
         return limited
 
