@@ -16,7 +16,7 @@ import pytest
 from phoenixd.core.packets import Strategy
 from phoenixd.core.tokens import issue
 from phoenixd.signing import load_or_create
-from phoenixd.store.snapshots import sync_data
+from phoenixd.store.fsio import sync_data
 from tests.core.packet_world import World, make_world
 
 MEMBERS = (10, 1000, 10_000)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from google.protobuf import struct_pb2
 from google.protobuf.duration_pb2 import Duration
@@ -18,6 +18,7 @@ from phoenixflight.v1 import packet_pb2 as pkt
 from phoenixflight.v1 import packet_service_pb2 as ps
 
 __all__ = [
+    "Paged",
     "complete_packet",
     "drain_member",
     "duration",
@@ -34,6 +35,12 @@ __all__ = [
     "watch_members",
 ]
 
+
+
+class Paged(Protocol):
+    """A List* or Query* response: one page, and the token of the next ("" after the last)."""
+
+    next_page_token: str
 
 def duration(seconds: float) -> Duration:
     d = Duration()

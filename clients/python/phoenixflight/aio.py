@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 import grpc
@@ -31,6 +31,8 @@ __all__ = ["AsyncClient"]
 
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
+T = TypeVar("T")
+Page = TypeVar("Page", bound=build.Paged)
 
 
 class AsyncClient:
@@ -105,14 +107,9 @@ class AsyncClient:
         return await self._call(
             self.members.ListMembers, build.list_members(**filters))
 
-    async def iter_members(self, **filters: Any) -> AsyncGenerator[mem.Member, None]:
-        token = ""
-        while True:
-            page = await self.list_members(page_token=token, **filters)
-            for member in page.members:
-                yield member
-            if not (token := page.next_page_token):
-                return
+    def iter_members(self, **filters: Any) -> AsyncGenerator[mem.Member, None]:
+        return _pages(lambda token: self.list_members(page_token=token, **filters),
+                      lambda page: page.members)
 
     async def update_member(self, member_id: str, **changes: Any) -> mem.Member:
         resp = await self._call(self.members.UpdateMember,
@@ -136,14 +133,10 @@ class AsyncClient:
                             build.watch_members(after_revision, member_id))
 
     async def list_capabilities(self, include_inactive: bool = False) -> list[ms.Capability]:
-        caps: list[ms.Capability] = []
-        token = ""
-        while True:
-            page = await self._call(self.members.ListCapabilities, ms.ListCapabilitiesRequest(
-                include_inactive=include_inactive, page_token=token))
-            caps.extend(page.capabilities)
-            if not (token := page.next_page_token):
-                return caps
+        return [cap async for cap in _pages(
+            lambda token: self._call(self.members.ListCapabilities, ms.ListCapabilitiesRequest(
+                include_inactive=include_inactive, page_token=token)),
+            lambda page: page.capabilities)]
 
     def open_session(self, requests: AsyncIterator[ms.OpenSessionRequest]
                      ) -> AsyncGenerator[ms.OpenSessionResponse, None]:
@@ -164,14 +157,9 @@ class AsyncClient:
         return await self._call(
             self.packets.ListPackets, build.list_packets(**filters))
 
-    async def iter_packets(self, **filters: Any) -> AsyncGenerator[pkt.FlightPacket, None]:
-        token = ""
-        while True:
-            page = await self.list_packets(page_token=token, **filters)
-            for packet in page.packets:
-                yield packet
-            if not (token := page.next_page_token):
-                return
+    def iter_packets(self, **filters: Any) -> AsyncGenerator[pkt.FlightPacket, None]:
+        return _pages(lambda token: self.list_packets(page_token=token, **filters),
+                      lambda page: page.packets)
 
     async def cancel_packet(self, packet_id: str, reason: str = "") -> pkt.FlightPacket:
         resp = await self._call(self.packets.CancelPacket,
@@ -234,14 +222,9 @@ class AsyncClient:
         return await self._call(
             self.recorder.QueryEvents, build.query_events(**filters))
 
-    async def iter_events(self, **filters: Any) -> AsyncGenerator[rec.Event, None]:
-        token = ""
-        while True:
-            page = await self.query_events(page_token=token, **filters)
-            for event in page.events:
-                yield event
-            if not (token := page.next_page_token):
-                return
+    def iter_events(self, **filters: Any) -> AsyncGenerator[rec.Event, None]:
+        return _pages(lambda token: self.query_events(page_token=token, **filters),
+                      lambda page: page.events)
 
     async def watch_events(self, **filters: Any) -> AsyncGenerator[rec.Event, None]:
         async for item in self._stream(self.recorder.WatchEvents,
@@ -257,6 +240,19 @@ class AsyncClient:
         return await self._call(
             self.recorder.ExportLineage,
             rec.ExportLineageRequest(packet_id=packet_id, lineage_id=lineage_id))
+
+
+async def _pages(
+    fetch: Callable[[str], Awaitable[Page]], items: Callable[[Page], Iterable[T]],
+) -> AsyncGenerator[T, None]:
+    """Every item of every page, fetching each page (by its token) as the last runs out."""
+    token = ""
+    while True:
+        page = await fetch(token)
+        for item in items(page):
+            yield item
+        if not (token := page.next_page_token):
+            return
 
 
 def _share_docstrings() -> None:

@@ -12,7 +12,7 @@ refuses a call or cannot be reached; streams raise it while being iterated.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
 import grpc
@@ -33,6 +33,7 @@ __all__ = ["Client"]
 T = TypeVar("T")
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
+Page = TypeVar("Page", bound=build.Paged)
 
 
 class Client:
@@ -113,12 +114,8 @@ class Client:
 
     def iter_members(self, **filters: Any) -> Iterator[mem.Member]:
         """Every matching member, following page tokens."""
-        token = ""
-        while True:
-            page = self.list_members(page_token=token, **filters)
-            yield from page.members
-            if not (token := page.next_page_token):
-                return
+        return _pages(lambda token: self.list_members(page_token=token, **filters),
+                      lambda page: page.members)
 
     def update_member(self, member_id: str, **changes: Any) -> mem.Member:
         """Change only the fields given: capabilities, labels, trust_score, reliability,
@@ -142,14 +139,10 @@ class Client:
 
     def list_capabilities(self, include_inactive: bool = False) -> list[ms.Capability]:
         """The whole capability directory (every page)."""
-        caps: list[ms.Capability] = []
-        token = ""
-        while True:
-            page = self._call(self.members.ListCapabilities, ms.ListCapabilitiesRequest(
-                include_inactive=include_inactive, page_token=token))
-            caps.extend(page.capabilities)
-            if not (token := page.next_page_token):
-                return caps
+        return list(_pages(
+            lambda token: self._call(self.members.ListCapabilities, ms.ListCapabilitiesRequest(
+                include_inactive=include_inactive, page_token=token)),
+            lambda page: page.capabilities))
 
     def open_session(self, requests: Iterator[ms.OpenSessionRequest]
                      ) -> Iterator[ms.OpenSessionResponse]:
@@ -182,12 +175,8 @@ class Client:
                           build.list_packets(**filters))
 
     def iter_packets(self, **filters: Any) -> Iterator[pkt.FlightPacket]:
-        token = ""
-        while True:
-            page = self.list_packets(page_token=token, **filters)
-            yield from page.packets
-            if not (token := page.next_page_token):
-                return
+        return _pages(lambda token: self.list_packets(page_token=token, **filters),
+                      lambda page: page.packets)
 
     def cancel_packet(self, packet_id: str, reason: str = "") -> pkt.FlightPacket:
         request = ps.CancelPacketRequest(packet_id=packet_id, reason=reason)
@@ -251,12 +240,8 @@ class Client:
                           build.query_events(**filters))
 
     def iter_events(self, **filters: Any) -> Iterator[rec.Event]:
-        token = ""
-        while True:
-            page = self.query_events(page_token=token, **filters)
-            yield from page.events
-            if not (token := page.next_page_token):
-                return
+        return _pages(lambda token: self.query_events(page_token=token, **filters),
+                      lambda page: page.events)
 
     def watch_events(self, **filters: Any) -> Iterator[rec.Event]:
         """Events after ``after_sequence`` (None: from now), then live; filters as QueryEvents."""
@@ -271,3 +256,13 @@ class Client:
                        ) -> rec.ExportLineageResponse:
         request = rec.ExportLineageRequest(packet_id=packet_id, lineage_id=lineage_id)
         return self._call(self.recorder.ExportLineage, request)
+
+
+def _pages(fetch: Callable[[str], Page], items: Callable[[Page], Iterable[T]]) -> Iterator[T]:
+    """Every item of every page, fetching each page (by its token) as the last runs out."""
+    token = ""
+    while True:
+        page = fetch(token)
+        yield from items(page)
+        if not (token := page.next_page_token):
+            return
