@@ -27,7 +27,7 @@ from phoenixd.server.context import Services
 from phoenixd.server.grpc_server import SERVICE_NAMES, BindError, build_server
 from phoenixd.server.sessions import SessionHub
 from phoenixd.signing import HandoffKeyError, load_or_create
-from phoenixd.store import CorruptJournal, DataDirLocked, Store
+from phoenixd.store import CorruptJournal, DataDirLocked, JournalLoss, Store
 
 __all__ = ["EXIT_JOURNAL_FAILURE", "Daemon", "main"]
 
@@ -56,7 +56,8 @@ class Daemon:
         cfg = self.config
         started = time.monotonic()
         self.store = Store(cfg.data_dir, snapshot_every=cfg.snapshot_every,
-                           reserve_bytes=cfg.reserve_disk * 1024 * 1024)
+                           reserve_bytes=cfg.reserve_disk * 1024 * 1024,
+                           accept_journal_loss=cfg.accept_journal_loss)
         self.state = ClusterState()
         recovery = self.store.recover(self.state.apply, self.state.restore, self.state.reset)
         self.broker = Broker(cfg.watch_queue_limit)
@@ -96,6 +97,8 @@ class Daemon:
                 reason=f"torn tail at byte offset {t.offset} cut off ({t.problem})",
                 data={"offset": t.offset, "dropped_bytes": t.dropped_bytes},
             )
+        if recovery.loss is not None:
+            self._record_loss(recovery.loss)
         self.recorder.record(
             EventType.DAEMON_STARTED, Actor.DAEMON, reason="recovered",
             data={"replayed": recovery.replayed, "snapshot_revision": recovery.snapshot_revision,
@@ -103,6 +106,10 @@ class Daemon:
         )
         self.dispatcher.restart_placement()  # a restart mid-handoff leaves packets PENDING
         await journal.wait_durable(self.recorder.head_sequence)
+        if recovery.loss is not None:
+            # The old snapshot is ahead of the journal: until one at the new head replaces
+            # it, each start would refuse again (and, accepted again, record the loss twice).
+            await self._write_snapshot()
 
         tls = None
         if cfg.tls_cert and cfg.tls_key:
@@ -132,6 +139,27 @@ class Daemon:
             recovery_ms=round((time.monotonic() - started) * 1000, 1),
             tls=tls is not None, mtls=bool(tls and tls[2]), operator_auth=token is not None,
             snapshot_note=recovery.snapshot_note or None,
+        )
+
+    def _record_loss(self, loss: JournalLoss) -> None:
+        lost = f"{loss.last_revision + 1}..{loss.snapshot_revision}"
+        log.warning(
+            "journal lost records its snapshot proved durable; starting on the rest as "
+            "--accept-journal-loss asks", offset=loss.offset, dropped_bytes=loss.dropped_bytes,
+            last_revision=loss.last_revision, snapshot_revision=loss.snapshot_revision,
+        )
+        self.recorder.record(
+            EventType.JOURNAL_LOSS_ACCEPTED, Actor.OPERATOR,
+            reason=f"journal ended at byte offset {loss.offset} after revision "
+            f"{loss.last_revision}, below the snapshot at revision {loss.snapshot_revision}: "
+            f"records {lost} (at least) dropped, as --accept-journal-loss asked",
+            data={
+                "offset": loss.offset, "dropped_bytes": loss.dropped_bytes,
+                "last_revision": loss.last_revision,
+                "snapshot_revision": loss.snapshot_revision,
+                "snapshot_hash": loss.snapshot_hash,
+                "lost_revisions": [loss.last_revision + 1, loss.snapshot_revision],
+            },
         )
 
     async def _lease_ticker(self) -> None:

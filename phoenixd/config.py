@@ -48,6 +48,9 @@ class Config:
     reserve_disk: int = 64
     """MiB of the data dir's disk kept free: below it, mutations are refused
     (RESOURCE_EXHAUSTED) so that the journal never runs out mid-write; 0 turns it off."""
+    accept_journal_loss: bool = False
+    """Start even on a journal that ends before its snapshot's revision (records lost
+    after they were durable): on the records left, recording the loss in the journal."""
     tls_cert: Path | None = None
     tls_key: Path | None = None
     client_ca: Path | None = None
@@ -174,6 +177,11 @@ def parse_args(argv: list[str] | None = None) -> Config:
                    "less than this many MiB free, so the journal never runs out mid-write; "
                    f"they resume by themselves once space is freed (default {d.reserve_disk}, "
                    "0 = off)")
+    p.add_argument("--accept-journal-loss", action="store_true",
+                   help="start even when the journal ends before the revision its snapshot "
+                   "covers (records lost after they were durable; phoenixd refuses that "
+                   "otherwise): on the records left, recording what was lost as a "
+                   "journal_loss_accepted event. Copy the data dir aside first")
     p.add_argument("--tls-cert", type=Path, help="server certificate (PEM) to serve TLS")
     p.add_argument("--tls-key", type=Path, help="private key (PEM) of --tls-cert")
     p.add_argument("--client-ca", type=Path,
@@ -218,6 +226,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         ring_load_bound=a.ring_load_bound, rebalance_share=a.rebalance_share,
         rebalance_interval=a.rebalance_interval,
         snapshot_every=a.snapshot_every, reserve_disk=a.reserve_disk,
+        accept_journal_loss=a.accept_journal_loss,
         tls_cert=a.tls_cert, tls_key=a.tls_key,
         client_ca=a.client_ca, auth_token_file=a.auth_token_file, insecure=a.insecure,
         max_message_bytes=a.max_message_bytes, max_concurrent_rpcs=a.max_concurrent_rpcs,

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from phoenixd.cli.output import as_dict, enum_name, print_json, print_table, when
-from phoenixd.store import verify_journal
+from phoenixd.store import Verdict, verify_data_dir
 from phoenixflight import Client, PhoenixFlightError
 from phoenixflight.v1 import flight_recorder_service_pb2 as rec
 from phoenixflight.v1 import member_pb2 as mem
@@ -110,37 +110,52 @@ def watch_members(client: Client, a: argparse.Namespace) -> None:
             lambda r: client.watch_members(after_revision=r, member_id=a.member or ""), show)
 
 
+# `audit verify --data-dir` exit codes: 0 intact; 3 a torn tail, which phoenixd cuts off at
+# start (a crash mid-append leaves one; nothing in it was acknowledged); 1 damage phoenixd
+# refuses to start on. (2 stays the command line's: wrong flags, no such journal.)
+EXIT_INTACT, EXIT_DAMAGED, EXIT_TORN_TAIL = 0, 1, 3
+
+
 def verify(client: Client | None, a: argparse.Namespace) -> int:
     if a.data_dir is not None:
-        path = Path(a.data_dir) / "audit.jsonl"
-        if not path.exists():
-            raise argparse.ArgumentTypeError(f"no journal at {path}")
-        report = verify_journal(path)
+        data_dir = Path(a.data_dir)
+        if not (data_dir / "audit.jsonl").exists():
+            raise argparse.ArgumentTypeError(f"no journal at {data_dir / 'audit.jsonl'}")
+        report = verify_data_dir(data_dir)
         result: dict[str, Any] = {
-            "ok": report.ok, "verified_events": report.verified,
+            "ok": report.ok, "verdict": str(report.verdict), "verified_events": report.verified,
             "head_sequence": report.head_sequence, "head_hash": report.head_hash,
             "first_bad_sequence": report.bad_sequence, "first_bad_offset": report.bad_offset,
-            "problem": report.problem,
+            "problem": report.problem, "dropped_bytes": report.dropped_bytes,
+            "snapshot_revision": report.snapshot_revision,
         }
     else:
         assert client is not None
         resp = client.verify_chain()
         result = {
-            "ok": resp.ok, "verified_events": resp.verified_events,
+            "ok": resp.ok, "verdict": str(Verdict.INTACT if resp.ok else Verdict.CORRUPT),
+            "verified_events": resp.verified_events,
             "head_sequence": resp.head_sequence, "head_hash": resp.head_hash,
             "first_bad_sequence": resp.first_bad_sequence,
             "first_bad_offset": resp.first_bad_offset, "problem": resp.problem,
         }
+    verdict = Verdict(result["verdict"])
     if a.output == "json":
         print_json(result)
-    elif result["ok"]:
+    elif verdict is Verdict.INTACT:
         print(f"OK: {_events(result['verified_events'])} verified, chain intact; "
               f"head {result['head_sequence']} {result['head_hash']}")
+    elif verdict is Verdict.TORN_TAIL:
+        print(f"TORN TAIL at sequence {result['first_bad_sequence']} "
+              f"(byte offset {result['first_bad_offset']}): {result['problem']}; "
+              f"{_events(result['verified_events'])} before it verified; phoenixd will cut "
+              f"the last {result['dropped_bytes']} bytes off and start")
     else:
         print(f"FAILED at sequence {result['first_bad_sequence']} "
               f"(byte offset {result['first_bad_offset']}): {result['problem']}; "
               f"{_events(result['verified_events'])} before it verified")
-    return 0 if result["ok"] else 1
+    return {Verdict.INTACT: EXIT_INTACT, Verdict.TORN_TAIL: EXIT_TORN_TAIL}.get(
+        verdict, EXIT_DAMAGED)
 
 
 def _events(n: object) -> str:
@@ -180,8 +195,12 @@ def add_commands(commands: argparse._SubParsersAction, leaf: Adder) -> None:  # 
 
     p = leaf(sub, "verify", verify, "check every record and hash-chain link",
              description="Verify the Flight Recorder's hash chain through the daemon "
-             "(VerifyChain) or offline on a data dir. Exits 0 when intact, 1 naming the first "
-             "bad sequence number.", offline=True)
+             "(VerifyChain) or offline on a data dir, judged as phoenixd's start-up judges it "
+             "(against the snapshot beside it too). Exits 0 when intact; 3 on a torn tail "
+             "(the file ends inside its last record: phoenixd cuts it off and starts); 1 on "
+             "damage phoenixd refuses to start on (a record failing its checks, or a journal "
+             "ending before its snapshot's revision), naming the first bad sequence number "
+             "and byte offset.", offline=True)
     p.add_argument("--data-dir", help="verify this data dir's audit.jsonl offline")
 
     p = leaf(sub, "export", export, "every event of one packet or lineage")

@@ -53,6 +53,7 @@ class EventType(StrEnum):
     STALE_OWNER_REJECTED = "stale_owner_rejected"
     POLICY_REJECTED = "policy_rejected"
     JOURNAL_TRUNCATED = "journal_truncated"
+    JOURNAL_LOSS_ACCEPTED = "journal_loss_accepted"
     DAEMON_STARTED = "daemon_started"
 
 

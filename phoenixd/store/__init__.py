@@ -1,11 +1,12 @@
 """The embedded store: the audit.jsonl journal (group commit), snapshots, the data dir lock."""
 
+from phoenixd.store.damage import Verdict
 from phoenixd.store.eventlog import EventLog
 from phoenixd.store.lock import DataDirLocked
-from phoenixd.store.store import CorruptJournal, Recovery, Store
-from phoenixd.store.verify import VerifyReport, verify_journal
+from phoenixd.store.store import CorruptJournal, JournalLoss, JournalLost, Recovery, Store
+from phoenixd.store.verify import VerifyReport, verify_data_dir, verify_journal
 
 __all__ = [
-    "CorruptJournal", "DataDirLocked", "EventLog", "Recovery", "Store", "VerifyReport",
-    "verify_journal",
+    "CorruptJournal", "DataDirLocked", "EventLog", "JournalLoss", "JournalLost", "Recovery",
+    "Store", "Verdict", "VerifyReport", "verify_data_dir", "verify_journal",
 ]

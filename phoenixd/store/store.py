@@ -7,7 +7,11 @@ serves anything. A torn last record (the file ends inside it: an append cut shor
 by a crash, so never acknowledged) is cut off with a warning. Any other damage,
 including a complete last record that fails its checksum (it may have been
 acknowledged), is not a crash artefact, and the daemon refuses to start rather
-than guess.
+than guess. So is a journal that ends, torn or not, before the revision of a
+snapshot that loads: a snapshot is written only once the events it covers are
+durable, so those records were lost; the start is refused unless the loss is
+accepted on purpose (``accept_journal_loss``). damage.py holds these rules, for
+recovery and verify alike.
 
 A full disk is met before it is hit: every event is applied in memory before it
 is written, so a write that fails would leave the state ahead of the journal.
@@ -33,7 +37,8 @@ import structlog
 
 from phoenixd import failpoints
 from phoenixd.core.events import Event, event_from_payload
-from phoenixd.store.frames import Damage, Frame, mapped, read_frame, scan
+from phoenixd.store.damage import Misnumbered, Verdict, diagnose
+from phoenixd.store.frames import Frame, mapped, read_frame, scan
 from phoenixd.store.fsio import fsync_dir, sync_data
 from phoenixd.store.journal import INDEX_STRIDE, Journal
 from phoenixd.store.lock import DataDirLock
@@ -41,7 +46,7 @@ from phoenixd.store.snapshots import Snapshot, load_snapshot, write_snapshot
 
 __all__ = [
     "MAX_SNAPSHOT_SPACING", "MIB", "SPACE_CHECK_INTERVAL", "CorruptJournal", "DiskSpace",
-    "Recovery", "Store",
+    "JournalLoss", "JournalLost", "Recovery", "Store",
 ]
 
 log = structlog.get_logger("phoenixd.store")
@@ -57,11 +62,28 @@ class CorruptJournal(RuntimeError):
     """The journal is damaged in a way a crash cannot explain."""
 
 
+class JournalLost(CorruptJournal):
+    """The journal ends before the revision its snapshot proves durable."""
+
+
 @dataclass(frozen=True)
 class Truncation:
     offset: int
     dropped_bytes: int
     sequence: int
+    problem: str
+
+
+@dataclass(frozen=True)
+class JournalLoss:
+    """Records the snapshot proved durable that the journal no longer holds, accepted at
+    start-up (``accept_journal_loss``): the daemon starts on the records before them."""
+
+    offset: int  # where the journal now ends
+    dropped_bytes: int  # cut off after it (a torn record), 0 if it ended at a record boundary
+    last_revision: int  # the last intact record
+    snapshot_revision: int
+    snapshot_hash: str
     problem: str
 
 
@@ -75,19 +97,7 @@ class Recovery:
     replayed: int  # events parsed and applied after the snapshot
     truncation: Truncation | None
     snapshot_note: str
-
-
-def _damage_message(path: Path, damage: Damage) -> str:
-    why = (
-        "Valid records follow it" if damage.valid_records_after
-        else "The record is complete, so it may have been acknowledged"
-    )
-    return (
-        f"{path} is damaged at byte offset {damage.offset} (record {damage.sequence}): "
-        f"{damage.problem}. {why}: this is not a torn write, and phoenixd will not start on "
-        "a damaged journal. Restore the data dir from a backup, or inspect it with "
-        "`phoenix audit verify --data-dir DIR`."
-    )
+    loss: JournalLoss | None = None
 
 
 class DiskSpace:
@@ -133,8 +143,13 @@ MAX_SNAPSHOT_SPACING = 250_000
 class Store:
     """Owns the data dir: the lock, recovery, the journal and snapshots."""
 
-    def __init__(self, data_dir: Path, *, snapshot_every: int, reserve_bytes: int = 0) -> None:
+    def __init__(
+        self, data_dir: Path, *, snapshot_every: int, reserve_bytes: int = 0,
+        accept_journal_loss: bool = False,
+    ) -> None:
         self.data_dir = data_dir
+        # Start even on a journal that ends before its snapshot's revision (see damage.py).
+        self.accept_journal_loss = accept_journal_loss
         new = not data_dir.exists()
         data_dir.mkdir(parents=True, exist_ok=True)
         if new:
@@ -159,25 +174,28 @@ class Store:
         """Rebuild the state through ``restore`` (snapshot) and ``apply`` (journal tail).
 
         A snapshot that cannot be restored is dropped (``reset``) in favour of a
-        full replay: the journal is never compacted, so it alone suffices.
+        full replay: the journal is never compacted, so it alone suffices. What the
+        journal's damage means is decided by damage.diagnose, as verify decides it.
         """
         snap, note = load_snapshot(self.data_dir)
         index: list[int] = []
         restore_failed = False
         replayed = 0
+        misnumbered: Misnumbered | None = None
         # One pass: each record is checked and, from the snapshot's offset on (from the
         # start without one), applied as the scan reaches it. Damage found later still
         # refuses the start; a snapshot that turns out not to fit is replayed around below.
         applying = snap is None
 
         def apply_frame(seq: int, frame: Frame) -> None:
-            nonlocal replayed
+            nonlocal replayed, misnumbered
+            if misnumbered is not None:  # the start is refused: apply nothing after it
+                return
             event = event_from_payload(frame.payload, frame.prev_hash, frame.hash)
             if event.sequence != seq:
-                raise CorruptJournal(
-                    f"{self.journal_path}: record at byte offset {frame.offset} carries "
-                    f"sequence {event.sequence}, expected {seq}"
-                )
+                misnumbered = Misnumbered(
+                    seq, frame, f"event carries sequence {event.sequence}, expected {seq}")
+                return
             apply(event)
             replayed += 1
 
@@ -200,41 +218,57 @@ class Store:
                 applying = True
                 self.last_snapshot_revision = snap.revision
 
+        proof = snap.revision if snap is not None else 0
         with mapped(self.journal_path) as buf:
             outcome = scan(buf, on_frame)
-            if outcome.damage is not None and not outcome.damage.torn:
-                raise CorruptJournal(_damage_message(self.journal_path, outcome.damage))
-            restored = snap is not None and applying
-            if snap is not None and not restored and not restore_failed:
-                note = f"snapshot at revision {snap.revision} does not match the journal"
-            if not applying:  # the snapshot did not fit: replay the whole journal
+            size = len(buf)
+            if diagnose(outcome, size, proof).verdict is not Verdict.CORRUPT and not applying:
+                # The snapshot did not fit (or the journal ends before it): replay it all.
                 pos, seq = 0, 0
-                while pos < outcome.end_offset:
+                while pos < outcome.end_offset and misnumbered is None:
                     frame = read_frame(buf, pos)
                     assert isinstance(frame, Frame)  # checked by the scan above
                     seq += 1
                     apply_frame(seq, frame)
                     pos = frame.end
+        diagnosis = diagnose(outcome, size, proof, misnumbered)
+        if diagnosis.verdict is Verdict.CORRUPT:
+            raise CorruptJournal(diagnosis.refusal(self.journal_path))
+        lost = diagnosis.verdict is Verdict.TRUNCATED_BELOW_SNAPSHOT
+        if lost and not self.accept_journal_loss:
+            raise JournalLost(diagnosis.refusal(self.journal_path))
+        restored = snap is not None and applying
+        if snap is not None and not restored and not restore_failed:
+            fit = "is ahead of the journal (loss accepted)" if lost else (
+                "does not match the journal")
+            note = f"snapshot at revision {snap.revision} {fit}"
 
-        truncation = None
-        if outcome.damage is not None:  # a torn tail: cut it off
-            size = self.journal_path.stat().st_size
+        truncation = loss = None
+        if diagnosis.dropped_bytes:  # a torn tail: cut it off
             with open(self.journal_path, "r+b") as f:
-                f.truncate(outcome.end_offset)
+                f.truncate(diagnosis.end_offset)
                 sync_data(f.fileno())
+        if lost:
+            assert snap is not None
+            loss = JournalLoss(
+                diagnosis.end_offset, diagnosis.dropped_bytes, diagnosis.records,
+                snap.revision, snap.hash, diagnosis.problem,
+            )
+        elif diagnosis.damage is not None:
             truncation = Truncation(
-                outcome.end_offset, size - outcome.end_offset,
-                outcome.damage.sequence, outcome.damage.problem,
+                diagnosis.end_offset, diagnosis.dropped_bytes,
+                diagnosis.damage.sequence, diagnosis.damage.problem,
             )
         return Recovery(
-            head_sequence=outcome.records,
-            head_hash=outcome.head_hash,
-            end_offset=outcome.end_offset,
+            head_sequence=diagnosis.records,
+            head_hash=diagnosis.head_hash,
+            end_offset=diagnosis.end_offset,
             index=index,
             snapshot_revision=snap.revision if restored and snap else 0,
             replayed=replayed,
             truncation=truncation,
             snapshot_note=note,
+            loss=loss,
         )
 
     def open_journal(

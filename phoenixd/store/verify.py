@@ -1,4 +1,8 @@
-"""Offline and online verification of the journal's records and hash chain."""
+"""Offline and online verification of the journal's records and hash chain.
+
+Offline (``verify_data_dir``) the verdict is the one phoenixd's recovery reaches on the
+same data dir (damage.py): the journal is checked against the snapshot beside it too.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from phoenixd.core.events import GENESIS_HASH
+from phoenixd.store.damage import Diagnosis, Misnumbered, Verdict, diagnose
 from phoenixd.store.frames import Frame, mapped, scan
+from phoenixd.store.snapshots import load_snapshot
 
-__all__ = ["VerifyReport", "verify_journal"]
+__all__ = ["VerifyReport", "verify_data_dir", "verify_journal"]
+
+JOURNAL = "audit.jsonl"
 
 
 @dataclass(frozen=True)
@@ -21,37 +29,48 @@ class VerifyReport:
     bad_sequence: int = 0
     bad_offset: int = 0
     problem: str = ""
+    verdict: Verdict = Verdict.INTACT
+    dropped_bytes: int = 0  # what a start cuts off (a torn tail)
+    snapshot_revision: int = 0  # the loadable snapshot checked against (0: none)
 
 
-def verify_journal(path: Path, upto_offset: int | None = None) -> VerifyReport:
+def verify_journal(
+    path: Path, upto_offset: int | None = None, snapshot_revision: int = 0,
+) -> VerifyReport:
     """Check every record and chain link, and that sequence numbers run 1, 2, 3..."""
-    problem: tuple[int, int, str] | None = None
+    misnumbered: Misnumbered | None = None
 
     def check(seq: int, frame: Frame) -> None:
-        nonlocal problem
-        if problem is not None:
+        nonlocal misnumbered
+        if misnumbered is not None:
             return
         try:
-            body = json.loads(frame.payload)
-            carried = body.get("seq")
+            carried = json.loads(frame.payload).get("seq")
+            why = "" if carried == seq else f"event carries sequence {carried}, expected {seq}"
         except ValueError as exc:
-            problem = (seq, frame.offset, f"event is not valid JSON: {exc}")
-            return
-        if carried != seq:
-            problem = (seq, frame.offset, f"event carries sequence {carried}, expected {seq}")
+            why = f"event is not valid JSON: {exc}"
+        if why:
+            misnumbered = Misnumbered(seq, frame, why)
 
     with mapped(path) as buf:
         view = buf if upto_offset is None else memoryview(buf)[:upto_offset]
         outcome = scan(view, check)
+        size = len(view)
         if isinstance(view, memoryview):
             view.release()
-    if problem is not None:
-        seq, offset, why = problem
-        return VerifyReport(False, seq - 1, outcome.records, outcome.head_hash, seq, offset, why)
-    if outcome.damage is not None:
-        d = outcome.damage
-        return VerifyReport(
-            False, outcome.records, outcome.records, outcome.head_hash,
-            d.sequence, d.offset, d.problem,
-        )
-    return VerifyReport(True, outcome.records, outcome.records, outcome.head_hash or GENESIS_HASH)
+    return _report(diagnose(outcome, size, snapshot_revision, misnumbered))
+
+
+def verify_data_dir(data_dir: Path) -> VerifyReport:
+    """Verify a data dir's journal as recovery will judge it: beside its snapshot."""
+    snapshot, _ = load_snapshot(data_dir)
+    proof = snapshot.revision if snapshot is not None else 0
+    return verify_journal(data_dir / JOURNAL, snapshot_revision=proof)
+
+
+def _report(d: Diagnosis) -> VerifyReport:
+    ok = d.verdict is Verdict.INTACT
+    return VerifyReport(
+        ok, d.records, d.records, d.head_hash or GENESIS_HASH, d.bad_sequence, d.bad_offset,
+        d.problem, d.verdict, d.dropped_bytes, d.snapshot_revision,
+    )

@@ -385,8 +385,8 @@ def test_the_daemon_cuts_a_torn_tail_audits_it_and_serves(
             "all but the newline": t.starts[-1] - last - 1}[keep]
     d = _copy(t, tmp_path, journal=t.journal[: last + size])
     verify = _cli_verify(d.data_dir)
-    assert verify.returncode == 1
-    assert verify.stdout.startswith(f"FAILED at sequence {n} (byte offset {last}): ")
+    assert verify.returncode == 3  # a torn tail: what the daemon cuts off, not a refusal
+    assert verify.stdout.startswith(f"TORN TAIL at sequence {n} (byte offset {last}): ")
     d.start()
     try:
         events = d.recorder.QueryEvents(rpb.QueryEventsRequest(page_size=1000), timeout=10).events

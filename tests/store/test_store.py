@@ -23,7 +23,14 @@ from phoenixd.core.events import GENESIS_HASH, Actor, Event, EventType, canonica
 from phoenixd.core.membership import Membership, Registration
 from phoenixd.core.recorder import Recorder
 from phoenixd.core.state import ClusterState
-from phoenixd.store import CorruptJournal, DataDirLocked, Recovery, Store, verify_journal
+from phoenixd.store import (
+    CorruptJournal,
+    DataDirLocked,
+    JournalLost,
+    Recovery,
+    Store,
+    verify_journal,
+)
 from phoenixd.store.frames import encode_frame
 from phoenixd.store.journal import RECENT_EVENTS, Journal
 from phoenixd.store.snapshots import Snapshot, write_snapshot
@@ -274,16 +281,68 @@ def test_a_snapshot_that_does_not_match_the_journal_is_ignored(tmp_path: Path) -
     assert replay.state.members == history.state.members
 
 
-def test_a_snapshot_ahead_of_the_journal_is_ignored(tmp_path: Path) -> None:
+@pytest.mark.parametrize("torn", [0, 1, 40], ids=["at a record boundary", "1 byte", "40 bytes"])
+def test_a_journal_that_ends_below_its_snapshot_refuses_to_start(
+    tmp_path: Path, torn: int
+) -> None:
+    """A snapshot at revision 7 was written only once 7 was durable: a journal holding 5 whole
+    records (and maybe part of the 6th) lost records, it was not torn mid-append."""
     history = _history(8)
     data_dir = tmp_path / "data"
     data_dir.mkdir()
-    (data_dir / "audit.jsonl").write_bytes(history.data(5))  # the journal lost its tail
+    data = history.data(5) + history.frames[5][:torn]
+    (data_dir / "audit.jsonl").write_bytes(data)
     _write_snapshot_at(data_dir, history, 7, history.events[6].hash)
+    with _store(data_dir) as store, pytest.raises(JournalLost) as excinfo:
+        _replay_into(store)
+    message = str(excinfo.value)
+    assert f"truncated below its snapshot at byte offset {history.end_of(5)}: " in message
+    assert "the last intact revision is 5, but the snapshot covers revision 7" in message
+    assert "--accept-journal-loss" in message
+    assert isinstance(excinfo.value, CorruptJournal)  # refused like any other damage
+    assert (data_dir / "audit.jsonl").read_bytes() == data  # nothing was cut off
+
+
+def test_an_accepted_loss_starts_on_the_records_left(tmp_path: Path) -> None:
+    history = _history(8)
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "audit.jsonl").write_bytes(history.data(5) + history.frames[5][:40])
+    _write_snapshot_at(data_dir, history, 7, history.events[6].hash)
+    store = Store(data_dir, snapshot_every=1000, accept_journal_loss=True)
+    try:
+        recovery, replay = _replay_into(store)
+    finally:
+        store.close()
+    assert recovery.loss is not None
+    assert (recovery.loss.offset, recovery.loss.dropped_bytes) == (history.end_of(5), 40)
+    assert (recovery.loss.last_revision, recovery.loss.snapshot_revision) == (5, 7)
+    assert recovery.loss.snapshot_hash == history.events[6].hash
+    assert recovery.truncation is None  # the loss says what was cut
+    assert (recovery.head_sequence, recovery.snapshot_revision) == (5, 0)
+    assert "ahead of the journal" in recovery.snapshot_note
+    assert replay.restored == []
+    assert replay.applied == history.events[:5]
+    assert (data_dir / "audit.jsonl").read_bytes() == history.data(5)
+
+
+def test_a_damaged_snapshot_proves_nothing_about_the_journal(tmp_path: Path) -> None:
+    """A snapshot that fails its checksum is ignored, so a journal shorter than it is judged
+    alone: a torn last record is cut off as usual."""
+    history = _history(8)
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "audit.jsonl").write_bytes(history.data(5) + history.frames[5][:40])
+    _write_snapshot_at(data_dir, history, 7, history.events[6].hash)
+    registry = data_dir / "registry.json"
+    edited = registry.read_bytes().replace(b'"trust_score":0.5', b'"trust_score":0.9', 1)
+    registry.write_bytes(edited)
     with _store(data_dir) as store:
         recovery, replay = _replay_into(store)
-    assert recovery.snapshot_revision == 0
-    assert "does not match" in recovery.snapshot_note
+    assert "fails its checksum" in recovery.snapshot_note
+    assert recovery.loss is None
+    assert recovery.truncation is not None
+    assert recovery.truncation.offset == history.end_of(5)
     assert replay.applied == history.events[:5]
 
 
