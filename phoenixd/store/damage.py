@@ -25,9 +25,10 @@ import enum
 from dataclasses import dataclass
 from pathlib import Path
 
+from phoenixd.core.events import Event, event_from_payload
 from phoenixd.store.frames import Damage, Frame, ScanOutcome
 
-__all__ = ["ACCEPT_LOSS_FLAG", "Diagnosis", "Misnumbered", "Verdict", "diagnose"]
+__all__ = ["ACCEPT_LOSS_FLAG", "Diagnosis", "Misnumbered", "Verdict", "diagnose", "read_event"]
 
 ACCEPT_LOSS_FLAG = "--accept-journal-loss"
 
@@ -119,6 +120,22 @@ class Misnumbered:
     sequence: int
     frame: Frame
     problem: str
+
+
+def read_event(seq: int, frame: Frame) -> Event | Misnumbered:
+    """The event the ``seq``-th record holds, or why it cannot be that record's.
+
+    Recovery reads every record it applies through this, and verify every record, so
+    that both call the same record bad. The record passed its checksum: a failure here
+    was written so, it is never a torn write.
+    """
+    try:
+        event = event_from_payload(frame.payload, frame.prev_hash, frame.hash)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        return Misnumbered(seq, frame, f"event does not parse: {exc!r}")
+    if event.sequence != seq:
+        return Misnumbered(seq, frame, f"event carries sequence {event.sequence}, expected {seq}")
+    return event
 
 
 def diagnose(

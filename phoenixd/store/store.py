@@ -36,8 +36,8 @@ from typing import Any
 import structlog
 
 from phoenixd import failpoints
-from phoenixd.core.events import Event, event_from_payload
-from phoenixd.store.damage import Misnumbered, Verdict, diagnose
+from phoenixd.core.events import Event
+from phoenixd.store.damage import Misnumbered, Verdict, diagnose, read_event
 from phoenixd.store.frames import Frame, mapped, read_frame, scan
 from phoenixd.store.fsio import fsync_dir, sync_data
 from phoenixd.store.journal import INDEX_STRIDE, Journal
@@ -191,10 +191,9 @@ class Store:
             nonlocal replayed, misnumbered
             if misnumbered is not None:  # the start is refused: apply nothing after it
                 return
-            event = event_from_payload(frame.payload, frame.prev_hash, frame.hash)
-            if event.sequence != seq:
-                misnumbered = Misnumbered(
-                    seq, frame, f"event carries sequence {event.sequence}, expected {seq}")
+            event = read_event(seq, frame)
+            if isinstance(event, Misnumbered):
+                misnumbered = event
                 return
             apply(event)
             replayed += 1

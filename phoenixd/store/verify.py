@@ -6,12 +6,11 @@ same data dir (damage.py): the journal is checked against the snapshot beside it
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from phoenixd.core.events import GENESIS_HASH
-from phoenixd.store.damage import Diagnosis, Misnumbered, Verdict, diagnose
+from phoenixd.store.damage import Diagnosis, Misnumbered, Verdict, diagnose, read_event
 from phoenixd.store.frames import Frame, mapped, scan
 from phoenixd.store.snapshots import load_snapshot
 
@@ -44,13 +43,9 @@ def verify_journal(
         nonlocal misnumbered
         if misnumbered is not None:
             return
-        try:
-            carried = json.loads(frame.payload).get("seq")
-            why = "" if carried == seq else f"event carries sequence {carried}, expected {seq}"
-        except ValueError as exc:
-            why = f"event is not valid JSON: {exc}"
-        if why:
-            misnumbered = Misnumbered(seq, frame, why)
+        event = read_event(seq, frame)
+        if isinstance(event, Misnumbered):
+            misnumbered = event
 
     with mapped(path) as buf:
         view = buf if upto_offset is None else memoryview(buf)[:upto_offset]
