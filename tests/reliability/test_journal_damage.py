@@ -22,35 +22,47 @@ What "as designed" means (phoenixd/store/store.py and frames.py), and so what is
   with its two siblings: it is ignored and the journal replayed from the start, to the same
   state. Only a flip in its head that leaves the JSON meaning the same may keep it (the body's
   checksum is over its bytes).
+- A journal cut (torn or at a record boundary) before the revision of the snapshot beside it
+  lost records the snapshot proves durable: refused, naming where the journal ends and the
+  first record missing, with the file left as it was.
+- ``phoenix audit verify --data-dir`` reaches the daemon's verdict on every file: exit 0 where
+  the daemon starts on the journal as it is, 3 where it cuts a torn tail off and starts, 1 where
+  it refuses; and it names the same offset.
 
-In-process sweeps run ``Store.recover`` (and ``verify_journal``) on every case: the last two
-records (one operation) cut at every byte offset; every 512-byte sector zeroed, plus one starting
-at every byte of the last record's header; a bit flipped every few bytes and at every byte of
-the last records; a bit flipped every few bytes of each snapshot file. Each outcome is compared,
-field by field, with what the rules above predict from the record layout alone. ``make soak``
-widens the sweeps to every offset, every sector position and every bit. Then a sample of each
-kind runs against the real daemon, and ``phoenix audit verify --data-dir`` on the same files:
-a torn tail starts, serves and audits its cut with every whole record intact; other damage exits
-2 with one error line naming the offset, no traceback, and the CLI names the same offset.
+In-process sweeps run ``Store.recover`` (what phoenixd's start-up calls) and the CLI's own
+``audit verify --data-dir`` function on every case: the last two records (one operation), and the
+record just below the snapshot, cut at every byte offset; every 512-byte sector zeroed, plus one
+starting at every byte of the last record's header; a bit flipped every few bytes and at every
+byte of the last records; a bit flipped every few bytes of each snapshot file. Each outcome is
+compared, field by field, with what the rules above predict from the record layout alone, and
+the two verdicts with each other. ``make soak`` widens the sweeps to every offset, every sector
+position and every bit. Then a sample of each kind runs against the real daemon, and
+``phoenix audit verify --data-dir`` as a user runs it on the same files: a torn tail starts,
+serves and audits its cut with every whole record intact; other damage exits 2 with one error
+line naming the offset, no traceback, and the CLI names the same offset.
 """
 
 from __future__ import annotations
 
+import argparse
 import bisect
+import contextlib
+import io
 import json
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from phoenixd.cli import audit
 from phoenixd.core.events import event_from_payload
 from phoenixd.core.state import ClusterState
-from phoenixd.store import CorruptJournal, Store, verify_journal
+from phoenixd.store import CorruptJournal, Store
 from phoenixd.store.frames import Frame, read_frame
 from phoenixd.store.snapshots import SNAPSHOT_FILES
 from phoenixflight.v1 import flight_recorder_service_pb2 as rpb
@@ -69,6 +81,8 @@ FLIP_STRIDE = scaled(7, 1)  # bytes between two flipped ones (all bytes of the l
 FLIP_BITS = scaled(1, 8)  # bits flipped at each of those bytes
 SNAPSHOT_STRIDE = scaled(7, 1)  # bytes of a snapshot file between two flipped ones
 EXIT_STARTUP_FAILURE = 2
+# `phoenix audit verify --data-dir` exit codes, for each of the daemon's verdicts.
+VERIFY_EXIT = {"starts": 0, "cuts a torn tail": 3, "refuses": 1}
 
 
 # -- the journal, from a real run ------------------------------------------------------------
@@ -168,7 +182,12 @@ class Result:
     cut: tuple[int, int] | None  # the torn tail cut off: its offset and size
     snapshot: int  # the snapshot revision recovery started from (0: full replay)
     state: StateView | None
-    verified: tuple[bool, int]  # verify_journal before recovery: intact?, first bad offset
+    verified: tuple[int, int]  # audit verify --data-dir before recovery: exit code, bad offset
+
+    @property
+    def verdict(self) -> str:
+        """The daemon's verdict on the data dir, in VERIFY_EXIT's terms."""
+        return "refuses" if self.refused_at else "cuts a torn tail" if self.cut else "starts"
 
 
 class Bench:
@@ -190,8 +209,7 @@ class Bench:
             if self._snapshots.get(name) != body:
                 (self.dir / name).write_bytes(body)
                 self._snapshots[name] = body
-        report = verify_journal(self.journal)
-        verified = (report.ok, report.bad_offset)
+        verified = verify_data_dir(self.dir)
         state = ClusterState()
         try:
             recovery = self.store.recover(state.apply, state.restore, state.reset)
@@ -211,33 +229,58 @@ class Bench:
         return ("untouched" if now == written else "changed"), len(now)
 
 
+def verify_data_dir(data_dir: Path) -> tuple[int, int]:
+    """``phoenix audit verify --data-dir`` (the command's own function, in process): its exit
+    code and the first bad offset it names."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = audit.verify(None, argparse.Namespace(data_dir=str(data_dir), output="json"))
+    return code, json.loads(out.getvalue())["first_bad_offset"]
+
+
 def _named(message: str) -> tuple[int, int] | None:
-    """The (byte offset, record) a CorruptJournal message names."""
+    """The (byte offset, first bad record) a CorruptJournal message names."""
     head = message.partition(" is damaged at byte offset ")[2]
     offset, _, rest = head.partition(" (record ")
     record = rest.partition(")")[0]
-    return (int(offset), int(record)) if offset.isdigit() and record.isdigit() else None
+    if offset.isdigit() and record.isdigit():
+        return int(offset), int(record)
+    head = message.partition(" is truncated below its snapshot at byte offset ")[2]
+    offset, _, rest = head.partition(": the last intact revision is ")
+    last = rest.partition(",")[0]
+    return (int(offset), int(last) + 1) if offset.isdigit() and last.isdigit() else None
 
 
 def started(t: Template, size: int, kept: int, snapshot: int | None = None) -> Result:
-    """Recovered the first ``kept`` records of a ``size``-byte file, cutting off the rest."""
+    """Recovered the first ``kept`` records of a ``size``-byte file, cutting off the rest; or,
+    with fewer records than the snapshot's revision, refused (records were lost)."""
     end = t.starts[kept]
+    if kept < t.snapshot_revision and snapshot is None:  # the file stays the prefix it was
+        return replace(refused(t, size, kept), file_after=("prefix", size))
     cut = None if size == end else (end, size - end)
     if snapshot is None:
-        snapshot = t.snapshot_revision if kept >= t.snapshot_revision else 0
-    verified = (True, 0) if cut is None else (False, end)
+        snapshot = t.snapshot_revision
+    verified = (VERIFY_EXIT["cuts a torn tail"], end) if cut else (VERIFY_EXIT["starts"], 0)
     return Result(None, ("prefix", end), kept, cut, snapshot, t.states[kept], verified)
 
 
 def refused(t: Template, size: int, record: int) -> Result:
     """Refused at ``record`` (from 0), naming its offset, with the file left as it was."""
     offset = t.starts[record]
-    return Result((offset, record + 1), ("untouched", size), 0, None, 0, None, (False, offset))
+    return Result((offset, record + 1), ("untouched", size), 0, None, 0, None,
+                  (VERIFY_EXIT["refuses"], offset))
 
 
 def differences(case: str, got: Result, want: Result) -> list[str]:
+    """How ``got`` differs from the prediction, and whether verify and recovery disagree
+    (checked on its own, so that no prediction can hide a disagreement)."""
+    problems = []
+    if got.verified[0] != VERIFY_EXIT[got.verdict]:
+        problems.append(f"{case}: the daemon {got.verdict}, but audit verify --data-dir exits "
+                        f"{got.verified[0]} (not {VERIFY_EXIT[got.verdict]})")
     pairs = ((f.name, getattr(got, f.name), getattr(want, f.name)) for f in fields(Result))
-    return [f"{case}: {name} is {g!r:.160}, expected {w!r:.160}" for name, g, w in pairs if g != w]
+    return problems + [
+        f"{case}: {name} is {g!r:.160}, expected {w!r:.160}" for name, g, w in pairs if g != w]
 
 
 @pytest.fixture
@@ -256,10 +299,14 @@ def test_a_torn_last_record_is_cut_off_at_every_byte_offset(
     bench: Bench, template: Template
 ) -> None:
     """The cut works per record, not per operation: cut inside the retirement's second record
-    (member_load_reset), recovery keeps its first (member_retired), as the store's rule says."""
+    (member_load_reset), recovery keeps its first (member_retired), as the store's rule says.
+    Cut inside the record just below the snapshot, or at its start, records the snapshot proves
+    durable are gone: refused."""
     t = template
     problems = []
-    for size in range(t.starts[max(0, t.records - CUT_RECORDS)], len(t.journal) + 1):
+    below = range(t.starts[t.snapshot_revision - 1], t.starts[t.snapshot_revision])
+    tail = range(t.starts[max(0, t.records - CUT_RECORDS)], len(t.journal) + 1)
+    for size in sorted({*below, *tail}):
         got = bench.recover(t.journal[:size])
         problems += differences(f"cut at {size}", got, started(t, size, t.record_at(size)))
     _assert_none(problems, bench.runs)
@@ -467,3 +514,48 @@ def test_the_daemon_ignores_a_damaged_snapshot_and_replays_the_journal(
         assert d.stop() == 0
     finally:
         d.kill()
+
+
+def _verdict_samples(t: Template) -> dict[str, tuple[bytes, str]]:
+    """A journal from each sweep, with the daemon's verdict on it: each verdict at least once."""
+    last, below = t.starts[-2], t.starts[t.snapshot_revision - 1]
+    return {
+        "intact": (t.journal, "starts"),
+        "cut inside the last record": (t.journal[: (last + len(t.journal)) // 2],
+                                       "cuts a torn tail"),
+        "cut inside the record below the snapshot": (t.journal[: below + 20], "refuses"),
+        "cut at the start of the record below the snapshot": (t.journal[:below], "refuses"),
+        "zeros from the last record's header to the end": (
+            t.journal[: last + 3] + bytes(len(t.journal) - last - 3), "cuts a torn tail"),
+        "bit in an event mid-log": (_flip(t.journal, t.payloads[t.records // 2] + 9, 3),
+                                    "refuses"),
+        "bit in the final newline": (_flip(t.journal, len(t.journal) - 1), "refuses"),
+    }
+
+
+@pytest.mark.parametrize("case", [
+    "intact", "cut inside the last record", "cut inside the record below the snapshot",
+    "cut at the start of the record below the snapshot",
+    "zeros from the last record's header to the end", "bit in an event mid-log",
+    "bit in the final newline",
+])
+def test_audit_verify_as_run_by_a_user_reaches_the_daemons_verdict(
+    template: Template, tmp_path: Path, case: str
+) -> None:
+    """`phoenix audit verify --data-dir` in its own process, then the recovery phoenixd's
+    start-up runs, on the same data dir: 0 where it starts, 3 where it cuts a torn tail, 1 where
+    it refuses."""
+    journal, verdict = _verdict_samples(template)[case]
+    d = _copy(template, tmp_path, journal=journal)
+    verify = _cli_verify(d.data_dir)  # first: recovery may cut the file
+    state = ClusterState()
+    store = Store(d.data_dir, snapshot_every=10_000)
+    try:
+        recovery = store.recover(state.apply, state.restore, state.reset)
+        recovered = "cuts a torn tail" if recovery.truncation else "starts"
+    except CorruptJournal:
+        recovered = "refuses"
+    finally:
+        store.close()
+    assert recovered == verdict
+    assert verify.returncode == VERIFY_EXIT[verdict], verify.stdout
