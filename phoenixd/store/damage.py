@@ -17,6 +17,13 @@ record, and a valid snapshot beside the journal, mean:
 
 Only a snapshot that loads (every file passes its checksum, the three agree) is
 proof of anything: a damaged one is ignored and the journal replayed, as before.
+
+Recovery and verify both scan every record (frame, checksum, chain link) and read
+each event they parse through ``read_event``. Verify parses every event; recovery
+only those it applies, not the ones a matching snapshot covers (skipping them is
+what the snapshot is for). So a record below the snapshot that is whole, checksummed
+and chained but whose event does not carry its number is refused by verify only:
+no torn write or flipped bit makes one, only a writer that hashed wrong content.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from pathlib import Path
 from phoenixd.core.events import Event, event_from_payload
 from phoenixd.store.frames import Damage, Frame, ScanOutcome
 
-__all__ = ["ACCEPT_LOSS_FLAG", "Diagnosis", "Misnumbered", "Verdict", "diagnose", "read_event"]
+__all__ = ["ACCEPT_LOSS_FLAG", "BadEvent", "Diagnosis", "Verdict", "diagnose", "read_event"]
 
 ACCEPT_LOSS_FLAG = "--accept-journal-loss"
 
@@ -53,11 +60,6 @@ class Diagnosis:
     snapshot_revision: int  # the loadable snapshot's revision (0: none)
 
     @property
-    def starts(self) -> bool:
-        """Whether phoenixd starts on this journal without being told to accept a loss."""
-        return self.verdict in (Verdict.INTACT, Verdict.TORN_TAIL)
-
-    @property
     def dropped_bytes(self) -> int:
         """Bytes after the last whole record: what a start cuts off."""
         return self.size - self.end_offset
@@ -71,11 +73,13 @@ class Diagnosis:
 
     @property
     def bad_offset(self) -> int:
+        """Where the first damaged or missing record begins (0 when intact)."""
         return self.damage.offset if self.damage is not None else (
             self.end_offset if self.verdict is not Verdict.INTACT else 0)
 
     @property
     def problem(self) -> str:
+        """What is wrong, in one clause ("" when intact)."""
         if self.verdict is Verdict.TRUNCATED_BELOW_SNAPSHOT:
             how = f"{self.damage.problem}; " if self.damage is not None else ""
             return (
@@ -113,7 +117,7 @@ class Diagnosis:
 
 
 @dataclass(frozen=True, slots=True)
-class Misnumbered:
+class BadEvent:
     """A whole record whose event does not carry its position's sequence number (or does
     not parse): found by whoever parsed it, since the scan itself parses no event."""
 
@@ -122,7 +126,7 @@ class Misnumbered:
     problem: str
 
 
-def read_event(seq: int, frame: Frame) -> Event | Misnumbered:
+def read_event(seq: int, frame: Frame) -> Event | BadEvent:
     """The event the ``seq``-th record holds, or why it cannot be that record's.
 
     Recovery reads every record it applies through this, and verify every record, so
@@ -132,21 +136,21 @@ def read_event(seq: int, frame: Frame) -> Event | Misnumbered:
     try:
         event = event_from_payload(frame.payload, frame.prev_hash, frame.hash)
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
-        return Misnumbered(seq, frame, f"event does not parse: {exc!r}")
+        return BadEvent(seq, frame, f"event does not parse: {exc!r}")
     if event.sequence != seq:
-        return Misnumbered(seq, frame, f"event carries sequence {event.sequence}, expected {seq}")
+        return BadEvent(seq, frame, f"event carries sequence {event.sequence}, expected {seq}")
     return event
 
 
 def diagnose(
     outcome: ScanOutcome, size: int, snapshot_revision: int,
-    misnumbered: Misnumbered | None = None,
+    bad_event: BadEvent | None = None,
 ) -> Diagnosis:
     """The verdict on a scanned journal of ``size`` bytes beside a snapshot at
-    ``snapshot_revision`` (0: none that loads). A ``misnumbered`` record is corruption, and
+    ``snapshot_revision`` (0: none that loads). A ``bad_event`` record is corruption, and
     the journal is taken as ending just before it."""
-    if misnumbered is not None:
-        m = misnumbered
+    if bad_event is not None:
+        m = bad_event
         bad = Damage(m.frame.offset, m.sequence, m.problem, m.sequence < outcome.records)
         outcome = ScanOutcome(m.sequence - 1, m.frame.offset, m.frame.prev_hash, bad)
     damage = outcome.damage

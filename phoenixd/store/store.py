@@ -37,7 +37,7 @@ import structlog
 
 from phoenixd import failpoints
 from phoenixd.core.events import Event
-from phoenixd.store.damage import Misnumbered, Verdict, diagnose, read_event
+from phoenixd.store.damage import BadEvent, Verdict, diagnose, read_event
 from phoenixd.store.frames import Frame, mapped, read_frame, scan
 from phoenixd.store.fsio import fsync_dir, sync_data
 from phoenixd.store.journal import INDEX_STRIDE, Journal
@@ -181,19 +181,19 @@ class Store:
         index: list[int] = []
         restore_failed = False
         replayed = 0
-        misnumbered: Misnumbered | None = None
+        bad_event: BadEvent | None = None
         # One pass: each record is checked and, from the snapshot's offset on (from the
         # start without one), applied as the scan reaches it. Damage found later still
         # refuses the start; a snapshot that turns out not to fit is replayed around below.
         applying = snap is None
 
         def apply_frame(seq: int, frame: Frame) -> None:
-            nonlocal replayed, misnumbered
-            if misnumbered is not None:  # the start is refused: apply nothing after it
+            nonlocal replayed, bad_event
+            if bad_event is not None:  # the start is refused: apply nothing after it
                 return
             event = read_event(seq, frame)
-            if isinstance(event, Misnumbered):
-                misnumbered = event
+            if isinstance(event, BadEvent):
+                bad_event = event
                 return
             apply(event)
             replayed += 1
@@ -224,13 +224,13 @@ class Store:
             if diagnose(outcome, size, proof).verdict is not Verdict.CORRUPT and not applying:
                 # The snapshot did not fit (or the journal ends before it): replay it all.
                 pos, seq = 0, 0
-                while pos < outcome.end_offset and misnumbered is None:
+                while pos < outcome.end_offset and bad_event is None:
                     frame = read_frame(buf, pos)
                     assert isinstance(frame, Frame)  # checked by the scan above
                     seq += 1
                     apply_frame(seq, frame)
                     pos = frame.end
-        diagnosis = diagnose(outcome, size, proof, misnumbered)
+        diagnosis = diagnose(outcome, size, proof, bad_event)
         if diagnosis.verdict is Verdict.CORRUPT:
             raise CorruptJournal(diagnosis.refusal(self.journal_path))
         lost = diagnosis.verdict is Verdict.TRUNCATED_BELOW_SNAPSHOT

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from phoenixd.core.events import GENESIS_HASH
-from phoenixd.store.damage import Diagnosis, Misnumbered, Verdict, diagnose, read_event
+from phoenixd.store.damage import BadEvent, Diagnosis, Verdict, diagnose, read_event
 from phoenixd.store.frames import Frame, mapped, scan
 from phoenixd.store.snapshots import load_snapshot
 
@@ -37,15 +37,15 @@ def verify_journal(
     path: Path, upto_offset: int | None = None, snapshot_revision: int = 0,
 ) -> VerifyReport:
     """Check every record and chain link, and that sequence numbers run 1, 2, 3..."""
-    misnumbered: Misnumbered | None = None
+    bad_event: BadEvent | None = None
 
     def check(seq: int, frame: Frame) -> None:
-        nonlocal misnumbered
-        if misnumbered is not None:
+        nonlocal bad_event
+        if bad_event is not None:
             return
         event = read_event(seq, frame)
-        if isinstance(event, Misnumbered):
-            misnumbered = event
+        if isinstance(event, BadEvent):
+            bad_event = event
 
     with mapped(path) as buf:
         view = buf if upto_offset is None else memoryview(buf)[:upto_offset]
@@ -53,7 +53,7 @@ def verify_journal(
         size = len(view)
         if isinstance(view, memoryview):
             view.release()
-    return _report(diagnose(outcome, size, snapshot_revision, misnumbered))
+    return _report(diagnose(outcome, size, snapshot_revision, bad_event))
 
 
 def verify_data_dir(data_dir: Path) -> VerifyReport:
