@@ -19,7 +19,14 @@ from typing import Any
 
 import pytest
 
-from phoenixd.core.events import GENESIS_HASH, Actor, Event, EventType, canonical_bytes
+from phoenixd.core.events import (
+    GENESIS_HASH,
+    Actor,
+    Event,
+    EventType,
+    canonical_bytes,
+    chain_hash,
+)
 from phoenixd.core.membership import Membership, Registration
 from phoenixd.core.recorder import Recorder
 from phoenixd.core.state import ClusterState
@@ -221,6 +228,28 @@ def test_records_with_wrong_sequence_numbers_are_refused(tmp_path: Path) -> None
     (data_dir / "audit.jsonl").write_bytes(b"".join(sink.frames))
     with _store(data_dir) as store, pytest.raises(CorruptJournal, match="byte offset 0"):
         _replay_into(store)
+
+
+@pytest.mark.parametrize("payload", [b'{"seq":2}', b"[2]"], ids=["fields missing", "not an object"])
+def test_a_checksummed_record_whose_event_does_not_parse_is_refused_by_both_readers(
+    tmp_path: Path, payload: bytes
+) -> None:
+    """Its frame, checksum and chain link pass, so only reading the event finds it: start-up
+    refuses it naming its offset (it used to raise out of recovery as a traceback), and verify
+    names the same record."""
+    history = _history(3)
+    prev = history.events[0].hash
+    data = history.data(1) + encode_frame(prev, chain_hash(prev, payload), payload)
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "audit.jsonl").write_bytes(data)
+    offset = history.end_of(1)
+    with _store(data_dir) as store, pytest.raises(CorruptJournal) as excinfo:
+        _replay_into(store)
+    assert f"is damaged at byte offset {offset} (record 2): event does not parse" in str(
+        excinfo.value)
+    report = verify_journal(data_dir / "audit.jsonl")
+    assert (report.ok, report.bad_sequence, report.bad_offset) == (False, 2, offset)
 
 
 def _write_snapshot_at(data_dir: Path, history: History, revision: int, hash_: str) -> None:
