@@ -57,10 +57,18 @@ def verify_journal(
 
 
 def verify_data_dir(data_dir: Path) -> VerifyReport:
-    """Verify a data dir's journal as recovery will judge it: beside its snapshot."""
+    """Verify a data dir's journal as recovery will judge it: beside its snapshot.
+
+    A missing journal is read as an empty one, as recovery reads it: beside a snapshot
+    that loads, every record it covers was lost. With neither, there is nothing to verify
+    (FileNotFoundError).
+    """
+    journal = data_dir / JOURNAL
     snapshot, _ = load_snapshot(data_dir)
+    if snapshot is None and not journal.exists():
+        raise FileNotFoundError(f"no journal at {journal}")
     proof = snapshot.revision if snapshot is not None else 0
-    return verify_journal(data_dir / JOURNAL, snapshot_revision=proof)
+    return verify_journal(journal, snapshot_revision=proof)
 
 
 def _report(d: Diagnosis) -> VerifyReport:

@@ -516,7 +516,7 @@ def test_the_daemon_ignores_a_damaged_snapshot_and_replays_the_journal(
         d.kill()
 
 
-def _verdict_samples(t: Template) -> dict[str, tuple[bytes, str]]:
+def _verdict_samples(t: Template) -> dict[str, tuple[bytes | None, str]]:
     """A journal from each sweep, with the daemon's verdict on it: each verdict at least once."""
     last, below = t.starts[-2], t.starts[t.snapshot_revision - 1]
     return {
@@ -525,6 +525,7 @@ def _verdict_samples(t: Template) -> dict[str, tuple[bytes, str]]:
                                        "cuts a torn tail"),
         "cut inside the record below the snapshot": (t.journal[: below + 20], "refuses"),
         "cut at the start of the record below the snapshot": (t.journal[:below], "refuses"),
+        "no journal beside the snapshot": (None, "refuses"),
         "zeros from the last record's header to the end": (
             t.journal[: last + 3] + bytes(len(t.journal) - last - 3), "cuts a torn tail"),
         "bit in an event mid-log": (_flip(t.journal, t.payloads[t.records // 2] + 9, 3),
@@ -535,7 +536,7 @@ def _verdict_samples(t: Template) -> dict[str, tuple[bytes, str]]:
 
 @pytest.mark.parametrize("case", [
     "intact", "cut inside the last record", "cut inside the record below the snapshot",
-    "cut at the start of the record below the snapshot",
+    "cut at the start of the record below the snapshot", "no journal beside the snapshot",
     "zeros from the last record's header to the end", "bit in an event mid-log",
     "bit in the final newline",
 ])
@@ -547,6 +548,8 @@ def test_audit_verify_as_run_by_a_user_reaches_the_daemons_verdict(
     it refuses."""
     journal, verdict = _verdict_samples(template)[case]
     d = _copy(template, tmp_path, journal=journal)
+    if journal is None:
+        (d.data_dir / "audit.jsonl").unlink()
     verify = _cli_verify(d.data_dir)  # first: recovery may cut the file
     state = ClusterState()
     store = Store(d.data_dir, snapshot_every=10_000)

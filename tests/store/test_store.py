@@ -36,6 +36,8 @@ from phoenixd.store import (
     JournalLost,
     Recovery,
     Store,
+    Verdict,
+    verify_data_dir,
     verify_journal,
 )
 from phoenixd.store.frames import encode_frame
@@ -353,6 +355,40 @@ def test_an_accepted_loss_starts_on_the_records_left(tmp_path: Path) -> None:
     assert replay.restored == []
     assert replay.applied == history.events[:5]
     assert (data_dir / "audit.jsonl").read_bytes() == history.data(5)
+
+
+@pytest.mark.parametrize("journal", ["empty", "missing"])
+def test_a_snapshot_beside_an_empty_or_missing_journal_is_a_loss_for_both_readers(
+    tmp_path: Path, journal: str
+) -> None:
+    """Every record the snapshot covers is gone: start-up refuses at byte offset 0 after
+    revision 0, and verify of the data dir calls it the same."""
+    history = _history(8)
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    if journal == "empty":
+        (data_dir / "audit.jsonl").write_bytes(b"")
+    _write_snapshot_at(data_dir, history, 7, history.events[6].hash)
+    report = verify_data_dir(data_dir)
+    assert (report.ok, report.verdict, report.bad_offset, report.snapshot_revision) == (
+        False, Verdict.TRUNCATED_BELOW_SNAPSHOT, 0, 7)
+    with _store(data_dir) as store, pytest.raises(JournalLost) as excinfo:
+        _replay_into(store)
+    assert "truncated below its snapshot at byte offset 0: the last intact revision is 0, " \
+        "but the snapshot covers revision 7" in str(excinfo.value)
+
+
+def test_an_empty_journal_without_a_snapshot_is_intact(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "audit.jsonl").write_bytes(b"")
+    report = verify_data_dir(data_dir)
+    assert (report.ok, report.verdict, report.head_sequence) == (True, Verdict.INTACT, 0)
+    with _store(data_dir) as store:
+        recovery, _ = _replay_into(store)
+    assert (recovery.head_sequence, recovery.truncation, recovery.loss) == (0, None, None)
+    with pytest.raises(FileNotFoundError, match="no journal at"):
+        verify_data_dir(tmp_path / "nothing")
 
 
 def test_a_damaged_snapshot_proves_nothing_about_the_journal(tmp_path: Path) -> None:
