@@ -11,11 +11,7 @@ them back from memory or from the file, and ``close`` flushes what is still queu
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -25,88 +21,26 @@ from phoenixd.core.events import (
     Event,
     EventType,
     canonical_bytes,
-    chain_hash,
 )
-from phoenixd.core.membership import Membership, Registration
 from phoenixd.core.recorder import Recorder
 from phoenixd.core.state import ClusterState
 from phoenixd.store import (
     CorruptJournal,
     DataDirLocked,
-    JournalLost,
-    Recovery,
     Store,
-    Verdict,
-    verify_data_dir,
     verify_journal,
 )
 from phoenixd.store.frames import encode_frame
 from phoenixd.store.journal import RECENT_EVENTS, Journal
 from phoenixd.store.snapshots import Snapshot, write_snapshot
 from phoenixd.store.store import MAX_SNAPSHOT_SPACING
-from tests.store.framing import FrameSink
-
-
-@dataclass
-class History:
-    """A journal's worth of events, and the state they built."""
-
-    frames: list[bytes]
-    events: list[Event]
-    state: ClusterState
-
-    def end_of(self, sequence: int) -> int:
-        """The byte offset just past the record of ``sequence``."""
-        return sum(len(f) for f in self.frames[:sequence])
-
-    def data(self, upto: int | None = None) -> bytes:
-        return b"".join(self.frames[:upto])
-
-
-def _history(members: int) -> History:
-    """Register, update and retire members through the real core, framing every event."""
-    state, sink = ClusterState(), FrameSink()
-    clock = iter(range(1_700_000_000, 1_800_000_000))
-    core = Membership(
-        state, Recorder(sink, state.apply, wall_clock=lambda: float(next(clock))),
-        monotonic=lambda: 0.0, wall_clock=lambda: 1_700_000_000.0,
-    )
-    for i in range(members):
-        core.register(Registration(f"m{i}", capabilities=(f"cap{i % 3}",), labels={"i": str(i)}))
-        if i % 4 == 3:
-            core.retire(f"m{i}", "done")
-    return History(sink.frames, sink.events, state)
-
-
-@contextmanager
-def _store(data_dir: Path) -> Iterator[Store]:
-    store = Store(data_dir, snapshot_every=1000)
-    try:
-        yield store
-    finally:
-        store.close()
-
-
-@dataclass
-class Replay:
-    applied: list[Event]
-    restored: list[int]
-    state: ClusterState
-
-
-def _replay_into(store: Store) -> tuple[Recovery, Replay]:
-    state = ClusterState()
-    replay = Replay([], [], state)
-
-    def apply(event: Event) -> None:
-        replay.applied.append(event)
-        state.apply(event)
-
-    def restore(documents: Mapping[str, Mapping[str, Any]], revision: int) -> None:
-        replay.restored.append(revision)
-        state.restore(documents, revision)
-
-    return store.recover(apply, restore, state.reset), replay
+from tests.store.framing import (
+    FrameSink,
+    history_of,
+    replay_into,
+    store_at,
+    write_snapshot_at,
+)
 
 
 def _flip(data: bytes, at: int) -> bytes:
@@ -117,8 +51,8 @@ def _flip(data: bytes, at: int) -> bytes:
 
 
 def test_recovery_of_a_new_data_dir(tmp_path: Path) -> None:
-    with _store(tmp_path / "data") as store:
-        recovery, replay = _replay_into(store)
+    with store_at(tmp_path / "data") as store:
+        recovery, replay = replay_into(store)
     assert (recovery.head_sequence, recovery.head_hash, recovery.end_offset) == (
         0, GENESIS_HASH, 0,
     )
@@ -129,12 +63,12 @@ def test_recovery_of_a_new_data_dir(tmp_path: Path) -> None:
 
 
 def test_recovery_replays_every_event_in_order(tmp_path: Path) -> None:
-    history = _history(6)
+    history = history_of(6)
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     (data_dir / "audit.jsonl").write_bytes(history.data())
-    with _store(data_dir) as store:
-        recovery, replay = _replay_into(store)
+    with store_at(data_dir) as store:
+        recovery, replay = replay_into(store)
     assert replay.applied == history.events
     assert recovery.replayed == len(history.events)
     assert recovery.head_sequence == len(history.events)
@@ -146,26 +80,26 @@ def test_recovery_replays_every_event_in_order(tmp_path: Path) -> None:
 
 
 def test_recovery_indexes_the_first_record(tmp_path: Path) -> None:
-    history = _history(3)
+    history = history_of(3)
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     (data_dir / "audit.jsonl").write_bytes(history.data())
-    with _store(data_dir) as store:
-        recovery, _ = _replay_into(store)
+    with store_at(data_dir) as store:
+        recovery, _ = replay_into(store)
     assert recovery.index == [0]
 
 
 @pytest.mark.parametrize("kept", [1, 40, -2])
 def test_a_torn_tail_is_truncated_to_the_last_good_record(tmp_path: Path, kept: int) -> None:
-    history = _history(5)
+    history = history_of(5)
     n = len(history.events)
     good = history.data(n - 1)
     torn = history.frames[-1][:kept]
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     (data_dir / "audit.jsonl").write_bytes(good + torn)
-    with _store(data_dir) as store:
-        recovery, replay = _replay_into(store)
+    with store_at(data_dir) as store:
+        recovery, replay = replay_into(store)
     assert (data_dir / "audit.jsonl").stat().st_size == len(good)
     assert (data_dir / "audit.jsonl").read_bytes() == good
     assert recovery.truncation is not None
@@ -178,42 +112,42 @@ def test_a_torn_tail_is_truncated_to_the_last_good_record(tmp_path: Path, kept: 
 
 
 def test_a_complete_last_record_that_fails_its_checksum_refuses_to_start(tmp_path: Path) -> None:
-    history = _history(3)
+    history = history_of(3)
     data = history.data()
     last = len(data) - len(history.frames[-1])
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     (data_dir / "audit.jsonl").write_bytes(_flip(data, last + 60))
-    with _store(data_dir) as store, pytest.raises(CorruptJournal, match=f"byte offset {last}"):
-        _replay_into(store)
+    with store_at(data_dir) as store, pytest.raises(CorruptJournal, match=f"byte offset {last}"):
+        replay_into(store)
     assert (data_dir / "audit.jsonl").read_bytes() == _flip(data, last + 60)  # nothing cut
 
 
 def test_recovery_after_a_truncation_is_clean(tmp_path: Path) -> None:
-    history = _history(5)
+    history = history_of(5)
     n = len(history.events)
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     (data_dir / "audit.jsonl").write_bytes(history.data(n - 1) + history.frames[-1][:30])
-    with _store(data_dir) as store:
-        _replay_into(store)
-    with _store(data_dir) as store:
-        recovery, replay = _replay_into(store)
+    with store_at(data_dir) as store:
+        replay_into(store)
+    with store_at(data_dir) as store:
+        recovery, replay = replay_into(store)
     assert recovery.truncation is None
     assert recovery.replayed == n - 1
     assert replay.applied == history.events[:-1]
 
 
 def test_mid_log_corruption_refuses_to_start_and_names_the_offset(tmp_path: Path) -> None:
-    history = _history(5)
+    history = history_of(5)
     data = history.data()
     offset = history.end_of(2)  # the start of record 3
     damaged = _flip(data, offset + len(history.frames[2]) // 2)
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     (data_dir / "audit.jsonl").write_bytes(damaged)
-    with _store(data_dir) as store, pytest.raises(CorruptJournal) as excinfo:
-        _replay_into(store)
+    with store_at(data_dir) as store, pytest.raises(CorruptJournal) as excinfo:
+        replay_into(store)
     message = str(excinfo.value)
     assert f"byte offset {offset}" in message
     assert "record 3" in message
@@ -228,50 +162,19 @@ def test_records_with_wrong_sequence_numbers_are_refused(tmp_path: Path) -> None
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     (data_dir / "audit.jsonl").write_bytes(b"".join(sink.frames))
-    with _store(data_dir) as store, pytest.raises(CorruptJournal, match="byte offset 0"):
-        _replay_into(store)
-
-
-@pytest.mark.parametrize("payload", [b'{"seq":2}', b"[2]"], ids=["fields missing", "not an object"])
-def test_a_checksummed_record_whose_event_does_not_parse_is_refused_by_both_readers(
-    tmp_path: Path, payload: bytes
-) -> None:
-    """Its frame, checksum and chain link pass, so only reading the event finds it: start-up
-    refuses it naming its offset (it used to raise out of recovery as a traceback), and verify
-    names the same record."""
-    history = _history(3)
-    prev = history.events[0].hash
-    data = history.data(1) + encode_frame(prev, chain_hash(prev, payload), payload)
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    (data_dir / "audit.jsonl").write_bytes(data)
-    offset = history.end_of(1)
-    with _store(data_dir) as store, pytest.raises(CorruptJournal) as excinfo:
-        _replay_into(store)
-    assert f"is damaged at byte offset {offset} (record 2): event does not parse" in str(
-        excinfo.value)
-    report = verify_journal(data_dir / "audit.jsonl")
-    assert (report.ok, report.bad_sequence, report.bad_offset) == (False, 2, offset)
-
-
-def _write_snapshot_at(data_dir: Path, history: History, revision: int, hash_: str) -> None:
-    at_revision = ClusterState()
-    for event in history.events[:revision]:
-        at_revision.apply(event)
-    write_snapshot(
-        data_dir, Snapshot(revision, hash_, history.end_of(revision), at_revision.snapshot())
-    )
+    with store_at(data_dir) as store, pytest.raises(CorruptJournal, match="byte offset 0"):
+        replay_into(store)
 
 
 def test_recovery_starts_from_a_matching_snapshot(tmp_path: Path) -> None:
-    history = _history(8)
+    history = history_of(8)
     revision = 7
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     (data_dir / "audit.jsonl").write_bytes(history.data())
-    _write_snapshot_at(data_dir, history, revision, history.events[revision - 1].hash)
-    with _store(data_dir) as store:
-        recovery, replay = _replay_into(store)
+    write_snapshot_at(data_dir, history, revision, history.events[revision - 1].hash)
+    with store_at(data_dir) as store:
+        recovery, replay = replay_into(store)
         assert store.last_snapshot_revision == revision
     assert recovery.snapshot_revision == revision
     assert replay.restored == [revision]
@@ -282,133 +185,34 @@ def test_recovery_starts_from_a_matching_snapshot(tmp_path: Path) -> None:
 
 
 def test_a_snapshot_at_the_head_replays_nothing(tmp_path: Path) -> None:
-    history = _history(4)
+    history = history_of(4)
     n = len(history.events)
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     (data_dir / "audit.jsonl").write_bytes(history.data())
-    _write_snapshot_at(data_dir, history, n, history.events[-1].hash)
-    with _store(data_dir) as store:
-        recovery, replay = _replay_into(store)
+    write_snapshot_at(data_dir, history, n, history.events[-1].hash)
+    with store_at(data_dir) as store:
+        recovery, replay = replay_into(store)
     assert recovery.snapshot_revision == n
     assert recovery.replayed == 0
     assert replay.state.members == history.state.members
 
 
 def test_a_snapshot_that_does_not_match_the_journal_is_ignored(tmp_path: Path) -> None:
-    history = _history(8)
+    history = history_of(8)
     revision = 7
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     (data_dir / "audit.jsonl").write_bytes(history.data())
-    _write_snapshot_at(data_dir, history, revision, history.events[revision - 2].hash)
-    with _store(data_dir) as store:
-        recovery, replay = _replay_into(store)
+    write_snapshot_at(data_dir, history, revision, history.events[revision - 2].hash)
+    with store_at(data_dir) as store:
+        recovery, replay = replay_into(store)
     assert recovery.snapshot_revision == 0
     assert f"snapshot at revision {revision} does not match the journal" in recovery.snapshot_note
     assert replay.restored == []
     assert replay.applied == history.events
     assert recovery.replayed == len(history.events)
     assert replay.state.members == history.state.members
-
-
-@pytest.mark.parametrize("torn", [0, 1, 40], ids=["at a record boundary", "1 byte", "40 bytes"])
-def test_a_journal_that_ends_below_its_snapshot_refuses_to_start(
-    tmp_path: Path, torn: int
-) -> None:
-    """A snapshot at revision 7 was written only once 7 was durable: a journal holding 5 whole
-    records (and maybe part of the 6th) lost records, it was not torn mid-append."""
-    history = _history(8)
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    data = history.data(5) + history.frames[5][:torn]
-    (data_dir / "audit.jsonl").write_bytes(data)
-    _write_snapshot_at(data_dir, history, 7, history.events[6].hash)
-    with _store(data_dir) as store, pytest.raises(JournalLost) as excinfo:
-        _replay_into(store)
-    message = str(excinfo.value)
-    assert f"truncated below its snapshot at byte offset {history.end_of(5)}: " in message
-    assert "the last intact revision is 5, but the snapshot covers revision 7" in message
-    assert "--accept-journal-loss" in message
-    assert isinstance(excinfo.value, CorruptJournal)  # refused like any other damage
-    assert (data_dir / "audit.jsonl").read_bytes() == data  # nothing was cut off
-
-
-def test_an_accepted_loss_starts_on_the_records_left(tmp_path: Path) -> None:
-    history = _history(8)
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    (data_dir / "audit.jsonl").write_bytes(history.data(5) + history.frames[5][:40])
-    _write_snapshot_at(data_dir, history, 7, history.events[6].hash)
-    store = Store(data_dir, snapshot_every=1000, accept_journal_loss=True)
-    try:
-        recovery, replay = _replay_into(store)
-    finally:
-        store.close()
-    assert recovery.loss is not None
-    assert (recovery.loss.offset, recovery.loss.dropped_bytes) == (history.end_of(5), 40)
-    assert (recovery.loss.last_revision, recovery.loss.snapshot_revision) == (5, 7)
-    assert recovery.loss.snapshot_hash == history.events[6].hash
-    assert recovery.truncation is None  # the loss says what was cut
-    assert (recovery.head_sequence, recovery.snapshot_revision) == (5, 0)
-    assert "ahead of the journal" in recovery.snapshot_note
-    assert replay.restored == []
-    assert replay.applied == history.events[:5]
-    assert (data_dir / "audit.jsonl").read_bytes() == history.data(5)
-
-
-@pytest.mark.parametrize("journal", ["empty", "missing"])
-def test_a_snapshot_beside_an_empty_or_missing_journal_is_a_loss_for_both_readers(
-    tmp_path: Path, journal: str
-) -> None:
-    """Every record the snapshot covers is gone: start-up refuses at byte offset 0 after
-    revision 0, and verify of the data dir calls it the same."""
-    history = _history(8)
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    if journal == "empty":
-        (data_dir / "audit.jsonl").write_bytes(b"")
-    _write_snapshot_at(data_dir, history, 7, history.events[6].hash)
-    report = verify_data_dir(data_dir)
-    assert (report.ok, report.verdict, report.bad_offset, report.snapshot_revision) == (
-        False, Verdict.TRUNCATED_BELOW_SNAPSHOT, 0, 7)
-    with _store(data_dir) as store, pytest.raises(JournalLost) as excinfo:
-        _replay_into(store)
-    assert "truncated below its snapshot at byte offset 0: the last intact revision is 0, " \
-        "but the snapshot covers revision 7" in str(excinfo.value)
-
-
-def test_an_empty_journal_without_a_snapshot_is_intact(tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    (data_dir / "audit.jsonl").write_bytes(b"")
-    report = verify_data_dir(data_dir)
-    assert (report.ok, report.verdict, report.head_sequence) == (True, Verdict.INTACT, 0)
-    with _store(data_dir) as store:
-        recovery, _ = _replay_into(store)
-    assert (recovery.head_sequence, recovery.truncation, recovery.loss) == (0, None, None)
-    with pytest.raises(FileNotFoundError, match="no journal at"):
-        verify_data_dir(tmp_path / "nothing")
-
-
-def test_a_damaged_snapshot_proves_nothing_about_the_journal(tmp_path: Path) -> None:
-    """A snapshot that fails its checksum is ignored, so a journal shorter than it is judged
-    alone: a torn last record is cut off as usual."""
-    history = _history(8)
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    (data_dir / "audit.jsonl").write_bytes(history.data(5) + history.frames[5][:40])
-    _write_snapshot_at(data_dir, history, 7, history.events[6].hash)
-    registry = data_dir / "registry.json"
-    edited = registry.read_bytes().replace(b'"trust_score":0.5', b'"trust_score":0.9', 1)
-    registry.write_bytes(edited)
-    with _store(data_dir) as store:
-        recovery, replay = _replay_into(store)
-    assert "fails its checksum" in recovery.snapshot_note
-    assert recovery.loss is None
-    assert recovery.truncation is not None
-    assert recovery.truncation.offset == history.end_of(5)
-    assert replay.applied == history.events[:5]
 
 
 @pytest.mark.parametrize(
@@ -421,22 +225,22 @@ def test_a_damaged_snapshot_proves_nothing_about_the_journal(tmp_path: Path) -> 
 def test_an_edited_snapshot_is_ignored_and_the_journal_replayed(
     tmp_path: Path, edit: tuple[bytes, bytes], note: str
 ) -> None:
-    history = _history(5)
+    history = history_of(5)
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     (data_dir / "audit.jsonl").write_bytes(history.data())
-    _write_snapshot_at(data_dir, history, 7, history.events[6].hash)
+    write_snapshot_at(data_dir, history, 7, history.events[6].hash)
     registry = data_dir / "registry.json"
     registry.write_bytes(registry.read_bytes().replace(*edit, 1))
-    with _store(data_dir) as store:
-        recovery, replay = _replay_into(store)
+    with store_at(data_dir) as store:
+        recovery, replay = replay_into(store)
     assert recovery.snapshot_revision == 0
     assert note in recovery.snapshot_note
     assert replay.applied == history.events
 
 
 def test_a_snapshot_that_cannot_be_restored_falls_back_to_a_full_replay(tmp_path: Path) -> None:
-    history = _history(5)
+    history = history_of(5)
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     (data_dir / "audit.jsonl").write_bytes(history.data())
@@ -448,8 +252,8 @@ def test_a_snapshot_that_cannot_be_restored_falls_back_to_a_full_replay(tmp_path
     write_snapshot(
         data_dir, Snapshot(7, history.events[6].hash, history.end_of(7), documents)
     )
-    with _store(data_dir) as store:
-        recovery, replay = _replay_into(store)
+    with store_at(data_dir) as store:
+        recovery, replay = replay_into(store)
     assert recovery.snapshot_revision == 0
     assert "could not be restored" in recovery.snapshot_note
     expected = ClusterState()
@@ -459,15 +263,15 @@ def test_a_snapshot_that_cannot_be_restored_falls_back_to_a_full_replay(tmp_path
 
 
 def test_an_interrupted_snapshot_is_ignored(tmp_path: Path) -> None:
-    history = _history(8)
+    history = history_of(8)
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     (data_dir / "audit.jsonl").write_bytes(history.data())
-    _write_snapshot_at(data_dir, history, 7, history.events[6].hash)
+    write_snapshot_at(data_dir, history, 7, history.events[6].hash)
     registry = data_dir / "registry.json"
     registry.write_bytes(registry.read_bytes().replace(b'"revision":7', b'"revision":8', 1))
-    with _store(data_dir) as store:
-        recovery, replay = _replay_into(store)
+    with store_at(data_dir) as store:
+        recovery, replay = replay_into(store)
     assert recovery.snapshot_revision == 0
     assert "disagree" in recovery.snapshot_note
     assert replay.applied == history.events
@@ -475,9 +279,9 @@ def test_an_interrupted_snapshot_is_ignored(tmp_path: Path) -> None:
 
 def test_a_second_store_on_the_same_data_dir_is_refused(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    with _store(data_dir), pytest.raises(DataDirLocked, match="in use"):
+    with store_at(data_dir), pytest.raises(DataDirLocked, match="in use"):
         Store(data_dir, snapshot_every=1000)
-    with _store(data_dir):  # released on close
+    with store_at(data_dir):  # released on close
         pass
 
 
@@ -485,7 +289,7 @@ def test_a_second_store_on_the_same_data_dir_is_refused(tmp_path: Path) -> None:
 
 
 def test_verify_reports_a_clean_journal(tmp_path: Path) -> None:
-    history = _history(5)
+    history = history_of(5)
     path = tmp_path / "audit.jsonl"
     path.write_bytes(history.data())
     report = verify_journal(path)
@@ -495,7 +299,7 @@ def test_verify_reports_a_clean_journal(tmp_path: Path) -> None:
 
 
 def test_verify_names_the_first_bad_sequence_and_offset(tmp_path: Path) -> None:
-    history = _history(5)
+    history = history_of(5)
     path = tmp_path / "audit.jsonl"
     offset = history.end_of(3)
     path.write_bytes(_flip(history.data(), offset + 100))
@@ -520,7 +324,7 @@ def test_verify_names_a_record_with_the_wrong_sequence(tmp_path: Path) -> None:
 
 
 def test_verify_up_to_an_offset_ignores_what_follows(tmp_path: Path) -> None:
-    history = _history(5)
+    history = history_of(5)
     path = tmp_path / "audit.jsonl"
     path.write_bytes(history.data() + b"torn")
     report = verify_journal(path, upto_offset=history.end_of(3))
@@ -628,8 +432,8 @@ def test_journal_writes_a_file_that_verifies_and_recovers(tmp_path: Path) -> Non
 
     asyncio.run(scenario())
     assert verify_journal(data_dir / "audit.jsonl").ok
-    with _store(data_dir) as store:
-        _, replay = _replay_into(store)
+    with store_at(data_dir) as store:
+        _, replay = replay_into(store)
     assert replay.applied == recorded
 
 
@@ -683,13 +487,13 @@ def test_read_falls_back_to_the_file_for_old_events(tmp_path: Path) -> None:
 def test_a_reopened_journal_reads_old_events_from_the_file(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     data_dir.mkdir()
-    history = _history(10)
+    history = history_of(10)
     (data_dir / "audit.jsonl").write_bytes(history.data())
     n = len(history.events)
 
     async def scenario() -> None:
-        with _store(data_dir) as store:
-            recovery, replay = _replay_into(store)
+        with store_at(data_dir) as store:
+            recovery, replay = replay_into(store)
             durable = Durable()
             journal = store.open_journal(recovery, durable.on_durable, durable.fatal.append)
             journal.start()
