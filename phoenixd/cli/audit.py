@@ -112,7 +112,7 @@ def watch_members(client: Client, a: argparse.Namespace) -> None:
 
 # `audit verify --data-dir` exit codes: 0 intact; 3 a torn tail, which phoenixd cuts off at
 # start (a crash mid-append leaves one; nothing in it was acknowledged); 1 damage phoenixd
-# refuses to start on. (2 stays the command line's: wrong flags, no such journal.)
+# refuses to start on. (2 stays the command line's: wrong flags, neither journal nor snapshot.)
 EXIT_INTACT, EXIT_DAMAGED, EXIT_TORN_TAIL = 0, 1, 3
 
 
