@@ -4,10 +4,13 @@ restart, and the error paths (daemon down, bad flags, unknown ids) as one line a
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import queue
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -116,18 +119,33 @@ def test_audit_tail_follow_resumes_after_a_daemon_restart(daemon: PhoenixProcess
          "--follow", "--type", "member_registered"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        assert follower.stdout is not None
+        for line in follower.stdout:
+            lines.put(json.loads(line)["member_ids"][0])
+
     try:
-        time.sleep(1.0)
+        threading.Thread(target=pump, daemon=True).start()
+        # The follower is subscribed once it prints a probe registered after it started; a
+        # probe registered before it subscribed is, rightly, never printed, so probe again.
+        deadline = time.monotonic() + 30
+        for i in itertools.count():
+            assert time.monotonic() < deadline, "the follower never subscribed"
+            js(daemon, "member", "register", f"probe{i}", "--cap", "ocr")
+            try:
+                lines.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            break
         js(daemon, "member", "register", "during", "--cap", "ocr")
         daemon.restart()
         js(daemon, "member", "register", "after", "--cap", "ocr")
         seen: list[str] = []
-        deadline = time.monotonic() + 20
-        assert follower.stdout is not None
-        while len(seen) < 2 and time.monotonic() < deadline:
-            line = follower.stdout.readline()
-            if line:
-                seen.append(json.loads(line)["member_ids"][0])
+        while not seen or seen[-1] != "after":
+            seen.append(lines.get(timeout=20))
+        seen = [m for m in seen if not m.startswith("probe")]
         assert seen == ["during", "after"]  # nothing missed, nothing repeated
     finally:
         follower.terminate()

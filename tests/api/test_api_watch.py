@@ -76,12 +76,35 @@ def test_watch_members_follows_live_changes_after_replay(daemon: PhoenixProcess)
 
 def test_watch_members_without_a_revision_streams_only_new_changes(daemon: PhoenixProcess) -> None:
     register(daemon, "old")
-    call = daemon.members.WatchMembers(mpb.WatchMembersRequest(member_id="new"), timeout=30)
-    time.sleep(0.3)  # let the watch subscribe before the change
+    call = daemon.members.WatchMembers(mpb.WatchMembersRequest(), timeout=30)
+    received: queue.Queue[object] = queue.Queue()
+
+    def pump() -> None:
+        try:
+            for item in call:
+                received.put(item)
+        except grpc.RpcError:
+            pass
+
+    threading.Thread(target=pump, daemon=True).start()
+    # The watch is subscribed once it delivers a probe registered after it was opened; a
+    # probe registered before it subscribed is, rightly, never delivered, so probe again.
+    seen: list[str] = []
+    deadline = time.monotonic() + 20
+    for i in itertools.count():
+        assert time.monotonic() < deadline, f"the watch never subscribed; saw {seen}"
+        register(daemon, f"probe{i}")
+        try:
+            seen.append(received.get(timeout=0.5).member.member_id)  # type: ignore[attr-defined]
+        except queue.Empty:
+            continue
+        break
     register(daemon, "new")
-    (only,) = take(call, 1)
+    while seen[-1] != "new":
+        seen.append(received.get(timeout=10).member.member_id)  # type: ignore[attr-defined]
     call.cancel()
-    assert only.member.member_id == "new"  # type: ignore[attr-defined]
+    assert "old" not in seen
+    assert all(m.startswith("probe") for m in seen[:-1])
 
 
 def test_watch_events_filters_by_type_and_resumes_by_sequence(daemon: PhoenixProcess) -> None:
@@ -184,8 +207,10 @@ def test_a_watch_open_at_shutdown_ends_unavailable_with_a_resume_point(tmp_path:
 def test_past_the_stream_limit_new_watches_are_refused(tmp_path: Path) -> None:
     with PhoenixProcess(tmp_path / "data", "--max-streams", "2") as d:
         watch = d.recorder.WatchEvents
-        open_calls = [watch(rpb.WatchEventsRequest(), timeout=30) for _ in range(2)]
-        time.sleep(0.3)
+        register(d, "marker")
+        open_calls = [watch(rpb.WatchEventsRequest(after_sequence=0), timeout=30) for _ in range(2)]
+        for call in open_calls:
+            next(call)  # an event delivered: this watch's handler runs and holds its slot
         third = d.recorder.WatchEvents(rpb.WatchEventsRequest(), timeout=10)
         with pytest.raises(grpc.RpcError) as info:
             list(third)
