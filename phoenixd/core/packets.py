@@ -14,7 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 from phoenixd.core.errors import InvalidArgument
-from phoenixd.core.members import validate_text, validate_unit_interval
+from phoenixd.core.members import validate_unit_interval
 from phoenixd.core.selector import parse_selector
 from phoenixd.core.tokens import HandoffToken
 from phoenixflight import protocol
@@ -237,8 +237,8 @@ def validate_policy(policy: Policy) -> Policy:
         raise InvalidArgument(f"at most {MAX_REGIONS} allowed_regions")
     for region in policy.allowed_regions:
         validate_name(region, "allowed_regions entry", required=True)
-    validate_text(policy.label_selector, "policy_constraints.label_selector")
-    parse_selector(policy.label_selector)  # raises with a helpful message
+    # The length is checked first (MAX_SELECTOR_LENGTH), then the terms, with a helpful message.
+    parse_selector(policy.label_selector, "policy_constraints.label_selector")
     return Policy(
         policy.minimum_trust_score, tuple(sorted(set(policy.allowed_regions))),
         policy.pii_review_required, policy.label_selector.strip(),

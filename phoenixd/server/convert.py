@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from google.protobuf import struct_pb2
 from google.protobuf.duration_pb2 import Duration
@@ -20,6 +20,7 @@ from phoenixflight.v1 import flight_recorder_service_pb2 as rec_pb
 from phoenixflight.v1 import member_pb2
 
 __all__ = [
+    "MAX_STATUS_FILTER",
     "decode_page_token",
     "duration_seconds",
     "encode_page_token",
@@ -29,6 +30,7 @@ __all__ = [
     "member_to_pb",
     "status_from_pb",
     "status_to_pb",
+    "statuses_from_pb",
     "timestamp",
 ]
 
@@ -67,6 +69,23 @@ def status_from_pb(status: int) -> MemberStatus:
             "DRAINING or RETIRED"
         )
     return found
+
+
+# A status filter names each status once, so it is refused past this many entries before
+# any is read: a request of --max-message-bytes could otherwise carry millions of them.
+MAX_STATUS_FILTER = 16
+
+S = TypeVar("S")
+
+
+def statuses_from_pb(values: Sequence[int], one: Callable[[int], S]) -> list[S]:
+    """A request's status filter, each entry read by ``one`` (member or packet statuses)."""
+    if len(values) > MAX_STATUS_FILTER:
+        raise InvalidArgument(
+            f"statuses lists {len(values)} entries; at most {MAX_STATUS_FILTER} are accepted "
+            "(name each status once)"
+        )
+    return [one(v) for v in values]
 
 
 def status_to_pb(status: MemberStatus) -> member_pb2.MemberStatus.ValueType:

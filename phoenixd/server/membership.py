@@ -210,7 +210,7 @@ class MembershipServicer(pb_grpc.MembershipServiceServicer):
     async def ListMembers(
         self, request: pb.ListMembersRequest, context: Context
     ) -> pb.ListMembersResponse:
-        statuses = [convert.status_from_pb(s) for s in request.statuses]
+        statuses = convert.statuses_from_pb(request.statuses, convert.status_from_pb)
         selector = parse_selector(request.label_selector)
         query = {
             "statuses": sorted(str(s) for s in statuses),

@@ -58,7 +58,7 @@ class PacketServicer(pb_grpc.PacketServiceServicer):
     async def ListPackets(
         self, request: pb.ListPacketsRequest, context: Context
     ) -> pb.ListPacketsResponse:
-        statuses = {status_from_pb(s) for s in request.statuses}
+        statuses = set(convert.statuses_from_pb(request.statuses, status_from_pb))
         if request.owner:
             validate_member_id(request.owner, "owner")
         validate_name(request.workload_type, "workload_type")

@@ -126,6 +126,35 @@ def test_list_rejects_bad_selectors_and_foreign_page_tokens(daemon: PhoenixProce
     assert code_of(daemon.members.ListMembers, junk) == grpc.StatusCode.INVALID_ARGUMENT
 
 
+@pytest.mark.parametrize("spaces", [16_000, 1 << 20], ids=["16k", "1MiB"])
+def test_a_selector_past_the_limit_is_refused_before_it_is_read(
+    daemon: PhoenixProcess, spaces: int
+) -> None:
+    # Read by a backtracking pattern, this selector held the event loop for seconds at 16k and
+    # for hours at 1 MiB. It is refused by its length, before any of it is read.
+    register(daemon, "s1", labels={"a": "x"})
+    selector = "a in (" + " " * spaces + "x"
+    with pytest.raises(grpc.RpcError) as info:
+        daemon.members.ListMembers(mpb.ListMembersRequest(label_selector=selector), timeout=10)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    details = info.value.details() or ""
+    assert f"label_selector is {len(selector)} characters long" in details
+    assert "at most 1024" in details
+    fits = daemon.members.ListMembers(mpb.ListMembersRequest(label_selector="a in (x)"))
+    assert [m.member_id for m in fits.members] == ["s1"]
+
+
+def test_a_status_filter_longer_than_the_statuses_is_refused(daemon: PhoenixProcess) -> None:
+    # A 4 MiB request holds millions of packed enums: each was read and sorted on the loop.
+    many = mpb.ListMembersRequest(statuses=[ACTIVE] * 1_000_000)
+    with pytest.raises(grpc.RpcError) as info:
+        daemon.members.ListMembers(many, timeout=10)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "statuses lists 1000000 entries; at most 16" in (info.value.details() or "")
+    twice = mpb.ListMembersRequest(statuses=[ACTIVE, ACTIVE])
+    assert daemon.members.ListMembers(twice).members == []
+
+
 def test_update_changes_only_the_masked_fields(daemon: PhoenixProcess) -> None:
     register(daemon, "u1", "ocr", trust_score=0.4)
     resp = daemon.members.UpdateMember(mpb.UpdateMemberRequest(

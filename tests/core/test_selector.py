@@ -6,10 +6,15 @@ whose message quotes the term and lists the forms that are understood."""
 
 from __future__ import annotations
 
+import contextlib
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from phoenixd.core.errors import InvalidArgument
-from phoenixd.core.selector import parse_selector
+from phoenixd.core.selector import MAX_SELECTOR_LENGTH, parse_selector
 
 EAST_GPU = {"region": "us-east", "tier": "web", "gpu": "a100"}
 WEST_BATCH = {"region": "us-west", "tier": "batch"}
@@ -141,3 +146,108 @@ def test_set_term_without_values_is_invalid_argument() -> None:
 def test_empty_term_is_invalid_argument(text: str) -> None:
     with pytest.raises(InvalidArgument, match="empty term"):
         parse_selector(text)
+
+
+# The selector is read in one forward pass, and refused past MAX_SELECTOR_LENGTH before it
+# is read (a request carries it). The regular expressions below are the grammar as it was
+# first written (the set pattern backtracked quadratically on spaces); the parser must
+# accept and refuse exactly what they did, with the same messages.
+
+_KEY = r"[A-Za-z0-9][A-Za-z0-9_./-]*"
+_VALUE = r"[A-Za-z0-9_.-]*"
+_SET = re.compile(rf"^({_KEY})\s+(in|notin)\s+\(\s*([^)]*)\)$")
+_CMP = re.compile(rf"^({_KEY})\s*(==|=|!=)\s*({_VALUE})$")
+_EXISTS = re.compile(rf"^(!?)\s*({_KEY})$")
+
+
+def _reference(text: str) -> list[tuple[str, ...]] | str:
+    """The terms as the regular expressions read them, or the error they raised."""
+    text = text.strip()
+    if not text:
+        return []
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    terms = [p.strip() for p in parts]
+    if any(not t for t in terms):
+        return f"label selector {text!r} has an empty term"
+    read: list[tuple[str, ...]] = []
+    for term in terms:
+        if m := _SET.match(term):
+            values = sorted({v.strip() for v in m.group(3).split(",") if v.strip()})
+            if not values:
+                return f"label selector term {term!r} needs at least one value"
+            read.append((m.group(1), m.group(2), *values))
+        elif m := _CMP.match(term):
+            read.append((m.group(1), "!=" if m.group(2) == "!=" else "=", m.group(3)))
+        elif m := _EXISTS.match(term):
+            read.append((m.group(2), "absent" if m.group(1) else "exists"))
+        else:
+            return f"label selector term {term!r} is not understood"
+    return read
+
+
+def _label_sets(read: list[tuple[str, ...]]) -> list[dict[str, str]]:
+    """Label maps that tell the terms apart: each key absent, or set to each value or another."""
+    keys = {term[0] for term in read}
+    values = {v for term in read for v in term[2:]} | {"", "other"}
+    sets: list[dict[str, str]] = [{}]
+    for key in keys:
+        sets += [{key: v} for v in values]
+    return sets
+
+
+def _holds(term: tuple[str, ...], labels: dict[str, str]) -> bool:
+    key, op, *values = term
+    if op == "exists":
+        return key in labels
+    if op == "absent":
+        return key not in labels
+    if op in ("=", "in"):
+        return labels.get(key) in values
+    return labels.get(key) not in values  # "!=" and "notin"
+
+
+_ALPHABET = "ab9-_./=!(), \t\u00a0\x1cé"
+_WORDS = st.sampled_from(["a", "b", "k8s.io/gpu", "in", "notin", "=", "==", "!=", "!", "(", ")",
+                          ",", " ", "  ", "-x", "_", "\t"])
+
+
+@settings(max_examples=1000)
+@given(st.one_of(st.text(_ALPHABET, max_size=30), st.lists(_WORDS, max_size=12).map("".join)))
+def test_parser_accepts_and_refuses_what_the_original_grammar_did(text: str) -> None:
+    expected = _reference(text)
+    try:
+        selector = parse_selector(text)
+    except InvalidArgument as exc:
+        assert isinstance(expected, str), f"{text!r}: refused ({exc}), the grammar reads {expected}"
+        assert str(exc).startswith(expected)
+        return
+    assert not isinstance(expected, str), f"{text!r}: accepted, the grammar says {expected!r}"
+    for labels in _label_sets(expected):
+        want = all(_holds(term, labels) for term in expected)
+        assert selector.matches(labels) == want, f"{text!r} on {labels}"
+
+
+def test_a_selector_past_the_limit_is_refused_before_it_is_read() -> None:
+    with pytest.raises(InvalidArgument, match=f"at most {MAX_SELECTOR_LENGTH} are accepted"):
+        parse_selector("a" * (MAX_SELECTOR_LENGTH + 1), "label_selector")
+    assert parse_selector("a" * MAX_SELECTOR_LENGTH).matches({"a" * MAX_SELECTOR_LENGTH: ""})
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    "shape",
+    ["a in (" + " " * (1 << 20) + "x", "a" + " " * (1 << 20) + "in (", "a=b," * (1 << 18),
+     "(" * (1 << 20)],
+    ids=["spaces-in-a-set", "spaces-before-in", "a-quarter-million-terms", "open-parentheses"],
+)
+def test_reading_a_mebibyte_selector_is_linear(shape: str) -> None:
+    # The set pattern needed ~2.2 s for 16k spaces and ~5x per doubling: hours for 1 MiB, far
+    # past this test's timeout. A linear reader takes about a second for any of these shapes.
+    with contextlib.suppress(InvalidArgument):
+        parse_selector(shape, limit=None)
