@@ -240,9 +240,12 @@ def _read_token(path: Path) -> str:
     token = path.read_text().strip()
     if not token:
         raise BindError(f"--auth-token-file {path} is empty")
-    if path.stat().st_mode & 0o077:
-        log.warning("operator token file is readable by other users; chmod 600 it",
-                    path=str(path))
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise BindError(
+            f"--auth-token-file {path} has mode {mode:o}: other users can read the operator "
+            f"token. Make it private (chmod 600 {path}) and start again"
+        )
     return token
 
 

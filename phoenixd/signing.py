@@ -56,6 +56,12 @@ def load_or_create(data_dir: Path) -> Ed25519Signer:
     """The key in ``data_dir/handoff.key`` (PEM, mode 0600), made on first start."""
     path = data_dir / KEY_FILE
     if path.exists():
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            raise HandoffKeyError(
+                f"{path} has mode {mode:o}: other users can read or replace the key that "
+                f"signs handoff tokens. Make it private (chmod 600 {path}) and start again"
+            )
         try:
             key = serialization.load_pem_private_key(path.read_bytes(), password=None)
         except ValueError as exc:

@@ -1,4 +1,5 @@
-"""The store's durability calls: fdatasync, directory fsync and replace, in one place.
+"""The store's durability calls: fdatasync, directory fsync and replace, in one place;
+and the one way it makes a directory (private to the daemon's user, whatever the umask).
 
 By default these are the plain os calls. With ``PHOENIX_CRASHFS=<ledger>`` in the
 environment (tests only) each call also appends to the ledger what it made durable,
@@ -97,3 +98,23 @@ replace: Callable[[Path, Path], None] = _replace
 if os.environ.get(ENV):  # tests only: record what each call made durable
     _ledger = CrashLedger(Path(os.environ[ENV]))
     sync_data, fsync_dir, replace = _ledger.sync_data, _ledger.fsync_dir, _ledger.replace
+
+
+def make_private_dir(path: Path) -> bool:
+    """Create ``path`` and any missing parents as 0700, whatever the umask; fsync the parents.
+
+    A directory another local user may write lets them swap handoff.key or the journal
+    while the daemon is stopped, so each directory the daemon makes is its user's alone
+    (mkdir's mode is masked by the umask: it is set again after). An existing directory
+    is left as it is. Returns whether ``path`` was created.
+    """
+    missing = []
+    at = path
+    while not at.exists():
+        missing.append(at)
+        at = at.parent
+    for directory in reversed(missing):
+        directory.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(directory, 0o700)
+        fsync_dir(directory.resolve().parent)
+    return bool(missing)

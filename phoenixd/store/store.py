@@ -39,7 +39,7 @@ from phoenixd import failpoints
 from phoenixd.core.events import Event
 from phoenixd.store.damage import BadEvent, Verdict, diagnose, read_event
 from phoenixd.store.frames import Frame, mapped, read_frame, scan
-from phoenixd.store.fsio import fsync_dir, sync_data
+from phoenixd.store.fsio import make_private_dir, sync_data
 from phoenixd.store.journal import INDEX_STRIDE, Journal
 from phoenixd.store.lock import DataDirLock
 from phoenixd.store.snapshots import Snapshot, load_snapshot, write_snapshot
@@ -150,13 +150,14 @@ class Store:
         self.data_dir = data_dir
         # Start even on a journal that ends before its snapshot's revision (see damage.py).
         self.accept_journal_loss = accept_journal_loss
-        new = not data_dir.exists()
-        data_dir.mkdir(parents=True, exist_ok=True)
-        if new:
-            fsync_dir(data_dir.resolve().parent)
-        if not (data_dir / "imports").exists():
-            (data_dir / "imports").mkdir()
-            fsync_dir(data_dir)
+        make_private_dir(data_dir)
+        if data_dir.stat().st_mode & 0o077:
+            log.warning(
+                "the data dir is open to other users, who could replace handoff.key or the "
+                f"journal while phoenixd is stopped; chmod 700 {data_dir}",
+                data_dir=str(data_dir), mode=oct(data_dir.stat().st_mode & 0o777),
+            )
+        make_private_dir(data_dir / "imports")
         self._lock = DataDirLock(data_dir)
         self.space = DiskSpace(data_dir.resolve(), reserve_bytes)
         self.journal_path = data_dir / JOURNAL

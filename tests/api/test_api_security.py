@@ -27,6 +27,7 @@ BEARER = (("authorization", f"Bearer {TOKEN}"),)
 def secured(tmp_path: Path) -> Iterator[PhoenixProcess]:
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN + "\n")
+    token_file.chmod(0o600)
     with PhoenixProcess(tmp_path / "data", "--auth-token-file", str(token_file)) as d:
         yield d
 

@@ -339,6 +339,7 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzed]:
     root: Path = tmp_path_factory.mktemp("fuzz")
     token_file = root / "token"
     token_file.write_text(TOKEN + "\n")
+    token_file.chmod(0o600)
     with PhoenixProcess(root / "data", "--auth-token-file", str(token_file)) as d:
         f = Fuzzed(d)
         yield f

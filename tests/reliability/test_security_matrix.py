@@ -154,6 +154,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     root = tmp_path_factory.mktemp("matrix")
     token_file = root / "token"
     token_file.write_text(TOKEN + "\n")
+    token_file.chmod(0o600)
     with PhoenixProcess(root / "data", "--auth-token-file", str(token_file)) as d:
         old = register(d, "superseded")
         register(d, "superseded", credential=old.credential)  # a new incarnation replaces it
