@@ -25,6 +25,7 @@ from phoenixd.log import configure_logging
 from phoenixd.server.admission import StreamLimits
 from phoenixd.server.context import Services
 from phoenixd.server.grpc_server import SERVICE_NAMES, BindError, build_server
+from phoenixd.server.refusals import REFUSALS
 from phoenixd.server.sessions import SessionHub
 from phoenixd.signing import HandoffKeyError, load_or_create
 from phoenixd.store import CorruptJournal, DataDirLocked, JournalLoss, Store
@@ -233,6 +234,7 @@ class Daemon:
             await self._write_snapshot()
         await journal.close()
         self.store.close()
+        REFUSALS.flush()
         log.info("phoenixd stopped", revision=self.recorder.head_sequence)
 
 

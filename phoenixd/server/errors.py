@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import grpc
 
 from phoenixd.core import errors
+from phoenixd.server.refusals import MEMBER_CREDENTIAL, REFUSALS
 
 __all__ = ["STATUS_FOR", "Context", "status_for", "streaming", "unary"]
 
@@ -50,7 +51,7 @@ def unary(
         try:
             return await method(self, request, context)
         except errors.PhoenixError as exc:
-            await context.abort(status_for(exc), str(exc))
+            await _abort(exc, method.__name__, context)
             raise  # unreachable: abort raises
 
     return wrapper
@@ -67,6 +68,12 @@ def streaming(
             async for item in method(self, request, context):
                 yield item
         except errors.PhoenixError as exc:
-            await context.abort(status_for(exc), str(exc))
+            await _abort(exc, method.__name__, context)
 
     return wrapper
+
+
+async def _abort(exc: errors.PhoenixError, method: str, context: Context) -> None:
+    if isinstance(exc, errors.Unauthenticated):  # a credential that is not the member's own
+        REFUSALS.note(MEMBER_CREDENTIAL, method, context.peer(), str(exc))
+    await context.abort(status_for(exc), str(exc))

@@ -12,6 +12,7 @@ import grpc
 from phoenixd.server.admission import PendingStreams, Slots, StreamLimits
 from phoenixd.server.decoding import checked, tolerant
 from phoenixd.server.errors import Context
+from phoenixd.server.refusals import OPERATOR_TOKEN, REFUSALS
 
 __all__ = ["MEMBER_METHODS", "MUTATING_METHODS", "OPEN_METHODS", "Guard"]
 
@@ -129,7 +130,7 @@ class Guard(grpc.aio.ServerInterceptor):
                 grpc.StatusCode.UNAUTHENTICATED,
                 "missing or wrong operator token: send `authorization: Bearer <token>` "
                 "(the token in the daemon's --auth-token-file)",
-                streaming=handler.response_streaming,
+                streaming=handler.response_streaming, noted_as=method.rpartition("/")[2],
             ))
         if handler.unary_unary and method in MUTATING_METHODS:
             return _rebuild(handler, lambda inner: self._limited(self._gated(inner)))
@@ -212,16 +213,21 @@ async def _chained(first: Any, rest: AsyncIterator[Any]) -> AsyncIterator[Any]:
         yield item
 
 
-def _refuse(code: grpc.StatusCode, message: str, *, streaming: bool) -> Callable[..., Any]:
+def _refuse(
+    code: grpc.StatusCode, message: str, *, streaming: bool, noted_as: str,
+) -> Callable[..., Any]:
+    """A handler that refuses its call with an operator-token refusal, noted for monitoring."""
     if streaming:
 
         async def refuse_stream(request: Any, context: Context) -> Any:
+            REFUSALS.note(OPERATOR_TOKEN, noted_as, context.peer(), message)
             await context.abort(code, message)
             yield  # pragma: no cover - makes this an async generator
 
         return refuse_stream
 
     async def refuse(request: Any, context: Context) -> Any:
+        REFUSALS.note(OPERATOR_TOKEN, noted_as, context.peer(), message)
         await context.abort(code, message)
 
     return refuse
