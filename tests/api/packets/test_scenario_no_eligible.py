@@ -1,9 +1,18 @@
 """Scenario: no eligible member. A packet waits PENDING (one packet_waiting event saying why),
-and is assigned as soon as an eligible member joins; other strategies place it too."""
+and is assigned as soon as an eligible member joins, or one grows to fit it (UpdateMember);
+other strategies place it too, trust routing weighing the reliability UpdateMember sets."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf.field_mask_pb2 import FieldMask
+
 from phoenixflight.v1 import flight_recorder_service_pb2 as rpb
+from phoenixflight.v1 import member_pb2
+from phoenixflight.v1 import membership_service_pb2 as mpb
 from phoenixflight.v1 import packet_pb2
 from phoenixflight.v1 import packet_service_pb2 as ppb
 from tests.api.agents import Agent, envelope, event_data, packet_of, wait_until
@@ -57,3 +66,52 @@ def test_binpack_and_ring_strategies_place_packets(daemon: PhoenixProcess) -> No
     candidates = {c.member_id: c.eligible for c in explained.decision.candidates}
     assert candidates == {"big": True, "small": True}  # on the ring, eligible without a score
     assert explained.decision.candidates[0].member_id == explained.decision.winner
+
+
+def _update(daemon: PhoenixProcess, member_id: str, paths: list[str], **fields: object) -> Any:
+    return daemon.members.UpdateMember(mpb.UpdateMemberRequest(
+        member=member_pb2.Member(member_id=member_id, **fields),  # type: ignore[arg-type]
+        update_mask=FieldMask(paths=paths),
+    ), timeout=10).member
+
+
+def test_update_member_capacity_and_reliability_change_placement(daemon: PhoenixProcess) -> None:
+    Agent(daemon, "grows", "ocr", capacity={"cpu": 1, "memory": 1024})
+    packets = daemon.packets
+    big = envelope("fp-big", "ocr", demand=packet_pb2.Demand(cpu=4, memory=512))
+    assert packets.SubmitPacket(ppb.SubmitPacketRequest(packet=big)).packet.current_owner == ""
+    grown = _update(daemon, "grows", ["capacity"],
+                    capacity=member_pb2.Capacity(cpu=8, memory=4096))
+    assert (grown.capacity.cpu, grown.capacity.memory) == (8, 4096)
+    got = daemon.members.GetMember(mpb.GetMemberRequest(member_id="grows")).member
+    assert (got.capacity.cpu, got.capacity.memory) == (8, 4096)
+    placed = wait_until(lambda: (p := packet_of(daemon, "fp-big")).current_owner and p)
+    assert placed.current_owner == "grows"  # now it fits
+
+    Agent(daemon, "steady", "nlp", trust_score=0.8)
+    Agent(daemon, "shaky", "nlp", trust_score=0.8)
+    shaken = _update(daemon, "shaky", ["reliability"], reliability=0.1)
+    assert shaken.reliability == 0.1
+    listed = daemon.members.ListMembers(mpb.ListMembersRequest(capability="nlp")).members
+    assert {m.member_id: m.reliability for m in listed} == {"steady": 1.0, "shaky": 0.1}
+    # Trust routing weighs reliability: with equal trust, the reliable member wins.
+    for i in range(3):
+        packet = envelope(f"fp-trust-{i}", "nlp", strategy=packet_pb2.STRATEGY_TRUST)
+        owner = packets.SubmitPacket(ppb.SubmitPacketRequest(packet=packet)).packet.current_owner
+        assert owner == "steady"
+    _update(daemon, "steady", ["reliability"], reliability=0.05)
+    packet = envelope("fp-trust-after", "nlp", strategy=packet_pb2.STRATEGY_TRUST)
+    assert packets.SubmitPacket(ppb.SubmitPacketRequest(packet=packet)).packet.current_owner == (
+        "shaky")
+
+    for paths, fields in (
+        (["reliability"], {"reliability": 1.5}),
+        (["reliability"], {"reliability": -0.1}),
+        (["capacity"], {"capacity": member_pb2.Capacity(cpu=-1, memory=1)}),
+        (["capacity"], {"capacity": member_pb2.Capacity(cpu=float("nan"), memory=1)}),
+    ):
+        with pytest.raises(grpc.RpcError) as info:
+            _update(daemon, "shaky", paths, **fields)
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT, (paths, fields)
+    assert daemon.members.GetMember(mpb.GetMemberRequest(member_id="shaky")).member.reliability == (
+        0.1)  # a refused update changes nothing
