@@ -114,3 +114,23 @@ def test_update_member_capacity_and_reliability_change_placement(daemon: Phoenix
         assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT, (paths, fields)
     assert daemon.members.GetMember(mpb.GetMemberRequest(member_id="shaky")).member.reliability == (
         0.1)  # a refused update changes nothing
+
+
+def test_pending_packets_keep_their_age_order_across_a_restart(daemon: PhoenixProcess) -> None:
+    # Submitted in an order their ids do not sort in; the snapshot lists packets by id.
+    order = ["fp-m", "fp-c", "fp-x", "fp-a"]
+    for packet_id in order:
+        packet = envelope(packet_id, "ocr", demand=packet_pb2.Demand(cpu=1, memory=256))
+        daemon.packets.SubmitPacket(ppb.SubmitPacketRequest(packet=packet))
+    daemon.restart()  # a clean stop writes a snapshot, and the start restores from it
+    started = daemon.recorder.QueryEvents(rpb.QueryEventsRequest(types=["daemon_started"]))
+    assert event_data(started.events[-1])["snapshot_revision"] > 0  # restored, not replayed
+    # A member with room for one packet at a time takes them oldest first.
+    Agent(daemon, "one-at-a-time", "ocr", capacity={"cpu": 1, "memory": 1024})
+    served = []
+    for packet_id in order:
+        owned = wait_until(lambda: next(
+            (p for p in order if p not in served and packet_of(daemon, p).current_owner), None))
+        served.append(owned)
+        daemon.packets.CancelPacket(ppb.CancelPacketRequest(packet_id=owned, reason="next"))
+        assert packet_id == owned, served
