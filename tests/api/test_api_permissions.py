@@ -18,6 +18,17 @@ class UnmaskedProcess(PhoenixProcess):
         return ["sh", "-c", 'umask 000 && exec "$@"', "sh", *super().command()]
 
 
+def start_exit_code(daemon: PhoenixProcess) -> int:
+    """The exit code of a start that must be refused (a daemon that serves instead is stopped)."""
+    proc = daemon.spawn()
+    try:
+        return proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
@@ -42,7 +53,7 @@ def test_a_handoff_key_others_can_read_refuses_start(tmp_path: Path) -> None:
     key = data / "handoff.key"
     key.chmod(0o644)
     daemon = PhoenixProcess(data)
-    assert daemon.spawn().wait(30) == 2
+    assert start_exit_code(daemon) == 2
     log = daemon.log()
     assert f"{key} has mode 644" in log and f"chmod 600 {key}" in log, log[-2000:]
     key.chmod(0o600)
@@ -55,7 +66,7 @@ def test_a_token_file_others_can_read_refuses_start(tmp_path: Path) -> None:
     token.write_text("s3cret-operator-token\n")
     token.chmod(0o640)
     daemon = PhoenixProcess(tmp_path / "data", "--auth-token-file", str(token))
-    assert daemon.spawn().wait(30) == 2
+    assert start_exit_code(daemon) == 2
     log = daemon.log()
     assert f"{token} has mode 640" in log and f"chmod 600 {token}" in log, log[-2000:]
     assert "s3cret-operator-token" not in log
