@@ -63,9 +63,11 @@ soak: venv
 
 gen: venv
 	$(BIN)/python scripts/gen_protos.py
+	$(BIN)/python scripts/gen_sync_client.py
 
 check-gen: venv
 	$(BIN)/python scripts/gen_protos.py --check
+	$(BIN)/python scripts/gen_sync_client.py --check
 
 proto-lint: venv
 	$(BUF) lint

@@ -1,4 +1,4 @@
-"""The asyncio PhoenixFlight client: the same methods as Client, awaited (streams are async).
+"""The asyncio PhoenixFlight client: one typed method per RPC, awaited (streams are async).
 
     from phoenixflight.aio import AsyncClient
 
@@ -6,18 +6,33 @@
         packet = await pf.get_packet("fp-001")
         async for event in pf.watch_events(after_sequence=0):
             ...
+
+Make it inside the event loop that uses it (grpc.aio channels belong to one loop).
+Every method raises PhoenixFlightError (status code + message) when the daemon
+refuses a call or cannot be reached; streams raise it while being iterated.
+
+This module is the client's one source: the synchronous Client (client.py) is
+written from it by scripts/gen_sync_client.py, which drops the awaits, so that the
+two faces cannot drift apart.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+)
 from typing import Any, TypeVar
 
 import grpc
 
 from phoenixflight import _requests as build
 from phoenixflight._connect import Connection, PhoenixFlightError
-from phoenixflight.client import Client
 from phoenixflight.v1 import flight_recorder_service_pb2 as rec
 from phoenixflight.v1 import flight_recorder_service_pb2_grpc as rec_grpc
 from phoenixflight.v1 import member_pb2 as mem
@@ -36,10 +51,7 @@ Page = TypeVar("Page", bound=build.Paged)
 
 
 class AsyncClient:
-    """An asyncio connection to one phoenixd; see Client for what each method does.
-
-    Make it inside the event loop that uses it (grpc.aio channels belong to one loop).
-    """
+    """A connection to one phoenixd, with typed helpers for every RPC."""
 
     def __init__(
         self,
@@ -64,35 +76,40 @@ class AsyncClient:
     async def close(self) -> None:
         await self._channel.close()
 
-    async def _call(self, method: grpc.aio.UnaryUnaryMultiCallable[Req, Resp], request: Req
-                    ) -> Resp:
+    async def _call(
+        self, method: grpc.aio.UnaryUnaryMultiCallable[Req, Resp], request: Req
+    ) -> Resp:
         try:
             return await method(request, timeout=self.timeout, metadata=self.connection.metadata)
         except grpc.RpcError as exc:
             raise PhoenixFlightError(exc.code(), exc.details() or "") from None
 
-    async def _stream(
+    def _open(
         self,
         method: grpc.aio.UnaryStreamMultiCallable[Req, Resp]
         | grpc.aio.StreamStreamMultiCallable[Any, Resp],
         request: Any,
     ) -> AsyncGenerator[Resp, None]:
-        """A server (or bidi, given a request iterator) stream, with errors translated."""
-        call = method(request, metadata=self.connection.metadata)
+        """Start a server (or bidi, given a request iterator) stream now, so that "from now"
+        means this call; errors are translated as it is read."""
+        # Streams run until the caller stops reading: no deadline.
         try:
-            async for item in call:
-                yield item
+            call = method(request, timeout=None, metadata=self.connection.metadata)
         except grpc.RpcError as exc:
             raise PhoenixFlightError(exc.code(), exc.details() or "") from None
-        finally:
-            call.cancel()
+        return _translated(call)
 
     # -- members --------------------------------------------------------------------
 
-    async def register_member(self, member_id: str, *capabilities: str, **fields: Any
-                              ) -> tuple[mem.Member, str]:
-        resp = await self._call(self.members.RegisterMember,
-                                build.register_member(member_id, capabilities, **fields))
+    async def register_member(
+        self, member_id: str, *capabilities: str, **fields: Any
+    ) -> tuple[mem.Member, str]:
+        """Register (or re-register, with the current credential); returns (member, credential).
+
+        ``fields``: kind, trust_score, reliability, labels, cpu, memory, lease_ttl, credential.
+        """
+        resp = await self._call(
+            self.members.RegisterMember, build.register_member(member_id, capabilities, **fields))
         return resp.member, resp.credential
 
     async def heartbeat(self, member_id: str, credential: str) -> ms.HeartbeatResponse:
@@ -104,48 +121,65 @@ class AsyncClient:
         return resp.member
 
     async def list_members(self, **filters: Any) -> ms.ListMembersResponse:
-        return await self._call(
-            self.members.ListMembers, build.list_members(**filters))
+        """One page. ``filters``: statuses (names: ACTIVE, ...), capability, label_selector,
+        page_size, page_token."""
+        return await self._call(self.members.ListMembers, build.list_members(**filters))
 
     def iter_members(self, **filters: Any) -> AsyncGenerator[mem.Member, None]:
-        return _pages(lambda token: self.list_members(page_token=token, **filters),
-                      lambda page: page.members)
+        """Every matching member, following page tokens."""
+        return _pages(
+            lambda token: self.list_members(page_token=token, **filters),
+            lambda page: page.members)
 
     async def update_member(self, member_id: str, **changes: Any) -> mem.Member:
-        resp = await self._call(self.members.UpdateMember,
-                                build.update_member(member_id, **changes))
+        """Change only the fields given: capabilities, labels, trust_score, reliability,
+        cpu and memory (together)."""
+        resp = await self._call(
+            self.members.UpdateMember, build.update_member(member_id, **changes))
         return resp.member
 
-    async def drain_member(self, member_id: str, reason: str = "",
-                           deadline: float | None = None) -> mem.Member:
-        resp = await self._call(self.members.DrainMember,
-                                build.drain_member(member_id, reason, deadline))
+    async def drain_member(
+        self, member_id: str, reason: str = "", deadline: float | None = None
+    ) -> mem.Member:
+        resp = await self._call(
+            self.members.DrainMember, build.drain_member(member_id, reason, deadline))
         return resp.member
 
     async def retire_member(self, member_id: str, reason: str = "") -> mem.Member:
-        resp = await self._call(self.members.RetireMember,
-                                ms.RetireMemberRequest(member_id=member_id, reason=reason))
+        resp = await self._call(
+            self.members.RetireMember, ms.RetireMemberRequest(member_id=member_id, reason=reason))
         return resp.member
 
-    def watch_members(self, *, after_revision: int | None = None, member_id: str = ""
-                      ) -> AsyncGenerator[ms.WatchMembersResponse, None]:
-        return self._stream(self.members.WatchMembers,
-                            build.watch_members(after_revision, member_id))
+    def watch_members(
+        self, *, after_revision: int | None = None, member_id: str = ""
+    ) -> AsyncGenerator[ms.WatchMembersResponse, None]:
+        return self._open(
+            self.members.WatchMembers, build.watch_members(after_revision, member_id))
 
     async def list_capabilities(self, include_inactive: bool = False) -> list[ms.Capability]:
-        return [cap async for cap in _pages(
+        """The whole capability directory (every page)."""
+        pages = _pages(
             lambda token: self._call(self.members.ListCapabilities, ms.ListCapabilitiesRequest(
                 include_inactive=include_inactive, page_token=token)),
-            lambda page: page.capabilities)]
+            lambda page: page.capabilities)
+        return [capability async for capability in pages]
 
-    def open_session(self, requests: AsyncIterator[ms.OpenSessionRequest]
-                     ) -> AsyncGenerator[ms.OpenSessionResponse, None]:
-        return self._stream(self.members.OpenSession, requests)
+    def open_session(
+        self, requests: AsyncIterator[ms.OpenSessionRequest]
+    ) -> AsyncGenerator[ms.OpenSessionResponse, None]:
+        """The member's session stream (the Member worker drives it).
+
+        ``requests`` yields the session's messages (open first, then heartbeats, drain);
+        on the sync client it is read from grpc's own thread, so it may block between them.
+        """
+        return self._open(self.members.OpenSession, requests)
 
     # -- packets --------------------------------------------------------------------
 
-    async def submit_packet(self, packet: pkt.FlightPacket | Mapping[str, Any]
-                            ) -> pkt.FlightPacket:
+    async def submit_packet(
+        self, packet: pkt.FlightPacket | Mapping[str, Any]
+    ) -> pkt.FlightPacket:
+        """Submit a FlightPacket, or an envelope dict in the seed's (or the API's) JSON shape."""
         resp = await self._call(self.packets.SubmitPacket, build.submit_packet(packet))
         return resp.packet
 
@@ -154,35 +188,39 @@ class AsyncClient:
         return resp.packet
 
     async def list_packets(self, **filters: Any) -> ps.ListPacketsResponse:
-        return await self._call(
-            self.packets.ListPackets, build.list_packets(**filters))
+        """One page. ``filters``: statuses, owner, workload_type, lineage_id, full (with
+        checkpoint state and result), page_size, page_token."""
+        return await self._call(self.packets.ListPackets, build.list_packets(**filters))
 
     def iter_packets(self, **filters: Any) -> AsyncGenerator[pkt.FlightPacket, None]:
-        return _pages(lambda token: self.list_packets(page_token=token, **filters),
-                      lambda page: page.packets)
+        return _pages(
+            lambda token: self.list_packets(page_token=token, **filters),
+            lambda page: page.packets)
 
     async def cancel_packet(self, packet_id: str, reason: str = "") -> pkt.FlightPacket:
-        resp = await self._call(self.packets.CancelPacket,
-                                ps.CancelPacketRequest(packet_id=packet_id, reason=reason))
+        resp = await self._call(
+            self.packets.CancelPacket, ps.CancelPacketRequest(packet_id=packet_id, reason=reason))
         return resp.packet
 
-    async def handoff_packet(self, packet_id: str, target: str = "", reason: str = ""
-                             ) -> pkt.FlightPacket:
+    async def handoff_packet(
+        self, packet_id: str, target: str = "", reason: str = ""
+    ) -> pkt.FlightPacket:
         resp = await self._call(self.packets.HandoffPacket, ps.HandoffPacketRequest(
             packet_id=packet_id, target_member_id=target, reason=reason))
         return resp.packet
 
     async def explain_assignment(self, packet_id: str, epoch: int = 0) -> ps.Decision:
-        resp = await self._call(self.packets.ExplainAssignment,
-                                ps.ExplainAssignmentRequest(packet_id=packet_id, epoch=epoch))
+        resp = await self._call(
+            self.packets.ExplainAssignment,
+            ps.ExplainAssignmentRequest(packet_id=packet_id, epoch=epoch))
         return resp.decision
 
     async def get_handoff_key(self) -> ps.GetHandoffKeyResponse:
-        return await self._call(
-            self.packets.GetHandoffKey, ps.GetHandoffKeyRequest())
+        return await self._call(self.packets.GetHandoffKey, ps.GetHandoffKeyRequest())
 
-    async def ack_packet(self, member_id: str, credential: str, packet_id: str, epoch: int
-                         ) -> pkt.FlightPacket:
+    async def ack_packet(
+        self, member_id: str, credential: str, packet_id: str, epoch: int
+    ) -> pkt.FlightPacket:
         resp = await self._call(self.packets.AckPacket, ps.AckPacketRequest(
             member_id=member_id, credential=credential, packet_id=packet_id, epoch=epoch))
         return resp.packet
@@ -211,35 +249,57 @@ class AsyncClient:
             member_id, credential, packet_id, epoch, reason, permanent))
         return resp.packet
 
-    def watch_assignments(self, member_id: str, credential: str
-                          ) -> AsyncGenerator[ps.WatchAssignmentsResponse, None]:
-        return self._stream(self.packets.WatchAssignments, ps.WatchAssignmentsRequest(
+    def watch_assignments(
+        self, member_id: str, credential: str
+    ) -> AsyncGenerator[ps.WatchAssignmentsResponse, None]:
+        return self._open(self.packets.WatchAssignments, ps.WatchAssignmentsRequest(
             member_id=member_id, credential=credential))
 
     # -- the Flight Recorder ----------------------------------------------------------
 
     async def query_events(self, **filters: Any) -> rec.QueryEventsResponse:
-        return await self._call(
-            self.recorder.QueryEvents, build.query_events(**filters))
+        """One page. ``filters``: types, member_id, packet_id, start_time and end_time (epoch
+        seconds), after_sequence, page_size, page_token."""
+        return await self._call(self.recorder.QueryEvents, build.query_events(**filters))
 
     def iter_events(self, **filters: Any) -> AsyncGenerator[rec.Event, None]:
-        return _pages(lambda token: self.query_events(page_token=token, **filters),
-                      lambda page: page.events)
+        return _pages(
+            lambda token: self.query_events(page_token=token, **filters),
+            lambda page: page.events)
 
-    async def watch_events(self, **filters: Any) -> AsyncGenerator[rec.Event, None]:
-        async for item in self._stream(self.recorder.WatchEvents,
-                                       build.watch_events(**filters)):
-            yield item.event
+    def watch_events(self, **filters: Any) -> AsyncGenerator[rec.Event, None]:
+        """Events after ``after_sequence`` (None: from now), then live; filters as QueryEvents."""
+        return _events(self._open(self.recorder.WatchEvents, build.watch_events(**filters)))
 
     async def verify_chain(self) -> rec.VerifyChainResponse:
-        return await self._call(
-            self.recorder.VerifyChain, rec.VerifyChainRequest())
+        return await self._call(self.recorder.VerifyChain, rec.VerifyChainRequest())
 
-    async def export_lineage(self, *, packet_id: str = "", lineage_id: str = ""
-                             ) -> rec.ExportLineageResponse:
+    async def export_lineage(
+        self, *, packet_id: str = "", lineage_id: str = ""
+    ) -> rec.ExportLineageResponse:
         return await self._call(
             self.recorder.ExportLineage,
             rec.ExportLineageRequest(packet_id=packet_id, lineage_id=lineage_id))
+
+
+async def _translated(call: AsyncIterable[T]) -> AsyncGenerator[T, None]:
+    """The items of a started stream, its errors as PhoenixFlightError; cancelled when left."""
+    try:
+        async for item in call:
+            yield item
+    except grpc.RpcError as exc:
+        raise PhoenixFlightError(exc.code(), exc.details() or "") from None
+    finally:
+        cancel = getattr(call, "cancel", None)
+        if cancel is not None:
+            cancel()
+
+
+async def _events(
+    stream: AsyncIterator[rec.WatchEventsResponse],
+) -> AsyncGenerator[rec.Event, None]:
+    async for item in stream:
+        yield item.event
 
 
 async def _pages(
@@ -253,14 +313,3 @@ async def _pages(
             yield item
         if not (token := page.next_page_token):
             return
-
-
-def _share_docstrings() -> None:
-    """Each method's docstring is written once, on Client, and shown on both faces."""
-    for name, method in vars(AsyncClient).items():
-        twin = getattr(Client, name, None)
-        if callable(method) and not name.startswith("_") and twin is not None:
-            method.__doc__ = twin.__doc__
-
-
-_share_docstrings()

@@ -8,11 +8,14 @@
 
 Every method raises PhoenixFlightError (status code + message) when the daemon
 refuses a call or cannot be reached; streams raise it while being iterated.
+
+GENERATED from aio.py by scripts/gen_sync_client.py: do not edit; change aio.py and
+run `make gen`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
 import grpc
@@ -30,9 +33,9 @@ from phoenixflight.v1 import packet_service_pb2_grpc as ps_grpc
 
 __all__ = ["Client"]
 
-T = TypeVar("T")
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
+T = TypeVar("T")
 Page = TypeVar("Page", bound=build.Paged)
 
 
@@ -62,28 +65,28 @@ class Client:
     def close(self) -> None:
         self._channel.close()
 
-    def _call(self, method: grpc.UnaryUnaryMultiCallable[Req, Resp], request: Req) -> Resp:
+    def _call(
+        self, method: grpc.UnaryUnaryMultiCallable[Req, Resp], request: Req
+    ) -> Resp:
         try:
             return method(request, timeout=self.timeout, metadata=self.connection.metadata)
         except grpc.RpcError as exc:
             raise PhoenixFlightError(exc.code(), exc.details() or "") from None
 
-    def _open(self, method: grpc.UnaryStreamMultiCallable[Req, Resp], request: Req
-              ) -> Iterator[Resp]:
-        """Start a server stream now (so "from now" means this call), errors translated."""
+    def _open(
+        self,
+        method: grpc.UnaryStreamMultiCallable[Req, Resp]
+        | grpc.StreamStreamMultiCallable[Any, Resp],
+        request: Any,
+    ) -> Generator[Resp, None, None]:
+        """Start a server (or bidi, given a request iterator) stream now, so that "from now"
+        means this call; errors are translated as it is read."""
         # Streams run until the caller stops reading: no deadline.
-        return self._stream(method(request, timeout=None, metadata=self.connection.metadata))
-
-    @staticmethod
-    def _stream(call: Iterable[T]) -> Iterator[T]:
         try:
-            yield from call
+            call = method(request, timeout=None, metadata=self.connection.metadata)
         except grpc.RpcError as exc:
             raise PhoenixFlightError(exc.code(), exc.details() or "") from None
-        finally:
-            cancel = getattr(call, "cancel", None)
-            if cancel is not None:
-                cancel()
+        return _translated(call)
 
     # -- members --------------------------------------------------------------------
 
@@ -94,171 +97,202 @@ class Client:
 
         ``fields``: kind, trust_score, reliability, labels, cpu, memory, lease_ttl, credential.
         """
-        resp = self._call(self.members.RegisterMember,
-                          build.register_member(member_id, capabilities, **fields))
+        resp = self._call(
+            self.members.RegisterMember, build.register_member(member_id, capabilities, **fields))
         return resp.member, resp.credential
 
     def heartbeat(self, member_id: str, credential: str) -> ms.HeartbeatResponse:
-        return self._call(self.members.Heartbeat,
-                          ms.HeartbeatRequest(member_id=member_id, credential=credential))
+        return self._call(
+            self.members.Heartbeat, ms.HeartbeatRequest(member_id=member_id, credential=credential))
 
     def get_member(self, member_id: str) -> mem.Member:
-        return self._call(self.members.GetMember,
-                          ms.GetMemberRequest(member_id=member_id)).member
+        resp = self._call(self.members.GetMember, ms.GetMemberRequest(member_id=member_id))
+        return resp.member
 
     def list_members(self, **filters: Any) -> ms.ListMembersResponse:
         """One page. ``filters``: statuses (names: ACTIVE, ...), capability, label_selector,
         page_size, page_token."""
-        return self._call(self.members.ListMembers,
-                          build.list_members(**filters))
+        return self._call(self.members.ListMembers, build.list_members(**filters))
 
-    def iter_members(self, **filters: Any) -> Iterator[mem.Member]:
+    def iter_members(self, **filters: Any) -> Generator[mem.Member, None, None]:
         """Every matching member, following page tokens."""
-        return _pages(lambda token: self.list_members(page_token=token, **filters),
-                      lambda page: page.members)
+        return _pages(
+            lambda token: self.list_members(page_token=token, **filters),
+            lambda page: page.members)
 
     def update_member(self, member_id: str, **changes: Any) -> mem.Member:
         """Change only the fields given: capabilities, labels, trust_score, reliability,
         cpu and memory (together)."""
-        request = build.update_member(member_id, **changes)
-        return self._call(self.members.UpdateMember, request).member
+        resp = self._call(
+            self.members.UpdateMember, build.update_member(member_id, **changes))
+        return resp.member
 
-    def drain_member(self, member_id: str, reason: str = "", deadline: float | None = None
-                     ) -> mem.Member:
-        request = build.drain_member(member_id, reason, deadline)
-        return self._call(self.members.DrainMember, request).member
+    def drain_member(
+        self, member_id: str, reason: str = "", deadline: float | None = None
+    ) -> mem.Member:
+        resp = self._call(
+            self.members.DrainMember, build.drain_member(member_id, reason, deadline))
+        return resp.member
 
     def retire_member(self, member_id: str, reason: str = "") -> mem.Member:
-        request = ms.RetireMemberRequest(member_id=member_id, reason=reason)
-        return self._call(self.members.RetireMember, request).member
+        resp = self._call(
+            self.members.RetireMember, ms.RetireMemberRequest(member_id=member_id, reason=reason))
+        return resp.member
 
-    def watch_members(self, *, after_revision: int | None = None, member_id: str = ""
-                      ) -> Iterator[ms.WatchMembersResponse]:
-        request = build.watch_members(after_revision, member_id)
-        return self._open(self.members.WatchMembers, request)
+    def watch_members(
+        self, *, after_revision: int | None = None, member_id: str = ""
+    ) -> Generator[ms.WatchMembersResponse, None, None]:
+        return self._open(
+            self.members.WatchMembers, build.watch_members(after_revision, member_id))
 
     def list_capabilities(self, include_inactive: bool = False) -> list[ms.Capability]:
         """The whole capability directory (every page)."""
-        return list(_pages(
+        pages = _pages(
             lambda token: self._call(self.members.ListCapabilities, ms.ListCapabilitiesRequest(
                 include_inactive=include_inactive, page_token=token)),
-            lambda page: page.capabilities))
+            lambda page: page.capabilities)
+        return [capability for capability in pages]
 
-    def open_session(self, requests: Iterator[ms.OpenSessionRequest]
-                     ) -> Iterator[ms.OpenSessionResponse]:
+    def open_session(
+        self, requests: Iterator[ms.OpenSessionRequest]
+    ) -> Generator[ms.OpenSessionResponse, None, None]:
         """The member's session stream (the Member worker drives it).
 
         ``requests`` yields the session's messages (open first, then heartbeats, drain);
         on the sync client it is read from grpc's own thread, so it may block between them.
         """
-        try:
-            call = self.members.OpenSession(requests, metadata=self.connection.metadata)
-        except grpc.RpcError as exc:
-            raise PhoenixFlightError(exc.code(), exc.details() or "") from None
-        return self._stream(call)
+        return self._open(self.members.OpenSession, requests)
 
     # -- packets --------------------------------------------------------------------
 
-    def submit_packet(self, packet: pkt.FlightPacket | Mapping[str, Any]) -> pkt.FlightPacket:
+    def submit_packet(
+        self, packet: pkt.FlightPacket | Mapping[str, Any]
+    ) -> pkt.FlightPacket:
         """Submit a FlightPacket, or an envelope dict in the seed's (or the API's) JSON shape."""
-        return self._call(self.packets.SubmitPacket,
-                          build.submit_packet(packet)).packet
+        resp = self._call(self.packets.SubmitPacket, build.submit_packet(packet))
+        return resp.packet
 
     def get_packet(self, packet_id: str) -> pkt.FlightPacket:
-        return self._call(self.packets.GetPacket,
-                          ps.GetPacketRequest(packet_id=packet_id)).packet
+        resp = self._call(self.packets.GetPacket, ps.GetPacketRequest(packet_id=packet_id))
+        return resp.packet
 
     def list_packets(self, **filters: Any) -> ps.ListPacketsResponse:
         """One page. ``filters``: statuses, owner, workload_type, lineage_id, full (with
         checkpoint state and result), page_size, page_token."""
-        return self._call(self.packets.ListPackets,
-                          build.list_packets(**filters))
+        return self._call(self.packets.ListPackets, build.list_packets(**filters))
 
-    def iter_packets(self, **filters: Any) -> Iterator[pkt.FlightPacket]:
-        return _pages(lambda token: self.list_packets(page_token=token, **filters),
-                      lambda page: page.packets)
+    def iter_packets(self, **filters: Any) -> Generator[pkt.FlightPacket, None, None]:
+        return _pages(
+            lambda token: self.list_packets(page_token=token, **filters),
+            lambda page: page.packets)
 
     def cancel_packet(self, packet_id: str, reason: str = "") -> pkt.FlightPacket:
-        request = ps.CancelPacketRequest(packet_id=packet_id, reason=reason)
-        return self._call(self.packets.CancelPacket, request).packet
+        resp = self._call(
+            self.packets.CancelPacket, ps.CancelPacketRequest(packet_id=packet_id, reason=reason))
+        return resp.packet
 
-    def handoff_packet(self, packet_id: str, target: str = "", reason: str = ""
-                       ) -> pkt.FlightPacket:
-        request = ps.HandoffPacketRequest(packet_id=packet_id, target_member_id=target,
-                                          reason=reason)
-        return self._call(self.packets.HandoffPacket, request).packet
+    def handoff_packet(
+        self, packet_id: str, target: str = "", reason: str = ""
+    ) -> pkt.FlightPacket:
+        resp = self._call(self.packets.HandoffPacket, ps.HandoffPacketRequest(
+            packet_id=packet_id, target_member_id=target, reason=reason))
+        return resp.packet
 
     def explain_assignment(self, packet_id: str, epoch: int = 0) -> ps.Decision:
-        request = ps.ExplainAssignmentRequest(packet_id=packet_id, epoch=epoch)
-        return self._call(self.packets.ExplainAssignment,
-                          request).decision
+        resp = self._call(
+            self.packets.ExplainAssignment,
+            ps.ExplainAssignmentRequest(packet_id=packet_id, epoch=epoch))
+        return resp.decision
 
     def get_handoff_key(self) -> ps.GetHandoffKeyResponse:
-        return self._call(self.packets.GetHandoffKey,
-                          ps.GetHandoffKeyRequest())
+        return self._call(self.packets.GetHandoffKey, ps.GetHandoffKeyRequest())
 
-    def ack_packet(self, member_id: str, credential: str, packet_id: str, epoch: int
-                   ) -> pkt.FlightPacket:
-        request = ps.AckPacketRequest(member_id=member_id, credential=credential,
-                                      packet_id=packet_id, epoch=epoch)
-        return self._call(self.packets.AckPacket, request).packet
+    def ack_packet(
+        self, member_id: str, credential: str, packet_id: str, epoch: int
+    ) -> pkt.FlightPacket:
+        resp = self._call(self.packets.AckPacket, ps.AckPacketRequest(
+            member_id=member_id, credential=credential, packet_id=packet_id, epoch=epoch))
+        return resp.packet
 
     def save_checkpoint(
         self, member_id: str, credential: str, packet_id: str, epoch: int,
         state: Mapping[str, Any], step: str = "",
     ) -> pkt.FlightPacket:
-        request = build.save_checkpoint(member_id, credential, packet_id, epoch, state, step)
-        return self._call(self.packets.SaveCheckpoint,
-                          request).packet
+        resp = self._call(self.packets.SaveCheckpoint, build.save_checkpoint(
+            member_id, credential, packet_id, epoch, state, step))
+        return resp.packet
 
     def complete_packet(
         self, member_id: str, credential: str, packet_id: str, epoch: int,
         result: Mapping[str, Any] | None = None,
     ) -> pkt.FlightPacket:
-        request = build.complete_packet(member_id, credential, packet_id, epoch, result)
-        return self._call(self.packets.CompletePacket,
-                          request).packet
+        resp = self._call(self.packets.CompletePacket, build.complete_packet(
+            member_id, credential, packet_id, epoch, result))
+        return resp.packet
 
     def fail_packet(
         self, member_id: str, credential: str, packet_id: str, epoch: int, reason: str,
         permanent: bool = False,
     ) -> pkt.FlightPacket:
-        request = build.fail_packet(member_id, credential, packet_id, epoch, reason, permanent)
-        return self._call(self.packets.FailPacket, request).packet
+        resp = self._call(self.packets.FailPacket, build.fail_packet(
+            member_id, credential, packet_id, epoch, reason, permanent))
+        return resp.packet
 
-    def watch_assignments(self, member_id: str, credential: str
-                          ) -> Iterator[ps.WatchAssignmentsResponse]:
-        request = ps.WatchAssignmentsRequest(member_id=member_id, credential=credential)
-        return self._open(self.packets.WatchAssignments, request)
+    def watch_assignments(
+        self, member_id: str, credential: str
+    ) -> Generator[ps.WatchAssignmentsResponse, None, None]:
+        return self._open(self.packets.WatchAssignments, ps.WatchAssignmentsRequest(
+            member_id=member_id, credential=credential))
 
     # -- the Flight Recorder ----------------------------------------------------------
 
     def query_events(self, **filters: Any) -> rec.QueryEventsResponse:
         """One page. ``filters``: types, member_id, packet_id, start_time and end_time (epoch
         seconds), after_sequence, page_size, page_token."""
-        return self._call(self.recorder.QueryEvents,
-                          build.query_events(**filters))
+        return self._call(self.recorder.QueryEvents, build.query_events(**filters))
 
-    def iter_events(self, **filters: Any) -> Iterator[rec.Event]:
-        return _pages(lambda token: self.query_events(page_token=token, **filters),
-                      lambda page: page.events)
+    def iter_events(self, **filters: Any) -> Generator[rec.Event, None, None]:
+        return _pages(
+            lambda token: self.query_events(page_token=token, **filters),
+            lambda page: page.events)
 
-    def watch_events(self, **filters: Any) -> Iterator[rec.Event]:
+    def watch_events(self, **filters: Any) -> Generator[rec.Event, None, None]:
         """Events after ``after_sequence`` (None: from now), then live; filters as QueryEvents."""
-        stream = self._open(self.recorder.WatchEvents, build.watch_events(**filters))
-        return (item.event for item in stream)
+        return _events(self._open(self.recorder.WatchEvents, build.watch_events(**filters)))
 
     def verify_chain(self) -> rec.VerifyChainResponse:
-        return self._call(self.recorder.VerifyChain,
-                          rec.VerifyChainRequest())
+        return self._call(self.recorder.VerifyChain, rec.VerifyChainRequest())
 
-    def export_lineage(self, *, packet_id: str = "", lineage_id: str = ""
-                       ) -> rec.ExportLineageResponse:
-        request = rec.ExportLineageRequest(packet_id=packet_id, lineage_id=lineage_id)
-        return self._call(self.recorder.ExportLineage, request)
+    def export_lineage(
+        self, *, packet_id: str = "", lineage_id: str = ""
+    ) -> rec.ExportLineageResponse:
+        return self._call(
+            self.recorder.ExportLineage,
+            rec.ExportLineageRequest(packet_id=packet_id, lineage_id=lineage_id))
 
 
-def _pages(fetch: Callable[[str], Page], items: Callable[[Page], Iterable[T]]) -> Iterator[T]:
+def _translated(call: Iterable[T]) -> Generator[T, None, None]:
+    """The items of a started stream, its errors as PhoenixFlightError; cancelled when left."""
+    try:
+        yield from call
+    except grpc.RpcError as exc:
+        raise PhoenixFlightError(exc.code(), exc.details() or "") from None
+    finally:
+        cancel = getattr(call, "cancel", None)
+        if cancel is not None:
+            cancel()
+
+
+def _events(
+    stream: Iterator[rec.WatchEventsResponse],
+) -> Generator[rec.Event, None, None]:
+    for item in stream:
+        yield item.event
+
+
+def _pages(
+    fetch: Callable[[str], Page], items: Callable[[Page], Iterable[T]],
+) -> Generator[T, None, None]:
     """Every item of every page, fetching each page (by its token) as the last runs out."""
     token = ""
     while True:
