@@ -1,6 +1,7 @@
 """Layering, enforced: the domain core imports no grpc, no generated code and no outer layer;
-the store does not import the server; and every module imports on its own (no cycles that
-only work in a lucky import order)."""
+the store does not import the server; the server uses the store only through its package; the
+SDK never imports the daemon; the kernel imports nothing of the project; and every module
+imports on its own (no cycles that only work in a lucky import order)."""
 
 from __future__ import annotations
 
@@ -56,6 +57,53 @@ def test_layer_imports_nothing_above_it(layer: str) -> None:
             if any(name == f or name.startswith(f + ".") for f in FORBIDDEN[layer]):
                 bad.append(f"{path.relative_to(ROOT)} imports {name}")
     assert not bad, "\n".join(bad)
+
+
+STORE = PACKAGE / "store"
+KERNEL = [PACKAGE / "ring.py", PACKAGE / "_ring_py.py"]
+SDK = ROOT / "clients" / "python" / "phoenixflight"
+
+
+def test_the_server_uses_the_store_only_through_its_package() -> None:
+    # The store's modules (journal, frames, snapshots...) are its own business: a second
+    # backend (etcd) must be able to stand behind the names phoenixd.store exports.
+    internal = {p.stem for p in STORE.glob("*.py") if p.stem != "__init__"}
+    bad = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for layer in ("server", "cli")
+        for path in sorted((PACKAGE / layer).rglob("*.py"))
+        for name in _imports(path)
+        if name.startswith("phoenixd.store.") and name.split(".")[2] in internal
+    ]
+    assert not bad, "the server and CLI use only what phoenixd.store exports:\n" + "\n".join(bad)
+
+
+def test_the_sdk_never_imports_the_daemon() -> None:
+    # The SDK is installed alone by every client of the API: the daemon is not in it.
+    bad = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in sorted(SDK.rglob("*.py"))
+        for name in _imports(path)
+        if name == "phoenixd" or name.startswith("phoenixd.")
+    ]
+    assert not bad, "the SDK must not depend on phoenixd:\n" + "\n".join(bad)
+
+
+def test_the_kernel_imports_nothing_of_the_project() -> None:
+    # The kernel is plain functions over arrays, compiled or not: importing the project
+    # would tie the compiled module's build to it and create import cycles with the core.
+    kernel_modules = {"phoenixd.ring", "phoenixd._ring", "phoenixd._ring_py"}
+    bad = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in KERNEL
+        for name in _imports(path)
+        if name.split(".")[0] in ("phoenixd", "phoenixflight")
+        and ".".join(name.split(".")[:2]) not in kernel_modules
+    ]
+    pyx = (PACKAGE / "_ring.pyx").read_text()
+    bad += [f"phoenixd/_ring.pyx: {line.strip()}" for line in pyx.splitlines()
+            if line.lstrip().startswith(("import phoenix", "from phoenix", "cimport phoenix"))]
+    assert not bad, "the kernel imports only the standard library:\n" + "\n".join(bad)
 
 
 def test_every_module_imports_on_its_own() -> None:
