@@ -27,9 +27,9 @@ __all__ = [
     "event_to_pb",
     "kind_from_pb",
     "load_from_pb",
+    "member_status_from_pb",
+    "member_status_to_pb",
     "member_to_pb",
-    "status_from_pb",
-    "status_to_pb",
     "statuses_from_pb",
     "timestamp",
 ]
@@ -61,7 +61,7 @@ def kind_from_pb(kind: int) -> MemberKind:
     return found
 
 
-def status_from_pb(status: int) -> MemberStatus:
+def member_status_from_pb(status: int) -> MemberStatus:
     found = _STATUS_FROM_PB.get(status)
     if found is None:
         raise InvalidArgument(
@@ -88,7 +88,7 @@ def statuses_from_pb(values: Sequence[int], one: Callable[[int], S]) -> list[S]:
     return [one(v) for v in values]
 
 
-def status_to_pb(status: MemberStatus) -> member_pb2.MemberStatus.ValueType:
+def member_status_to_pb(status: MemberStatus) -> member_pb2.MemberStatus.ValueType:
     return _STATUS_TO_PB[status]
 
 

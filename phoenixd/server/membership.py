@@ -88,7 +88,7 @@ class MembershipServicer(pb_grpc.MembershipServiceServicer):
         )
         member = self._core.heartbeat(request.member_id, request.credential, reported)
         reply = pb.HeartbeatResponse(
-            status=convert.status_to_pb(member.status),
+            status=convert.member_status_to_pb(member.status),
             lease_ttl=convert.duration(member.lease_ttl),
             incarnation=member.incarnation,
             drain_requested=member.status is MemberStatus.DRAINING,
@@ -177,7 +177,7 @@ class MembershipServicer(pb_grpc.MembershipServiceServicer):
                                      "member asked to drain", deadline,
                                      actor=Actor.member(session.member_id))
                 if kind == "heartbeat":
-                    session.send(lease=pb.SessionLease(status=convert.status_to_pb(member.status)))
+                    session.send(lease=pb.SessionLease(status=convert.member_status_to_pb(member.status)))
         except PhoenixError as exc:
             session.fail(exc)
             return
@@ -210,7 +210,7 @@ class MembershipServicer(pb_grpc.MembershipServiceServicer):
     async def ListMembers(
         self, request: pb.ListMembersRequest, context: Context
     ) -> pb.ListMembersResponse:
-        statuses = convert.statuses_from_pb(request.statuses, convert.status_from_pb)
+        statuses = convert.statuses_from_pb(request.statuses, convert.member_status_from_pb)
         selector = parse_selector(request.label_selector)
         query = {
             "statuses": sorted(str(s) for s in statuses),
@@ -310,7 +310,7 @@ class MembershipServicer(pb_grpc.MembershipServiceServicer):
                     providers=[
                         pb.CapabilityProvider(
                             member_id=m.member_id, version=version,
-                            status=convert.status_to_pb(m.status), trust_score=m.trust_score,
+                            status=convert.member_status_to_pb(m.status), trust_score=m.trust_score,
                         )
                         for m, version in providers[name]
                     ],

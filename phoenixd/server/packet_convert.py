@@ -20,9 +20,9 @@ from phoenixflight.v1 import packet_service_pb2 as svc
 __all__ = [
     "decision_to_pb",
     "dict_from_struct",
+    "packet_status_from_pb",
     "packet_to_pb",
     "spec_from_pb",
-    "status_from_pb",
     "token_to_pb",
 ]
 
@@ -44,7 +44,7 @@ _STRATEGY_TO_PB = {
 _STRATEGY_FROM_PB: dict[int, Strategy] = {int(v): k for k, v in _STRATEGY_TO_PB.items()}
 
 
-def status_from_pb(status: int) -> PacketStatus:
+def packet_status_from_pb(status: int) -> PacketStatus:
     found = _STATUS_FROM_PB.get(status)
     if found is None:
         raise InvalidArgument(

@@ -15,9 +15,9 @@ from phoenixd.server.errors import Context, streaming, unary
 from phoenixd.server.packet_convert import (
     decision_to_pb,
     dict_from_struct,
+    packet_status_from_pb,
     packet_to_pb,
     spec_from_pb,
-    status_from_pb,
 )
 from phoenixd.server.sessions import AssignmentWatcher, assignment_pb
 from phoenixflight.v1 import packet_service_pb2 as pb
@@ -58,7 +58,7 @@ class PacketServicer(pb_grpc.PacketServiceServicer):
     async def ListPackets(
         self, request: pb.ListPacketsRequest, context: Context
     ) -> pb.ListPacketsResponse:
-        statuses = set(convert.statuses_from_pb(request.statuses, status_from_pb))
+        statuses = set(convert.statuses_from_pb(request.statuses, packet_status_from_pb))
         if request.owner:
             validate_member_id(request.owner, "owner")
         validate_name(request.workload_type, "workload_type")

@@ -47,7 +47,7 @@ def _matcher(
     if member_id:
         validate_member_id(member_id)
     if packet_id:
-        validate_member_id(packet_id, "packet_id")
+        validate_packet_id(packet_id)
     if start is not None and end is not None and end <= start:
         raise InvalidArgument("end_time must be after start_time")
     wanted = frozenset(types)
