@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import TypeVar
 
-from phoenixd.core.members import Member, MemberStatus, parse_capability
+from phoenixd.core.members import Member, MemberStatus
 from phoenixd.core.packets import Packet, PacketStatus
 from phoenixd.core.selector import Selector
 from phoenixd.core.state import ClusterState
+from phoenixd.core.validation import parse_capability
 
 __all__ = ["capability_directory", "list_members", "list_packets"]
 

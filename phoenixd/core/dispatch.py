@@ -33,13 +33,7 @@ from phoenixd.core.errors import (
     PermissionDenied,
 )
 from phoenixd.core.events import Actor, Event, EventType
-from phoenixd.core.members import (
-    Member,
-    MemberStatus,
-    validate_capabilities,
-    validate_member_id,
-    validate_text,
-)
+from phoenixd.core.members import Member, MemberStatus
 from phoenixd.core.membership import Load, Membership
 from phoenixd.core.packets import (
     Checkpoint,
@@ -47,10 +41,7 @@ from phoenixd.core.packets import (
     PacketStatus,
     Policy,
     Strategy,
-    validate_demand,
     validate_max_attempts,
-    validate_name,
-    validate_packet_id,
     validate_policy,
     validate_state,
 )
@@ -58,6 +49,14 @@ from phoenixd.core.recorder import Recorder
 from phoenixd.core.scheduler import Decision, Scheduler
 from phoenixd.core.state import ClusterState
 from phoenixd.core.tokens import Signer, issue
+from phoenixd.core.validation import (
+    validate_amounts,
+    validate_capabilities,
+    validate_member_id,
+    validate_name,
+    validate_packet_id,
+    validate_text,
+)
 
 __all__ = [
     "DEFAULT_REBALANCE_INTERVAL",
@@ -198,7 +197,7 @@ class Dispatcher:
         if packet_id in self._state.packets:
             raise AlreadyExists(f"packet {packet_id!r} already exists")
         state, hash_ = validate_state(spec.state)
-        cpu, memory = validate_demand(spec.demand_cpu, spec.demand_memory)
+        cpu, memory = validate_amounts(spec.demand_cpu, spec.demand_memory, "demand")
         now = self._wall()
         packet = Packet(
             packet_id=packet_id,

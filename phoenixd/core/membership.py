@@ -27,20 +27,22 @@ from phoenixd.core.events import Actor, EventType
 from phoenixd.core.leases import LeaseTable, Timer
 from phoenixd.core.members import (
     DEFAULT_LEASE_TTL,
-    MAX_CREDENTIAL,
     Member,
     MemberKind,
     MemberStatus,
-    validate_capabilities,
-    validate_capacity,
-    validate_labels,
     validate_lease_ttl,
+)
+from phoenixd.core.recorder import Recorder
+from phoenixd.core.state import ClusterState
+from phoenixd.core.validation import (
+    MAX_CREDENTIAL,
+    validate_amounts,
+    validate_capabilities,
+    validate_labels,
     validate_member_id,
     validate_text,
     validate_unit_interval,
 )
-from phoenixd.core.recorder import Recorder
-from phoenixd.core.state import ClusterState
 
 __all__ = [
     "DEFAULT_DRAIN_DEADLINE",
@@ -173,10 +175,9 @@ class Membership:
         validate_text(reg.credential, "credential", MAX_CREDENTIAL)
         capabilities = validate_capabilities(reg.capabilities)
         labels = validate_labels(reg.labels)
-        cpu, memory = validate_capacity(
+        cpu, memory = validate_amounts(
             DEFAULT_CPU if reg.cpu is None else reg.cpu,
-            DEFAULT_MEMORY if reg.memory is None else reg.memory,
-        )
+            DEFAULT_MEMORY if reg.memory is None else reg.memory, "capacity")
         trust = validate_unit_interval(
             DEFAULT_TRUST if reg.trust_score is None else reg.trust_score, "trust_score"
         )
@@ -370,7 +371,8 @@ class Membership:
         if "reliability" in update.fields:
             changes["reliability"] = validate_unit_interval(update.reliability, "reliability")
         if "capacity" in update.fields:
-            changes["cpu"], changes["memory"] = validate_capacity(update.cpu, update.memory)
+            changes["cpu"], changes["memory"] = validate_amounts(
+                update.cpu, update.memory, "capacity")
         updated = replace(member, update_time=self._wall(), **changes)  # type: ignore[arg-type]
         self._record(
             EventType.MEMBER_UPDATED, updated, Actor.OPERATOR,

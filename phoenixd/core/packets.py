@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import math
-import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -14,9 +12,9 @@ from types import MappingProxyType
 from typing import Any
 
 from phoenixd.core.errors import InvalidArgument
-from phoenixd.core.members import validate_unit_interval
 from phoenixd.core.selector import parse_selector
 from phoenixd.core.tokens import HandoffToken
+from phoenixd.core.validation import validate_name, validate_unit_interval
 from phoenixflight import protocol
 
 __all__ = [
@@ -29,7 +27,6 @@ __all__ = [
     "Strategy",
     "canonical_json",
     "state_hash",
-    "validate_packet_id",
 ]
 
 DEFAULT_MAX_ATTEMPTS = 3
@@ -39,8 +36,6 @@ MAX_ATTEMPTS = 100
 MAX_STATE_BYTES = 1024 * 1024
 MAX_REGIONS = 64
 
-_PACKET_ID = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}$")
 
 
 class PacketStatus(StrEnum):
@@ -206,31 +201,6 @@ class Packet:
         return cls(**values)
 
 
-def validate_packet_id(packet_id: str, what: str = "packet_id") -> str:
-    if not packet_id:
-        raise InvalidArgument(f"{what} is required")
-    if not _PACKET_ID.fullmatch(packet_id):
-        raise InvalidArgument(
-            f"{what} {packet_id!r} is not a valid id: use 1-63 lowercase letters, digits and "
-            "'-', starting and ending with a letter or digit"
-        )
-    return packet_id
-
-
-def validate_name(value: str, what: str, *, required: bool = False) -> str:
-    """Workload types, routing keys, regions: short printable names."""
-    if not value:
-        if required:
-            raise InvalidArgument(f"{what} is required")
-        return value
-    if not _NAME.fullmatch(value):
-        raise InvalidArgument(
-            f"{what} {value[:64]!r} is not valid: use at most 128 letters, digits and "
-            "'_', '.', ':', '/', '-', starting with a letter or digit"
-        )
-    return value
-
-
 def validate_policy(policy: Policy) -> Policy:
     validate_unit_interval(policy.minimum_trust_score, "policy_constraints.minimum_trust_score")
     if len(policy.allowed_regions) > MAX_REGIONS:
@@ -243,13 +213,6 @@ def validate_policy(policy: Policy) -> Policy:
         policy.minimum_trust_score, tuple(sorted(set(policy.allowed_regions))),
         policy.pii_review_required, policy.label_selector.strip(),
     )
-
-
-def validate_demand(cpu: float, memory: float) -> tuple[float, float]:
-    for what, value in (("demand.cpu", cpu), ("demand.memory", memory)):
-        if not math.isfinite(value) or value < 0:
-            raise InvalidArgument(f"{what} must be a finite number >= 0, got {value}")
-    return cpu, memory
 
 
 def validate_max_attempts(value: int) -> int:

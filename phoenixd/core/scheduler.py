@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from phoenixd import ring
-from phoenixd.core.members import Member, MemberStatus, parse_capability
+from phoenixd.core.members import Member, MemberStatus
 from phoenixd.core.packets import Packet, Strategy
 from phoenixd.core.selector import Selector, parse_selector
 from phoenixd.core.state import NO_LOAD, ClusterState
+from phoenixd.core.validation import parse_capability
 
 __all__ = [
     "MAX_LISTED_CANDIDATES", "Candidate", "Decision", "Requirement", "Scheduler",

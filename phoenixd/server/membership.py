@@ -15,9 +15,10 @@ from phoenixd.core.errors import (
     PhoenixError,
 )
 from phoenixd.core.events import Actor, Event
-from phoenixd.core.members import MemberStatus, validate_member_id, validate_text
+from phoenixd.core.members import MemberStatus
 from phoenixd.core.membership import MemberUpdate, Registration
 from phoenixd.core.selector import parse_selector
+from phoenixd.core.validation import validate_member_id, validate_text
 from phoenixd.server import convert
 from phoenixd.server.context import Services
 from phoenixd.server.errors import Context, status_for, streaming, unary

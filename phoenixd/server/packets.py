@@ -7,8 +7,7 @@ from collections.abc import AsyncIterator
 from phoenixd.core import directory
 from phoenixd.core.errors import InvalidArgument, NotFound, ResourceExhausted
 from phoenixd.core.events import EventType
-from phoenixd.core.members import validate_member_id
-from phoenixd.core.packets import validate_name
+from phoenixd.core.validation import validate_member_id, validate_name
 from phoenixd.server import convert
 from phoenixd.server.context import Services
 from phoenixd.server.errors import Context, streaming, unary

@@ -9,8 +9,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from phoenixd.core.errors import InvalidArgument, NotFound
 from phoenixd.core.events import Event, EventType
-from phoenixd.core.members import validate_member_id
-from phoenixd.core.packets import validate_name, validate_packet_id
+from phoenixd.core.validation import validate_member_id, validate_name, validate_packet_id
 from phoenixd.server import convert
 from phoenixd.server.context import Services
 from phoenixd.server.errors import Context, streaming, unary

@@ -25,11 +25,11 @@ from phoenixd.core.packets import (
     Strategy,
     canonical_json,
     state_hash,
-    validate_packet_id,
     validate_policy,
     validate_state,
 )
 from phoenixd.core.tokens import HandoffToken
+from phoenixd.core.validation import validate_packet_id
 
 # -- canonical JSON ----------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from phoenixd import ring
 from phoenixd.core.errors import InvalidArgument
-from phoenixd.core.members import Member, MemberStatus, parse_capability
+from phoenixd.core.members import Member, MemberStatus
 from phoenixd.core.packets import Packet, PacketStatus, Policy, Strategy
 from phoenixd.core.scheduler import (
     MAX_LISTED_CANDIDATES,
@@ -30,6 +30,7 @@ from phoenixd.core.scheduler import (
 )
 from phoenixd.core.state import ClusterState
 from phoenixd.core.table import free_fraction
+from phoenixd.core.validation import parse_capability
 from tests.core.packet_world import member_record, packet_record, put
 from tests.reliability.soak import scaled
 
