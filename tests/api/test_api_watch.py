@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TypeVar
 
 import grpc
 import pytest
@@ -20,6 +21,8 @@ from phoenixflight.v1 import membership_service_pb2 as mpb
 from tests.conftest import register
 from tests.daemon import PhoenixProcess
 
+T = TypeVar("T")
+
 
 def take(stream: Iterable[object], n: int) -> list[object]:
     out = []
@@ -29,6 +32,20 @@ def take(stream: Iterable[object], n: int) -> list[object]:
             break
     return out
 
+
+def pumped(call: Iterable[T]) -> queue.Queue[T]:
+    """The stream's items as a thread reads them, so a test can wait on each with a timeout."""
+    received: queue.Queue[T] = queue.Queue()
+
+    def pump() -> None:
+        try:
+            for item in call:
+                received.put(item)
+        except grpc.RpcError:
+            pass
+
+    threading.Thread(target=pump, daemon=True).start()
+    return received
 
 def test_watch_members_resumed_from_a_revision_misses_and_repeats_nothing(
     daemon: PhoenixProcess,
@@ -56,17 +73,8 @@ def test_watch_members_resumed_from_a_revision_misses_and_repeats_nothing(
 
 def test_watch_members_follows_live_changes_after_replay(daemon: PhoenixProcess) -> None:
     register(daemon, "before")
-    received: queue.Queue[mpb.WatchMembersResponse] = queue.Queue()
     call = daemon.members.WatchMembers(mpb.WatchMembersRequest(after_revision=0), timeout=30)
-
-    def pump() -> None:
-        try:
-            for item in call:
-                received.put(item)
-        except grpc.RpcError:
-            pass
-
-    threading.Thread(target=pump, daemon=True).start()
+    received = pumped(call)
     assert received.get(timeout=10).member.member_id == "before"
     register(daemon, "after")
     live = received.get(timeout=10)
@@ -77,16 +85,7 @@ def test_watch_members_follows_live_changes_after_replay(daemon: PhoenixProcess)
 def test_watch_members_without_a_revision_streams_only_new_changes(daemon: PhoenixProcess) -> None:
     register(daemon, "old")
     call = daemon.members.WatchMembers(mpb.WatchMembersRequest(), timeout=30)
-    received: queue.Queue[object] = queue.Queue()
-
-    def pump() -> None:
-        try:
-            for item in call:
-                received.put(item)
-        except grpc.RpcError:
-            pass
-
-    threading.Thread(target=pump, daemon=True).start()
+    received = pumped(call)
     # The watch is subscribed once it delivers a probe registered after it was opened; a
     # probe registered before it subscribed is, rightly, never delivered, so probe again.
     seen: list[str] = []
@@ -95,13 +94,13 @@ def test_watch_members_without_a_revision_streams_only_new_changes(daemon: Phoen
         assert time.monotonic() < deadline, f"the watch never subscribed; saw {seen}"
         register(daemon, f"probe{i}")
         try:
-            seen.append(received.get(timeout=0.5).member.member_id)  # type: ignore[attr-defined]
+            seen.append(received.get(timeout=0.5).member.member_id)
         except queue.Empty:
             continue
         break
     register(daemon, "new")
     while seen[-1] != "new":
-        seen.append(received.get(timeout=10).member.member_id)  # type: ignore[attr-defined]
+        seen.append(received.get(timeout=10).member.member_id)
     call.cancel()
     assert "old" not in seen
     assert all(m.startswith("probe") for m in seen[:-1])
