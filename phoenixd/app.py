@@ -29,6 +29,7 @@ from phoenixd.server.refusals import REFUSALS
 from phoenixd.server.sessions import SessionHub
 from phoenixd.signing import HandoffKeyError, load_or_create
 from phoenixd.store import CorruptJournal, DataDirLocked, JournalLoss, Store
+from phoenixd.store.fsio import shared_mode
 
 __all__ = ["EXIT_JOURNAL_FAILURE", "Daemon", "main"]
 
@@ -242,8 +243,7 @@ def _read_token(path: Path) -> str:
     token = path.read_text().strip()
     if not token:
         raise BindError(f"--auth-token-file {path} is empty")
-    mode = path.stat().st_mode & 0o777
-    if mode & 0o077:
+    if (mode := shared_mode(path)) is not None:
         raise BindError(
             f"--auth-token-file {path} has mode {mode:o}: other users can read the operator "
             f"token. Make it private (chmod 600 {path}) and start again"

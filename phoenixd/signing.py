@@ -10,7 +10,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from phoenixd.store.fsio import fsync_dir, replace, sync_data
+from phoenixd.store.fsio import fsync_dir, replace, shared_mode, sync_data
 
 __all__ = ["KEY_FILE", "Ed25519Signer", "HandoffKeyInfo", "load_or_create"]
 
@@ -56,8 +56,7 @@ def load_or_create(data_dir: Path) -> Ed25519Signer:
     """The key in ``data_dir/handoff.key`` (PEM, mode 0600), made on first start."""
     path = data_dir / KEY_FILE
     if path.exists():
-        mode = path.stat().st_mode & 0o777
-        if mode & 0o077:
+        if (mode := shared_mode(path)) is not None:
             raise HandoffKeyError(
                 f"{path} has mode {mode:o}: other users can read or replace the key that "
                 f"signs handoff tokens. Make it private (chmod 600 {path}) and start again"

@@ -25,7 +25,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["ENV", "CrashLedger", "fsync_dir", "replace", "sync_data"]
+__all__ = [
+    "ENV", "CrashLedger", "fsync_dir", "make_private_dir", "replace", "shared_mode", "sync_data",
+]
 
 ENV = "PHOENIX_CRASHFS"
 
@@ -100,13 +102,13 @@ if os.environ.get(ENV):  # tests only: record what each call made durable
     sync_data, fsync_dir, replace = _ledger.sync_data, _ledger.fsync_dir, _ledger.replace
 
 
-def make_private_dir(path: Path) -> bool:
+def make_private_dir(path: Path) -> None:
     """Create ``path`` and any missing parents as 0700, whatever the umask; fsync the parents.
 
     A directory another local user may write lets them swap handoff.key or the journal
     while the daemon is stopped, so each directory the daemon makes is its user's alone
     (mkdir's mode is masked by the umask: it is set again after). An existing directory
-    is left as it is. Returns whether ``path`` was created.
+    is left as it is.
     """
     missing = []
     at = path
@@ -117,4 +119,9 @@ def make_private_dir(path: Path) -> bool:
         directory.mkdir(mode=0o700, exist_ok=True)
         os.chmod(directory, 0o700)
         fsync_dir(directory.resolve().parent)
-    return bool(missing)
+
+
+def shared_mode(path: Path) -> int | None:
+    """``path``'s permission bits if group or others have any, else None (private)."""
+    mode = path.stat().st_mode & 0o777
+    return mode if mode & 0o077 else None

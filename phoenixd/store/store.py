@@ -39,7 +39,7 @@ from phoenixd import failpoints
 from phoenixd.core.events import Event
 from phoenixd.store.damage import BadEvent, Verdict, diagnose, read_event
 from phoenixd.store.frames import Frame, mapped, read_frame, scan
-from phoenixd.store.fsio import make_private_dir, sync_data
+from phoenixd.store.fsio import make_private_dir, shared_mode, sync_data
 from phoenixd.store.journal import INDEX_STRIDE, Journal
 from phoenixd.store.lock import DataDirLock
 from phoenixd.store.snapshots import Snapshot, load_snapshot, write_snapshot
@@ -151,11 +151,11 @@ class Store:
         # Start even on a journal that ends before its snapshot's revision (see damage.py).
         self.accept_journal_loss = accept_journal_loss
         make_private_dir(data_dir)
-        if data_dir.stat().st_mode & 0o077:
+        if (mode := shared_mode(data_dir)) is not None:
             log.warning(
                 "the data dir is open to other users, who could replace handoff.key or the "
                 f"journal while phoenixd is stopped; chmod 700 {data_dir}",
-                data_dir=str(data_dir), mode=oct(data_dir.stat().st_mode & 0o777),
+                data_dir=str(data_dir), mode=oct(mode),
             )
         make_private_dir(data_dir / "imports")
         self._lock = DataDirLock(data_dir)
