@@ -29,6 +29,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def operator_token_args(directory: Path, token: str) -> tuple[str, str]:
+    """phoenixd's flags to require ``token`` of operators: the token file, written in
+    ``directory`` private (0600), as phoenixd refuses one that others can read."""
+    path = directory / "token"
+    path.write_text(token + "\n")
+    path.chmod(0o600)
+    return ("--auth-token-file", str(path))
+
+
 class PhoenixProcess:
     """Start, stop, kill -9 and restart one phoenixd over one data dir."""
 

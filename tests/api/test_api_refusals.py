@@ -14,7 +14,7 @@ import pytest
 
 from phoenixflight.v1 import flight_recorder_service_pb2 as rpb
 from phoenixflight.v1 import membership_service_pb2 as mpb
-from tests.daemon import PhoenixProcess
+from tests.daemon import PhoenixProcess, operator_token_args
 
 TOKEN = "s3cret-operator-token"
 BEARER = (("authorization", f"Bearer {TOKEN}"),)
@@ -35,10 +35,7 @@ def refused(call: Any, request: Any, **kwargs: Any) -> None:
 
 @pytest.fixture
 def secured(tmp_path: Path) -> PhoenixProcess:
-    token_file = tmp_path / "token"
-    token_file.write_text(TOKEN + "\n")
-    token_file.chmod(0o600)
-    return PhoenixProcess(tmp_path / "data", "--auth-token-file", str(token_file))
+    return PhoenixProcess(tmp_path / "data", *operator_token_args(tmp_path, TOKEN))
 
 
 def test_refusals_are_logged_with_method_and_peer_and_no_secret(secured: PhoenixProcess) -> None:

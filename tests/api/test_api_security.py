@@ -17,7 +17,7 @@ from phoenixflight.v1 import flight_recorder_service_pb2 as rpb
 from phoenixflight.v1 import membership_service_pb2 as mpb
 from phoenixflight.v1 import membership_service_pb2_grpc as mem_grpc
 from tests.certs import issue, make_ca
-from tests.daemon import PhoenixProcess, free_port
+from tests.daemon import PhoenixProcess, free_port, operator_token_args
 
 TOKEN = "s3cret-operator-token"
 BEARER = (("authorization", f"Bearer {TOKEN}"),)
@@ -25,10 +25,7 @@ BEARER = (("authorization", f"Bearer {TOKEN}"),)
 
 @pytest.fixture
 def secured(tmp_path: Path) -> Iterator[PhoenixProcess]:
-    token_file = tmp_path / "token"
-    token_file.write_text(TOKEN + "\n")
-    token_file.chmod(0o600)
-    with PhoenixProcess(tmp_path / "data", "--auth-token-file", str(token_file)) as d:
+    with PhoenixProcess(tmp_path / "data", *operator_token_args(tmp_path, TOKEN)) as d:
         yield d
 
 

@@ -20,7 +20,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from phoenixflight.v1 import flight_recorder_service_pb2 as rpb
 from phoenixflight.v1 import membership_service_pb2 as mpb
 from tests.api.agents import wait_until
-from tests.daemon import PhoenixProcess
+from tests.daemon import PhoenixProcess, operator_token_args
 
 TOKEN = "stream-admission-token"
 BEARER = (("authorization", f"Bearer {TOKEN}"),)
@@ -68,11 +68,8 @@ class Streams:
 
 @pytest.fixture
 def streams(tmp_path: Path) -> Iterator[Streams]:
-    token_file = tmp_path / "token"
-    token_file.write_text(TOKEN + "\n")
-    token_file.chmod(0o600)
     with PhoenixProcess(
-        tmp_path / "data", "--auth-token-file", str(token_file), "--max-streams", "2",
+        tmp_path / "data", *operator_token_args(tmp_path, TOKEN), "--max-streams", "2",
         "--max-unauthenticated-streams", str(SILENT_BUDGET),
         "--auth-deadline", str(LONG_DEADLINE),
     ) as d:

@@ -46,7 +46,7 @@ from phoenixflight.v1 import flight_recorder_service_pb2 as rpb
 from phoenixflight.v1 import membership_service_pb2 as mpb
 from phoenixflight.v1 import packet_service_pb2 as ppb
 from tests.api.agents import envelope
-from tests.daemon import PhoenixProcess
+from tests.daemon import PhoenixProcess, operator_token_args
 from tests.reliability.rpc_catalog import CATALOG, NOT_SERVED, Outcome, Rpc, call, fill
 from tests.reliability.soak import figure, scaled
 
@@ -337,10 +337,7 @@ class Fuzzed:
 @pytest.fixture(scope="module")
 def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzed]:
     root: Path = tmp_path_factory.mktemp("fuzz")
-    token_file = root / "token"
-    token_file.write_text(TOKEN + "\n")
-    token_file.chmod(0o600)
-    with PhoenixProcess(root / "data", "--auth-token-file", str(token_file)) as d:
+    with PhoenixProcess(root / "data", *operator_token_args(root, TOKEN)) as d:
         f = Fuzzed(d)
         yield f
         f.assert_healthy()

@@ -38,7 +38,7 @@ from phoenixflight.v1 import membership_service_pb2 as mpb
 from phoenixflight.v1 import packet_pb2
 from phoenixflight.v1 import packet_service_pb2 as ppb
 from tests.api.agents import envelope, event_data, wait_until
-from tests.daemon import PhoenixProcess
+from tests.daemon import PhoenixProcess, operator_token_args
 from tests.reliability.rpc_catalog import (
     ACCESS,
     CATALOG,
@@ -152,10 +152,7 @@ def member_request(rpc: Rpc, values: dict[str, object]) -> list[Message] | Messa
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     root = tmp_path_factory.mktemp("matrix")
-    token_file = root / "token"
-    token_file.write_text(TOKEN + "\n")
-    token_file.chmod(0o600)
-    with PhoenixProcess(root / "data", "--auth-token-file", str(token_file)) as d:
+    with PhoenixProcess(root / "data", *operator_token_args(root, TOKEN)) as d:
         old = register(d, "superseded")
         register(d, "superseded", credential=old.credential)  # a new incarnation replaces it
         w = World(d, alpha=register(d, "alpha", "alpha-only"),
