@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
+import queue
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import grpc
 from google.protobuf import json_format, struct_pb2
@@ -34,6 +37,24 @@ def wait_until(check: Any, within: float = 15.0, every: float = 0.05) -> Any:
             return value
         time.sleep(every)
     raise AssertionError(f"condition not met within {within}s")
+
+
+T = TypeVar("T")
+
+
+def probe_until_delivered(
+    probe: Callable[[str], object], delivered: queue.Queue[T], within: float = 20.0,
+) -> T:
+    """Send probes ("probe0", "probe1", ...) until one comes out of ``delivered``, and return
+    it: a subscription is live once it delivers something sent after it was opened. A probe
+    sent before it subscribed is, rightly, never delivered, so another one follows."""
+    deadline = time.monotonic() + within
+    for i in itertools.count():
+        assert time.monotonic() < deadline, f"the subscription delivered no probe in {within}s"
+        probe(f"probe{i}")
+        with contextlib.suppress(queue.Empty):
+            return delivered.get(timeout=0.5)
+    raise AssertionError("unreachable")  # itertools.count() does not end
 
 
 def envelope(packet_id: str, *caps: str, **fields: Any) -> packet_pb2.FlightPacket:

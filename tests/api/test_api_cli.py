@@ -4,19 +4,18 @@ restart, and the error paths (daemon down, bad flags, unknown ids) as one line a
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import queue
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.api.agents import probe_until_delivered
 from tests.daemon import PhoenixProcess
 
 SEED_ENVELOPE = {
@@ -128,17 +127,8 @@ def test_audit_tail_follow_resumes_after_a_daemon_restart(daemon: PhoenixProcess
 
     try:
         threading.Thread(target=pump, daemon=True).start()
-        # The follower is subscribed once it prints a probe registered after it started; a
-        # probe registered before it subscribed is, rightly, never printed, so probe again.
-        deadline = time.monotonic() + 30
-        for i in itertools.count():
-            assert time.monotonic() < deadline, "the follower never subscribed"
-            js(daemon, "member", "register", f"probe{i}", "--cap", "ocr")
-            try:
-                lines.get(timeout=0.5)
-            except queue.Empty:
-                continue
-            break
+        probe_until_delivered(
+            lambda name: js(daemon, "member", "register", name, "--cap", "ocr"), lines, 30)
         js(daemon, "member", "register", "during", "--cap", "ocr")
         daemon.restart()
         js(daemon, "member", "register", "after", "--cap", "ocr")

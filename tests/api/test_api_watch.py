@@ -7,7 +7,6 @@ from __future__ import annotations
 import itertools
 import queue
 import threading
-import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TypeVar
@@ -18,6 +17,7 @@ import pytest
 from phoenixflight.v1 import flight_recorder_service_pb2 as rpb
 from phoenixflight.v1 import flight_recorder_service_pb2_grpc as rec_grpc
 from phoenixflight.v1 import membership_service_pb2 as mpb
+from tests.api.agents import probe_until_delivered
 from tests.conftest import register
 from tests.daemon import PhoenixProcess
 
@@ -86,18 +86,8 @@ def test_watch_members_without_a_revision_streams_only_new_changes(daemon: Phoen
     register(daemon, "old")
     call = daemon.members.WatchMembers(mpb.WatchMembersRequest(), timeout=30)
     received = pumped(call)
-    # The watch is subscribed once it delivers a probe registered after it was opened; a
-    # probe registered before it subscribed is, rightly, never delivered, so probe again.
-    seen: list[str] = []
-    deadline = time.monotonic() + 20
-    for i in itertools.count():
-        assert time.monotonic() < deadline, f"the watch never subscribed; saw {seen}"
-        register(daemon, f"probe{i}")
-        try:
-            seen.append(received.get(timeout=0.5).member.member_id)
-        except queue.Empty:
-            continue
-        break
+    first = probe_until_delivered(lambda name: register(daemon, name), received)
+    seen = [first.member.member_id]
     register(daemon, "new")
     while seen[-1] != "new":
         seen.append(received.get(timeout=10).member.member_id)
