@@ -1,4 +1,10 @@
-"""The composition root: Config -> store, core, server; the daemon's lifecycle and signals."""
+"""The composition root: Config -> store, core, server; the daemon's lifecycle and signals.
+
+Wiring, by constructor: Store -> recovery into ClusterState -> Journal (the Recorder's sink)
+-> Recorder -> Scheduler -> Cluster (which builds Credentials, Moves, Reactions, Membership,
+PacketCommands and FencedWrites; see core/cluster.py) -> Services -> the gRPC server. The
+journal's durability callback feeds the SessionHub (held notices) and the Broker (feeds).
+"""
 
 from __future__ import annotations
 
@@ -14,10 +20,9 @@ import structlog
 from grpc_health.v1 import health_pb2
 
 from phoenixd.config import Config, parse_args
-from phoenixd.core.dispatch import Dispatcher
+from phoenixd.core.cluster import Cluster
 from phoenixd.core.events import Actor, Event, EventType
 from phoenixd.core.feeds import Broker
-from phoenixd.core.membership import Membership
 from phoenixd.core.recorder import Recorder
 from phoenixd.core.scheduler import Scheduler
 from phoenixd.core.state import ClusterState
@@ -70,22 +75,19 @@ class Daemon:
             journal, self.state.apply,
             head_sequence=recovery.head_sequence, head_hash=recovery.head_hash,
         )
-        self.membership = Membership(
-            self.state, self.recorder, suspect_grace=cfg.suspect_grace,
-            notify=self.sessions.notify,
-        )
-        self.scheduler = Scheduler(
+        scheduler = Scheduler(
             self.state, default_strategy=cfg.default_strategy, vnodes=cfg.vnodes,
             load_bound=cfg.ring_load_bound,
         )
-        self.dispatcher = Dispatcher(
-            self.state, self.recorder, self.membership, self.scheduler, signer,
-            notify=self.sessions.deliver, rebalance_share=cfg.rebalance_share,
+        self.cluster = Cluster(
+            self.state, self.recorder, scheduler, signer,
+            notify_member=self.sessions.notify, notify_packet=self.sessions.deliver,
+            suspect_grace=cfg.suspect_grace, rebalance_share=cfg.rebalance_share,
             rebalance_interval=cfg.rebalance_interval,
         )
         self.services = Services(
-            self.state, self.recorder, self.membership, journal, self.broker, self.sessions,
-            self.dispatcher, signer.info,
+            self.state, self.recorder, self.cluster, journal, self.broker, self.sessions,
+            signer.info,
         )
         journal.start()
         if recovery.truncation is not None:
@@ -106,7 +108,7 @@ class Daemon:
             data={"replayed": recovery.replayed, "snapshot_revision": recovery.snapshot_revision,
                   "pid": os.getpid(), "handoff_key_id": signer.key_id},
         )
-        self.dispatcher.restart_placement()  # a restart mid-handoff leaves packets PENDING
+        self.cluster.restart_placement()  # a restart mid-handoff leaves packets PENDING
         await journal.wait_durable(self.recorder.head_sequence)
         if recovery.loss is not None:
             # The old snapshot is ahead of the journal: until one at the new head replaces
@@ -132,7 +134,7 @@ class Daemon:
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         # Leases run from the moment members can reach us again, not from before the
         # start-up fsync (which a slow disk can stretch past a TTL).
-        self.membership.rearm_all()
+        self.cluster.rearm_leases()
         self._tasks.append(asyncio.create_task(self._lease_ticker(), name="leases"))
         log.info(
             "phoenixd serving", listen=cfg.listen, port=self.port, data_dir=str(cfg.data_dir),
@@ -168,9 +170,8 @@ class Daemon:
         loop = asyncio.get_running_loop()
         try:
             while True:
-                self.membership.expire()
-                self.dispatcher.tick()
-                due = self.membership.next_deadline()
+                self.cluster.tick()
+                due = self.cluster.next_deadline()
                 delay = TICK if due is None else min(max(due - loop.time(), 0.0), TICK)
                 await asyncio.sleep(delay)
         except asyncio.CancelledError:

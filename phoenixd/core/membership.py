@@ -8,20 +8,18 @@ re-armed with a full TTL anyway.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import Enum
+from typing import Protocol
 
+from phoenixd.core.credentials import Credentials
 from phoenixd.core.errors import (
     AlreadyExists,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
-    Unauthenticated,
 )
 from phoenixd.core.events import Actor, EventType
 from phoenixd.core.leases import LeaseTable, Timer
@@ -50,6 +48,7 @@ __all__ = [
     "DEFAULT_SUSPECT_GRACE",
     "DEFAULT_TRUST",
     "Load",
+    "MemberReactions",
     "MemberUpdate",
     "MemberView",
     "Membership",
@@ -135,8 +134,26 @@ class Notice:
     reason: str
 
 
-def _hash_credential(credential: str) -> str:
-    return hashlib.sha256(credential.encode()).hexdigest()
+class MemberReactions(Protocol):
+    """What the packets side does when a member changes (evict, drain, place)."""
+
+    def member_changed(self, before: Member | None, after: Member) -> None:
+        """Called after every recorded member change."""
+        ...
+
+    def load_reported(self, member: Member, reported: Load) -> None:
+        """Called for every load report a live member sends."""
+        ...
+
+
+class _NoReactions:
+    """Membership on its own (its unit tests): nobody carries work."""
+
+    def member_changed(self, before: Member | None, after: Member) -> None:
+        pass
+
+    def load_reported(self, member: Member, reported: Load) -> None:
+        pass
 
 
 class Membership:
@@ -147,6 +164,8 @@ class Membership:
         state: ClusterState,
         recorder: Recorder,
         *,
+        credentials: Credentials | None = None,
+        reactions: MemberReactions | None = None,
         suspect_grace: float = DEFAULT_SUSPECT_GRACE,
         monotonic: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
@@ -158,14 +177,10 @@ class Membership:
         self._monotonic = monotonic
         self._wall = wall_clock
         self._notify = notify
+        self._credentials = credentials or Credentials(state)
+        self._reactions = reactions or _NoReactions()
         self.leases = LeaseTable()
         self._presence: dict[str, _Presence] = {}
-        # The packets layer plugs in here; until then nobody carries work.
-        self.load_of: Callable[[str], Load] = lambda member_id: Load()
-        # Called after every recorded member change (before, after), and for
-        # every load report; the packets layer reacts (evict, drain, place).
-        self.on_change: Callable[[Member | None, Member], None] = lambda before, after: None
-        self.on_report: Callable[[Member, Load], None] = lambda member, load: None
 
     # -- registration and credentials ---------------------------------------
 
@@ -188,14 +203,14 @@ class Membership:
 
         previous = self._state.members.get(member_id)
         replacing = previous is not None and not previous.status.terminal
-        authorized = previous is not None and self._credential_ok(previous, reg.credential)
+        authorized = previous is not None and self._credentials.matches(previous, reg.credential)
         if previous is not None and replacing and not (reg.credential and authorized):
             raise AlreadyExists(
                 f"member {member_id!r} is {previous.status} (incarnation "
                 f"{previous.incarnation}); retire it, wait for its lease to expire, or "
                 "register again with its current credential to replace it"
             )
-        credential = secrets.token_urlsafe(32)
+        credential, credential_hash = self._credentials.issue()
         now = self._wall()
         member = Member(
             member_id=member_id,
@@ -209,7 +224,7 @@ class Membership:
             status=MemberStatus.ACTIVE,
             lease_ttl=ttl,
             incarnation=previous.incarnation + 1 if previous else 1,
-            credential_hash=_hash_credential(credential),
+            credential_hash=credential_hash,
             create_time=now,
             update_time=now,
             status_reason="registered",
@@ -224,35 +239,9 @@ class Membership:
         self.leases.arm(member_id, Timer.LEASE, self._monotonic() + ttl)
         return self._state.members[member_id], credential
 
-    def authenticate(self, member_id: str, credential: str, *, failed_ok: bool = False) -> Member:
-        """The member whose current credential this is, or an error saying why not.
-
-        ``failed_ok`` lets a FAILED member through, for calls that must then be
-        fenced and recorded (a late write from a member declared dead).
-        """
-        validate_member_id(member_id)
-        validate_text(credential, "credential", MAX_CREDENTIAL)
-        if not credential:
-            raise Unauthenticated(
-                "credential is required for member-side calls (RegisterMember returned it)"
-            )
-        member = self._state.members.get(member_id)
-        if member is None or not self._credential_ok(member, credential):
-            raise Unauthenticated(
-                f"credential does not match the current incarnation of member {member_id!r}"
-            )
-        if member.status is MemberStatus.RETIRED:
-            raise Unauthenticated(f"credential revoked: member {member_id!r} is RETIRED")
-        if member.status is MemberStatus.FAILED and not failed_ok:
-            raise FailedPrecondition(
-                f"member {member_id!r} is FAILED ({member.status_reason}); "
-                "register again to rejoin with a new incarnation"
-            )
-        return member
-
-    @staticmethod
-    def _credential_ok(member: Member, credential: str) -> bool:
-        return hmac.compare_digest(member.credential_hash, _hash_credential(credential))
+    def authenticate(self, member_id: str, credential: str) -> Member:
+        """The live member whose current credential this is (see Credentials)."""
+        return self._credentials.authenticate(member_id, credential)
 
     # -- liveness ------------------------------------------------------------
 
@@ -266,7 +255,7 @@ class Membership:
         presence.last_heartbeat = self._wall()
         if reported is not None:
             presence.reported_load = reported
-            self.on_report(member, reported)
+            self._reactions.load_reported(member, reported)
         if member.status is MemberStatus.SUSPECT:
             member = self._transition(
                 member, MemberStatus.ACTIVE, EventType.MEMBER_RECOVERED,
@@ -409,7 +398,7 @@ class Membership:
         # Recording it lets the packets layer hand off what may move (and retire
         # the member itself if that empties it).
         self._record(EventType.MEMBER_DRAINING, draining, actor, draining.status_reason)
-        if self.load_of(member_id).assigned_packets == 0:
+        if not self._state.load_of(member_id).packets:
             return self.retire(member_id, "drain complete: no work left", actor=Actor.DAEMON)
         return self._state.members[member_id]
 
@@ -439,6 +428,10 @@ class Membership:
         if member is None:
             raise NotFound(f"member {member_id!r} is not registered")
         return member
+
+    def load_of(self, member_id: str) -> Load:
+        load = self._state.load_of(member_id)
+        return Load(len(load.packets), load.cpu, load.memory)
 
     def view(self, member: Member) -> MemberView:
         presence = self._presence.get(member.member_id) or _Presence()
@@ -471,7 +464,7 @@ class Membership:
             type_, actor, reason=reason, member_ids=(member.member_id,),
             data={"member": member.to_dict()},
         )
-        self.on_change(before, self._state.members[member.member_id])
+        self._reactions.member_changed(before, self._state.members[member.member_id])
 
     def _state_record_capabilities(
         self, member_id: str, capabilities: tuple[str, ...], actor: str

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from phoenixd.core.dispatch import Dispatcher
+from phoenixd.core.cluster import Cluster
 from phoenixd.core.feeds import Broker
-from phoenixd.core.membership import Membership
 from phoenixd.core.recorder import Recorder
 from phoenixd.core.state import ClusterState
 from phoenixd.server.sessions import SessionHub
@@ -20,11 +19,10 @@ __all__ = ["Services"]
 class Services:
     state: ClusterState
     recorder: Recorder
-    membership: Membership
+    cluster: Cluster
     journal: EventLog
     broker: Broker
     sessions: SessionHub
-    dispatcher: Dispatcher
     handoff_key: HandoffKeyInfo
 
     async def settle(self) -> int:

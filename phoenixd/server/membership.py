@@ -35,7 +35,7 @@ __all__ = ["MembershipServicer"]
 class MembershipServicer(pb_grpc.MembershipServiceServicer):
     def __init__(self, services: Services) -> None:
         self._s = services
-        self._core = services.membership
+        self._core = services.cluster
 
     def _member_pb(self, member_id: str) -> member_pb2.Member:
         return convert.member_to_pb(self._core.view(self._core.get_member(member_id)))
@@ -124,7 +124,7 @@ class MembershipServicer(pb_grpc.MembershipServiceServicer):
         # queued from here on is newer than this list. Then wait until all of it
         # is durable before telling the member anything.
         self._s.sessions.attach(session)
-        owned = [assignment_pb(p) for p in self._s.dispatcher.assignments_of(member.member_id)]
+        owned = [assignment_pb(p) for p in self._s.cluster.assignments_of(member.member_id)]
         reader = asyncio.create_task(self._read_session(session, request_iterator))
         try:
             opened = pb.OpenSessionResponse(
@@ -189,7 +189,7 @@ class MembershipServicer(pb_grpc.MembershipServiceServicer):
         # A refused ack does not end the session: a fencing refusal is in the Flight
         # Recorder, and the member learns where its packets stand from revocations.
         with contextlib.suppress(PhoenixError):
-            self._s.dispatcher.ack(session.member_id, session.credential, ack.packet_id, ack.epoch)
+            self._s.cluster.ack(session.member_id, session.credential, ack.packet_id, ack.epoch)
 
     def _goodbye(self, session: Session, goodbye: pb.SessionGoodbye) -> None:
         """A clean end: the lease keeps running (or, with ``retire``, the member leaves)."""
@@ -247,7 +247,7 @@ class MembershipServicer(pb_grpc.MembershipServiceServicer):
             cpu=given.capacity.cpu,
             memory=given.capacity.memory,
         )
-        member = self._core.update(given.member_id, update)
+        member = self._core.update_member(given.member_id, update)
         reply = pb.UpdateMemberResponse(member=self._member_pb(member.member_id))
         await self._s.settle()
         return reply

@@ -29,7 +29,7 @@ __all__ = ["PacketServicer"]
 class PacketServicer(pb_grpc.PacketServiceServicer):
     def __init__(self, services: Services) -> None:
         self._s = services
-        self._core = services.dispatcher
+        self._core = services.cluster
 
     async def _reply_packet(self, packet_id: str) -> FlightPacket:
         """The packet as it is now, once everything recorded so far is durable."""
@@ -50,7 +50,7 @@ class PacketServicer(pb_grpc.PacketServiceServicer):
     async def GetPacket(
         self, request: pb.GetPacketRequest, context: Context
     ) -> pb.GetPacketResponse:
-        packet = self._core.get(request.packet_id)
+        packet = self._core.get_packet(request.packet_id)
         return pb.GetPacketResponse(packet=await self._reply_packet(packet.packet_id))
 
     @unary
@@ -165,7 +165,7 @@ class PacketServicer(pb_grpc.PacketServiceServicer):
     async def WatchAssignments(
         self, request: pb.WatchAssignmentsRequest, context: Context
     ) -> AsyncIterator[pb.WatchAssignmentsResponse]:
-        self._s.membership.authenticate(request.member_id, request.credential)
+        self._s.cluster.credentials.authenticate(request.member_id, request.credential)
         watcher = AssignmentWatcher(request.member_id)
         # As OpenSession: register and list in one step, then wait for durability.
         self._s.sessions.watch(watcher)

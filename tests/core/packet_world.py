@@ -1,8 +1,8 @@
 """A packets "world" for the core tests: fake clocks, an in-memory journal, a fake signer, and
-the real ClusterState, Recorder, Membership, Scheduler and Dispatcher wired as the app wires them.
+the real ClusterState, Recorder, Scheduler and Cluster wired as the app wires them.
 
 Also small builders for Member and Packet records, so that scheduler and state tests can put
-records straight into a ClusterState without going through the Dispatcher.
+records straight into a ClusterState without going through the Cluster.
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from phoenixd.core.dispatch import DEFAULT_REBALANCE_SHARE, Dispatcher, PacketNotice, PacketSpec
+from phoenixd.core.cluster import Cluster
+from phoenixd.core.dispatch import DEFAULT_REBALANCE_SHARE, PacketNotice, PacketSpec
 from phoenixd.core.events import Event, EventType
 from phoenixd.core.members import Member, MemberKind, MemberStatus
-from phoenixd.core.membership import Load, Membership, Notice, Registration
+from phoenixd.core.membership import Load, Notice, Registration
 from phoenixd.core.packets import Checkpoint, Packet, PacketStatus, Policy, Strategy, state_hash
 from phoenixd.core.recorder import Recorder
 from phoenixd.core.scheduler import Scheduler
@@ -71,9 +72,8 @@ class World:
     mono: Clock
     wall: Clock
     recorder: Recorder
-    membership: Membership
     scheduler: Scheduler
-    dispatcher: Dispatcher
+    cluster: Cluster
     signer: FakeSigner
     notices: list[PacketNotice] = field(default_factory=list)
     # Notices sent before their event reached the journal (must stay empty).
@@ -117,30 +117,30 @@ class World:
     def join(self, member_id: str, *capabilities: str, **fields: Any) -> str:
         """Register a member; returns (and keeps) its credential."""
         fields.setdefault("lease_ttl", LEASE)
-        _, credential = self.membership.register(
+        _, credential = self.cluster.register(
             Registration(member_id, capabilities=capabilities, **fields)
         )
         self.credentials[member_id] = credential
         return credential
 
     def submit(self, packet_id: str, *capabilities: str, **fields: Any) -> Packet:
-        return self.dispatcher.submit(
+        return self.cluster.submit(
             PacketSpec(packet_id, required_capabilities=capabilities, **fields)
         )
 
     def heartbeat(self, member_id: str, reported: Load | None = None) -> Member:
-        return self.membership.heartbeat(member_id, self.credentials[member_id], reported)
+        return self.cluster.heartbeat(member_id, self.credentials[member_id], reported)
 
     def ack(self, member_id: str, packet_id: str, epoch: int | None = None) -> Packet:
         epoch = self.packet(packet_id).epoch if epoch is None else epoch
-        return self.dispatcher.ack(member_id, self.credentials[member_id], packet_id, epoch)
+        return self.cluster.ack(member_id, self.credentials[member_id], packet_id, epoch)
 
     def checkpoint(
         self, member_id: str, packet_id: str, state: Mapping[str, Any], step: str = "",
         epoch: int | None = None,
     ) -> Packet:
         epoch = self.packet(packet_id).epoch if epoch is None else epoch
-        return self.dispatcher.save_checkpoint(
+        return self.cluster.save_checkpoint(
             member_id, self.credentials[member_id], packet_id, epoch, state, step
         )
 
@@ -149,7 +149,7 @@ class World:
         epoch: int | None = None,
     ) -> Packet:
         epoch = self.packet(packet_id).epoch if epoch is None else epoch
-        return self.dispatcher.complete(
+        return self.cluster.complete(
             member_id, self.credentials[member_id], packet_id, epoch, result or {}
         )
 
@@ -158,7 +158,7 @@ class World:
         epoch: int | None = None,
     ) -> Packet:
         epoch = self.packet(packet_id).epoch if epoch is None else epoch
-        return self.dispatcher.fail(
+        return self.cluster.fail(
             member_id, self.credentials[member_id], packet_id, epoch, reason, permanent
         )
 
@@ -173,8 +173,7 @@ class World:
                     self.heartbeat(member_id)
             self.mono.advance(step)
             self.wall.advance(step)
-            self.membership.expire()
-            self.dispatcher.tick()
+            self.cluster.tick()
             remaining -= step
 
 
@@ -197,10 +196,6 @@ def make_world(
         recorder = Recorder(sink, state.apply, head_sequence=head_sequence, head_hash=head_hash,
                             wall_clock=wall)
     member_notices: list[Notice] = []
-    membership = Membership(
-        state, recorder, suspect_grace=GRACE, monotonic=mono, wall_clock=wall,
-        notify=member_notices.append,
-    )
     scheduler = Scheduler(state, default_strategy=default_strategy, load_bound=load_bound)
     signer = FakeSigner()
     notices: list[PacketNotice] = []
@@ -211,12 +206,12 @@ def make_world(
             premature.append(notice)
         notices.append(notice)
 
-    dispatcher = Dispatcher(
-        state, recorder, membership, scheduler, signer, notify=notify,
-        monotonic=mono, wall_clock=wall, rebalance_share=rebalance_share,
-        rebalance_interval=REBALANCE_INTERVAL,
+    cluster = Cluster(
+        state, recorder, scheduler, signer, notify_member=member_notices.append,
+        notify_packet=notify, suspect_grace=GRACE, rebalance_share=rebalance_share,
+        rebalance_interval=REBALANCE_INTERVAL, monotonic=mono, wall_clock=wall,
     )
-    return World(state, sink, mono, wall, recorder, membership, scheduler, dispatcher, signer,
+    return World(state, sink, mono, wall, recorder, scheduler, cluster, signer,
                  notices, premature, member_notices)
 
 

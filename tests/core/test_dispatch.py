@@ -1,4 +1,4 @@
-"""The packet lifecycle as the Dispatcher runs it over a real ClusterState, Recorder, Membership
+"""The packet lifecycle as the Cluster runs it over a real ClusterState, Recorder, Membership
 and Scheduler, driven by fake clocks and a fake signer: submit and placement (epoch 1, a notice
 carrying the decision event's sequence, one packet_waiting event however often placement is
 retried); the member side (ack, checkpoint, complete, fail with retries up to max_attempts);
@@ -121,7 +121,7 @@ def test_submit_refuses_invalid_packets_and_records_nothing(
     w.join("m1")
     start = w.head
     with pytest.raises(InvalidArgument):
-        w.dispatcher.submit(PacketSpec(**fields))
+        w.cluster.submit(PacketSpec(**fields))
     assert w.head == start
     assert w.state.packets == {}
 
@@ -136,7 +136,7 @@ def test_submit_of_an_existing_id_is_already_exists(w: World) -> None:
 
 def test_get_of_an_unknown_packet_is_not_found(w: World) -> None:
     with pytest.raises(NotFound):
-        w.dispatcher.get("ghost")
+        w.cluster.get_packet("ghost")
 
 
 def test_no_eligible_member_leaves_the_packet_pending_with_one_waiting_event(w: World) -> None:
@@ -150,10 +150,10 @@ def test_no_eligible_member_leaves_the_packet_pending_with_one_waiting_event(w: 
     assert events[1].reason.startswith("no eligible member among 1 considered")
     # placement is retried on every chance; the wait is recorded once
     for _ in range(3):
-        assert w.dispatcher.schedule_pending("poll") == 0
+        assert w.cluster.schedule_pending("poll") == 0
     w.join("m2", "embed")
     w.tick(1.0, keep_alive=("m1", "m2"))
-    w.membership.update("m2", MemberUpdate(frozenset({"trust_score"}), trust_score=0.9))
+    w.cluster.update_member("m2", MemberUpdate(frozenset({"trust_score"}), trust_score=0.9))
     assert len(w.of_type(E.PACKET_WAITING, "fp-1")) == 1
     assert w.packet("fp-1").status is PacketStatus.PENDING
     assert w.notices == []
@@ -175,7 +175,7 @@ def test_a_waiting_packet_is_placed_when_an_eligible_member_registers(w: World) 
 def test_a_waiting_packet_is_placed_when_a_member_gains_the_capability(w: World) -> None:
     w.join("m1", "embed")
     w.submit("fp-1", "ocr")
-    w.membership.update("m1", MemberUpdate(frozenset({"capabilities"}), capabilities=("ocr",)))
+    w.cluster.update_member("m1", MemberUpdate(frozenset({"capabilities"}), capabilities=("ocr",)))
     assert w.packet("fp-1").owner == "m1"
     assert w.of_type(E.ASSIGNMENT_DECISION)[-1].data["decision"]["trigger"] == "member_updated"
 
@@ -234,15 +234,15 @@ def test_complete_releases_the_owners_load(w: World) -> None:
     w.join("m1", cpu=2.0, memory=1024.0)
     w.submit("fp-1", demand_cpu=0.5, demand_memory=64.0)
     w.ack("m1", "fp-1")
-    assert w.membership.load_of("m1") == Load(1, 0.5, 64.0)
+    assert w.cluster.membership.load_of("m1") == Load(1, 0.5, 64.0)
     start = w.head
     packet = w.complete("m1", "fp-1", {"pages": 3})
     assert packet.status is PacketStatus.COMPLETED
     assert packet.result == {"pages": 3}
     assert _types(w.since(start)) == [E.PACKET_COMPLETED]
-    assert w.membership.load_of("m1") == Load(0, 0.0, 0.0)
-    assert w.dispatcher.assignments_of("m1") == []
-    assert w.membership.view(w.member("m1")).load == Load(0, 0.0, 0.0)
+    assert w.cluster.membership.load_of("m1") == Load(0, 0.0, 0.0)
+    assert w.cluster.assignments_of("m1") == []
+    assert w.cluster.view(w.member("m1")).load == Load(0, 0.0, 0.0)
 
 
 def test_assignments_of_lists_oldest_assignment_first(w: World) -> None:
@@ -250,7 +250,7 @@ def test_assignments_of_lists_oldest_assignment_first(w: World) -> None:
     for packet_id in ("fp-c", "fp-a", "fp-b"):
         w.submit(packet_id)
         w.wall.advance(1.0)
-    assert [p.packet_id for p in w.dispatcher.assignments_of("m1")] == ["fp-c", "fp-a", "fp-b"]
+    assert [p.packet_id for p in w.cluster.assignments_of("m1")] == ["fp-c", "fp-a", "fp-b"]
 
 
 # -- fencing -----------------------------------------------------------------------------------
@@ -277,7 +277,7 @@ def _moved_once(w: World) -> None:
     w.join("m3", trust_score=0.1)
     w.submit("fp-1")
     w.checkpoint("m1", "fp-1", {"progress": 10})
-    w.dispatcher.handoff("fp-1", "m2", "move it")
+    w.cluster.handoff("fp-1", "m2", "move it")
     w.ack("m2", "fp-1")
     assert (w.packet("fp-1").owner, w.packet("fp-1").epoch) == ("m2", 2)
 
@@ -336,7 +336,7 @@ def test_a_failed_members_late_write_is_fenced_and_recorded(w: World) -> None:
 def test_a_retired_members_credential_is_refused(w: World) -> None:
     w.join("m1")
     w.submit("fp-1")
-    w.membership.retire("m1", "bye")
+    w.cluster.retire("m1", "bye")
     start = w.head
     with pytest.raises(Unauthenticated, match="RETIRED"):
         w.ack("m1", "fp-1", 1)
@@ -349,7 +349,7 @@ def test_a_wrong_credential_is_refused(w: World) -> None:
     w.join("m1")
     w.submit("fp-1")
     with pytest.raises(Unauthenticated):
-        w.dispatcher.ack("m1", "not-the-credential", "fp-1", 1)
+        w.cluster.ack("m1", "not-the-credential", "fp-1", 1)
 
 
 def test_a_write_to_a_finished_packet_is_refused(w: World) -> None:
@@ -468,7 +468,7 @@ def test_retirement_follows_the_seed_flow_exactly(w: World) -> None:
     w.join("m2", trust_score=0.5, cpu=2.0)
     w.notices.clear()
     start = w.head
-    w.membership.retire("m1", "decommissioned")
+    w.cluster.retire("m1", "decommissioned")
     events = w.since(start)
     assert _types(events) == [
         E.MEMBER_RETIRED,
@@ -492,7 +492,7 @@ def test_retirement_follows_the_seed_flow_exactly(w: World) -> None:
         "released": {"packets": 2, "cpu": math.fsum([0.2, 0.2]), "memory": 48.0},
     }
     assert w.member("m1").status is MemberStatus.RETIRED
-    assert w.membership.load_of("m1") == Load(0, 0.0, 0.0)
+    assert w.cluster.membership.load_of("m1") == Load(0, 0.0, 0.0)
     assert w.owned_by("m2") == {"fp-1", "fp-2"}
     assert sorted((n.kind.value, n.member_id, n.packet.packet_id) for n in w.notices) == [
         ("assignment", "m2", "fp-1"), ("assignment", "m2", "fp-2"),
@@ -504,11 +504,11 @@ def test_retirement_with_nobody_to_take_over_still_resets_the_load(w: World) -> 
     w.join("m1", "ocr")
     w.submit("fp-1", "ocr", demand_cpu=0.5)
     start = w.head
-    w.membership.retire("m1", "")
+    w.cluster.retire("m1", "")
     assert _types(w.since(start)) == [
         E.MEMBER_RETIRED, E.HANDOFF_STARTED, E.PACKET_WAITING, E.MEMBER_LOAD_RESET]
     assert w.packet("fp-1").status is PacketStatus.PENDING
-    assert w.membership.load_of("m1") == Load(0, 0.0, 0.0)
+    assert w.cluster.membership.load_of("m1") == Load(0, 0.0, 0.0)
     w.join("m2", "ocr")
     assert w.packet("fp-1").owner == "m2"
 
@@ -521,7 +521,7 @@ def _draining_world(w: World, deadline: float) -> None:
     w.ack("m1", "fp-move")
     w.checkpoint("m1", "fp-move", {"progress": 40}, "half-way")
     w.join("m2", "ocr", trust_score=0.5)
-    w.membership.drain("m1", "node upgrade", deadline)
+    w.cluster.drain("m1", "node upgrade", deadline)
 
 
 def test_drain_moves_what_may_move_at_once_and_keeps_the_rest(w: World) -> None:
@@ -531,7 +531,7 @@ def test_drain_moves_what_may_move_at_once_and_keeps_the_rest(w: World) -> None:
     w.checkpoint("m1", "fp-move", {"progress": 40}, "half-way")
     w.join("m2", "ocr", trust_score=0.5)
     start = w.head
-    member = w.membership.drain("m1", "node upgrade", 30.0)
+    member = w.cluster.drain("m1", "node upgrade", 30.0)
     assert member.status is MemberStatus.DRAINING
     events = w.since(start)
     assert _types(events) == [E.MEMBER_DRAINING, E.HANDOFF_STARTED, E.ASSIGNMENT_DECISION]
@@ -561,7 +561,7 @@ def test_drain_retires_the_member_once_its_last_packet_completes(w: World) -> No
 
 def test_drain_of_an_idle_member_retires_it_at_once(w: World) -> None:
     w.join("m1")
-    member = w.membership.drain("m1", "bye")
+    member = w.cluster.drain("m1", "bye")
     assert member.status is MemberStatus.RETIRED
     assert E.MEMBER_LOAD_RESET in w.types
 
@@ -582,7 +582,7 @@ def test_drain_deadline_evicts_what_is_left_and_retires_the_member(w: World) -> 
     assert (pinned.owner, pinned.epoch) == ("m2", 2)
     assert pinned.handoff_reason == "drain deadline passed"
     assert w.member("m1").status is MemberStatus.RETIRED
-    assert w.membership.load_of("m1") == Load(0, 0.0, 0.0)
+    assert w.cluster.membership.load_of("m1") == Load(0, 0.0, 0.0)
 
 
 def test_drain_deadline_retirement_is_recorded_as_the_deadline(w: World) -> None:
@@ -598,7 +598,7 @@ def test_a_drain_deadline_does_not_outlive_the_drain(w: World) -> None:
     """A draining member that re-registers (with its credential) is ACTIVE again: its old drain
     deadline must not evict the work it holds as an ACTIVE member."""
     _draining_world(w, 5.0)
-    _, w.credentials["m1"] = w.membership.register(
+    _, w.credentials["m1"] = w.cluster.register(
         Registration("m1", capabilities=("ocr",), credential=w.credentials["m1"],
                      trust_score=0.9, lease_ttl=LEASE))
     assert w.member("m1").status is MemberStatus.ACTIVE
@@ -634,7 +634,7 @@ def test_a_failed_attempt_goes_back_to_pending_until_max_attempts(w: World) -> N
     assert w.since(start)[0].reason == "attempt 3 of 3: crash 3"
     assert (packet.status, packet.attempts, packet.failure_reason) == (
         PacketStatus.FAILED, 3, "crash 3")
-    assert w.membership.load_of("m1") == Load(0, 0.0, 0.0)
+    assert w.cluster.membership.load_of("m1") == Load(0, 0.0, 0.0)
 
 
 def test_a_permanent_failure_fails_the_packet_at_once(w: World) -> None:
@@ -653,7 +653,8 @@ def test_a_member_losing_a_capability_loses_the_packets_that_need_it(w: World) -
     w.join("m1", "ocr")
     w.submit("fp-1", "ocr")
     start = w.head
-    w.membership.update("m1", MemberUpdate(frozenset({"capabilities"}), capabilities=("embed",)))
+    w.cluster.update_member(
+        "m1", MemberUpdate(frozenset({"capabilities"}), capabilities=("embed",)))
     types = _types(w.since(start))
     assert types[:2] == [E.MEMBER_UPDATED, E.HANDOFF_STARTED]
     assert E.PACKET_WAITING in types  # nobody else can take it: it waits
@@ -684,23 +685,23 @@ def test_cancel_revokes_the_owner_and_releases_its_load(w: World) -> None:
     w.submit("fp-1", demand_cpu=0.5)
     w.notices.clear()
     start = w.head
-    packet = w.dispatcher.cancel("fp-1", "not needed")
+    packet = w.cluster.cancel("fp-1", "not needed")
     assert packet.status is PacketStatus.CANCELLED
     assert packet.failure_reason == "not needed"
     event = _only(w.since(start), E.PACKET_CANCELLED)
     assert event.actor == "operator"
     assert [(n.kind, n.member_id, n.epoch, n.sequence) for n in w.notices] == [
         (PacketNoticeKind.REVOCATION, "m1", 1, event.sequence)]
-    assert w.membership.load_of("m1") == Load(0, 0.0, 0.0)
+    assert w.cluster.membership.load_of("m1") == Load(0, 0.0, 0.0)
 
 
 def test_cancel_again_is_a_no_op(w: World) -> None:
     w.join("m1")
     w.submit("fp-1")
-    first = w.dispatcher.cancel("fp-1", "")
+    first = w.cluster.cancel("fp-1", "")
     assert first.failure_reason == "cancelled by operator"
     start, notices = w.head, len(w.notices)
-    assert w.dispatcher.cancel("fp-1", "again") == first
+    assert w.cluster.cancel("fp-1", "again") == first
     assert w.head == start and len(w.notices) == notices
 
 
@@ -709,12 +710,12 @@ def test_cancel_of_a_completed_packet_is_failed_precondition(w: World) -> None:
     w.submit("fp-1")
     w.complete("m1", "fp-1")
     with pytest.raises(FailedPrecondition, match="COMPLETED"):
-        w.dispatcher.cancel("fp-1", "")
+        w.cluster.cancel("fp-1", "")
 
 
 def test_cancel_of_a_pending_packet_revokes_nobody(w: World) -> None:
     w.submit("fp-1", "ocr")
-    packet = w.dispatcher.cancel("fp-1", "")
+    packet = w.cluster.cancel("fp-1", "")
     assert packet.status is PacketStatus.CANCELLED
     assert w.notices == []
     assert "fp-1" not in w.state.pending
@@ -727,7 +728,7 @@ def test_cancel_frees_room_for_a_waiting_packet(w: World) -> None:
     w.submit("fp-1", demand_cpu=0.75)
     w.submit("fp-2", demand_cpu=0.75)
     assert w.packet("fp-2").status is PacketStatus.PENDING
-    w.dispatcher.cancel("fp-1", "")
+    w.cluster.cancel("fp-1", "")
     assert (w.packet("fp-2").owner, w.packet("fp-2").epoch) == ("m1", 1)
     assert w.of_type(E.ASSIGNMENT_DECISION, "fp-2")[-1].data["decision"]["trigger"] == (
         "capacity_freed")
@@ -749,7 +750,7 @@ def test_handoff_to_a_target_the_policy_refuses_is_recorded_and_changes_nothing(
     before = w.packet("fp-1")
     start = w.head
     with pytest.raises(FailedPrecondition, match="region_not_allowed"):
-        w.dispatcher.handoff("fp-1", "m2", "try eu")
+        w.cluster.handoff("fp-1", "m2", "try eu")
     event = _only(w.since(start), E.POLICY_REJECTED)
     assert w.head == event.sequence
     assert event.actor == "operator"
@@ -764,7 +765,7 @@ def test_handoff_to_a_valid_target_moves_the_packet_there(w: World) -> None:
     _three_regions(w)
     w.notices.clear()
     start = w.head
-    packet = w.dispatcher.handoff("fp-1", "m3", "rebalance by hand")
+    packet = w.cluster.handoff("fp-1", "m3", "rebalance by hand")
     events = w.since(start)
     assert _types(events) == [E.HANDOFF_STARTED, E.ASSIGNMENT_DECISION]
     assert events[0].actor == "operator"
@@ -778,7 +779,7 @@ def test_handoff_to_a_valid_target_moves_the_packet_there(w: World) -> None:
 
 def test_handoff_without_a_target_lets_the_scheduler_choose_another_member(w: World) -> None:
     _three_regions(w)
-    packet = w.dispatcher.handoff("fp-1", "", "")
+    packet = w.cluster.handoff("fp-1", "", "")
     assert packet.owner == "m3"  # m2 is not allowed, m1 is the owner being moved from
     assert packet.handoff_reason == "manual handoff"
 
@@ -789,7 +790,7 @@ def test_handoff_of_a_packet_that_may_not_move_is_refused(w: World) -> None:
     w.submit("fp-1", handoff_allowed=False)
     start = w.head
     with pytest.raises(FailedPrecondition, match=r"handoff\.allowed=false"):
-        w.dispatcher.handoff("fp-1", "m2", "")
+        w.cluster.handoff("fp-1", "m2", "")
     assert w.head == start
 
 
@@ -804,7 +805,7 @@ def test_handoff_to_the_owner_or_an_unknown_member_is_refused(
     w.submit("fp-1")
     start = w.head
     with pytest.raises(error):
-        w.dispatcher.handoff("fp-1", target, "")
+        w.cluster.handoff("fp-1", target, "")
     assert w.head == start
 
 
@@ -812,9 +813,9 @@ def test_handoff_of_a_finished_packet_is_refused(w: World) -> None:
     w.join("m1")
     w.join("m2")
     w.submit("fp-1")
-    w.dispatcher.cancel("fp-1", "")
+    w.cluster.cancel("fp-1", "")
     with pytest.raises(FailedPrecondition, match="CANCELLED"):
-        w.dispatcher.handoff("fp-1", "m2", "")
+        w.cluster.handoff("fp-1", "m2", "")
 
 
 # -- explain -----------------------------------------------------------------------------------
@@ -825,33 +826,33 @@ def test_explain_returns_the_assignment_decision_of_each_epoch(w: World) -> None
     w.join("m2", trust_score=0.5)
     w.submit("fp-1")
     first = w.of_type(E.ASSIGNMENT_DECISION, "fp-1")[-1]
-    assert w.dispatcher.explain("fp-1", 0) == (1, first.sequence)
-    assert w.dispatcher.explain("fp-1", 1) == (1, first.sequence)
+    assert w.cluster.explain("fp-1", 0) == (1, first.sequence)
+    assert w.cluster.explain("fp-1", 1) == (1, first.sequence)
     assert first.data["decision"]["winner"] == "m1"
     assert first.reason.startswith("m1: ")
-    w.dispatcher.handoff("fp-1", "", "")
+    w.cluster.handoff("fp-1", "", "")
     second = w.of_type(E.ASSIGNMENT_DECISION, "fp-1")[-1]
-    assert w.dispatcher.explain("fp-1", 0) == (2, second.sequence)
-    assert w.dispatcher.explain("fp-1", 2) == (2, second.sequence)
-    assert w.dispatcher.explain("fp-1", 1) == (1, first.sequence)
+    assert w.cluster.explain("fp-1", 0) == (2, second.sequence)
+    assert w.cluster.explain("fp-1", 2) == (2, second.sequence)
+    assert w.cluster.explain("fp-1", 1) == (1, first.sequence)
     assert second.data["decision"]["winner"] == "m2"
 
 
 def test_explain_of_a_waiting_packet_points_at_the_wait(w: World) -> None:
     w.submit("fp-1", "ocr")
     waited = _only(w.events, E.PACKET_WAITING)
-    assert w.dispatcher.explain("fp-1", 0) == (0, waited.sequence)
+    assert w.cluster.explain("fp-1", 0) == (0, waited.sequence)
 
 
 def test_explain_refuses_unknown_epochs_and_packets(w: World) -> None:
     w.join("m1")
     w.submit("fp-1")
     with pytest.raises(NotFound, match="epoch 5"):
-        w.dispatcher.explain("fp-1", 5)
+        w.cluster.explain("fp-1", 5)
     with pytest.raises(InvalidArgument):
-        w.dispatcher.explain("fp-1", -1)
+        w.cluster.explain("fp-1", -1)
     with pytest.raises(NotFound):
-        w.dispatcher.explain("ghost", 0)
+        w.cluster.explain("ghost", 0)
 
 
 # -- overload ----------------------------------------------------------------------------------
@@ -928,7 +929,7 @@ def test_work_moved_away_from_its_owner_is_not_handed_straight_back_to_it(
     else:
         # refusing, as nobody else may take it, would be fine too
         with contextlib.suppress(FailedPrecondition):
-            w.dispatcher.handoff("fp-1", "", "spread the load")
+            w.cluster.handoff("fp-1", "", "spread the load")
     back = [n for n in w.notices[notices:]
             if n.kind is PacketNoticeKind.ASSIGNMENT and n.member_id == "m1"]
     assert back == []
@@ -973,7 +974,7 @@ def test_a_join_rebalances_only_ring_packets_whose_owner_changed_a_share_at_a_ti
     for _ in range(100):
         before = w.head
         w.tick(REBALANCE_INTERVAL, keep_alive=(*RING, "m4"))  # one interval, one tick
-        w.dispatcher.tick()  # a second tick in the same interval moves nothing more
+        w.cluster.tick()  # a second tick in the same interval moves nothing more
         batch = _rebalance_moves(w, before)
         assert len(batch) <= budget
         moved += [e.packet_ids[0] for e in batch]
@@ -990,7 +991,7 @@ def test_the_first_rebalance_tick_moves_at_most_the_configured_share() -> None:
     w = _ring_world()
     w.join("m4", "ocr")
     start = w.head
-    w.dispatcher.tick()
+    w.cluster.tick()
     queued = sum(1 for p in w.state.packets.values() if p.handoff_allowed)
     assert 1 <= len(_rebalance_moves(w, start)) <= max(1, math.floor(SHARE * queued))
 
@@ -1021,13 +1022,13 @@ def test_restart_placement_places_a_packet_left_pending_mid_handoff() -> None:
     before.join("m2", trust_score=0.5)
     before.submit("fp-1")
     before.checkpoint("m1", "fp-1", {"progress": 5})
-    before.dispatcher.handoff("fp-1", "m2", "")
+    before.cluster.handoff("fp-1", "m2", "")
     # the daemon stopped after handoff_started reached the journal, before the decision did
     cut = before.of_type(E.HANDOFF_STARTED, "fp-1")[-1]
     journal = [e for e in before.events if e.sequence <= cut.sequence]
     after = make_world(state=replayed(journal), head_sequence=cut.sequence, head_hash=cut.hash)
     assert after.packet("fp-1").status is PacketStatus.PENDING
-    assert after.dispatcher.restart_placement() == 1
+    assert after.cluster.restart_placement() == 1
     packet = after.packet("fp-1")
     assert packet.status is PacketStatus.ASSIGNED
     assert packet.epoch == 2
@@ -1045,8 +1046,8 @@ def test_restart_placement_records_a_fresh_wait_for_what_still_cannot_go() -> No
     last = before.events[-1]
     after = make_world(state=replayed(before.events), head_sequence=last.sequence,
                        head_hash=last.hash)
-    assert after.dispatcher.restart_placement() == 0
-    assert after.dispatcher.schedule_pending("poll") == 0
+    assert after.cluster.restart_placement() == 0
+    assert after.cluster.schedule_pending("poll") == 0
     assert _types(after.events) == [E.PACKET_WAITING]
     after.join("m1", "ocr")
     assert after.packet("fp-1").owner == "m1"
@@ -1070,7 +1071,7 @@ def _check_invariants(w: World) -> None:
         assert load.packets == mine, member_id
         assert load.cpu == math.fsum(w.packet(p).demand_cpu for p in mine)
         assert load.memory == math.fsum(w.packet(p).demand_memory for p in mine)
-        assert w.membership.load_of(member_id) == Load(len(mine), load.cpu, load.memory)
+        assert w.cluster.membership.load_of(member_id) == Load(len(mine), load.cpu, load.memory)
         member = w.state.members.get(member_id)
         assert member is not None
         if member.status.terminal:
@@ -1107,7 +1108,7 @@ def _random_run(seed: int, steps: int) -> World:
                 credential = ""
                 if previous is not None and not previous.status.terminal:
                     credential = w.credentials[member_id]
-                _, w.credentials[member_id] = w.membership.register(Registration(
+                _, w.credentials[member_id] = w.cluster.register(Registration(
                     member_id, capabilities=tuple(rng.sample(["ocr", "embed"], rng.randint(0, 2))),
                     cpu=rng.choice([0.5, 1.0, 2.0]), memory=rng.choice([256.0, 1024.0]),
                     trust_score=rng.random(), reliability=rng.random(),
@@ -1116,7 +1117,7 @@ def _random_run(seed: int, steps: int) -> World:
                 ))
             elif action == "submit":
                 packet_count += 1
-                w.dispatcher.submit(PacketSpec(
+                w.cluster.submit(PacketSpec(
                     f"fp-{packet_count}",
                     required_capabilities=tuple(rng.sample(["ocr", "embed"], rng.randint(0, 1))),
                     state={"n": packet_count},
@@ -1149,14 +1150,14 @@ def _random_run(seed: int, steps: int) -> World:
                 except (FailedPrecondition, PermissionDenied):
                     assert w.packet(packet.packet_id) == before
             elif action == "cancel" and packet:
-                w.dispatcher.cancel(packet.packet_id, "")
+                w.cluster.cancel(packet.packet_id, "")
             elif action == "handoff" and packet:
                 target = rng.choice(["", *MEMBERS])
-                w.dispatcher.handoff(packet.packet_id, target, "")
+                w.cluster.handoff(packet.packet_id, target, "")
             elif action == "drain":
-                w.membership.drain(member_id, "", rng.choice([1.0, 5.0, 30.0]))
+                w.cluster.drain(member_id, "", rng.choice([1.0, 5.0, 30.0]))
             elif action == "retire":
-                w.membership.retire(member_id, "")
+                w.cluster.retire(member_id, "")
             elif action == "tick":
                 alive = tuple(m for m in MEMBERS if m in w.state.members
                               and w.state.members[m].status.holds_lease and rng.random() < 0.7)
@@ -1164,12 +1165,12 @@ def _random_run(seed: int, steps: int) -> World:
             elif action == "report" and member_id in w.credentials:
                 w.heartbeat(member_id, Load(1, cpu=rng.choice([0.5, 3.0]), memory=10.0))
             elif action == "update":
-                w.membership.update(member_id, MemberUpdate(
+                w.cluster.update_member(member_id, MemberUpdate(
                     frozenset({"capabilities", "trust_score"}),
                     capabilities=tuple(rng.sample(CAPABILITIES[:2], rng.randint(0, 2))),
                     trust_score=rng.random()))
             elif action == "restart":
-                w.dispatcher.restart_placement()
+                w.cluster.restart_placement()
         except PhoenixError:
             pass
         _check_invariants(w)
@@ -1227,7 +1228,7 @@ def test_an_owner_exactly_filled_by_its_packet_keeps_it_after_an_unrelated_updat
     packet = w.submit("fp-1", demand_cpu=1.0, demand_memory=512.0)
     assert (packet.owner, packet.epoch) == ("m1", 1)
     start = w.head
-    w.membership.update("m1", MemberUpdate(frozenset({"labels"}), labels={"tier": "web"}))
+    w.cluster.update_member("m1", MemberUpdate(frozenset({"labels"}), labels={"tier": "web"}))
     w.join("m3", cpu=1.0, memory=512.0)
     packet = w.packet("fp-1")
     assert (packet.status, packet.owner, packet.epoch) == (PacketStatus.ASSIGNED, "m1", 1)

@@ -11,7 +11,6 @@ recorded events into a fresh ClusterState rebuilds the live state exactly."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
@@ -38,7 +37,7 @@ from phoenixd.core.membership import (
 )
 from phoenixd.core.recorder import Recorder
 from phoenixd.core.selector import parse_selector
-from phoenixd.core.state import ClusterState
+from phoenixd.core.state import ClusterState, OwnerLoad
 from tests.core.packet_world import Clock, ListSink
 
 GRACE = 5.0
@@ -454,7 +453,7 @@ def test_drain_with_no_work_retires_the_member(world: World) -> None:
 
 def test_drain_with_work_left_keeps_the_member_draining(world: World) -> None:
     world.register("a1")
-    world.core.load_of = lambda member_id: Load(assigned_packets=3)
+    _carrying(world.state, "a1", 3)
     member = world.core.drain("a1", "")
     assert member.status is MemberStatus.DRAINING
     assert member.status_reason == "drain requested"
@@ -465,7 +464,7 @@ def test_drain_with_work_left_keeps_the_member_draining(world: World) -> None:
 
 def test_draining_member_that_goes_quiet_fails(world: World) -> None:
     world.register("a1")
-    world.core.load_of = lambda member_id: Load(assigned_packets=1)
+    _carrying(world.state, "a1", 1)
     world.core.drain("a1", "maintenance")
     world.tick(10.0)
     assert world.status("a1") is MemberStatus.FAILED
@@ -736,8 +735,9 @@ def test_snapshot_restore_then_tail_replay_rebuilds_the_live_state(world: World)
     assert restored.member_ids == world.state.member_ids
 
 
-def _constant_load(load: Load) -> Callable[[str], Load]:
-    return lambda member_id: load
+def _carrying(state: ClusterState, member_id: str, packets: int) -> None:
+    """Make ``member_id`` carry ``packets`` packets (no packets layer runs in these tests)."""
+    state.loads[member_id] = OwnerLoad(packets={f"p{i}" for i in range(packets)})
 
 
 _IDS = st.sampled_from(["m1", "m2", "m3"])
@@ -798,7 +798,7 @@ def _walk(reached: set[MemberStatus], actions: list[tuple[str, str, int]]) -> No
             elif action == "close" and member_id in tokens:
                 core.close_session(member_id, tokens[member_id], graceful=n % 2 == 0)
             elif action == "drain":
-                core.load_of = _constant_load(Load(assigned_packets=n % 2))
+                _carrying(state, member_id, n % 2)
                 core.drain(member_id, "d")
             elif action == "retire":
                 core.retire(member_id, "r")

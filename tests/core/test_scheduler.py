@@ -5,7 +5,7 @@ specified (trust: highest reliability x trust / (1 + assigned packets), ties to 
 binpack: most free, or fullest that fits; ring: the same member for the same key, walking past
 ineligible members, and a join moves only some keys); and a Decision records enough to say why:
 a bounded list of candidates, every rejection counted by rule, and an explanation naming the
-winner. Records go straight into a ClusterState; no Dispatcher is involved."""
+winner. Records go straight into a ClusterState; no Cluster is involved."""
 
 from __future__ import annotations
 

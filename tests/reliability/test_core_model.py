@@ -1,6 +1,6 @@
 """The core against a simple model of ownership, driven by Hypothesis (a RuleBasedStateMachine).
 
-The real ClusterState, Recorder, Membership, Scheduler and Dispatcher run in process on fake
+The real ClusterState, Recorder, Scheduler and Cluster run in process on fake
 clocks (tests/core/packet_world.py). Rules: register members (new incarnations too), submit
 packets, member-side writes (ack, checkpoint, complete, fail) by the owner, by another member,
 with a grant's old epoch and credential, or with a retired incarnation's credential; time
@@ -145,7 +145,7 @@ class CoreModel(RuleBasedStateMachine):
         previous = self.w.state.members.get(member_id)
         current = self.credentials.get(member_id, "")
         replacing = previous is not None and not previous.status.terminal
-        _, credential = self.w.membership.register(Registration(
+        _, credential = self.w.cluster.register(Registration(
             member_id, lease_ttl=LEASE, credential=current if replacing else ""))
         if current:
             self.revoked.append((member_id, current))
@@ -197,7 +197,7 @@ class CoreModel(RuleBasedStateMachine):
         before, head = self.w.packet(packet_id), self.w.head
         self.now += 1
         tag = f"c{self.now:g}"
-        d = self.w.dispatcher
+        d = self.w.cluster
         try:
             if kind == "ack":
                 after = d.ack(member_id, credential, packet_id, epoch)
@@ -295,7 +295,7 @@ class CoreModel(RuleBasedStateMachine):
     def retire(self, member_id: str) -> None:
         mine = self._owned_by(member_id)
         try:
-            self.w.membership.retire(member_id, "churn")
+            self.w.cluster.retire(member_id, "churn")
         except PhoenixError:
             assert member_id not in self.w.state.members or (
                 self.w.state.members[member_id].status is MemberStatus.FAILED)
@@ -307,7 +307,7 @@ class CoreModel(RuleBasedStateMachine):
     def drain(self, member_id: str, deadline: float) -> None:
         mine = self._owned_by(member_id)
         try:
-            self.w.membership.drain(member_id, "churn", deadline)
+            self.w.cluster.drain(member_id, "churn", deadline)
         except PhoenixError:
             assert member_id not in self.w.state.members or (
                 self.w.state.members[member_id].status.terminal)
@@ -320,7 +320,7 @@ class CoreModel(RuleBasedStateMachine):
     def handoff(self, pick: int, to: str) -> None:
         packet_id = self._pick(pick)
         try:
-            shown = [self.w.dispatcher.handoff(packet_id, to, "churn")]
+            shown = [self.w.cluster.handoff(packet_id, to, "churn")]
             outcome = OK
         except PhoenixError as exc:
             shown, outcome = [], CODES[type(exc).__name__]
@@ -333,7 +333,7 @@ class CoreModel(RuleBasedStateMachine):
         packet_id = self._pick(pick)
         m = self.packets[packet_id]
         try:
-            packet = self.w.dispatcher.cancel(packet_id, "churn")
+            packet = self.w.cluster.cancel(packet_id, "churn")
         except PhoenixError as exc:
             assert m.status.terminal and m.status is not PacketStatus.CANCELLED, exc
             return self._sync(moving=set())
@@ -357,10 +357,10 @@ class CoreModel(RuleBasedStateMachine):
         fresh.credentials.update(self.w.credentials)
         self.earlier, self.w = journal, fresh
         self.restarts += 1
-        fresh.membership.rearm_all()
+        fresh.cluster.rearm_leases()
         for member_id in self.heard:
             self.heard[member_id] = fresh.mono.now  # every lease starts over
-        fresh.dispatcher.restart_placement()
+        fresh.cluster.restart_placement()
         self._sync(moving=None)
 
     # -- the model's bookkeeping and its invariants ----------------------------------------
