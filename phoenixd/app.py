@@ -2,8 +2,10 @@
 
 Wiring, by constructor: Store -> recovery into ClusterState -> Journal (the Recorder's sink)
 -> Recorder -> Scheduler -> Cluster (which builds Credentials, Moves, Reactions, Membership,
-PacketCommands and FencedWrites; see core/cluster.py) -> Services -> the gRPC server. The
-journal's durability callback feeds the SessionHub (held notices) and the Broker (feeds).
+PacketCommands and FencedWrites; see core/cluster.py) -> Application (commands, queries,
+watches, sessions; see core/application) -> the gRPC server. The journal's durability
+callback goes to Application.made_durable: the NoticeGate releases held notices, the Broker
+feeds the watchers.
 """
 
 from __future__ import annotations
@@ -20,18 +22,16 @@ import structlog
 from grpc_health.v1 import health_pb2
 
 from phoenixd.config import Config, parse_args
+from phoenixd.core.application import Application, Broker, Durability, NoticeGate
 from phoenixd.core.cluster import Cluster
 from phoenixd.core.events import Actor, Event, EventType
-from phoenixd.core.feeds import Broker
 from phoenixd.core.recorder import Recorder
 from phoenixd.core.scheduler import Scheduler
 from phoenixd.core.state import ClusterState
 from phoenixd.log import configure_logging
 from phoenixd.server.admission import StreamLimits
-from phoenixd.server.context import Services
 from phoenixd.server.grpc_server import SERVICE_NAMES, BindError, build_server
 from phoenixd.server.refusals import REFUSALS
-from phoenixd.server.sessions import SessionHub
 from phoenixd.signing import HandoffKeyError, load_or_create
 from phoenixd.store import CorruptJournal, DataDirLocked, JournalLoss, Store
 from phoenixd.store.fsio import shared_mode
@@ -67,8 +67,8 @@ class Daemon:
                            accept_journal_loss=cfg.accept_journal_loss)
         self.state = ClusterState()
         recovery = self.store.recover(self.state.apply, self.state.restore, self.state.reset)
-        self.broker = Broker(cfg.watch_queue_limit)
-        self.sessions = SessionHub(recovery.head_sequence)
+        broker = Broker(cfg.watch_queue_limit)
+        gate = NoticeGate(recovery.head_sequence)
         signer = load_or_create(cfg.data_dir)
         self.journal = journal = self.store.open_journal(recovery, self._on_durable, self._on_fatal)
         self.recorder = Recorder(
@@ -81,13 +81,12 @@ class Daemon:
         )
         self.cluster = Cluster(
             self.state, self.recorder, scheduler, signer,
-            notify_member=self.sessions.notify, notify_packet=self.sessions.deliver,
+            notify_member=gate.notify, notify_packet=gate.deliver,
             suspect_grace=cfg.suspect_grace, rebalance_share=cfg.rebalance_share,
             rebalance_interval=cfg.rebalance_interval,
         )
-        self.services = Services(
-            self.state, self.recorder, self.cluster, journal, self.broker, self.sessions,
-            signer.info,
+        self.application = Application(
+            self.cluster, Durability(self.recorder, journal), broker, gate, signer.info
         )
         journal.start()
         if recovery.truncation is not None:
@@ -121,7 +120,7 @@ class Daemon:
                    cfg.client_ca.read_bytes() if cfg.client_ca else None)
         token = _read_token(cfg.auth_token_file) if cfg.auth_token_file else None
         self.server, self.health, self.port = build_server(
-            self.services, listen=cfg.listen, max_message_bytes=cfg.max_message_bytes,
+            self.application, listen=cfg.listen, max_message_bytes=cfg.max_message_bytes,
             max_concurrent_rpcs=cfg.max_concurrent_rpcs,
             streams=StreamLimits(
                 authenticated=cfg.max_streams, unauthenticated=cfg.max_unauthenticated_streams,
@@ -181,8 +180,7 @@ class Daemon:
 
     def _on_durable(self, events: list[Event]) -> None:
         head = events[-1].sequence
-        self.sessions.flush(head)  # assignments go out only once their epoch is durable
-        self.broker.publish(events)
+        self.application.made_durable(events)
         idle = self._snapshot_task is None or self._snapshot_task.done()
         if idle and not self._stopping.is_set() and self.store.snapshot_due(
                 head, len(self.state.packets) + len(self.state.members)):
@@ -221,8 +219,7 @@ class Daemon:
         """Graceful shutdown: stop accepting, tell sessions, flush, snapshot, unlock."""
         log.info("phoenixd shutting down")
         await self.health.enter_graceful_shutdown()
-        self.sessions.close_all("daemon shutting down; reconnect with backoff")
-        self.broker.close_all("daemon shutting down")
+        self.application.close("daemon shutting down")
         await self.server.stop(self.config.shutdown_grace)
         if self._snapshot_task is not None:
             await self._snapshot_task  # finish it: the restart then replays less

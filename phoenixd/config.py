@@ -8,8 +8,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from phoenixd.core.application.feeds import SUBSCRIBER_QUEUE_LIMIT
 from phoenixd.core.dispatch import DEFAULT_REBALANCE_INTERVAL, DEFAULT_REBALANCE_SHARE
-from phoenixd.core.feeds import SUBSCRIBER_QUEUE_LIMIT
 from phoenixd.core.membership import DEFAULT_SUSPECT_GRACE
 from phoenixd.core.packets import Strategy
 from phoenixd.ring import DEFAULT_VNODES

@@ -4,26 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from phoenixd.core.tokens import HandoffKeyInfo
 from phoenixd.store.fsio import fsync_dir, replace, shared_mode, sync_data
 
 __all__ = ["KEY_FILE", "Ed25519Signer", "HandoffKeyInfo", "load_or_create"]
 
 KEY_FILE = "handoff.key"
-
-
-@dataclass(frozen=True)
-class HandoffKeyInfo:
-    """The public half of the handoff signing key, as GetHandoffKey serves it."""
-
-    public_key: bytes
-    public_key_pem: str
-    key_id: str
 
 
 class Ed25519Signer:

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 from phoenixflight import protocol
 
-__all__ = ["TOKEN_DOMAIN", "HandoffToken", "Signer", "signed_bytes"]
+__all__ = ["TOKEN_DOMAIN", "HandoffKeyInfo", "HandoffToken", "Signer", "signed_bytes"]
 
 TOKEN_DOMAIN = protocol.TOKEN_DOMAIN
 
@@ -35,6 +35,15 @@ class Signer(Protocol):
     key_id: str
 
     def sign(self, data: bytes) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class HandoffKeyInfo:
+    """The public half of the handoff signing key, as GetHandoffKey serves it."""
+
+    public_key: bytes
+    public_key_pem: str
+    key_id: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,12 +8,12 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from phoenixd.core.application import Application
 from phoenixd.server.admission import StreamLimits
-from phoenixd.server.context import Services
+from phoenixd.server.flight_recorder_service import FlightRecorderServicer
 from phoenixd.server.interceptors import Guard
-from phoenixd.server.membership import MembershipServicer
-from phoenixd.server.packets import PacketServicer
-from phoenixd.server.recorder import FlightRecorderServicer
+from phoenixd.server.membership_service import MembershipServicer
+from phoenixd.server.packet_service import PacketServicer
 from phoenixflight.v1 import flight_recorder_service_pb2 as rec_pb
 from phoenixflight.v1 import flight_recorder_service_pb2_grpc as rec_grpc
 from phoenixflight.v1 import membership_service_pb2 as mem_pb
@@ -51,7 +51,7 @@ def server_options(max_message_bytes: int) -> list[tuple[str, int]]:
 
 
 def build_server(
-    services: Services,
+    app: Application,
     *,
     listen: str,
     max_message_bytes: int,
@@ -70,9 +70,9 @@ def build_server(
         interceptors=[Guard(operator_token, max_concurrent_rpcs, streams, write_refusal)],
         options=server_options(max_message_bytes),
     )
-    mem_grpc.add_MembershipServiceServicer_to_server(MembershipServicer(services), server)
-    pkt_grpc.add_PacketServiceServicer_to_server(PacketServicer(services), server)
-    rec_grpc.add_FlightRecorderServiceServicer_to_server(FlightRecorderServicer(services), server)
+    mem_grpc.add_MembershipServiceServicer_to_server(MembershipServicer(app), server)
+    pkt_grpc.add_PacketServiceServicer_to_server(PacketServicer(app), server)
+    rec_grpc.add_FlightRecorderServiceServicer_to_server(FlightRecorderServicer(app), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

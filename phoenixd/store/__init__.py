@@ -1,12 +1,11 @@
 """The embedded store: the audit.jsonl journal (group commit), snapshots, the data dir lock."""
 
 from phoenixd.store.damage import Verdict
-from phoenixd.store.eventlog import EventLog
 from phoenixd.store.lock import DataDirLocked
 from phoenixd.store.store import CorruptJournal, JournalLoss, JournalLost, Recovery, Store
 from phoenixd.store.verify import VerifyReport, verify_data_dir, verify_journal
 
 __all__ = [
-    "CorruptJournal", "DataDirLocked", "EventLog", "JournalLoss", "JournalLost", "Recovery",
+    "CorruptJournal", "DataDirLocked", "JournalLoss", "JournalLost", "Recovery",
     "Store", "Verdict", "VerifyReport", "verify_data_dir", "verify_journal",
 ]

@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 
+from phoenixd.core.application.feeds import SUBSCRIBER_QUEUE_LIMIT, Broker, Subscription
 from phoenixd.core.events import Event
-from phoenixd.core.feeds import SUBSCRIBER_QUEUE_LIMIT, Broker, Subscription
 
 
 def _event(seq: int, type_: str = "member_updated") -> Event:

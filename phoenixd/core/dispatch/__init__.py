@@ -5,7 +5,7 @@ the state). Rules kept here:
 
 - **Fencing.** Every (re)assignment increments the epoch, and the member hears
   of it only once the event is durable (notices carry their event's sequence
-  number; the server delivers them after the journal flush). A member-side
+  number; the notice gate delivers them after the journal flush). A member-side
   write with another epoch, or from a member that is not the owner, changes
   nothing and is recorded as ``stale_owner_rejected``.
 - **Handoff.** A move records ``handoff_started`` (the packet goes back to

@@ -1,4 +1,4 @@
-"""Conversions between the core's packet records and phoenixflight.v1 packet messages."""
+"""Flight Packets: the core's packet records, specs, tokens and decisions as messages."""
 
 from __future__ import annotations
 
@@ -6,24 +6,18 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from google.protobuf import json_format, struct_pb2
-
 from phoenixd.core.dispatch import PacketSpec
 from phoenixd.core.errors import InvalidArgument
 from phoenixd.core.packets import Packet, PacketStatus, Policy, Strategy
 from phoenixd.core.scheduler import recorded_candidates
 from phoenixd.core.tokens import HandoffToken
-from phoenixd.server.convert import timestamp
+from phoenixd.server.convert.wire import dict_from_struct, struct_from_dict, timestamp
 from phoenixflight.v1 import packet_pb2 as pkt
 from phoenixflight.v1 import packet_service_pb2 as svc
 
 __all__ = [
-    "decision_to_pb",
-    "dict_from_struct",
-    "packet_status_from_pb",
-    "packet_to_pb",
-    "spec_from_pb",
-    "token_to_pb",
+    "assignment_to_pb", "decision_to_pb", "packet_status_from_pb", "packet_to_pb",
+    "spec_from_pb", "token_to_pb",
 ]
 
 _STATUS_TO_PB = {
@@ -64,19 +58,6 @@ def strategy_from_pb(strategy: int) -> Strategy | None:
             f"strategy {strategy} is not known; use RING, BINPACK_SPREAD, BINPACK_PACK or TRUST"
         )
     return found
-
-
-def dict_from_struct(struct: struct_pb2.Struct, what: str = "state") -> dict[str, Any]:
-    try:
-        return json_format.MessageToDict(struct)
-    except ValueError as exc:  # NaN or Infinity: JSON has no such numbers
-        raise InvalidArgument(f"{what} holds a number JSON cannot carry: {exc}") from None
-
-
-def struct_from_dict(values: Mapping[str, Any]) -> struct_pb2.Struct:
-    struct = struct_pb2.Struct()
-    struct.update(dict(values))
-    return struct
 
 
 def spec_from_pb(packet: pkt.FlightPacket) -> PacketSpec:
@@ -184,4 +165,12 @@ def decision_to_pb(
         trigger=raw["trigger"],
         sequence=sequence,
         explanation=raw["explanation"],
+    )
+
+
+def assignment_to_pb(packet: Packet) -> pkt.Assignment:
+    """A packet as its owner receives it: the packet, its epoch and its signed token."""
+    return pkt.Assignment(
+        packet=packet_to_pb(packet), epoch=packet.epoch,
+        handoff_token=token_to_pb(packet.handoff_token),
     )

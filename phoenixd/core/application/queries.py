@@ -1,0 +1,201 @@
+"""Queries: reads of the registry, the packets and the Flight Recorder.
+
+Each answers as of the durable head: a query waits until everything recorded
+before it is durable, so nobody is shown a change a crash could still undo.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
+from phoenixd.core import directory
+from phoenixd.core.application.durability import Durability
+from phoenixd.core.application.feeds import EventFilter, history
+from phoenixd.core.application.pages import Page, decode_token, encode_token, page_size
+from phoenixd.core.cluster import Cluster
+from phoenixd.core.errors import InvalidArgument, NotFound
+from phoenixd.core.eventlog import ChainReport
+from phoenixd.core.events import Event, EventType
+from phoenixd.core.members import Member, MemberStatus
+from phoenixd.core.membership import MemberView
+from phoenixd.core.packets import Packet, PacketStatus
+from phoenixd.core.selector import parse_selector
+from phoenixd.core.state import ClusterState
+from phoenixd.core.tokens import HandoffKeyInfo
+from phoenixd.core.validation import validate_member_id, validate_name, validate_packet_id
+
+__all__ = ["MAX_QUERY_SCAN", "Capability", "Explanation", "Lineage", "Queries"]
+
+# Events one QueryEvents call reads at most before it answers with a page token.
+MAX_QUERY_SCAN = 50_000
+
+
+@dataclass(frozen=True, slots=True)
+class Capability:
+    """One entry of the capability directory: who offers it, at which versions."""
+
+    name: str
+    versions: list[str]
+    providers: list[tuple[Member, str]]  # (provider, version), by member id
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """A placement decision as the Flight Recorder kept it."""
+
+    decision: dict[str, Any]
+    packet: dict[str, Any]
+    epoch: int
+    sequence: int
+
+
+@dataclass(frozen=True, slots=True)
+class Lineage:
+    """Every event of one packet or lineage, and the chain head they were read at."""
+
+    events: list[Event]
+    head_sequence: int
+    head_hash: str
+
+
+class Queries:
+    def __init__(
+        self, cluster: Cluster, durability: Durability, handoff_key: HandoffKeyInfo
+    ) -> None:
+        self._cluster = cluster
+        self._state: ClusterState = cluster.state
+        self._durability = durability
+        self.handoff_key = handoff_key
+
+    # -- members -------------------------------------------------------------------------
+
+    async def get_member(self, member_id: str) -> MemberView:
+        view = self._cluster.view(self._cluster.get_member(member_id))
+        await self._durability.settle()
+        return view
+
+    async def list_members(
+        self, *, statuses: Collection[MemberStatus] = (), capability: str = "",
+        label_selector: str = "", page_token: str = "", size: int = 0,
+    ) -> Page[MemberView]:
+        selector = parse_selector(label_selector)
+        query = {"statuses": sorted(str(s) for s in statuses), "capability": capability,
+                 "selector": label_selector}
+        after = str(decode_token(page_token, query, str) or "")
+        members, next_after, total = directory.list_members(
+            self._state, statuses=statuses, capability=capability, selector=selector,
+            after_id=after, limit=page_size(size),
+        )
+        views = [self._cluster.view(m) for m in members]
+        # The page and its revision are taken in one step, then made durable.
+        revision = await self._durability.settle()
+        token = encode_token(next_after, query) if next_after else ""
+        return Page(views, token, total, revision)
+
+    async def list_capabilities(
+        self, *, include_inactive: bool = False, page_token: str = "", size: int = 0,
+    ) -> Page[Capability]:
+        query = {"include_inactive": include_inactive}
+        after = str(decode_token(page_token, query, str) or "")
+        limit = page_size(size)
+        providers = directory.capability_directory(self._state, include_inactive)
+        names = [name for name in providers if name > after]
+        page = [
+            Capability(name, sorted({version for _, version in providers[name]}),
+                       providers[name])
+            for name in names[:limit]
+        ]
+        more = len(names) > limit
+        revision = await self._durability.settle()
+        token = encode_token(page[-1].name, query) if more else ""
+        return Page(page, token, len(providers), revision)
+
+    # -- packets -------------------------------------------------------------------------
+
+    async def get_packet(self, packet_id: str) -> Packet:
+        packet = self._cluster.get_packet(packet_id)
+        await self._durability.settle()
+        return packet
+
+    async def list_packets(
+        self, *, statuses: Collection[PacketStatus] = (), owner: str = "",
+        workload_type: str = "", lineage_id: str = "", page_token: str = "", size: int = 0,
+    ) -> Page[Packet]:
+        if owner:
+            validate_member_id(owner, "owner")
+        validate_name(workload_type, "workload_type")
+        validate_name(lineage_id, "lineage_id")
+        query = {"statuses": sorted(str(s) for s in statuses), "owner": owner,
+                 "workload_type": workload_type, "lineage": lineage_id}
+        after = str(decode_token(page_token, query, str) or "")
+        packets, next_after, total = directory.list_packets(
+            self._state, statuses=statuses, owner=owner, workload_type=workload_type,
+            lineage_id=lineage_id, after_id=after, limit=page_size(size),
+        )
+        revision = await self._durability.settle()
+        token = encode_token(next_after, query) if next_after else ""
+        return Page(packets, token, total, revision)
+
+    async def explain(self, packet_id: str, epoch: int) -> Explanation:
+        """The placement decision of ``epoch`` (0: the latest), read back from the log."""
+        decided_epoch, sequence = self._cluster.explain(packet_id, epoch)
+        await self._durability.settle()
+        (event,) = await self._durability.log.read(sequence - 1, 1)
+        if event.type not in (EventType.ASSIGNMENT_DECISION, EventType.PACKET_WAITING):
+            raise NotFound(f"event {sequence} is not a placement decision")
+        return Explanation(event.data["decision"], event.data["packet"], decided_epoch, sequence)
+
+    # -- the Flight Recorder ------------------------------------------------------------------
+
+    async def query_events(
+        self, wanted: EventFilter, *, after: int = 0, page_token: str = "", size: int = 0,
+    ) -> Page[Event]:
+        """Matching events after ``after``, a page at a time. A sparse filter over a long
+        log returns a short (even empty) page with a token rather than holding the call
+        for a full scan. ``total`` is the page's length; ``revision`` the head."""
+        if after < 0:
+            raise InvalidArgument(f"after_sequence must be >= 0, got {after}")
+        query = {**wanted.fingerprint(), "after": after}
+        position = decode_token(page_token, query, int)
+        cursor = int(position) if position is not None else after
+        limit = page_size(size)
+        head = await self._durability.settle()
+        found: list[Event] = []
+        scanned_to = cursor
+        log = self._durability.log
+        async for event in history(log, cursor, min(head, cursor + MAX_QUERY_SCAN)):
+            scanned_to = event.sequence
+            if wanted.accepts(event):
+                found.append(event)
+                if len(found) == limit:
+                    break
+        token = encode_token(scanned_to, query) if scanned_to < head else ""
+        return Page(found, token, len(found), head)
+
+    async def export_lineage(self, *, packet_id: str = "", lineage_id: str = "") -> Lineage:
+        """Every event of one packet, or of one lineage (give exactly one)."""
+        if bool(packet_id) == bool(lineage_id):
+            raise InvalidArgument("give exactly one of packet_id or lineage_id")
+        if packet_id:
+            validate_packet_id(packet_id)
+        else:
+            validate_name(lineage_id, "lineage_id")
+        recorder = self._durability.recorder
+        head, hash_ = recorder.head_sequence, recorder.head_hash
+        await self._durability.wait(head)
+        events = [
+            event
+            async for event in history(self._durability.log, 0, head)
+            if (packet_id and packet_id in event.packet_ids)
+            or (lineage_id and lineage_id in event.lineage_ids)
+        ]
+        if not events:
+            what = f"packet {packet_id!r}" if packet_id else f"lineage {lineage_id!r}"
+            raise NotFound(f"the Flight Recorder has no events for {what}")
+        return Lineage(events, head, hash_)
+
+    async def verify_chain(self) -> ChainReport:
+        await self._durability.settle()
+        return await self._durability.log.verify()
