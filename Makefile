@@ -9,11 +9,12 @@ DATA   ?= ./.phoenixflight
 
 .PHONY: venv run test check lint gen check-gen proto-lint typecheck ts-test bench bench-smoke bench-scale soak clean
 
-# The set-up: a venv with the SDK (generated API) and the daemon (its Cython
+# The set-up: a venv with the API contract (generated code), the SDK and the daemon (its Cython
 # kernel compiled at install), plus buf from npm. Redone when a build file changes.
-$(STAMP): pyproject.toml setup.py clients/python/pyproject.toml phoenixd/_ring.pyx phoenixd/_ring.pxd package.json package-lock.json clients/typescript/package.json clients/typescript/package-lock.json
+$(STAMP): pyproject.toml setup.py api/python/pyproject.toml clients/python/pyproject.toml phoenixd/_ring.pyx phoenixd/_ring.pxd package.json package-lock.json clients/typescript/package.json clients/typescript/package-lock.json
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ./api/python
 	$(BIN)/pip install --quiet -e ./clients/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	npm install --no-audit --no-fund --loglevel=error

@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.stats import p50, p99  # noqa: E402
-from phoenixflight.v1 import flight_recorder_service_pb2 as rpb  # noqa: E402
-from phoenixflight.v1 import packet_service_pb2 as ppb  # noqa: E402
+from phoenixflight_api.v1 import flight_recorder_service_pb2 as rpb  # noqa: E402
+from phoenixflight_api.v1 import packet_service_pb2 as ppb  # noqa: E402
 from tests.api.agents import Agent, envelope, event_data  # noqa: E402
 from tests.api.test_api_leases import Session  # noqa: E402
 from tests.daemon import PhoenixProcess  # noqa: E402

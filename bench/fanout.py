@@ -60,8 +60,8 @@ async def _serve_stream(port: int, size: int) -> None:
 
 async def _watch(kind: str, address: str, streams: int, count: int) -> tuple[int, float]:
     """Open ``streams`` streams and read ``count`` messages from each: (messages, seconds)."""
-    from phoenixflight.v1 import flight_recorder_service_pb2 as rpb
-    from phoenixflight.v1 import flight_recorder_service_pb2_grpc as rec_grpc
+    from phoenixflight_api.v1 import flight_recorder_service_pb2 as rpb
+    from phoenixflight_api.v1 import flight_recorder_service_pb2_grpc as rec_grpc
 
     async with grpc.aio.insecure_channel(address) as channel:
         recorder = rec_grpc.FlightRecorderServiceStub(channel)
@@ -102,10 +102,10 @@ def fan_out(kind: str, address: str, watchers: int, count: int) -> float:
 
 async def _live(address: str, watchers: int, seconds: float, rate: float) -> list[float]:
     """Delays (s) from each event's record time to its arrival at each watcher."""
-    from phoenixflight.v1 import flight_recorder_service_pb2 as rpb
-    from phoenixflight.v1 import flight_recorder_service_pb2_grpc as rec_grpc
-    from phoenixflight.v1 import membership_service_pb2 as mpb
-    from phoenixflight.v1 import membership_service_pb2_grpc as mem_grpc
+    from phoenixflight_api.v1 import flight_recorder_service_pb2 as rpb
+    from phoenixflight_api.v1 import flight_recorder_service_pb2_grpc as rec_grpc
+    from phoenixflight_api.v1 import membership_service_pb2 as mpb
+    from phoenixflight_api.v1 import membership_service_pb2_grpc as mem_grpc
 
     delays: list[float] = []
     async with grpc.aio.insecure_channel(address) as channel:
@@ -136,10 +136,10 @@ async def _live(address: str, watchers: int, seconds: float, rate: float) -> lis
 
 async def _populate(address: str, registrations: int) -> int:
     """Register members (two events each); returns the mean WatchEvents message size."""
-    from phoenixflight.v1 import flight_recorder_service_pb2 as rpb
-    from phoenixflight.v1 import flight_recorder_service_pb2_grpc as rec_grpc
-    from phoenixflight.v1 import membership_service_pb2 as mpb
-    from phoenixflight.v1 import membership_service_pb2_grpc as mem_grpc
+    from phoenixflight_api.v1 import flight_recorder_service_pb2 as rpb
+    from phoenixflight_api.v1 import flight_recorder_service_pb2_grpc as rec_grpc
+    from phoenixflight_api.v1 import membership_service_pb2 as mpb
+    from phoenixflight_api.v1 import membership_service_pb2_grpc as mem_grpc
 
     async with grpc.aio.insecure_channel(address) as channel:
         members = mem_grpc.MembershipServiceStub(channel)

@@ -52,11 +52,11 @@ async def _serve_empty(port: int) -> None:
 async def _drive(
     rpc: str, address: str, worker: int, concurrency: int, seconds: float
 ) -> list[float]:
-    from phoenixflight.v1 import membership_service_pb2 as mpb
-    from phoenixflight.v1 import membership_service_pb2_grpc as mem_grpc
-    from phoenixflight.v1 import packet_pb2
-    from phoenixflight.v1 import packet_service_pb2 as ppb
-    from phoenixflight.v1 import packet_service_pb2_grpc as pkt_grpc
+    from phoenixflight_api.v1 import membership_service_pb2 as mpb
+    from phoenixflight_api.v1 import membership_service_pb2_grpc as mem_grpc
+    from phoenixflight_api.v1 import packet_pb2
+    from phoenixflight_api.v1 import packet_service_pb2 as ppb
+    from phoenixflight_api.v1 import packet_service_pb2_grpc as pkt_grpc
 
     latencies: list[float] = []
     async with grpc.aio.insecure_channel(address) as channel:

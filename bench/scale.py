@@ -38,9 +38,9 @@ CONCURRENCY = 32
 
 
 async def _register(address: str, members: int) -> None:
-    from phoenixflight.v1 import member_pb2
-    from phoenixflight.v1 import membership_service_pb2 as mpb
-    from phoenixflight.v1 import membership_service_pb2_grpc as mem_grpc
+    from phoenixflight_api.v1 import member_pb2
+    from phoenixflight_api.v1 import membership_service_pb2 as mpb
+    from phoenixflight_api.v1 import membership_service_pb2_grpc as mem_grpc
 
     hour = Duration(seconds=3600)
     queue = iter(range(members))
@@ -58,9 +58,9 @@ async def _register(address: str, members: int) -> None:
 
 
 async def _submit(address: str, worker: int, count: int) -> float:
-    from phoenixflight.v1 import packet_pb2
-    from phoenixflight.v1 import packet_service_pb2 as ppb
-    from phoenixflight.v1 import packet_service_pb2_grpc as pkt_grpc
+    from phoenixflight_api.v1 import packet_pb2
+    from phoenixflight_api.v1 import packet_service_pb2 as ppb
+    from phoenixflight_api.v1 import packet_service_pb2_grpc as pkt_grpc
 
     queue = iter(range(count))
     async with grpc.aio.insecure_channel(address) as channel:

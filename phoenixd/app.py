@@ -1,7 +1,7 @@
 """The composition root: Config -> store, core, server; the daemon's lifecycle and signals.
 
 Wiring, by constructor: Store -> recovery into ClusterState -> Journal (the Recorder's sink)
--> Recorder -> Scheduler -> Cluster (which builds Credentials, Moves, Reactions, Membership,
+-> Recorder -> Scheduler -> Cluster (which builds Credentials, Moves, Reactions, Registry,
 PacketCommands and FencedWrites; see core/cluster.py) -> Application (commands, queries,
 watches, sessions; see core/application) -> the gRPC server. The journal's durability
 callback goes to Application.made_durable: the NoticeGate releases held notices, the Broker

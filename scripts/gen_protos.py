@@ -1,8 +1,8 @@
 """Generate the API code from proto/ (the only way it is ever made).
 
-Python goes to ``clients/python/phoenixflight/v1/`` (which both the SDK and the
-daemon import), TypeScript to ``clients/typescript/src/gen/``. Nothing there is
-edited by hand.
+Python goes to ``api/python/phoenixflight_api/v1/``, the API contract package that
+both the daemon and the SDK import; TypeScript to ``clients/typescript/src/gen/``.
+Nothing there is edited by hand.
 
 Usage:
     python scripts/gen_protos.py          # regenerate in place
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import filecmp
+import re
 import shutil
 import subprocess
 import sys
@@ -21,8 +22,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTO_ROOT = ROOT / "proto"
-OUT_ROOT = ROOT / "clients" / "python"
-PACKAGE_DIR = Path("phoenixflight") / "v1"
+OUT_ROOT = ROOT / "api" / "python"
+PACKAGE_DIR = Path("phoenixflight_api") / "v1"
+# Where protoc writes (the protos' own path) and the Python package that holds it.
+PROTO_PACKAGE = Path("phoenixflight") / "v1"
+# protoc names the generated modules after the protos' path (phoenixflight.v1.*_pb2);
+# they live in the contract package, so their module references are renamed. Only module
+# names (ending in _pb2) are: the proto package and the descriptors keep their names.
+_MODULE_REF = re.compile(r"\bphoenixflight\.v1\.(?=\w+_pb2\b)|^(from|import) phoenixflight\.v1\b",
+                         re.MULTILINE)
 TS_ROOT = ROOT / "clients" / "typescript"
 TS_OUT = Path("src") / "gen"
 BUF = ROOT / "node_modules" / ".bin" / "buf"
@@ -31,7 +39,7 @@ BUF = ROOT / "node_modules" / ".bin" / "buf"
 TOOLS_VERSION = "1.85.1"
 MYPY_PROTOBUF_VERSION = "5.1.0"
 
-MARKER = '''"""phoenixflight.v1: generated protobuf and gRPC code. DO NOT EDIT.
+MARKER = '''"""phoenixflight_api.v1: generated protobuf and gRPC code. DO NOT EDIT.
 
 Made by scripts/gen_protos.py from proto/phoenixflight/v1/ with grpcio-tools {version}
 and mypy-protobuf {mypy_version}.
@@ -65,9 +73,18 @@ def generate(out_root: Path) -> None:
     if result.returncode != 0:
         raise SystemExit(f"protoc failed:\n{result.stdout}{result.stderr}")
     package = out_root / PACKAGE_DIR
+    package.mkdir(parents=True)
+    for made in sorted((out_root / PROTO_PACKAGE).glob("*.py*")):
+        (package / made.name).write_text(_MODULE_REF.sub(_rename, made.read_text()))
+    shutil.rmtree(out_root / PROTO_PACKAGE.parts[0])
     marker = MARKER.format(version=TOOLS_VERSION, mypy_version=MYPY_PROTOBUF_VERSION)
     (package / "__init__.py").write_text(marker)
-    (package.parent / "__init__.py").touch(exist_ok=True)
+
+
+def _rename(found: re.Match[str]) -> str:
+    if found.group(1):  # an import statement
+        return f"{found.group(1)} phoenixflight_api.v1"
+    return "phoenixflight_api.v1."
 
 
 def generate_typescript(out_root: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 from google.protobuf.duration_pb2 import Duration
 from hypothesis import settings
 
-from phoenixflight.v1 import membership_service_pb2 as mpb
+from phoenixflight_api.v1 import membership_service_pb2 as mpb
 from tests.daemon import PhoenixProcess
 
 

@@ -14,9 +14,9 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from phoenixflight.v1 import flight_recorder_service_pb2_grpc as rec_grpc
-from phoenixflight.v1 import membership_service_pb2_grpc as mem_grpc
-from phoenixflight.v1 import packet_service_pb2_grpc as pkt_grpc
+from phoenixflight_api.v1 import flight_recorder_service_pb2_grpc as rec_grpc
+from phoenixflight_api.v1 import membership_service_pb2_grpc as mem_grpc
+from phoenixflight_api.v1 import packet_service_pb2_grpc as pkt_grpc
 
 __all__ = ["PhoenixProcess", "free_port"]
 

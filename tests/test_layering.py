@@ -1,6 +1,7 @@
 """Layering, enforced: the domain core imports no grpc, no generated code and no outer layer;
 the store does not import the server; the server uses the store only through its package; the
-SDK never imports the daemon; the kernel imports nothing of the project; and every module
+daemon never imports the SDK (only its CLI, a client, does), nor the SDK the daemon (both share
+only the API contract package); the kernel imports nothing of the project; and every module
 imports on its own (no cycles that only work in a lucky import order)."""
 
 from __future__ import annotations
@@ -15,15 +16,24 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "phoenixd"
 
-# The protocol's pure-Python rules (canonical JSON, token bytes) are shared with the SDK.
-ALLOWED = frozenset({"phoenixflight.protocol"})
+# The contract's pure-Python rules (canonical JSON, token bytes): the core computes them
+# exactly as every client does, so it uses the one implementation.
+ALLOWED = frozenset({"phoenixflight_api.protocol"})
 # layer -> module prefixes it must never import
 FORBIDDEN = {
-    "phoenixd/core": ("grpc", "grpc_health", "grpc_reflection", "google.protobuf", "phoenixflight",
-                      "phoenixd.server", "phoenixd.store", "phoenixd.app", "phoenixd.cli"),
-    "phoenixd/store": ("grpc", "phoenixflight", "phoenixd.server", "phoenixd.app",
-                       "phoenixd.cli"),
+    "phoenixd/core": ("grpc", "grpc_health", "grpc_reflection", "google.protobuf",
+                      "phoenixflight", "phoenixflight_api", "phoenixd.server", "phoenixd.store",
+                      "phoenixd.app", "phoenixd.cli"),
+    "phoenixd/store": ("grpc", "phoenixflight", "phoenixflight_api", "phoenixd.server",
+                       "phoenixd.app", "phoenixd.cli"),
     "phoenixd/server": ("phoenixd.app", "phoenixd.cli"),
+}
+WHY = {
+    "phoenixd/core": "the core is the domain every surface (gRPC, HTTP, the simulator) and "
+                     "every store shares: no transport, no generated code, no store internals",
+    "phoenixd/store": "the store keeps bytes on disk; the wire format and the server are "
+                      "not its business, and a second backend must stand in for it",
+    "phoenixd/server": "the server is one surface; the daemon's wiring and the CLI sit above it",
 }
 
 
@@ -56,7 +66,7 @@ def test_layer_imports_nothing_above_it(layer: str) -> None:
                 continue
             if any(name == f or name.startswith(f + ".") for f in FORBIDDEN[layer]):
                 bad.append(f"{path.relative_to(ROOT)} imports {name}")
-    assert not bad, "\n".join(bad)
+    assert not bad, f"{WHY[layer]}:\n" + "\n".join(bad)
 
 
 STORE = PACKAGE / "store"
@@ -87,6 +97,20 @@ def test_the_sdk_never_imports_the_daemon() -> None:
         if name == "phoenixd" or name.startswith("phoenixd.")
     ]
     assert not bad, "the SDK must not depend on phoenixd:\n" + "\n".join(bad)
+
+
+def test_the_daemon_never_imports_the_sdk() -> None:
+    # The daemon and the SDK agree through the API contract package alone; a daemon that
+    # used the SDK would make every SDK change a daemon change. The `phoenix` CLI is a
+    # client of the API like any other, so it may.
+    bad = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if "cli" not in path.relative_to(PACKAGE).parts[:1]
+        for name in _imports(path)
+        if name == "phoenixflight" or name.startswith("phoenixflight.")
+    ]
+    assert not bad, "the daemon uses phoenixflight_api, never the SDK:\n" + "\n".join(bad)
 
 
 def test_the_kernel_imports_nothing_of_the_project() -> None:
@@ -131,7 +155,7 @@ def test_the_core_loads_no_grpc_and_no_generated_code_at_run_time() -> None:
         "for m in pkgutil.iter_modules(core.__path__):\n"
         "    importlib.import_module(f'phoenixd.core.{m.name}')\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('grpc', 'google')"
-        " or m.startswith('phoenixflight.v1')]\n"
+        " or m.startswith('phoenixflight_api.v1')]\n"
         "print(bad); sys.exit(1 if bad else 0)\n"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,

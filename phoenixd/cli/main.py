@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from phoenixd.cli import audit, members, packets
+from phoenixd.cli import audit_commands, member_commands, packet_commands
 from phoenixflight import DEFAULT_ENDPOINT, Client, Connection, PhoenixFlightError
 
 __all__ = ["build_parser", "main"]
@@ -59,9 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(handler=handler, offline=offline)
         return p
 
-    members.add_commands(commands, leaf)
-    packets.add_commands(commands, leaf)
-    audit.add_commands(commands, leaf)
+    member_commands.add_commands(commands, leaf)
+    packet_commands.add_commands(commands, leaf)
+    audit_commands.add_commands(commands, leaf)
     return parser
 
 

@@ -5,12 +5,12 @@ Built by constructor, in this order (nothing installs itself into anything):
     credentials = Credentials(state)
     moves       = Moves(state, recorder, scheduler, signer, notify=packet notices)
     reactions   = Reactions(state, recorder, scheduler, moves)     # evictions, drains, timers
-    membership  = Membership(state, recorder, credentials=credentials, reactions=reactions)
+    registry    = Registry(state, recorder, credentials=credentials, reactions=reactions)
     packets     = PacketCommands(state, recorder, scheduler, moves) # the operator's
     writes      = FencedWrites(state, recorder, credentials, moves) # the owner's
 
-Membership calls ``reactions`` after each member change; nothing calls back into
-Membership while it records. The one flow that crosses back, a drain that the
+The registry calls ``reactions`` after each member change; nothing calls back into
+the registry while it records. The one flow that crosses back, a drain that the
 packet moves have emptied, is a worklist: after every command the cluster asks
 ``reactions.settle_drains()`` which drains ended and retires those members, until
 none is left. The daemon and the core's tests drive exactly this class.
@@ -35,17 +35,17 @@ from phoenixd.core.dispatch import (
 )
 from phoenixd.core.events import Actor
 from phoenixd.core.members import Member
-from phoenixd.core.membership import (
+from phoenixd.core.packets import Packet
+from phoenixd.core.recorder import Recorder
+from phoenixd.core.registry import (
     DEFAULT_SUSPECT_GRACE,
     Load,
-    Membership,
     MemberUpdate,
     MemberView,
     Notice,
     Registration,
+    Registry,
 )
-from phoenixd.core.packets import Packet
-from phoenixd.core.recorder import Recorder
 from phoenixd.core.scheduler import Scheduler
 from phoenixd.core.state import ClusterState
 from phoenixd.core.tokens import Signer
@@ -81,7 +81,7 @@ class Cluster:
             state, recorder, scheduler, self._moves, monotonic=monotonic, wall_clock=wall_clock,
             rebalance_share=rebalance_share, rebalance_interval=rebalance_interval,
         )
-        self.membership = Membership(
+        self.registry = Registry(
             state, recorder, credentials=self.credentials, reactions=self._reactions,
             suspect_grace=suspect_grace, monotonic=monotonic, wall_clock=wall_clock,
             notify=notify_member,
@@ -96,44 +96,44 @@ class Cluster:
         evicts, which can end no other drain, but the loop does not rely on it)."""
         while ended := self._reactions.settle_drains():
             for member_id, reason in ended:
-                self.membership.retire(member_id, reason, actor=Actor.DAEMON)
+                self.registry.retire(member_id, reason, actor=Actor.DAEMON)
         return result
 
     # -- members --------------------------------------------------------------------------
 
     def register(self, registration: Registration) -> tuple[Member, str]:
-        return self._settled(self.membership.register(registration))
+        return self._settled(self.registry.register(registration))
 
     def heartbeat(self, member_id: str, credential: str, reported: Load | None = None) -> Member:
-        return self._settled(self.membership.heartbeat(member_id, credential, reported))
+        return self._settled(self.registry.heartbeat(member_id, credential, reported))
 
     def update_member(self, member_id: str, update: MemberUpdate) -> Member:
-        return self._settled(self.membership.update(member_id, update))
+        return self._settled(self.registry.update(member_id, update))
 
     def drain(
         self, member_id: str, reason: str, deadline: float | None = None,
         actor: str = Actor.OPERATOR,
     ) -> Member:
-        return self._settled(self.membership.drain(member_id, reason, deadline, actor=actor))
+        return self._settled(self.registry.drain(member_id, reason, deadline, actor=actor))
 
     def retire(self, member_id: str, reason: str, actor: str = Actor.OPERATOR) -> Member:
-        return self._settled(self.membership.retire(member_id, reason, actor=actor))
+        return self._settled(self.registry.retire(member_id, reason, actor=actor))
 
     def open_session(self, member_id: str, credential: str, token: object) -> Member:
-        return self._settled(self.membership.open_session(member_id, credential, token))
+        return self._settled(self.registry.open_session(member_id, credential, token))
 
     def session_message(self, member_id: str, token: object, reported: Load | None) -> Member:
-        return self._settled(self.membership.session_message(member_id, token, reported))
+        return self._settled(self.registry.session_message(member_id, token, reported))
 
     def close_session(self, member_id: str, token: object, *, graceful: bool) -> None:
-        self.membership.close_session(member_id, token, graceful=graceful)
+        self.registry.close_session(member_id, token, graceful=graceful)
         self._settled(None)
 
     def get_member(self, member_id: str) -> Member:
-        return self.membership.get_member(member_id)
+        return self.registry.get_member(member_id)
 
     def view(self, member: Member) -> MemberView:
-        return self.membership.view(member)
+        return self.registry.view(member)
 
     # -- packets: the operator's ------------------------------------------------------------
 
@@ -188,12 +188,12 @@ class Cluster:
 
     def tick(self) -> None:
         """Leases, grace periods, drain deadlines and paced rebalancing that are due."""
-        self.membership.expire()
+        self.registry.expire()
         self._reactions.tick()
         self._settled(None)
 
     def next_deadline(self) -> float | None:
-        return self.membership.next_deadline()
+        return self.registry.next_deadline()
 
     def restart_placement(self) -> int:
         """After recovery: resume drains and place what was left PENDING."""
@@ -201,4 +201,4 @@ class Cluster:
 
     def rearm_leases(self) -> None:
         """Once members can reach the daemon again: every live member gets a full TTL."""
-        self.membership.rearm_all()
+        self.registry.rearm_all()

@@ -1,7 +1,7 @@
 """Member credentials: issued at registration, checked on every member-side call.
 
 A credential is a random secret given to one incarnation of a member; the registry keeps only
-its SHA-256. Membership issues them; the member-side packet writes and the session streams
+its SHA-256. Registry issues them; the member-side packet writes and the session streams
 check them here, over the registry, so that neither needs the other to know who is calling.
 """
 

@@ -59,7 +59,7 @@ class Member:
     """A member as recorded: what the journal and the snapshots hold.
 
     Runtime-only facts (last heartbeat, reported load, open session) live beside
-    it in the membership core, because they change too often to be journaled.
+    it in the registry, because they change too often to be journaled.
     """
 
     member_id: str

@@ -15,7 +15,7 @@ from phoenixd.core.errors import InvalidArgument
 from phoenixd.core.selector import parse_selector
 from phoenixd.core.tokens import HandoffToken
 from phoenixd.core.validation import validate_name, validate_unit_interval
-from phoenixflight import protocol
+from phoenixflight_api import protocol
 
 __all__ = [
     "DEFAULT_MAX_ATTEMPTS",
@@ -227,7 +227,7 @@ def validate_max_attempts(value: int) -> int:
 
 
 def canonical_json(value: Any) -> str:
-    """RFC 8785 canonical JSON (phoenixflight.protocol), with the core's error type."""
+    """RFC 8785 canonical JSON (phoenixflight_api.protocol), with the core's error type."""
     try:
         return protocol.canonical_json(value)
     except ValueError as exc:

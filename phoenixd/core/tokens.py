@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from phoenixflight import protocol
+from phoenixflight_api import protocol
 
 __all__ = ["TOKEN_DOMAIN", "HandoffKeyInfo", "HandoffToken", "Signer", "signed_bytes"]
 

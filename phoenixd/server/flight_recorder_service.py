@@ -12,8 +12,8 @@ from phoenixd.core.application.feeds import EventFilter
 from phoenixd.core.events import Event
 from phoenixd.server.convert.events import event_to_pb
 from phoenixd.server.errors import Context, streaming, unary
-from phoenixflight.v1 import flight_recorder_service_pb2 as pb
-from phoenixflight.v1 import flight_recorder_service_pb2_grpc as pb_grpc
+from phoenixflight_api.v1 import flight_recorder_service_pb2 as pb
+from phoenixflight_api.v1 import flight_recorder_service_pb2_grpc as pb_grpc
 
 __all__ = ["FlightRecorderServicer"]
 

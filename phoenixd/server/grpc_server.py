@@ -14,12 +14,12 @@ from phoenixd.server.flight_recorder_service import FlightRecorderServicer
 from phoenixd.server.interceptors import Guard
 from phoenixd.server.membership_service import MembershipServicer
 from phoenixd.server.packet_service import PacketServicer
-from phoenixflight.v1 import flight_recorder_service_pb2 as rec_pb
-from phoenixflight.v1 import flight_recorder_service_pb2_grpc as rec_grpc
-from phoenixflight.v1 import membership_service_pb2 as mem_pb
-from phoenixflight.v1 import membership_service_pb2_grpc as mem_grpc
-from phoenixflight.v1 import packet_service_pb2 as pkt_pb
-from phoenixflight.v1 import packet_service_pb2_grpc as pkt_grpc
+from phoenixflight_api.v1 import flight_recorder_service_pb2 as rec_pb
+from phoenixflight_api.v1 import flight_recorder_service_pb2_grpc as rec_grpc
+from phoenixflight_api.v1 import membership_service_pb2 as mem_pb
+from phoenixflight_api.v1 import membership_service_pb2_grpc as mem_grpc
+from phoenixflight_api.v1 import packet_service_pb2 as pkt_pb
+from phoenixflight_api.v1 import packet_service_pb2_grpc as pkt_grpc
 
 __all__ = ["SERVICE_NAMES", "BindError", "build_server"]
 

@@ -12,7 +12,7 @@ from phoenixd.core.application import Application
 from phoenixd.core.application.sessions import Goodbye, MemberSession
 from phoenixd.core.errors import PhoenixError
 from phoenixd.core.members import MemberStatus
-from phoenixd.core.membership import MemberUpdate, Registration
+from phoenixd.core.registry import MemberUpdate, Registration
 from phoenixd.server.convert.members import (
     kind_from_pb,
     load_from_pb,
@@ -24,9 +24,9 @@ from phoenixd.server.convert.packets import assignment_to_pb
 from phoenixd.server.convert.wire import duration, duration_seconds, statuses_from_pb
 from phoenixd.server.errors import Context, status_for, streaming, unary
 from phoenixd.server.session_stream import SessionStream, session_input
-from phoenixflight.v1 import membership_service_pb2 as pb
-from phoenixflight.v1 import membership_service_pb2_grpc as pb_grpc
-from phoenixflight.v1.packet_pb2 import AssignmentsSynced
+from phoenixflight_api.v1 import membership_service_pb2 as pb
+from phoenixflight_api.v1 import membership_service_pb2_grpc as pb_grpc
+from phoenixflight_api.v1.packet_pb2 import AssignmentsSynced
 
 __all__ = ["MembershipServicer"]
 

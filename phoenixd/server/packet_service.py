@@ -16,9 +16,9 @@ from phoenixd.server.convert.packets import (
 )
 from phoenixd.server.convert.wire import dict_from_struct, statuses_from_pb
 from phoenixd.server.errors import Context, streaming, unary
-from phoenixflight.v1 import packet_service_pb2 as pb
-from phoenixflight.v1 import packet_service_pb2_grpc as pb_grpc
-from phoenixflight.v1.packet_pb2 import AssignmentsSynced, Revocation
+from phoenixflight_api.v1 import packet_service_pb2 as pb
+from phoenixflight_api.v1 import packet_service_pb2_grpc as pb_grpc
+from phoenixflight_api.v1.packet_pb2 import AssignmentsSynced, Revocation
 
 __all__ = ["PacketServicer"]
 

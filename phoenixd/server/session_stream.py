@@ -23,8 +23,8 @@ from phoenixd.core.packets import Packet
 from phoenixd.server.convert.members import load_from_pb, member_status_to_pb
 from phoenixd.server.convert.packets import assignment_to_pb
 from phoenixd.server.convert.wire import duration_seconds
-from phoenixflight.v1 import membership_service_pb2 as pb
-from phoenixflight.v1.packet_pb2 import Revocation
+from phoenixflight_api.v1 import membership_service_pb2 as pb
+from phoenixflight_api.v1.packet_pb2 import Revocation
 
 __all__ = ["SESSION_OUTBOX_LIMIT", "SessionStream", "session_input"]
 

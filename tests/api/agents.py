@@ -14,10 +14,10 @@ import grpc
 from google.protobuf import json_format, struct_pb2
 from google.protobuf.duration_pb2 import Duration
 
-from phoenixflight.v1 import membership_service_pb2 as mpb
-from phoenixflight.v1 import packet_pb2
-from phoenixflight.v1 import packet_service_pb2 as ppb
-from phoenixflight.v1 import packet_service_pb2_grpc as pkt_grpc
+from phoenixflight_api.v1 import membership_service_pb2 as mpb
+from phoenixflight_api.v1 import packet_pb2
+from phoenixflight_api.v1 import packet_service_pb2 as ppb
+from phoenixflight_api.v1 import packet_service_pb2_grpc as pkt_grpc
 from tests.daemon import PhoenixProcess
 
 __all__ = ["Agent", "envelope", "event_data", "packet_of", "wait_until"]

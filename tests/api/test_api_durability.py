@@ -14,9 +14,9 @@ from pathlib import Path
 import grpc
 import pytest
 
-from phoenixflight.v1 import flight_recorder_service_pb2 as rpb
-from phoenixflight.v1 import member_pb2
-from phoenixflight.v1 import membership_service_pb2 as mpb
+from phoenixflight_api.v1 import flight_recorder_service_pb2 as rpb
+from phoenixflight_api.v1 import member_pb2
+from phoenixflight_api.v1 import membership_service_pb2 as mpb
 from tests.api.agents import event_data
 from tests.conftest import register
 from tests.daemon import PhoenixProcess
@@ -209,7 +209,7 @@ def test_an_fsync_error_stops_the_daemon_and_a_restart_recovers(tmp_path: Path) 
 def test_packets_epochs_and_owners_survive_kill_9_with_and_without_snapshots(
     tmp_path: Path,
 ) -> None:
-    from phoenixflight.v1 import packet_service_pb2 as ppb
+    from phoenixflight_api.v1 import packet_service_pb2 as ppb
     from tests.api.agents import Agent, envelope, packet_of
 
     d = PhoenixProcess(tmp_path / "data", "--snapshot-every", "7").start()

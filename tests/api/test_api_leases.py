@@ -13,9 +13,9 @@ from pathlib import Path
 import grpc
 import pytest
 
-from phoenixflight.v1 import member_pb2
-from phoenixflight.v1 import membership_service_pb2 as mpb
-from phoenixflight.v1 import membership_service_pb2_grpc as mem_grpc
+from phoenixflight_api.v1 import member_pb2
+from phoenixflight_api.v1 import membership_service_pb2 as mpb
+from phoenixflight_api.v1 import membership_service_pb2_grpc as mem_grpc
 from tests.conftest import register
 from tests.daemon import PhoenixProcess
 

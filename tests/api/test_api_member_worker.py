@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from phoenixflight import Client
-from phoenixflight.v1 import packet_pb2
+from phoenixflight_api.v1 import packet_pb2
 from tests.api.agents import event_data, wait_until
 from tests.daemon import PhoenixProcess
 

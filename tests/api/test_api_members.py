@@ -7,9 +7,9 @@ import grpc
 import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
 
-from phoenixflight.v1 import flight_recorder_service_pb2 as rpb
-from phoenixflight.v1 import member_pb2
-from phoenixflight.v1 import membership_service_pb2 as mpb
+from phoenixflight_api.v1 import flight_recorder_service_pb2 as rpb
+from phoenixflight_api.v1 import member_pb2
+from phoenixflight_api.v1 import membership_service_pb2 as mpb
 from tests.conftest import register
 from tests.daemon import PhoenixProcess
 

@@ -12,8 +12,8 @@ from typing import Any
 import grpc
 import pytest
 
-from phoenixflight.v1 import flight_recorder_service_pb2 as rpb
-from phoenixflight.v1 import membership_service_pb2 as mpb
+from phoenixflight_api.v1 import flight_recorder_service_pb2 as rpb
+from phoenixflight_api.v1 import membership_service_pb2 as mpb
 from tests.daemon import PhoenixProcess, operator_token_args
 
 TOKEN = "s3cret-operator-token"

@@ -10,7 +10,7 @@ import grpc
 import pytest
 
 from phoenixflight import AsyncClient, Client, PhoenixFlightError
-from phoenixflight.v1 import member_pb2, packet_pb2
+from phoenixflight_api.v1 import member_pb2, packet_pb2
 from tests.daemon import PhoenixProcess
 
 

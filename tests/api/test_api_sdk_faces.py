@@ -14,7 +14,11 @@ from types import ModuleType
 import pytest
 
 from phoenixflight import AsyncClient, Client
-from phoenixflight.v1 import flight_recorder_service_pb2, membership_service_pb2, packet_service_pb2
+from phoenixflight_api.v1 import (
+    flight_recorder_service_pb2,
+    membership_service_pb2,
+    packet_service_pb2,
+)
 from tests.daemon import PhoenixProcess
 
 SERVICES: tuple[ModuleType, ...] = (

@@ -13,9 +13,9 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from phoenixflight.v1 import flight_recorder_service_pb2 as rpb
-from phoenixflight.v1 import membership_service_pb2 as mpb
-from phoenixflight.v1 import membership_service_pb2_grpc as mem_grpc
+from phoenixflight_api.v1 import flight_recorder_service_pb2 as rpb
+from phoenixflight_api.v1 import membership_service_pb2 as mpb
+from phoenixflight_api.v1 import membership_service_pb2_grpc as mem_grpc
 from tests.certs import issue, make_ca
 from tests.daemon import PhoenixProcess, free_port, operator_token_args
 
@@ -170,7 +170,7 @@ def test_mtls_refuses_missing_untrusted_and_expired_client_certs(tmp_path: Path)
 
 
 def test_packet_member_calls_need_no_operator_token(secured: PhoenixProcess) -> None:
-    from phoenixflight.v1 import packet_service_pb2 as ppb
+    from phoenixflight_api.v1 import packet_service_pb2 as ppb
     from tests.api.agents import envelope
 
     cred = secured.members.RegisterMember(mpb.RegisterMemberRequest(

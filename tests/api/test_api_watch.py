@@ -14,9 +14,9 @@ from typing import TypeVar
 import grpc
 import pytest
 
-from phoenixflight.v1 import flight_recorder_service_pb2 as rpb
-from phoenixflight.v1 import flight_recorder_service_pb2_grpc as rec_grpc
-from phoenixflight.v1 import membership_service_pb2 as mpb
+from phoenixflight_api.v1 import flight_recorder_service_pb2 as rpb
+from phoenixflight_api.v1 import flight_recorder_service_pb2_grpc as rec_grpc
+from phoenixflight_api.v1 import membership_service_pb2 as mpb
 from tests.api.agents import probe_until_delivered
 from tests.conftest import register
 from tests.daemon import PhoenixProcess

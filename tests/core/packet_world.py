@@ -16,9 +16,9 @@ from phoenixd.core.cluster import Cluster
 from phoenixd.core.dispatch import DEFAULT_REBALANCE_SHARE, PacketNotice, PacketSpec
 from phoenixd.core.events import Event, EventType
 from phoenixd.core.members import Member, MemberKind, MemberStatus
-from phoenixd.core.membership import Load, Notice, Registration
 from phoenixd.core.packets import Checkpoint, Packet, PacketStatus, Policy, Strategy, state_hash
 from phoenixd.core.recorder import Recorder
+from phoenixd.core.registry import Load, Notice, Registration
 from phoenixd.core.scheduler import Scheduler
 from phoenixd.core.state import ClusterState
 

@@ -1,4 +1,4 @@
-"""The packet lifecycle as the Cluster runs it over a real ClusterState, Recorder, Membership
+"""The packet lifecycle as the Cluster runs it over a real ClusterState, Recorder, Registry
 and Scheduler, driven by fake clocks and a fake signer: submit and placement (epoch 1, a notice
 carrying the decision event's sequence, one packet_waiting event however often placement is
 retried); the member side (ack, checkpoint, complete, fail with retries up to max_attempts);
@@ -30,8 +30,8 @@ from phoenixd.core.errors import (
 )
 from phoenixd.core.events import Event, EventType
 from phoenixd.core.members import MemberStatus
-from phoenixd.core.membership import Load, MemberUpdate, Registration
 from phoenixd.core.packets import Packet, PacketStatus, Policy, Strategy, state_hash
+from phoenixd.core.registry import Load, MemberUpdate, Registration
 from phoenixd.core.tokens import HandoffToken, signed_bytes
 from tests.core.packet_world import GRACE, LEASE, REBALANCE_INTERVAL, World, make_world, replayed
 
@@ -234,13 +234,13 @@ def test_complete_releases_the_owners_load(w: World) -> None:
     w.join("m1", cpu=2.0, memory=1024.0)
     w.submit("fp-1", demand_cpu=0.5, demand_memory=64.0)
     w.ack("m1", "fp-1")
-    assert w.cluster.membership.load_of("m1") == Load(1, 0.5, 64.0)
+    assert w.cluster.registry.load_of("m1") == Load(1, 0.5, 64.0)
     start = w.head
     packet = w.complete("m1", "fp-1", {"pages": 3})
     assert packet.status is PacketStatus.COMPLETED
     assert packet.result == {"pages": 3}
     assert _types(w.since(start)) == [E.PACKET_COMPLETED]
-    assert w.cluster.membership.load_of("m1") == Load(0, 0.0, 0.0)
+    assert w.cluster.registry.load_of("m1") == Load(0, 0.0, 0.0)
     assert w.cluster.assignments_of("m1") == []
     assert w.cluster.view(w.member("m1")).load == Load(0, 0.0, 0.0)
 
@@ -492,7 +492,7 @@ def test_retirement_follows_the_seed_flow_exactly(w: World) -> None:
         "released": {"packets": 2, "cpu": math.fsum([0.2, 0.2]), "memory": 48.0},
     }
     assert w.member("m1").status is MemberStatus.RETIRED
-    assert w.cluster.membership.load_of("m1") == Load(0, 0.0, 0.0)
+    assert w.cluster.registry.load_of("m1") == Load(0, 0.0, 0.0)
     assert w.owned_by("m2") == {"fp-1", "fp-2"}
     assert sorted((n.kind.value, n.member_id, n.packet.packet_id) for n in w.notices) == [
         ("assignment", "m2", "fp-1"), ("assignment", "m2", "fp-2"),
@@ -508,7 +508,7 @@ def test_retirement_with_nobody_to_take_over_still_resets_the_load(w: World) -> 
     assert _types(w.since(start)) == [
         E.MEMBER_RETIRED, E.HANDOFF_STARTED, E.PACKET_WAITING, E.MEMBER_LOAD_RESET]
     assert w.packet("fp-1").status is PacketStatus.PENDING
-    assert w.cluster.membership.load_of("m1") == Load(0, 0.0, 0.0)
+    assert w.cluster.registry.load_of("m1") == Load(0, 0.0, 0.0)
     w.join("m2", "ocr")
     assert w.packet("fp-1").owner == "m2"
 
@@ -582,7 +582,7 @@ def test_drain_deadline_evicts_what_is_left_and_retires_the_member(w: World) -> 
     assert (pinned.owner, pinned.epoch) == ("m2", 2)
     assert pinned.handoff_reason == "drain deadline passed"
     assert w.member("m1").status is MemberStatus.RETIRED
-    assert w.cluster.membership.load_of("m1") == Load(0, 0.0, 0.0)
+    assert w.cluster.registry.load_of("m1") == Load(0, 0.0, 0.0)
 
 
 def test_drain_deadline_retirement_is_recorded_as_the_deadline(w: World) -> None:
@@ -634,7 +634,7 @@ def test_a_failed_attempt_goes_back_to_pending_until_max_attempts(w: World) -> N
     assert w.since(start)[0].reason == "attempt 3 of 3: crash 3"
     assert (packet.status, packet.attempts, packet.failure_reason) == (
         PacketStatus.FAILED, 3, "crash 3")
-    assert w.cluster.membership.load_of("m1") == Load(0, 0.0, 0.0)
+    assert w.cluster.registry.load_of("m1") == Load(0, 0.0, 0.0)
 
 
 def test_a_permanent_failure_fails_the_packet_at_once(w: World) -> None:
@@ -692,7 +692,7 @@ def test_cancel_revokes_the_owner_and_releases_its_load(w: World) -> None:
     assert event.actor == "operator"
     assert [(n.kind, n.member_id, n.epoch, n.sequence) for n in w.notices] == [
         (PacketNoticeKind.REVOCATION, "m1", 1, event.sequence)]
-    assert w.cluster.membership.load_of("m1") == Load(0, 0.0, 0.0)
+    assert w.cluster.registry.load_of("m1") == Load(0, 0.0, 0.0)
 
 
 def test_cancel_again_is_a_no_op(w: World) -> None:
@@ -1071,7 +1071,7 @@ def _check_invariants(w: World) -> None:
         assert load.packets == mine, member_id
         assert load.cpu == math.fsum(w.packet(p).demand_cpu for p in mine)
         assert load.memory == math.fsum(w.packet(p).demand_memory for p in mine)
-        assert w.cluster.membership.load_of(member_id) == Load(len(mine), load.cpu, load.memory)
+        assert w.cluster.registry.load_of(member_id) == Load(len(mine), load.cpu, load.memory)
         member = w.state.members.get(member_id)
         assert member is not None
         if member.status.terminal:

@@ -36,8 +36,8 @@ import grpc
 import phoenixflight.member as sdk_member
 from phoenixflight import Member, PhoenixFlightError, Task
 from phoenixflight.aio import AsyncClient
-from phoenixflight.v1 import membership_service_pb2 as ms
-from phoenixflight.v1 import packet_pb2 as pkt
+from phoenixflight_api.v1 import membership_service_pb2 as ms
+from phoenixflight_api.v1 import packet_pb2 as pkt
 from tests.reliability.history import INDETERMINATE, OK, HistoryLog, Seen, outcome_of_code
 
 __all__ = ["CAPABILITY", "RecordingClient", "outcome_of", "seen_of"]

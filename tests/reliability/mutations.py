@@ -30,11 +30,11 @@ from google.protobuf import struct_pb2
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.field_mask_pb2 import FieldMask
 
-from phoenixflight.v1 import member_pb2, packet_pb2
-from phoenixflight.v1 import membership_service_pb2 as mpb
-from phoenixflight.v1 import membership_service_pb2_grpc as mem_grpc
-from phoenixflight.v1 import packet_service_pb2 as ppb
-from phoenixflight.v1 import packet_service_pb2_grpc as pkt_grpc
+from phoenixflight_api.v1 import member_pb2, packet_pb2
+from phoenixflight_api.v1 import membership_service_pb2 as mpb
+from phoenixflight_api.v1 import membership_service_pb2_grpc as mem_grpc
+from phoenixflight_api.v1 import packet_service_pb2 as ppb
+from phoenixflight_api.v1 import packet_service_pb2_grpc as pkt_grpc
 from tests.api.agents import envelope
 
 __all__ = [

@@ -23,7 +23,7 @@ from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection_pb2
 
-import phoenixflight.v1
+import phoenixflight_api.v1
 
 __all__ = [
     "ACCESS",
@@ -39,7 +39,8 @@ __all__ = [
     "served_services",
 ]
 
-PACKAGE = "phoenixflight.v1"
+PACKAGE = "phoenixflight.v1"  # the proto package
+GENERATED = "phoenixflight_api.v1"  # the Python package generated from it
 
 
 class Access(Enum):
@@ -99,10 +100,10 @@ def _services(module: ModuleType) -> Iterator[descriptor.ServiceDescriptor]:
 def phoenixflight_rpcs() -> list[Rpc]:
     """Every method of every service in the generated ``phoenixflight.v1`` modules."""
     found: list[Rpc] = []
-    for info in sorted(pkgutil.iter_modules(phoenixflight.v1.__path__), key=lambda m: m.name):
+    for info in sorted(pkgutil.iter_modules(phoenixflight_api.v1.__path__), key=lambda m: m.name):
         if not info.name.endswith("_pb2"):
             continue
-        module = importlib.import_module(f"{PACKAGE}.{info.name}")
+        module = importlib.import_module(f"{GENERATED}.{info.name}")
         for service in _services(module):
             found.extend(Rpc(method) for method in service.methods)
     return found

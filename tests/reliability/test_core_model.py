@@ -40,8 +40,8 @@ from hypothesis.stateful import (
 from phoenixd.core.errors import PhoenixError
 from phoenixd.core.events import Event, EventType
 from phoenixd.core.members import MemberStatus
-from phoenixd.core.membership import Registration
 from phoenixd.core.packets import Packet, PacketStatus, Strategy
+from phoenixd.core.registry import Registration
 from tests.core.packet_world import GRACE, LEASE, World, make_world, replayed
 from tests.reliability.history import OK, Entry, Op, Seen, check
 from tests.reliability.soak import figure, scaled

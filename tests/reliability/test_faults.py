@@ -42,10 +42,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from phoenixd import failpoints
 from phoenixd.config import parse_args
 from phoenixd.server.interceptors import MUTATING_METHODS
-from phoenixflight.v1 import flight_recorder_service_pb2 as rpb
-from phoenixflight.v1 import member_pb2, packet_pb2
-from phoenixflight.v1 import membership_service_pb2 as mpb
-from phoenixflight.v1 import packet_service_pb2 as ppb
+from phoenixflight_api.v1 import flight_recorder_service_pb2 as rpb
+from phoenixflight_api.v1 import member_pb2, packet_pb2
+from phoenixflight_api.v1 import membership_service_pb2 as mpb
+from phoenixflight_api.v1 import packet_service_pb2 as ppb
 from tests.api.agents import Agent, envelope, packet_of, wait_until
 from tests.conftest import register
 from tests.daemon import PhoenixProcess

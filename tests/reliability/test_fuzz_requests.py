@@ -42,9 +42,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from phoenixd.core.events import EventType
-from phoenixflight.v1 import flight_recorder_service_pb2 as rpb
-from phoenixflight.v1 import membership_service_pb2 as mpb
-from phoenixflight.v1 import packet_service_pb2 as ppb
+from phoenixflight_api.v1 import flight_recorder_service_pb2 as rpb
+from phoenixflight_api.v1 import membership_service_pb2 as mpb
+from phoenixflight_api.v1 import packet_service_pb2 as ppb
 from tests.api.agents import envelope
 from tests.daemon import PhoenixProcess, operator_token_args
 from tests.reliability.rpc_catalog import CATALOG, NOT_SERVED, Outcome, Rpc, call, fill

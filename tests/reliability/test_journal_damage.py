@@ -59,15 +59,15 @@ from typing import Any
 
 import pytest
 
-from phoenixd.cli import audit
+from phoenixd.cli import audit_commands
 from phoenixd.core.events import event_from_payload
 from phoenixd.core.state import ClusterState
 from phoenixd.store import CorruptJournal, Store
 from phoenixd.store.frames import Frame, read_frame
 from phoenixd.store.snapshots import SNAPSHOT_FILES
-from phoenixflight.v1 import flight_recorder_service_pb2 as rpb
-from phoenixflight.v1 import membership_service_pb2 as mpb
-from phoenixflight.v1 import packet_service_pb2 as ppb
+from phoenixflight_api.v1 import flight_recorder_service_pb2 as rpb
+from phoenixflight_api.v1 import membership_service_pb2 as mpb
+from phoenixflight_api.v1 import packet_service_pb2 as ppb
 from tests.api.agents import Agent, envelope, event_data, packet_of
 from tests.conftest import register
 from tests.daemon import PhoenixProcess
@@ -234,7 +234,8 @@ def verify_data_dir(data_dir: Path) -> tuple[int, int]:
     code and the first bad offset it names."""
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        code = audit.verify(None, argparse.Namespace(data_dir=str(data_dir), output="json"))
+        args = argparse.Namespace(data_dir=str(data_dir), output="json")
+        code = audit_commands.verify(None, args)
     return code, json.loads(out.getvalue())["first_bad_offset"]
 
 

@@ -53,11 +53,11 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from phoenixflight.v1 import flight_recorder_service_pb2 as rpb
-from phoenixflight.v1 import flight_recorder_service_pb2_grpc as rec_grpc
-from phoenixflight.v1 import member_pb2, packet_pb2
-from phoenixflight.v1 import membership_service_pb2 as mpb
-from phoenixflight.v1 import packet_service_pb2 as ppb
+from phoenixflight_api.v1 import flight_recorder_service_pb2 as rpb
+from phoenixflight_api.v1 import flight_recorder_service_pb2_grpc as rec_grpc
+from phoenixflight_api.v1 import member_pb2, packet_pb2
+from phoenixflight_api.v1 import membership_service_pb2 as mpb
+from phoenixflight_api.v1 import packet_service_pb2 as ppb
 from tests.api.agents import wait_until
 from tests.daemon import START_TIMEOUT, PhoenixProcess
 from tests.reliability.mutations import (

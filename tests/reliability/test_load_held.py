@@ -22,7 +22,7 @@ threads are sampled before, during and after each. Checked, every round:
 - RSS is flat: the daemon keeps every packet and caches the newest Flight Recorder events
   (a bounded window), so a round may grow it by what it recorded; the second round may not
   grow it more per recorded event than the first did (with slack for allocator noise).
-  Periodic snapshots are off here (load_held.SNAPSHOT_EVERY): the allocator keeps the
+  Periodic snapshots are off here (load_plan.SNAPSHOT_EVERY): the allocator keeps the
   high-water mark of each snapshot, which grows with the state, not with a leak;
 - the Flight Recorder's chain verifies after all of it, and the daemon logged no error.
 
@@ -36,7 +36,7 @@ from pathlib import Path
 
 import pytest
 
-from phoenixflight.v1 import flight_recorder_service_pb2 as rpb
+from phoenixflight_api.v1 import flight_recorder_service_pb2 as rpb
 from tests.daemon import PhoenixProcess
 from tests.reliability.load_held import (
     Held,

@@ -40,8 +40,8 @@ import pytest
 from google.protobuf import json_format
 
 from phoenixflight import Client, PhoenixFlightError
-from phoenixflight.v1 import member_pb2
-from phoenixflight.v1 import packet_pb2 as pkt
+from phoenixflight_api.v1 import member_pb2
+from phoenixflight_api.v1 import packet_pb2 as pkt
 from tests.api.agents import wait_until
 from tests.daemon import PhoenixProcess
 from tests.reliability.history import (

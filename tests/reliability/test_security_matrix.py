@@ -33,10 +33,10 @@ from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from phoenixd.server import interceptors
-from phoenixflight.v1 import flight_recorder_service_pb2 as rpb
-from phoenixflight.v1 import membership_service_pb2 as mpb
-from phoenixflight.v1 import packet_pb2
-from phoenixflight.v1 import packet_service_pb2 as ppb
+from phoenixflight_api.v1 import flight_recorder_service_pb2 as rpb
+from phoenixflight_api.v1 import membership_service_pb2 as mpb
+from phoenixflight_api.v1 import packet_pb2
+from phoenixflight_api.v1 import packet_service_pb2 as ppb
 from tests.api.agents import envelope, event_data, wait_until
 from tests.daemon import PhoenixProcess, operator_token_args
 from tests.reliability.rpc_catalog import (

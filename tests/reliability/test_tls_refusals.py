@@ -30,8 +30,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from phoenixflight.v1 import flight_recorder_service_pb2 as rpb
-from phoenixflight.v1 import flight_recorder_service_pb2_grpc as rec_grpc
+from phoenixflight_api.v1 import flight_recorder_service_pb2 as rpb
+from phoenixflight_api.v1 import flight_recorder_service_pb2_grpc as rec_grpc
 from tests.certs import Issued, issue, make_ca
 from tests.daemon import PhoenixProcess, free_port
 from tests.reliability.rpc_catalog import CATALOG, call

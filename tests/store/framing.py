@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from phoenixd.core.events import Event
-from phoenixd.core.membership import Membership, Registration
 from phoenixd.core.recorder import Recorder
+from phoenixd.core.registry import Registration, Registry
 from phoenixd.core.state import ClusterState
 from phoenixd.store import Recovery, Store
 from phoenixd.store.frames import encode_frame
@@ -55,7 +55,7 @@ def history_of(members: int) -> History:
     """Register, update and retire members through the real core, framing every event."""
     state, sink = ClusterState(), FrameSink()
     clock = iter(range(1_700_000_000, 1_800_000_000))
-    core = Membership(
+    core = Registry(
         state, Recorder(sink, state.apply, wall_clock=lambda: float(next(clock))),
         monotonic=lambda: 0.0, wall_clock=lambda: 1_700_000_000.0,
     )

@@ -11,11 +11,11 @@ from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from phoenixflight.envelope import packet_from_envelope
-from phoenixflight.v1 import flight_recorder_service_pb2 as rec
-from phoenixflight.v1 import member_pb2 as mem
-from phoenixflight.v1 import membership_service_pb2 as ms
-from phoenixflight.v1 import packet_pb2 as pkt
-from phoenixflight.v1 import packet_service_pb2 as ps
+from phoenixflight_api.v1 import flight_recorder_service_pb2 as rec
+from phoenixflight_api.v1 import member_pb2 as mem
+from phoenixflight_api.v1 import membership_service_pb2 as ms
+from phoenixflight_api.v1 import packet_pb2 as pkt
+from phoenixflight_api.v1 import packet_service_pb2 as ps
 
 __all__ = [
     "Paged",

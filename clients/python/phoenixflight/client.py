@@ -22,14 +22,14 @@ import grpc
 
 from phoenixflight import _requests as build
 from phoenixflight._connect import Connection, PhoenixFlightError
-from phoenixflight.v1 import flight_recorder_service_pb2 as rec
-from phoenixflight.v1 import flight_recorder_service_pb2_grpc as rec_grpc
-from phoenixflight.v1 import member_pb2 as mem
-from phoenixflight.v1 import membership_service_pb2 as ms
-from phoenixflight.v1 import membership_service_pb2_grpc as ms_grpc
-from phoenixflight.v1 import packet_pb2 as pkt
-from phoenixflight.v1 import packet_service_pb2 as ps
-from phoenixflight.v1 import packet_service_pb2_grpc as ps_grpc
+from phoenixflight_api.v1 import flight_recorder_service_pb2 as rec
+from phoenixflight_api.v1 import flight_recorder_service_pb2_grpc as rec_grpc
+from phoenixflight_api.v1 import member_pb2 as mem
+from phoenixflight_api.v1 import membership_service_pb2 as ms
+from phoenixflight_api.v1 import membership_service_pb2_grpc as ms_grpc
+from phoenixflight_api.v1 import packet_pb2 as pkt
+from phoenixflight_api.v1 import packet_service_pb2 as ps
+from phoenixflight_api.v1 import packet_service_pb2_grpc as ps_grpc
 
 __all__ = ["Client"]
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from google.protobuf import json_format
 
-from phoenixflight.v1.packet_pb2 import FlightPacket
+from phoenixflight_api.v1.packet_pb2 import FlightPacket
 
 __all__ = ["STRATEGIES", "packet_from_envelope"]
 

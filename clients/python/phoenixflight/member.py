@@ -32,12 +32,12 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from google.protobuf import json_format
 
-from phoenixflight import protocol
 from phoenixflight._connect import Connection, PhoenixFlightError
 from phoenixflight._requests import duration
 from phoenixflight.aio import AsyncClient
-from phoenixflight.v1 import membership_service_pb2 as ms
-from phoenixflight.v1 import packet_pb2 as pkt
+from phoenixflight_api import protocol
+from phoenixflight_api.v1 import membership_service_pb2 as ms
+from phoenixflight_api.v1 import packet_pb2 as pkt
 
 __all__ = ["Handler", "Member", "Task"]
 

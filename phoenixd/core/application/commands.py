@@ -17,8 +17,8 @@ from phoenixd.core.cluster import Cluster
 from phoenixd.core.dispatch import PacketSpec
 from phoenixd.core.errors import PhoenixError
 from phoenixd.core.members import Member
-from phoenixd.core.membership import Load, MemberUpdate, MemberView, Registration
 from phoenixd.core.packets import Packet
+from phoenixd.core.registry import Load, MemberUpdate, MemberView, Registration
 
 __all__ = ["Commands"]
 

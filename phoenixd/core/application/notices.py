@@ -14,8 +14,8 @@ from typing import Protocol
 
 from phoenixd import failpoints
 from phoenixd.core.dispatch import PacketNotice, PacketNoticeKind
-from phoenixd.core.membership import Notice, NoticeKind
 from phoenixd.core.packets import Packet
+from phoenixd.core.registry import Notice, NoticeKind
 
 __all__ = ["NoticeGate", "PacketListener", "SessionListener"]
 

@@ -19,8 +19,8 @@ from phoenixd.core.errors import InvalidArgument, NotFound
 from phoenixd.core.eventlog import ChainReport
 from phoenixd.core.events import Event, EventType
 from phoenixd.core.members import Member, MemberStatus
-from phoenixd.core.membership import MemberView
 from phoenixd.core.packets import Packet, PacketStatus
+from phoenixd.core.registry import MemberView
 from phoenixd.core.selector import parse_selector
 from phoenixd.core.state import ClusterState
 from phoenixd.core.tokens import HandoffKeyInfo

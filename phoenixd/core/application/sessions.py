@@ -26,8 +26,8 @@ from phoenixd.core.cluster import Cluster
 from phoenixd.core.errors import PhoenixError
 from phoenixd.core.events import Actor
 from phoenixd.core.members import Member
-from phoenixd.core.membership import Load, MemberView
 from phoenixd.core.packets import Packet
+from phoenixd.core.registry import Load, MemberView
 from phoenixd.core.validation import validate_text
 
 __all__ = [

@@ -1,10 +1,10 @@
 """What member changes do to packets, and the timers that drive drains and rebalancing.
 
-Membership calls ``member_changed`` after every recorded member change and
+Registry calls ``member_changed`` after every recorded member change and
 ``load_reported`` for every load report. A drain that these moves empty is not
 ended here: ``settle_drains`` says which drains have ended, and the caller
 retires those members (see core/cluster.py), so that no call loops back into
-Membership while it is still recording.
+Registry while it is still recording.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from collections.abc import Callable
 from phoenixd.core.dispatch.moves import Moves
 from phoenixd.core.events import Actor, EventType
 from phoenixd.core.members import Member, MemberStatus
-from phoenixd.core.membership import Load
 from phoenixd.core.packets import Strategy
 from phoenixd.core.recorder import Recorder
+from phoenixd.core.registry import Load
 from phoenixd.core.scheduler import Scheduler
 from phoenixd.core.state import ClusterState
 
@@ -34,7 +34,7 @@ DRAIN_COMPLETE = "drain complete: no work left"
 
 class Reactions:
     """Evictions, drains, overload shedding and paced rebalancing. Implements
-    Membership's MemberReactions."""
+    Registry's MemberReactions."""
 
     def __init__(
         self,
@@ -65,10 +65,10 @@ class Reactions:
         self._room = False  # a member joined or changed: draining members may hand off more
         self._overload_quiet_until: dict[str, float] = {}
 
-    # -- Membership's reactions --------------------------------------------------------
+    # -- Registry's reactions --------------------------------------------------------
 
     def member_changed(self, before: Member | None, after: Member) -> None:
-        """Membership recorded a change: move, evict or place packets accordingly."""
+        """Registry recorded a change: move, evict or place packets accordingly."""
         was = before.status if before else None
         now = after.status
         if now is not MemberStatus.DRAINING:  # a drain ends with its status (or a new incarnation)

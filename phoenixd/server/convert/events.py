@@ -9,7 +9,7 @@ from google.protobuf import struct_pb2
 
 from phoenixd.core.events import Event
 from phoenixd.server.convert.wire import timestamp
-from phoenixflight.v1 import flight_recorder_service_pb2 as rec_pb
+from phoenixflight_api.v1 import flight_recorder_service_pb2 as rec_pb
 
 __all__ = ["event_to_pb"]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from phoenixd.core.errors import InvalidArgument
 from phoenixd.core.members import Member, MemberKind, MemberStatus
-from phoenixd.core.membership import Load, MemberView
+from phoenixd.core.registry import Load, MemberView
 from phoenixd.server.convert.wire import duration, timestamp
-from phoenixflight.v1 import member_pb2
+from phoenixflight_api.v1 import member_pb2
 
 __all__ = [
     "kind_from_pb", "load_from_pb", "load_to_pb", "member_status_from_pb",

@@ -12,8 +12,8 @@ from phoenixd.core.packets import Packet, PacketStatus, Policy, Strategy
 from phoenixd.core.scheduler import recorded_candidates
 from phoenixd.core.tokens import HandoffToken
 from phoenixd.server.convert.wire import dict_from_struct, struct_from_dict, timestamp
-from phoenixflight.v1 import packet_pb2 as pkt
-from phoenixflight.v1 import packet_service_pb2 as svc
+from phoenixflight_api.v1 import packet_pb2 as pkt
+from phoenixflight_api.v1 import packet_service_pb2 as svc
 
 __all__ = [
     "assignment_to_pb", "decision_to_pb", "packet_status_from_pb", "packet_to_pb",

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from google.protobuf.field_mask_pb2 import FieldMask
 
-from phoenixflight.v1 import member_pb2, packet_pb2
-from phoenixflight.v1 import membership_service_pb2 as mpb
-from phoenixflight.v1 import packet_service_pb2 as ppb
+from phoenixflight_api.v1 import member_pb2, packet_pb2
+from phoenixflight_api.v1 import membership_service_pb2 as mpb
+from phoenixflight_api.v1 import packet_service_pb2 as ppb
 from tests.api.agents import Agent, envelope
 from tests.daemon import PhoenixProcess
 

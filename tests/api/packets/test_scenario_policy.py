@@ -4,8 +4,8 @@ was rejected and which policy the winner satisfied."""
 
 from __future__ import annotations
 
-from phoenixflight.v1 import packet_pb2
-from phoenixflight.v1 import packet_service_pb2 as ppb
+from phoenixflight_api.v1 import packet_pb2
+from phoenixflight_api.v1 import packet_service_pb2 as ppb
 from tests.api.agents import Agent, envelope
 from tests.daemon import PhoenixProcess
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import grpc
 import pytest
 
-from phoenixflight.v1 import packet_pb2
-from phoenixflight.v1 import packet_service_pb2 as ppb
+from phoenixflight_api.v1 import packet_pb2
+from phoenixflight_api.v1 import packet_service_pb2 as ppb
 from tests.api.agents import Agent, envelope, packet_of
 from tests.daemon import PhoenixProcess
 

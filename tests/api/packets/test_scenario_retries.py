@@ -7,9 +7,9 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from phoenixflight.v1 import flight_recorder_service_pb2 as rpb
-from phoenixflight.v1 import packet_pb2
-from phoenixflight.v1 import packet_service_pb2 as ppb
+from phoenixflight_api.v1 import flight_recorder_service_pb2 as rpb
+from phoenixflight_api.v1 import packet_pb2
+from phoenixflight_api.v1 import packet_service_pb2 as ppb
 from tests.api.agents import Agent, envelope
 from tests.daemon import PhoenixProcess
 

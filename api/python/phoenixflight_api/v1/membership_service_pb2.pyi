@@ -9,8 +9,8 @@ from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
-from phoenixflight.v1 import member_pb2 as _member_pb2
-from phoenixflight.v1 import packet_pb2 as _packet_pb2
+from phoenixflight_api.v1 import member_pb2 as _member_pb2
+from phoenixflight_api.v1 import packet_pb2 as _packet_pb2
 import builtins as _builtins
 import sys
 import typing as _typing

@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from phoenixflight.v1 import packet_service_pb2 as phoenixflight_dot_v1_dot_packet__service__pb2
+from phoenixflight_api.v1 import packet_service_pb2 as phoenixflight_dot_v1_dot_packet__service__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__

@@ -14,8 +14,8 @@ from typing import Any
 from phoenixd.cli.output import as_dict, enum_name, print_json, print_table, when
 from phoenixd.store import Verdict, verify_data_dir
 from phoenixflight import Client, PhoenixFlightError
-from phoenixflight.v1 import flight_recorder_service_pb2 as rec
-from phoenixflight.v1 import member_pb2 as mem
+from phoenixflight_api.v1 import flight_recorder_service_pb2 as rec
+from phoenixflight_api.v1 import member_pb2 as mem
 
 __all__ = ["add_commands"]
 

@@ -1,4 +1,4 @@
-"""Membership: registration, credentials, leases, sessions, drain and retirement.
+"""Registry: registration, credentials, leases, sessions, drain and retirement.
 
 Every change is recorded through the Recorder (which applies it to the state);
 this class decides which changes are allowed. Heartbeats renew leases in memory
@@ -51,10 +51,10 @@ __all__ = [
     "MemberReactions",
     "MemberUpdate",
     "MemberView",
-    "Membership",
     "Notice",
     "NoticeKind",
     "Registration",
+    "Registry",
 ]
 
 DEFAULT_TRUST = 0.5
@@ -147,7 +147,7 @@ class MemberReactions(Protocol):
 
 
 class _NoReactions:
-    """Membership on its own (its unit tests): nobody carries work."""
+    """Registry on its own (its unit tests): nobody carries work."""
 
     def member_changed(self, before: Member | None, after: Member) -> None:
         pass
@@ -156,7 +156,7 @@ class _NoReactions:
         pass
 
 
-class Membership:
+class Registry:
     """The registry's rules. Not thread-safe: run it on one event loop."""
 
     def __init__(

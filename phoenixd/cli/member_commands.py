@@ -15,7 +15,7 @@ from phoenixd.cli.output import (
     when,
 )
 from phoenixflight import Client
-from phoenixflight.v1 import member_pb2 as mem
+from phoenixflight_api.v1 import member_pb2 as mem
 
 __all__ = ["add_commands"]
 

@@ -9,7 +9,7 @@ from google.protobuf import message as _message
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
-from phoenixflight.v1 import packet_pb2 as _packet_pb2
+from phoenixflight_api.v1 import packet_pb2 as _packet_pb2
 import builtins as _builtins
 import sys
 import typing as _typing

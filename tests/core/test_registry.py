@@ -1,4 +1,4 @@
-"""The Membership core's rules, driven by a fake monotonic clock and a fake wall clock over a real
+"""The registry's rules, driven by a fake monotonic clock and a fake wall clock over a real
 ClusterState and Recorder (whose sink is an in-memory list): registration defaults and
 validation; credentials (a live id is taken unless its current credential is shown, which starts
 a new incarnation and revokes the old credential); leases (expiry makes a member SUSPECT, the
@@ -27,15 +27,15 @@ from phoenixd.core.errors import (
 )
 from phoenixd.core.events import Event, EventType
 from phoenixd.core.members import Member, MemberKind, MemberStatus
-from phoenixd.core.membership import (
+from phoenixd.core.recorder import Recorder
+from phoenixd.core.registry import (
     Load,
-    Membership,
     MemberUpdate,
     Notice,
     NoticeKind,
     Registration,
+    Registry,
 )
-from phoenixd.core.recorder import Recorder
 from phoenixd.core.selector import parse_selector
 from phoenixd.core.state import ClusterState, OwnerLoad
 from tests.core.packet_world import Clock, ListSink
@@ -45,7 +45,7 @@ GRACE = 5.0
 
 @dataclass
 class World:
-    core: Membership
+    core: Registry
     state: ClusterState
     sink: ListSink
     mono: Clock
@@ -75,7 +75,7 @@ def world() -> World:
     mono, wall = Clock(1000.0), Clock(1_700_000_000.0)
     recorder = Recorder(sink, state.apply, wall_clock=wall)
     notices: list[Notice] = []
-    core = Membership(
+    core = Registry(
         state, recorder, suspect_grace=GRACE, monotonic=mono, wall_clock=wall,
         notify=notices.append,
     )
@@ -770,7 +770,7 @@ def test_any_sequence_of_operations_replays_to_the_live_state() -> None:
 def _walk(reached: set[MemberStatus], actions: list[tuple[str, str, int]]) -> None:
     state, sink = ClusterState(), ListSink()
     mono, wall = Clock(0.0), Clock(1_700_000_000.0)
-    core = Membership(
+    core = Registry(
         state, Recorder(sink, state.apply, wall_clock=wall), suspect_grace=GRACE,
         monotonic=mono, wall_clock=wall,
     )

@@ -19,7 +19,7 @@ from phoenixd.cli.output import (
 )
 from phoenixflight import Client
 from phoenixflight.envelope import STRATEGIES
-from phoenixflight.v1 import packet_pb2 as pkt
+from phoenixflight_api.v1 import packet_pb2 as pkt
 
 __all__ = ["add_commands"]
 
