@@ -6,12 +6,14 @@ STAMP  := $(VENV)/.installed
 BUF    := node_modules/.bin/buf
 LISTEN ?= 127.0.0.1:7400
 DATA   ?= ./.phoenixflight
+# The compiled kernel's sources: a change to any of them rebuilds the extension.
+KERNEL_SOURCES := $(wildcard phoenixd/kernel/*.pyx phoenixd/kernel/*.pxd phoenixd/kernel/*.pxi)
 
 .PHONY: venv run test check lint gen check-gen proto-lint typecheck ts-test bench bench-smoke bench-scale soak clean
 
 # The set-up: a venv with the API contract (generated code), the SDK and the daemon (its Cython
 # kernel compiled at install), plus buf from npm. Redone when a build file changes.
-$(STAMP): pyproject.toml setup.py api/python/pyproject.toml clients/python/pyproject.toml phoenixd/_ring.pyx phoenixd/_ring.pxd package.json package-lock.json clients/typescript/package.json clients/typescript/package-lock.json
+$(STAMP): pyproject.toml setup.py api/python/pyproject.toml clients/python/pyproject.toml $(KERNEL_SOURCES) package.json package-lock.json clients/typescript/package.json clients/typescript/package-lock.json
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ./api/python
@@ -28,7 +30,7 @@ run: venv
 
 test: venv check-gen proto-lint lint typecheck ts-test bench-smoke
 	$(BIN)/pytest
-	PHOENIX_NO_EXTENSIONS=1 $(BIN)/pytest -q tests/test_ring_kernel.py tests/test_ring_facade.py tests/test_ring_balance.py
+	PHOENIX_NO_EXTENSIONS=1 $(BIN)/pytest -q tests/kernel
 
 # The TypeScript client: compiled with tsc, tested with Node's runner against a live phoenixd.
 ts-test: venv
@@ -80,5 +82,5 @@ typecheck: venv
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) node_modules build phoenixd/_ring.c phoenixd/*.so *.egg-info \
+	rm -rf $(VENV) node_modules build phoenixd/kernel/_compiled.c phoenixd/kernel/*.so *.egg-info \
 		clients/typescript/node_modules clients/typescript/dist

@@ -1,4 +1,4 @@
-"""Build hook for the Cython ring kernel; all package metadata lives in pyproject.toml."""
+"""Build hook for the Cython placement kernel; all package metadata lives in pyproject.toml."""
 
 import os
 
@@ -17,7 +17,7 @@ _DIRECTIVES = {
 
 
 def _extensions() -> list[Extension]:
-    # PHOENIX_NO_EXTENSIONS (anything but "" or "0", as phoenixd/ring.py reads it) gives a pure
+    # PHOENIX_NO_EXTENSIONS (anything but "" or "0", as phoenixd/kernel reads it) gives a pure
     # install: the facade then uses the pure-Python twin.
     if os.environ.get("PHOENIX_NO_EXTENSIONS", "") not in ("", "0"):
         return []
@@ -30,12 +30,13 @@ def _extensions() -> list[Extension]:
     # redeclared" in its internal TestClass, loaded whenever memoryviews are used), which
     # warning_errors would turn into a failed build that is not ours to fix.
     Options.warning_errors = True
-    ring = Extension(
-        "phoenixd._ring",
-        ["phoenixd/_ring.pyx"],
+    # One module: _compiled.pyx includes its .pxi files, which cythonize tracks as dependencies.
+    kernel = Extension(
+        "phoenixd.kernel._compiled",
+        ["phoenixd/kernel/_compiled.pyx"],
         extra_compile_args=["-O3", "-Wall", "-Werror"],  # GCC/Clang flags: Linux and macOS only
     )
-    return cythonize([ring], compiler_directives={**Options.extra_warnings, **_DIRECTIVES})
+    return cythonize([kernel], compiler_directives={**Options.extra_warnings, **_DIRECTIVES})
 
 
 setup(ext_modules=_extensions())

@@ -11,14 +11,13 @@ import functools
 import random
 from array import array
 from collections.abc import Callable
-from types import ModuleType
 from typing import TypeVar
 
 import pytest
 from uhashring import HashRing
 
-import phoenixd._ring as compiled
-import phoenixd._ring_py as pure
+from phoenixd.kernel import _compiled as compiled
+from phoenixd.kernel import _pure as pure
 
 T = TypeVar("T")
 
@@ -35,11 +34,6 @@ SINGLE_ROUNDS = 100
 
 def _ids(n: int) -> list[str]:
     return [f"member-{i}" for i in range(n)]
-
-
-def _ring(kernel: ModuleType, n: int) -> tuple[array[int], array[int], bytes]:
-    tokens, owners = kernel.ring_tokens(_ids(n), kernel.DEFAULT_VNODES)
-    return tokens, owners, bytes([1]) * n
 
 
 def _single(benchmark, func: Callable[..., T], *args: object) -> T:  # type: ignore[no-untyped-def]
@@ -60,17 +54,6 @@ def _built(name: str, n: int) -> compiled.Ring | pure.Ring:
 def _keys() -> array[int]:
     rng = random.Random(7)
     return array("I", (rng.getrandbits(32) for _ in range(BATCH)))
-
-
-@pytest.mark.parametrize("n", SIZES)
-@pytest.mark.parametrize("name", list(KERNELS))
-def test_single_lookup(benchmark, name: str, n: int) -> None:  # type: ignore[no-untyped-def]
-    """One key, one call: the placement of a single packet."""
-    kernel = KERNELS[name]
-    tokens, owners, mask = _ring(kernel, n)
-    key = kernel.hash32("packet-42")
-    benchmark.group = f"single lookup, N={n}"
-    assert _single(benchmark, kernel.lookup, tokens, owners, key, mask) >= 0
 
 
 @pytest.mark.parametrize("n", SIZES)
@@ -104,16 +87,6 @@ def test_single_lookup_call_floor(benchmark, n: int) -> None:  # type: ignore[no
     """The floor under any single lookup: calling a compiled no-op (len) with one argument."""
     benchmark.group = f"single lookup, N={n}"
     assert _single(benchmark, len, b"") == 0
-
-
-@pytest.mark.parametrize("n", SIZES)
-@pytest.mark.parametrize("name", list(KERNELS))
-def test_batch_lookup(benchmark, name: str, n: int) -> None:  # type: ignore[no-untyped-def]
-    """BATCH keys in one call (per-key cost = time / BATCH)."""
-    kernel = KERNELS[name]
-    tokens, owners, mask = _ring(kernel, n)
-    benchmark.group = f"batch lookup of {BATCH} keys, N={n}"
-    assert len(benchmark(kernel.lookup_many, tokens, owners, _keys(), mask)) == BATCH
 
 
 @pytest.mark.parametrize("n", SIZES)

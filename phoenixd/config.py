@@ -12,7 +12,7 @@ from phoenixd.core.application.feeds import SUBSCRIBER_QUEUE_LIMIT
 from phoenixd.core.dispatch import DEFAULT_REBALANCE_INTERVAL, DEFAULT_REBALANCE_SHARE
 from phoenixd.core.packets import Strategy
 from phoenixd.core.registry import DEFAULT_SUSPECT_GRACE
-from phoenixd.ring import DEFAULT_VNODES
+from phoenixd.kernel import DEFAULT_VNODES
 
 __all__ = ["Config", "ConfigError", "parse_args"]
 

@@ -3,7 +3,7 @@
 Every member is first checked against the packet (ACTIVE, capabilities with
 versions, room for the demand, the packet's policy); the first rule a member
 fails is kept as the reason it was rejected. The eligible ones are then scored
-by the packet's strategy on the compiled kernel (phoenixd.ring): the consistent
+by the packet's strategy on the compiled kernel (phoenixd.kernel): the consistent
 hash ring, bin-packing (spread or pack) or trust-weighted routing. The decision
 keeps enough to answer "why this member?" later: the candidates with their
 scores or rejecting rule, the winner and the policy it satisfied.
@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from phoenixd import ring
+from phoenixd import kernel
 from phoenixd.core.members import Member, MemberStatus
 from phoenixd.core.packets import Packet, Strategy
 from phoenixd.core.selector import Selector, parse_selector
@@ -135,8 +135,8 @@ def rejection(member: Member, packet: Packet, used_cpu: float, used_memory: floa
     return Requirement.of(packet).reject(member, used_cpu, used_memory)
 
 
-# Rule codes beyond the kernel's (phoenixd.ring.RULES), checked in Python afterwards.
-RULES = (*ring.RULES, "label_selector_mismatch", "previous_owner")
+# Rule codes beyond the kernel's (phoenixd.kernel.RULES), checked in Python afterwards.
+RULES = (*kernel.RULES, "label_selector_mismatch", "previous_owner")
 _SELECTOR = RULES.index("label_selector_mismatch")
 _PREVIOUS_OWNER = RULES.index("previous_owner")
 _ELIGIBLE = bytes([1]) + bytes(255)  # translate rule codes into an eligible mask
@@ -152,24 +152,24 @@ class Scheduler:
         state: ClusterState,
         *,
         default_strategy: Strategy = Strategy.TRUST,
-        vnodes: int = ring.DEFAULT_VNODES,
+        vnodes: int = kernel.DEFAULT_VNODES,
         load_bound: float = 0.0,
     ) -> None:
         self._state = state
         self.default_strategy = default_strategy
         self._vnodes = vnodes
         self._load_bound = load_bound  # ring: no member above ceil((1+eps) x average); 0 = off
-        self._ring = ring.Ring((), vnodes)  # over the ACTIVE members; rebuilt when they change
+        self._ring = kernel.Ring((), vnodes)  # over the ACTIVE members; rebuilt when they change
         self._ring_version = -1
 
     # -- the ring ----------------------------------------------------------------
 
-    def _current_ring(self) -> ring.Ring:
+    def _current_ring(self) -> kernel.Ring:
         """The ring over the ACTIVE members, rebuilt only when that set changed."""
         table = self._state.table
         if table.version != self._ring_version:
             if tuple(table.ids) != self._ring.members:
-                self._ring = ring.Ring(table.ids, self._vnodes)
+                self._ring = kernel.Ring(table.ids, self._vnodes)
             self._ring_version = table.version
         return self._ring
 
@@ -183,7 +183,7 @@ class Scheduler:
         hashring = self._current_ring()
         if eligible is None:
             eligible = self._classify(packet, Requirement.of(packet), "").translate(_ELIGIBLE)
-        key = ring.hash32(packet.routing_key or packet.packet_id)
+        key = kernel.hash32(packet.routing_key or packet.packet_id)
         if self._load_bound > 0:
             loads = array("i", map(int, table.packets))
             owner = table.position(packet.owner) if packet.status.owned else -1
@@ -226,7 +226,7 @@ class Scheduler:
             table.cpu_room[owner] = member.cpu - (load.cpu - packet.demand_cpu)
             table.memory_room[owner] = member.memory - (load.memory - packet.demand_memory)
         try:
-            ring.eligibility(
+            kernel.eligibility(
                 table.capable(f"{name}@{version}" if version else name
                               for _, name, version in requirement.capabilities),
                 table.cpu_room, table.memory_room, table.trust, table.region, table.pii_cleared,
@@ -272,7 +272,7 @@ class Scheduler:
             best = [m.start() for m in itertools.islice(_ZERO.finditer(rules),
                                                         MAX_LISTED_CANDIDATES)]
         else:
-            best = list(ring.top_scores(scores, eligible, MAX_LISTED_CANDIDATES))
+            best = list(kernel.top_scores(scores, eligible, MAX_LISTED_CANDIDATES))
         if winner >= 0:
             best = [winner, *(i for i in best if i != winner)][:MAX_LISTED_CANDIDATES]
         listed = [Candidate(table.ids[i], scores[i] if scores is not None else None)
@@ -341,10 +341,10 @@ class Scheduler:
             return None, -1
         if packet.strategy is Strategy.TRUST:
             trust = (table.reliability, table.trust, table.packets, eligible)
-            return ring.scores_trust(*trust), ring.argmax_trust(*trust)
+            return kernel.scores_trust(*trust), kernel.argmax_trust(*trust)
         free = (table.cpu_free, table.memory_free, eligible)
         pack = packet.strategy is Strategy.BINPACK_PACK
-        return ring.scores_binpack(*free), ring.argmax_binpack(*free, pack)
+        return kernel.scores_binpack(*free), kernel.argmax_binpack(*free, pack)
 
 
 def _explain(

@@ -4,7 +4,7 @@ Placement only ever picks an ACTIVE member. The state keeps those members here i
 order, one array per fact a placement rule reads (room for a demand, trust, region,
 personal-data clearance, which capabilities it offers) and per score input (reliability,
 trust, load, free fractions), updated as members and loads change. A decision then costs
-a few passes of the compiled kernel over these columns (phoenixd.ring.eligibility,
+a few passes of the compiled kernel over these columns (phoenixd.kernel.eligibility,
 the scorers, top_scores) and Python work only for the handful of members it names,
 whatever the size of the registry.
 """

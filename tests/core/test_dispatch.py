@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from phoenixd import ring
+from phoenixd import kernel
 from phoenixd.core.dispatch import PacketNotice, PacketNoticeKind, PacketSpec
 from phoenixd.core.errors import (
     AlreadyExists,
@@ -1000,9 +1000,8 @@ def test_rebalance_leaves_a_packet_whose_ring_owner_did_not_change() -> None:
     """A packet that uses most of its owner's room must stay when a join leaves its owner alone."""
     w = make_world(default_strategy=Strategy.RING)
     w.join("m1", cpu=1.0)
-    tokens, ring_owners = ring.ring_tokens(["m1", "m2"], ring.DEFAULT_VNODES)
-    key = next(k for k in (f"key-{i}" for i in range(100))
-               if ring.lookup(tokens, ring_owners, ring.hash32(k), b"\x01\x01") == 0)
+    hashring = kernel.Ring(["m1", "m2"])
+    key = next(k for k in (f"key-{i}" for i in range(100)) if hashring.lookup_key(k) == 0)
     w.submit("fp-1", routing_key=key, demand_cpu=0.6)
     assert w.packet("fp-1").owner == "m1"
     start = w.head

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from phoenixd import ring
+from phoenixd import kernel
 from phoenixd.core.errors import InvalidArgument
 from phoenixd.core.members import Member, MemberStatus
 from phoenixd.core.packets import Packet, PacketStatus, Policy, Strategy
@@ -256,10 +256,10 @@ def test_ring_follows_the_routing_key_not_the_packet_id() -> None:
 
 def test_ring_owner_is_the_first_vnode_clockwise_from_the_key_hash() -> None:
     state = _state(*(member_record(m) for m in RING_MEMBERS))
-    tokens, owners = ring.ring_tokens(list(RING_MEMBERS), ring.DEFAULT_VNODES)
+    hashring = kernel.Ring(list(RING_MEMBERS))
     for i in range(20):
         key = f"k{i}"
-        index = ring.lookup(tokens, owners, ring.hash32(key), b"\x01" * len(RING_MEMBERS))
+        index = hashring.lookup(kernel.hash32(key))
         assert _ring_winner(state, key) == RING_MEMBERS[index]
 
 
@@ -268,7 +268,7 @@ def test_ring_walks_past_ineligible_members_and_leaves_other_keys_alone() -> Non
     owners = {key: _ring_winner(able, key, "ocr") for key in (f"k{i}" for i in range(100))}
     # m2 loses the capability: it stays on the ring but is not eligible.
     lacking = _state(*(member_record(m, "ocr" if m != "m2" else "embed") for m in RING_MEMBERS))
-    tokens, ring_owners = ring.ring_tokens(list(RING_MEMBERS), ring.DEFAULT_VNODES)
+    hashring = kernel.Ring(list(RING_MEMBERS))
     mask = bytes(0 if m == "m2" else 1 for m in RING_MEMBERS)
     for key, owner in owners.items():
         now = _ring_winner(lacking, key, "ocr")
@@ -276,7 +276,7 @@ def test_ring_walks_past_ineligible_members_and_leaves_other_keys_alone() -> Non
         if owner != "m2":
             assert now == owner
         else:
-            walked = ring.lookup(tokens, ring_owners, ring.hash32(key), mask)
+            walked = hashring.lookup(kernel.hash32(key), mask)
             assert now == RING_MEMBERS[walked]
 
 
@@ -545,7 +545,7 @@ def test_decide_agrees_with_the_rules_member_by_member(
         assert decision.winner == ""
     elif packet.strategy is Strategy.RING:
         mask = bytes(not rules[m] for m in state.active_ids)
-        hashring = ring.Ring(state.active_ids)
+        hashring = kernel.Ring(state.active_ids)
         assert decision.winner == state.active_ids[hashring.lookup_key(packet.packet_id, mask)]
     else:
         pack = packet.strategy is Strategy.BINPACK_PACK

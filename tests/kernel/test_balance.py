@@ -3,8 +3,8 @@ ceil((1 + epsilon) x average), and a member joining or leaving moves only the ke
 
 Behaviour, not speed: fixed member ids and keys make every figure deterministic, and each bound
 sits above the worst of 200 random sets of member ids (the measurements behind DEFAULT_VNODES in
-phoenixd/_ring.pyx), so a different but equally random choice of ids would pass too. Runs on the
-active kernel: compiled, or pure under PHOENIX_NO_EXTENSIONS.
+phoenixd/kernel/_ring.pxi), so a different but equally random choice of ids would pass too. Runs
+on the active kernel: compiled, or pure under PHOENIX_NO_EXTENSIONS.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections import Counter
 
 import pytest
 
-from phoenixd import ring
+from phoenixd import kernel
 
 K = 100_000
 MEMBER_SEED = 0
@@ -37,14 +37,12 @@ def _member_ids(n: int, seed: int = MEMBER_SEED) -> list[str]:
 def keys() -> array[int]:
     """The hashes of K job ids."""
     rng = random.Random(KEY_SEED)
-    return ring.hash32_many([f"job-{rng.getrandbits(64):016x}" for _ in range(K)])
+    return array("I", [kernel.hash32(f"job-{rng.getrandbits(64):016x}") for _ in range(K)])
 
 
 def _owners_by_id(ids: list[str], keys: array[int]) -> list[str]:
     """The id of each key's owner on a ring of ``ids``, all eligible."""
-    tokens, owners = ring.ring_tokens(ids, ring.DEFAULT_VNODES)
-    placed = ring.lookup_many(tokens, owners, keys, b"\x01" * len(ids))
-    return [ids[m] for m in placed]
+    return [ids[m] for m in kernel.Ring(ids).lookup_many(keys)]
 
 
 @pytest.mark.parametrize("n", sorted(BALANCE_BOUNDS))
@@ -60,9 +58,8 @@ def test_keys_spread_evenly_over_members(keys: array[int], n: int) -> None:
 
 @pytest.mark.parametrize("n", [10, 100])
 def test_bounded_loads_cap_every_member(keys: array[int], n: int) -> None:
-    tokens, owners = ring.ring_tokens(_member_ids(n), ring.DEFAULT_VNODES)
     loads = array("i", [0] * n)
-    placed = ring.lookup_bounded(tokens, owners, keys, b"\x01" * n, loads, 0.25)
+    placed = kernel.Ring(_member_ids(n)).lookup_bounded(keys, loads, 0.25)
     assert min(placed) >= 0
     assert list(loads) == [placed.count(m) for m in range(n)]
     assert max(loads) <= math.ceil(1.25 * K / n)
@@ -90,8 +87,7 @@ def test_a_leaving_member_moves_only_its_own_keys(keys: array[int], n: int) -> N
 
 def test_an_ineligible_member_is_skipped_as_if_it_had_left(keys: array[int]) -> None:
     ids = _member_ids(10)
-    tokens, owners = ring.ring_tokens(ids, ring.DEFAULT_VNODES)
     eligible = bytearray(b"\x01" * 10)
     eligible[3] = 0
-    skipped = [ids[m] for m in ring.lookup_many(tokens, owners, keys, eligible)]
+    skipped = [ids[m] for m in kernel.Ring(ids).lookup_many(keys, eligible)]
     assert skipped == _owners_by_id(ids[:3] + ids[4:], keys)

@@ -1,27 +1,8 @@
-"""Compiled ring kernel: MurmurHash3 x86_32, the consistent-hash ring, and the member scorers."""
+"""The compiled placement kernel: MurmurHash3 x86_32, the ring, eligibility and scoring."""
 
 from array import array
 from collections.abc import Sequence
 from typing import Final, TypeAlias, TypeVar, final, overload
-
-__all__ = [
-    "DEFAULT_VNODES",
-    "KERNEL",
-    "RULES",
-    "Ring",
-    "argmax_binpack",
-    "argmax_trust",
-    "eligibility",
-    "hash32",
-    "hash32_many",
-    "lookup",
-    "lookup_bounded",
-    "lookup_many",
-    "ring_tokens",
-    "scores_binpack",
-    "scores_trust",
-    "top_scores",
-]
 
 KERNEL: Final[str]
 DEFAULT_VNODES: Final[int]
@@ -34,40 +15,6 @@ _Flags: TypeAlias = bytes | bytearray | array[int] | memoryview
 _Floats: TypeAlias = array[float] | memoryview
 
 def hash32(key: bytes | str, seed: int = 0) -> int: ...
-@overload
-def hash32_many(keys: Sequence[bytes | str], seed: int = 0, *, out: None = None) -> array[int]: ...
-@overload
-def hash32_many(keys: Sequence[bytes | str], seed: int = 0, *, out: _OutT) -> _OutT: ...
-def ring_tokens(member_ids: Sequence[str], vnodes: int) -> tuple[array[int], array[int]]: ...
-def lookup(tokens: _UInt32s, owners: _Int32s, key_hash: int, eligible: _Flags) -> int: ...
-@overload
-def lookup_many(
-    tokens: _UInt32s, owners: _Int32s, key_hashes: _UInt32s, eligible: _Flags, out: None = None
-) -> array[int]: ...
-@overload
-def lookup_many(
-    tokens: _UInt32s, owners: _Int32s, key_hashes: _UInt32s, eligible: _Flags, out: _OutT
-) -> _OutT: ...
-@overload
-def lookup_bounded(
-    tokens: _UInt32s,
-    owners: _Int32s,
-    key_hashes: _UInt32s,
-    eligible: _Flags,
-    loads: _Int32s,
-    epsilon: float,
-    out: None = None,
-) -> array[int]: ...
-@overload
-def lookup_bounded(
-    tokens: _UInt32s,
-    owners: _Int32s,
-    key_hashes: _UInt32s,
-    eligible: _Flags,
-    loads: _Int32s,
-    epsilon: float,
-    out: _OutT,
-) -> _OutT: ...
 def argmax_trust(reliability: _Floats, trust: _Floats, load: _Floats, eligible: _Flags) -> int: ...
 def scores_trust(
     reliability: _Floats, trust: _Floats, load: _Floats, eligible: _Flags

@@ -1,7 +1,7 @@
-# C-level declarations of the ring kernel, so other Cython modules can cimport the hash, the ring
-# walk, the Ring and the scorers and call them without going through Python. Every function here,
-# and every Ring method marked nogil, touches no Python object: callers check buffers and lengths
-# first (see the def wrappers in _ring.pyx).
+# C-level declarations of the compiled kernel, so other Cython modules can cimport the hash, the
+# Ring, the scorers and the eligibility pass and call them without going through Python. Every
+# function here, and every Ring method marked nogil, touches no Python object: callers check
+# buffers and lengths first (see the def wrappers in the include files).
 
 cimport cython
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
@@ -9,24 +9,7 @@ from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
 
 cdef uint32_t murmur3_32(const unsigned char* data, Py_ssize_t n, uint32_t seed) noexcept nogil
 
-# Ring lookups. tokens ascending, owners aligned with them; an owner outside [0, n_members) is
-# reported (ring_walk: -2 and *bad; ring_next_eligible: its position) rather than read past.
-cdef Py_ssize_t ring_bisect(const uint32_t* tokens, Py_ssize_t n, uint32_t key) noexcept nogil
-cdef int32_t ring_walk(const uint32_t* tokens, const int32_t* owners, Py_ssize_t n,
-                       const uint8_t* eligible, Py_ssize_t n_members, uint32_t key,
-                       Py_ssize_t* bad) noexcept nogil
-cdef Py_ssize_t ring_next_eligible(const int32_t[::1] owners, const uint8_t[::1] eligible,
-                                   Py_ssize_t* table) noexcept nogil
-cdef void ring_lookup_keys(const uint32_t[::1] tokens, const int32_t[::1] owners,
-                           const Py_ssize_t* table, const uint32_t[::1] keys,
-                           int32_t[::1] out) noexcept nogil
-cdef void ring_lookup_bounded(const uint32_t[::1] tokens, const int32_t[::1] owners,
-                              const Py_ssize_t* table, const uint32_t[::1] keys,
-                              int32_t[::1] loads, double epsilon, Py_ssize_t n_eligible,
-                              int64_t total, int32_t[::1] out) noexcept nogil
-
-
-# A ring built once (see Ring in _ring.pyx). Immutable after construction, so its nogil methods
+# A ring built once (see Ring in _ring.pxi). Immutable after construction, so its nogil methods
 # may run in any number of threads at once. Final: its C methods are called directly, without a
 # virtual table, and the inline ones are inlined.
 @cython.final
