@@ -19,8 +19,8 @@ $(STAMP): pyproject.toml setup.py api/python/pyproject.toml clients/python/pypro
 	$(BIN)/pip install --quiet -e ./api/python
 	$(BIN)/pip install --quiet -e ./clients/python
 	$(BIN)/pip install --quiet -e '.[dev]'
-	npm install --no-audit --no-fund --loglevel=error
-	cd clients/typescript && npm install --no-audit --no-fund --loglevel=error
+	npm ci --no-audit --no-fund --loglevel=error
+	cd clients/typescript && npm ci --no-audit --no-fund --loglevel=error
 	touch $(STAMP)
 
 venv: $(STAMP)
