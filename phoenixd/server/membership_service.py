@@ -12,13 +12,13 @@ from phoenixd.core.application import Application
 from phoenixd.core.application.sessions import Goodbye, MemberSession
 from phoenixd.core.errors import PhoenixError
 from phoenixd.core.members import MemberStatus
-from phoenixd.core.registry import MemberUpdate, Registration
 from phoenixd.server.convert.members import (
-    kind_from_pb,
     load_from_pb,
     member_status_from_pb,
     member_status_to_pb,
     member_to_pb,
+    registration_from_pb,
+    update_from_pb,
 )
 from phoenixd.server.convert.packets import assignment_to_pb
 from phoenixd.server.convert.wire import duration, duration_seconds, statuses_from_pb
@@ -29,35 +29,6 @@ from phoenixflight_api.v1 import membership_service_pb2_grpc as pb_grpc
 from phoenixflight_api.v1.packet_pb2 import AssignmentsSynced
 
 __all__ = ["MembershipServicer"]
-
-
-def registration_from_pb(request: pb.RegisterMemberRequest) -> Registration:
-    capacity = request.capacity if request.HasField("capacity") else None
-    return Registration(
-        member_id=request.member_id,
-        kind=kind_from_pb(request.kind),
-        capabilities=tuple(request.capabilities),
-        cpu=capacity.cpu if capacity is not None else None,
-        memory=capacity.memory if capacity is not None else None,
-        trust_score=request.trust_score if request.HasField("trust_score") else None,
-        reliability=request.reliability if request.HasField("reliability") else None,
-        labels=dict(request.labels),
-        lease_ttl=duration_seconds(request.lease_ttl, "lease_ttl"),
-        credential=request.credential,
-    )
-
-
-def update_from_pb(request: pb.UpdateMemberRequest) -> MemberUpdate:
-    given = request.member
-    return MemberUpdate(
-        fields=frozenset(request.update_mask.paths),
-        capabilities=tuple(given.capabilities),
-        labels=dict(given.labels),
-        trust_score=given.trust_score,
-        reliability=given.reliability,
-        cpu=given.capacity.cpu,
-        memory=given.capacity.memory,
-    )
 
 
 class MembershipServicer(pb_grpc.MembershipServiceServicer):

@@ -12,13 +12,14 @@ from phoenixd.server.convert.packets import (
     decision_to_pb,
     packet_status_from_pb,
     packet_to_pb,
+    revocation_to_pb,
     spec_from_pb,
 )
 from phoenixd.server.convert.wire import dict_from_struct, statuses_from_pb
 from phoenixd.server.errors import Context, streaming, unary
 from phoenixflight_api.v1 import packet_service_pb2 as pb
 from phoenixflight_api.v1 import packet_service_pb2_grpc as pb_grpc
-from phoenixflight_api.v1.packet_pb2 import AssignmentsSynced, Revocation
+from phoenixflight_api.v1.packet_pb2 import AssignmentsSynced
 
 __all__ = ["PacketServicer"]
 
@@ -148,7 +149,7 @@ class PacketServicer(pb_grpc.PacketServiceServicer):
             if isinstance(update, Assigned):
                 yield pb.WatchAssignmentsResponse(assignment=assignment_to_pb(update.packet))
             elif isinstance(update, Revoked):
-                yield pb.WatchAssignmentsResponse(revocation=Revocation(
-                    packet_id=update.packet_id, epoch=update.epoch, reason=update.reason))
+                yield pb.WatchAssignmentsResponse(revocation=revocation_to_pb(
+                    update.packet_id, update.epoch, update.reason))
             else:
                 yield pb.WatchAssignmentsResponse(synced=AssignmentsSynced(count=update.count))

@@ -17,22 +17,22 @@ from phoenixd.core.application.sessions import (
     Renew,
     SessionInput,
 )
+from phoenixd.core.application.watches import WATCHER_QUEUE_LIMIT
 from phoenixd.core.errors import InvalidArgument, PhoenixError
 from phoenixd.core.members import MemberStatus
 from phoenixd.core.packets import Packet
 from phoenixd.server.convert.members import load_from_pb, member_status_to_pb
-from phoenixd.server.convert.packets import assignment_to_pb
+from phoenixd.server.convert.packets import assignment_to_pb, revocation_to_pb
 from phoenixd.server.convert.wire import duration_seconds
 from phoenixflight_api.v1 import membership_service_pb2 as pb
-from phoenixflight_api.v1.packet_pb2 import Revocation
 
 __all__ = ["SESSION_OUTBOX_LIMIT", "SessionStream", "session_input"]
 
-# Messages waiting to be sent to one member. Sessions carry control messages
-# (leases, assignments, drain requests), a few per second at most; 1024 means a
-# member that stops reading for minutes, and is then dropped rather than let
-# the daemon hold unbounded memory for it.
-SESSION_OUTBOX_LIMIT = 1024
+# Messages waiting to be sent to one member: the traffic of an assignment watcher (a few
+# per second at most) plus leases and drain requests, so the same bound. It means a member
+# that stops reading for minutes, and is then dropped rather than let the daemon hold
+# unbounded memory for it.
+SESSION_OUTBOX_LIMIT = WATCHER_QUEUE_LIMIT
 
 
 class SessionStream:
@@ -53,8 +53,7 @@ class SessionStream:
         self._send(pb.OpenSessionResponse(assignment=assignment_to_pb(packet)))
 
     def revoked(self, packet_id: str, epoch: int, reason: str) -> None:
-        revocation = Revocation(packet_id=packet_id, epoch=epoch, reason=reason)
-        self._send(pb.OpenSessionResponse(revocation=revocation))
+        self._send(pb.OpenSessionResponse(revocation=revocation_to_pb(packet_id, epoch, reason)))
 
     def drain_requested(self, reason: str) -> None:
         self._send(pb.OpenSessionResponse(drain_request=pb.DrainRequest(reason=reason)))

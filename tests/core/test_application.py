@@ -26,22 +26,19 @@ from phoenixd.core.registry import Registration
 from phoenixd.core.scheduler import Scheduler
 from phoenixd.core.state import ClusterState
 from phoenixd.core.tokens import HandoffKeyInfo
-from tests.core.packet_world import MONO_START, WALL_START, Clock, FakeSigner
+from tests.core.packet_world import MONO_START, WALL_START, Clock, FakeSigner, ListSink
 
 T = TypeVar("T")
 
 
-class MemoryLog:
+class MemoryLog(ListSink):
     """An EventLog whose events become durable only on ``make_durable``."""
 
     def __init__(self) -> None:
-        self.events: list[Event] = []
+        super().__init__()
         self.durable_sequence = 0
         self.on_durable: list[Any] = []
         self._changed = asyncio.Event()
-
-    def append(self, event: Event, payload: bytes) -> None:
-        self.events.append(event)
 
     def make_durable(self) -> None:
         fresh = self.events[self.durable_sequence:]

@@ -38,7 +38,6 @@ class Application:
         self.queries = Queries(cluster, durability, handoff_key)
         self.watches = Watches(cluster, durability, broker, gate)
         self.sessions = Sessions(cluster, durability, gate)
-        self.credentials = cluster.credentials
         self._broker = broker
         self._gate = gate
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from phoenixd.core.application.durability import Durability
@@ -93,22 +93,15 @@ class Watches:
         self._broker = broker
         self._gate = gate
 
-    def _follow(self, wanted: EventFilter | None, accepts_member: str | None,
-                after: int | None, what: str) -> AsyncIterator[Event]:
+    def _follow(self, accepts: Callable[[Event], bool], after: int | None,
+                what: str) -> AsyncIterator[Event]:
         log = self._durability.log
         check_resume_point(after, log.durable_sequence, what)
-        if wanted is not None:
-            return follow(log, self._broker, wanted.accepts, after, what)
-
-        def member_event(event: Event) -> bool:
-            return "member" in event.data and (
-                not accepts_member or accepts_member in event.member_ids)
-
-        return follow(log, self._broker, member_event, after, what)
+        return follow(log, self._broker, accepts, after, what)
 
     def events(self, wanted: EventFilter, after: int | None) -> AsyncIterator[Event]:
         """Matching events after ``after`` (None: from now on), then live ones."""
-        return self._follow(wanted, None, after, "after_sequence")
+        return self._follow(wanted.accepts, after, "after_sequence")
 
     async def members(
         self, member_id: str, after: int | None
@@ -116,7 +109,11 @@ class Watches:
         """Every change of one member (or of all), as (event, the record it made)."""
         if member_id:
             validate_member_id(member_id)
-        async for event in self._follow(None, member_id, after, "after_revision"):
+
+        def member_event(event: Event) -> bool:
+            return "member" in event.data and (not member_id or member_id in event.member_ids)
+
+        async for event in self._follow(member_event, after, "after_revision"):
             yield event, Member.from_dict({**event.data["member"], "revision": event.sequence})
 
     async def assignments(

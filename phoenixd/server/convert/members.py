@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from phoenixd.core.errors import InvalidArgument
 from phoenixd.core.members import Member, MemberKind, MemberStatus
-from phoenixd.core.registry import Load, MemberView
-from phoenixd.server.convert.wire import duration, timestamp
+from phoenixd.core.registry import Load, MemberUpdate, MemberView, Registration
+from phoenixd.server.convert.wire import duration, duration_seconds, timestamp
 from phoenixflight_api.v1 import member_pb2
+from phoenixflight_api.v1 import membership_service_pb2 as svc
 
 __all__ = [
     "kind_from_pb", "load_from_pb", "load_to_pb", "member_status_from_pb",
-    "member_status_to_pb", "member_to_pb",
+    "member_status_to_pb", "member_to_pb", "registration_from_pb", "update_from_pb",
 ]
 
 _KIND_TO_PB = {
@@ -97,3 +98,32 @@ def member_to_pb(view: MemberView | Member) -> member_pb2.Member:
     if heartbeat:  # unknown after a restart until the member is heard from again
         message.last_heartbeat_time.CopyFrom(timestamp(heartbeat))
     return message
+
+
+def registration_from_pb(request: svc.RegisterMemberRequest) -> Registration:
+    capacity = request.capacity if request.HasField("capacity") else None
+    return Registration(
+        member_id=request.member_id,
+        kind=kind_from_pb(request.kind),
+        capabilities=tuple(request.capabilities),
+        cpu=capacity.cpu if capacity is not None else None,
+        memory=capacity.memory if capacity is not None else None,
+        trust_score=request.trust_score if request.HasField("trust_score") else None,
+        reliability=request.reliability if request.HasField("reliability") else None,
+        labels=dict(request.labels),
+        lease_ttl=duration_seconds(request.lease_ttl, "lease_ttl"),
+        credential=request.credential,
+    )
+
+
+def update_from_pb(request: svc.UpdateMemberRequest) -> MemberUpdate:
+    given = request.member
+    return MemberUpdate(
+        fields=frozenset(request.update_mask.paths),
+        capabilities=tuple(given.capabilities),
+        labels=dict(given.labels),
+        trust_score=given.trust_score,
+        reliability=given.reliability,
+        cpu=given.capacity.cpu,
+        memory=given.capacity.memory,
+    )

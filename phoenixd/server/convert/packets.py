@@ -17,7 +17,7 @@ from phoenixflight_api.v1 import packet_service_pb2 as svc
 
 __all__ = [
     "assignment_to_pb", "decision_to_pb", "packet_status_from_pb", "packet_to_pb",
-    "spec_from_pb", "token_to_pb",
+    "revocation_to_pb", "spec_from_pb", "token_to_pb",
 ]
 
 _STATUS_TO_PB = {
@@ -174,3 +174,8 @@ def assignment_to_pb(packet: Packet) -> pkt.Assignment:
         packet=packet_to_pb(packet), epoch=packet.epoch,
         handoff_token=token_to_pb(packet.handoff_token),
     )
+
+
+def revocation_to_pb(packet_id: str, epoch: int, reason: str) -> pkt.Revocation:
+    """The end of an owner's hold on a packet at ``epoch``."""
+    return pkt.Revocation(packet_id=packet_id, epoch=epoch, reason=reason)
