@@ -9,7 +9,7 @@ DATA   ?= ./.phoenixflight
 # The compiled kernel's sources: a change to any of them rebuilds the extension.
 KERNEL_SOURCES := $(wildcard phoenixd/kernel/*.pyx phoenixd/kernel/*.pxd phoenixd/kernel/*.pxi)
 
-.PHONY: venv run test check lint gen check-gen proto-lint typecheck ts-test bench bench-smoke bench-scale soak clean
+.PHONY: venv run test readme check lint gen check-gen proto-lint typecheck ts-test bench bench-smoke bench-scale soak clean
 
 # The set-up: a venv with the API contract (generated code), the SDK and the daemon (its Cython
 # kernel compiled at install), plus buf from npm. Redone when a build file changes.
@@ -31,6 +31,11 @@ run: venv
 test: venv check-gen proto-lint lint typecheck ts-test bench-smoke
 	$(BIN)/pytest
 	PHOENIX_NO_EXTENSIONS=1 $(BIN)/pytest -q tests/kernel
+
+# The README's console examples, rerun against a real phoenixd and written back (make test
+# checks them with --check).
+readme: venv
+	$(BIN)/python scripts/readme_examples.py --write
 
 # The TypeScript client: compiled with tsc, tested with Node's runner against a live phoenixd.
 ts-test: venv

@@ -21,7 +21,7 @@ from pathlib import Path
 import structlog
 from grpc_health.v1 import health_pb2
 
-from phoenixd.config import Config, parse_args
+from phoenixd.config import Config, daemon_version, parse_args
 from phoenixd.core.application import Application, Broker, Durability, NoticeGate
 from phoenixd.core.cluster import Cluster
 from phoenixd.core.events import Actor, Event, EventType
@@ -86,7 +86,8 @@ class Daemon:
             rebalance_interval=cfg.rebalance_interval,
         )
         self.application = Application(
-            self.cluster, Durability(self.recorder, journal), broker, gate, signer.info
+            self.cluster, Durability(self.recorder, journal), broker, gate, signer.info,
+            daemon_version(),
         )
         journal.start()
         if recovery.truncation is not None:

@@ -6,6 +6,7 @@ import argparse
 import ipaddress
 import math
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 from phoenixd.core.application.feeds import SUBSCRIBER_QUEUE_LIMIT
@@ -14,7 +15,7 @@ from phoenixd.core.packets import Strategy
 from phoenixd.core.registry import DEFAULT_SUSPECT_GRACE
 from phoenixd.kernel import DEFAULT_VNODES
 
-__all__ = ["Config", "ConfigError", "parse_args"]
+__all__ = ["Config", "ConfigError", "daemon_version", "parse_args"]
 
 DEFAULT_LISTEN = "127.0.0.1:7400"
 
@@ -141,6 +142,11 @@ class Config:
             return False
 
 
+def daemon_version() -> str:
+    """The installed package's version: the one number a deployment and a bug report share."""
+    return metadata.version("phoenixd")
+
+
 def parse_args(argv: list[str] | None = None) -> Config:
     d = Config()
     p = argparse.ArgumentParser(
@@ -148,6 +154,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         description="PhoenixFlight daemon: members, Flight Packets and the Flight Recorder, "
         "served over gRPC (with reflection and health).",
     )
+    p.add_argument("--version", action="version", version=f"phoenixd {daemon_version()}")
     p.add_argument("--listen", default=d.listen, help=f"host:port to serve on (default {d.listen})")
     p.add_argument("--data-dir", type=Path, default=d.data_dir,
                    help="journal, snapshots and lock (default ./.phoenixflight)")

@@ -14,6 +14,16 @@ from phoenixflight_api.v1 import membership_service_pb2 as mpb
 from tests.daemon import PhoenixProcess
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_cli_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The phoenix CLI (run in-process or as a subprocess) reads an empty config dir of the
+    test run's own, never the contexts of whoever runs the tests."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg-config")))
+        patch.delenv("PHOENIX_CONFIG", raising=False)
+        yield
+
+
 @pytest.fixture
 def daemon(tmp_path: Path) -> Iterator[PhoenixProcess]:
     """A phoenixd on a fresh data dir; killed if the test failed, stopped otherwise."""

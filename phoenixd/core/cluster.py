@@ -35,7 +35,7 @@ from phoenixd.core.dispatch import (
 )
 from phoenixd.core.events import Actor
 from phoenixd.core.members import Member
-from phoenixd.core.packets import Packet
+from phoenixd.core.packets import Packet, PacketStatus
 from phoenixd.core.recorder import Recorder
 from phoenixd.core.registry import (
     DEFAULT_SUSPECT_GRACE,
@@ -74,6 +74,7 @@ class Cluster:
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.state = state
+        self._scheduler = scheduler
         self.credentials = Credentials(state)
         self._moves = Moves(state, recorder, scheduler, signer, notify=notify_packet,
                             wall_clock=wall_clock)
@@ -139,6 +140,10 @@ class Cluster:
 
     def submit(self, spec: PacketSpec, actor: str = Actor.OPERATOR) -> Packet:
         return self._settled(self._packets.submit(spec, actor))
+
+    def placement_warnings(self, packet: Packet) -> list[str]:
+        """Why a PENDING packet may wait long, for a person (nothing for a placed one)."""
+        return self._scheduler.warnings(packet) if packet.status is PacketStatus.PENDING else []
 
     def cancel(self, packet_id: str, reason: str) -> Packet:
         return self._settled(self._packets.cancel(packet_id, reason))

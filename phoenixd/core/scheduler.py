@@ -261,7 +261,7 @@ class Scheduler:
         requirement = Requirement.of(packet)
         rules = self._classify(packet, requirement, exclude)
         eligible = rules.translate(_ELIGIBLE)
-        counts = Counter({"not_active": len(state.inactive_ids)})
+        counts = Counter({"not_active": len(state.standby_ids)})
         for code in range(1, len(RULES)):
             counts[RULES[code].split(":")[0]] += rules.count(code)
         counts = +counts  # drop the zero counts
@@ -281,7 +281,10 @@ class Scheduler:
                                         MAX_LISTED_CANDIDATES - len(listed))
         winner_id = table.ids[winner] if winner >= 0 else ""
         winner_score = scores[winner] if scores is not None and winner >= 0 else math.nan
-        considered = len(state.member_ids)
+        considered = len(table) + len(state.standby_ids)
+        explanation = _explain(packet, winner_id, winner_score, n_eligible, considered, counts)
+        if not winner_id and (unoffered := self.unoffered(requirement)):
+            explanation = f"{_nobody_offers(unoffered)}; {explanation}"
         return Decision(
             packet_id=packet.packet_id,
             strategy=packet.strategy,
@@ -290,8 +293,20 @@ class Scheduler:
             candidates=tuple(listed),
             considered=considered,
             rejected_counts=dict(sorted(counts.items())),
-            explanation=_explain(packet, winner_id, winner_score, n_eligible, considered, counts),
+            explanation=explanation,
         )
+
+    def warnings(self, packet: Packet) -> list[str]:
+        """What a person should know about a packet that will wait: a required capability
+        that no ACTIVE member offers (it is accepted all the same, and placed once one does)."""
+        unoffered = self.unoffered(Requirement.of(packet))
+        return [_nobody_offers(unoffered)] if unoffered else []
+
+    def unoffered(self, requirement: Requirement) -> list[str]:
+        """The required capabilities (as written) that no ACTIVE member offers."""
+        offers = self._state.table.offers
+        return [required for required, name, version in requirement.capabilities
+                if (f"{name}@{version}" if version else name) not in offers]
 
     def _decide_for(self, packet: Packet, trigger: str, exclude: str, target: str) -> Decision:
         """A decision about one member only (a manual handoff to ``target``)."""
@@ -328,7 +343,7 @@ class Scheduler:
         state = self._state
         active = (state.table.ids[m.start()]
                   for m in itertools.islice(_NONZERO.finditer(rules), room))
-        sample = sorted([*active, *state.inactive_ids[:room]])[:room]
+        sample = sorted([*active, *state.standby_ids[:room]])[:room]
         return [Candidate(m, None, self._reject(state.members[m], packet, exclude, requirement))
                 for m in sample]
 
@@ -345,6 +360,12 @@ class Scheduler:
         free = (table.cpu_free, table.memory_free, eligible)
         pack = packet.strategy is Strategy.BINPACK_PACK
         return kernel.scores_binpack(*free), kernel.argmax_binpack(*free, pack)
+
+
+def _nobody_offers(capabilities: list[str]) -> str:
+    names = ", ".join(capabilities)
+    return (f"no ACTIVE member offers {names}: the packet waits until a member that does "
+            "registers or advertises it")
 
 
 def _explain(

@@ -13,6 +13,7 @@ correctly rounded float, the same value math.fsum would give.
 from __future__ import annotations
 
 import bisect
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,7 @@ __all__ = ["KEPT_DECISIONS", "NO_LOAD", "ClusterState", "OwnerLoad", "SnapshotVi
 # Placement decisions remembered per packet (their events hold the details).
 KEPT_DECISIONS = 32
 _DECISION_EVENTS = frozenset({EventType.ASSIGNMENT_DECISION, EventType.PACKET_WAITING})
+_STANDBY = frozenset({MemberStatus.SUSPECT, MemberStatus.DRAINING})
 
 
 _EXP = 1074
@@ -103,11 +105,18 @@ class ClusterState:
         # Placement only ever looks at ACTIVE members: they are kept as columns for the
         # compiled eligibility pass, so a decision does not walk the registry in Python.
         self.table = MemberTable()
-        self.inactive_ids: list[str] = []  # sorted
+        # Not ACTIVE but still in play (SUSPECT may recover, DRAINING still holds work), sorted:
+        # with the ACTIVE ones, the members a decision considers. FAILED and RETIRED members
+        # are out of placement until they register again, so decisions leave them out.
+        self.standby_ids: list[str] = []
         self.packets: dict[str, Packet] = {}
         self._sorted_packets: list[str] = []
         self.loads: dict[str, OwnerLoad] = {}
         self.pending: dict[str, None] = {}  # PENDING packet ids, oldest first
+        # Records by status, kept as they change: a status query costs the same with a
+        # million packets as with ten.
+        self.member_counts: Counter[MemberStatus] = Counter()
+        self.packet_counts: Counter[PacketStatus] = Counter()
         self.revision = 0
 
     @property
@@ -148,18 +157,21 @@ class ClusterState:
     def _put_member(self, member: Member) -> None:
         member_id = member.member_id
         old = self.members.get(member_id)
+        if old is not None:
+            self.member_counts[old.status] -= 1
+        self.member_counts[member.status] += 1
         if old is None:
             bisect.insort(self._sorted_ids, member_id)
         elif old.status is MemberStatus.ACTIVE:
             self.table.remove(member_id)
-        else:
-            del self.inactive_ids[bisect.bisect_left(self.inactive_ids, member_id)]
+        elif old.status in _STANDBY:
+            del self.standby_ids[bisect.bisect_left(self.standby_ids, member_id)]
         self.members[member_id] = member
         if member.status is MemberStatus.ACTIVE:
             load = self.load_of(member_id)
             self.table.insert(member, load.cpu, load.memory, len(load.packets))
-        else:
-            bisect.insort(self.inactive_ids, member_id)
+        elif member.status in _STANDBY:
+            bisect.insort(self.standby_ids, member_id)
 
     def _put_packet(self, packet: Packet) -> None:
         old = self.packets.get(packet.packet_id)
@@ -167,6 +179,8 @@ class ClusterState:
             bisect.insort(self._sorted_packets, packet.packet_id)
         else:
             self._account(old, -1)
+            self.packet_counts[old.status] -= 1
+        self.packet_counts[packet.status] += 1
         self.packets[packet.packet_id] = packet
         self._account(packet, +1)
 

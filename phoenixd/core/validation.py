@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
 from phoenixd.core.errors import InvalidArgument
+from phoenixflight_api import protocol
 
 __all__ = [
     "MAX_CAPABILITIES",
@@ -40,7 +41,6 @@ MAX_LABELS = 64
 MAX_TEXT = 1024
 MAX_CREDENTIAL = 256
 
-_ID = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _CAPABILITY = re.compile(r"^([a-z0-9][a-z0-9_.-]{0,62})(?:@([A-Za-z0-9][A-Za-z0-9.+_-]{0,31}))?$")
 _LABEL_KEY = re.compile(
     r"^([a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$"
@@ -50,13 +50,8 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}$")
 
 
 def _validate_id(value: str, what: str) -> str:
-    if not value:
-        raise InvalidArgument(f"{what} is required")
-    if not _ID.fullmatch(value):
-        raise InvalidArgument(
-            f"{what} {value!r} is not a valid id: use 1-63 lowercase letters, digits "
-            "and '-', starting and ending with a letter or digit"
-        )
+    if problem := protocol.id_problem(value, what):
+        raise InvalidArgument(problem)
     return value
 
 

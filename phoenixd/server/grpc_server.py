@@ -10,10 +10,13 @@ from grpc_reflection.v1alpha import reflection
 
 from phoenixd.core.application import Application
 from phoenixd.server.admission import StreamLimits
+from phoenixd.server.cluster_service import ClusterServicer
 from phoenixd.server.flight_recorder_service import FlightRecorderServicer
 from phoenixd.server.interceptors import Guard
 from phoenixd.server.membership_service import MembershipServicer
 from phoenixd.server.packet_service import PacketServicer
+from phoenixflight_api.v1 import cluster_service_pb2 as cluster_pb
+from phoenixflight_api.v1 import cluster_service_pb2_grpc as cluster_grpc
 from phoenixflight_api.v1 import flight_recorder_service_pb2 as rec_pb
 from phoenixflight_api.v1 import flight_recorder_service_pb2_grpc as rec_grpc
 from phoenixflight_api.v1 import membership_service_pb2 as mem_pb
@@ -27,6 +30,7 @@ SERVICE_NAMES = (
     mem_pb.DESCRIPTOR.services_by_name["MembershipService"].full_name,
     pkt_pb.DESCRIPTOR.services_by_name["PacketService"].full_name,
     rec_pb.DESCRIPTOR.services_by_name["FlightRecorderService"].full_name,
+    cluster_pb.DESCRIPTOR.services_by_name["ClusterService"].full_name,
 )
 
 
@@ -73,6 +77,7 @@ def build_server(
     mem_grpc.add_MembershipServiceServicer_to_server(MembershipServicer(app), server)
     pkt_grpc.add_PacketServiceServicer_to_server(PacketServicer(app), server)
     rec_grpc.add_FlightRecorderServiceServicer_to_server(FlightRecorderServicer(app), server)
+    cluster_grpc.add_ClusterServiceServicer_to_server(ClusterServicer(app), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

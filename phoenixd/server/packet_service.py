@@ -38,8 +38,9 @@ class PacketServicer(pb_grpc.PacketServiceServicer):
     ) -> pb.SubmitPacketResponse:
         if not request.HasField("packet"):
             raise InvalidArgument("packet is required: the Flight Packet envelope to submit")
-        packet = await self._commands.submit_packet(spec_from_pb(request.packet))
-        return pb.SubmitPacketResponse(packet=packet_to_pb(packet))
+        submitted = await self._commands.submit_packet(spec_from_pb(request.packet))
+        return pb.SubmitPacketResponse(packet=packet_to_pb(submitted.packet),
+                                       warnings=submitted.warnings)
 
     @unary
     async def GetPacket(

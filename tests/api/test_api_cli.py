@@ -5,17 +5,14 @@ restart, and the error paths (daemon down, bad flags, unknown ids) as one line a
 from __future__ import annotations
 
 import json
-import os
 import queue
-import subprocess
-import sys
 import threading
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.api.agents import probe_until_delivered
+from tests.api.cli import follow, js, phoenix
 from tests.daemon import PhoenixProcess
 
 SEED_ENVELOPE = {
@@ -35,20 +32,6 @@ SEED_ENVELOPE = {
 }
 
 
-def phoenix(
-    d: PhoenixProcess | None, *args: str, expect: int = 0
-) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PHOENIX_ENDPOINT": d.address if d else "127.0.0.1:1"}
-    result = subprocess.run([sys.executable, "-m", "phoenixd.cli.main", *args],
-                            capture_output=True, text=True, timeout=60, env=env)
-    assert result.returncode == expect, result.stdout + result.stderr
-    return result
-
-
-def js(d: PhoenixProcess, *args: str) -> Any:
-    return json.loads(phoenix(d, *args, "-o", "json").stdout)
-
-
 def test_members_and_capabilities(daemon: PhoenixProcess) -> None:
     out = js(daemon, "member", "register", "agent-a", "--cap", "ocr@2", "--cap", "nlp",
              "--trust", "0.9", "--label", "region=us-east", "--ttl", "30")
@@ -65,7 +48,7 @@ def test_members_and_capabilities(daemon: PhoenixProcess) -> None:
     assert js(daemon, "member", "drain", "agent-b", "--reason", "upgrade")["status"] == (
         "MEMBER_STATUS_RETIRED")  # nothing to hand off: retired at once
     assert js(daemon, "member", "retire", "agent-a")["status"] == "MEMBER_STATUS_RETIRED"
-    table = phoenix(daemon, "member", "list", "--status", "retired").stdout
+    table = phoenix(daemon, "member", "list", "--status", "Retired").stdout
     assert table.splitlines()[0].split()[:3] == ["ID", "KIND", "STATUS"]
     assert "agent-a" in table and "agent-b" in table
 
@@ -89,7 +72,7 @@ def test_packets_from_flags_and_from_the_seed_envelope(
     flagged = js(daemon, "packet", "submit", "fp-2", "--cap", "policy_review",
                  "--state", '{"n": 1}', "--strategy", "ring", "--max-attempts", "2")
     assert flagged["strategy"] == "STRATEGY_RING" and flagged["max_attempts"] == 2
-    listed = js(daemon, "packet", "list", "--status", "assigned")
+    listed = js(daemon, "packet", "list", "--status", "ASSIGNED")
     assert sorted(p["packet_id"] for p in listed) == ["fp-001", "fp-2"]
     decision = js(daemon, "packet", "explain", "fp-001")
     outcomes = {c["member_id"]: c.get("rejected_by", "") for c in decision["candidates"]}
@@ -112,12 +95,8 @@ def test_audit_query_verify_and_tail(daemon: PhoenixProcess) -> None:
 
 def test_audit_tail_follow_resumes_after_a_daemon_restart(daemon: PhoenixProcess) -> None:
     js(daemon, "member", "register", "before", "--cap", "ocr")
-    env = {**os.environ, "PHOENIX_ENDPOINT": daemon.address}
-    follower = subprocess.Popen(
-        [sys.executable, "-m", "phoenixd.cli.main", "-o", "json", "audit", "tail", "-n", "0",
-         "--follow", "--type", "member_registered"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-    )
+    follower = follow(daemon, "-o", "json", "audit", "tail", "-n", "0", "--follow",
+                      "--type", "member_registered")
     lines: queue.Queue[str] = queue.Queue()
 
     def pump() -> None:
@@ -144,15 +123,12 @@ def test_audit_tail_follow_resumes_after_a_daemon_restart(daemon: PhoenixProcess
     assert "resuming after" in follower.stderr.read()
 
 
-def test_watch_members_prints_changes(daemon: PhoenixProcess) -> None:
+def test_watch_members_replays_from_a_revision(daemon: PhoenixProcess) -> None:
     js(daemon, "member", "register", "w1")
-    env = {**os.environ, "PHOENIX_ENDPOINT": daemon.address}
-    watcher = subprocess.Popen(
-        [sys.executable, "-m", "phoenixd.cli.main", "watch", "members", "--after-revision", "0"],
-        stdout=subprocess.PIPE, text=True, env=env,
-    )
+    watcher = follow(daemon, "watch", "members", "--after-revision", "0")
     try:
         assert watcher.stdout is not None
+        assert watcher.stdout.readline().split()[:4] == ["REVISION", "EVENT", "ID", "STATUS"]
         line = watcher.stdout.readline().split()
         assert line[1:4] == ["member_registered", "w1", "ACTIVE"]
     finally:

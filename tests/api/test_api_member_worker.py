@@ -4,52 +4,15 @@ its packet is handed off with the last checkpoint and another agent finishes it.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from phoenixflight import Client
 from phoenixflight_api.v1 import packet_pb2
 from tests.api.agents import event_data, wait_until
+from tests.api.example_agent import AgentProcess
 from tests.daemon import PhoenixProcess
 
-ROOT = Path(__file__).resolve().parents[2]
-AGENT = ROOT / "examples" / "summarizer_agent.py"
 COMPLETED = packet_pb2.PACKET_STATUS_COMPLETED
-
-
-class AgentProcess:
-    def __init__(self, d: PhoenixProcess, member_id: str, *extra: str, log: Path) -> None:
-        self.log = log
-        env = {**os.environ, "PHOENIX_ENDPOINT": d.address}
-        with open(log, "w") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, str(AGENT), "--member-id", member_id, *extra],
-                stdout=out, stderr=subprocess.STDOUT, env=env,
-            )
-
-    def text(self) -> str:
-        return self.log.read_text()
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(30)
-
-
-@pytest.fixture
-def agents(tmp_path: Path) -> Iterator[list[AgentProcess]]:
-    started: list[AgentProcess] = []
-    yield started
-    for agent in started:
-        if agent.proc.poll() is None:
-            agent.proc.kill()
-            agent.proc.wait(10)
 
 
 def _packet(pf: Client, packet_id: str) -> packet_pb2.FlightPacket:
@@ -59,7 +22,7 @@ def _packet(pf: Client, packet_id: str) -> packet_pb2.FlightPacket:
 def test_the_agent_completes_work_with_checkpoints(
     daemon: PhoenixProcess, agents: list[AgentProcess], tmp_path: Path
 ) -> None:
-    agents.append(AgentProcess(daemon, "sum-1", "--seconds-per-page", "0.05",
+    agents.append(AgentProcess(daemon.address, "sum-1", "--seconds-per-page", "0.05",
                                log=tmp_path / "a.log"))
     with Client(daemon.address) as pf:
         wait_until(lambda: any(m.session_open for m in pf.iter_members()))
@@ -75,7 +38,7 @@ def test_the_agent_completes_work_with_checkpoints(
 def test_the_agent_rides_out_a_daemon_restart(
     daemon: PhoenixProcess, agents: list[AgentProcess], tmp_path: Path
 ) -> None:
-    agents.append(AgentProcess(daemon, "sum-1", "--seconds-per-page", "0.3",
+    agents.append(AgentProcess(daemon.address, "sum-1", "--seconds-per-page", "0.3",
                                log=tmp_path / "a.log"))
     with Client(daemon.address) as pf:
         wait_until(lambda: any(m.session_open for m in pf.iter_members()))
@@ -95,9 +58,9 @@ def test_the_agent_rides_out_a_daemon_restart(
 def test_sigterm_drains_and_hands_the_packet_off_with_its_checkpoint(
     daemon: PhoenixProcess, agents: list[AgentProcess], tmp_path: Path
 ) -> None:
-    first = AgentProcess(daemon, "sum-1", "--seconds-per-page", "0.3", "--trust", "0.9",
+    first = AgentProcess(daemon.address, "sum-1", "--seconds-per-page", "0.3", "--trust", "0.9",
                          log=tmp_path / "a.log")
-    second = AgentProcess(daemon, "sum-2", "--seconds-per-page", "0.05", "--trust", "0.5",
+    second = AgentProcess(daemon.address, "sum-2", "--seconds-per-page", "0.05", "--trust", "0.5",
                           log=tmp_path / "b.log")
     agents += [first, second]
     with Client(daemon.address) as pf:

@@ -15,6 +15,7 @@ import pytest
 
 from phoenixflight import AsyncClient, Client
 from phoenixflight_api.v1 import (
+    cluster_service_pb2,
     flight_recorder_service_pb2,
     membership_service_pb2,
     packet_service_pb2,
@@ -22,7 +23,7 @@ from phoenixflight_api.v1 import (
 from tests.daemon import PhoenixProcess
 
 SERVICES: tuple[ModuleType, ...] = (
-    flight_recorder_service_pb2, membership_service_pb2, packet_service_pb2,
+    cluster_service_pb2, flight_recorder_service_pb2, membership_service_pb2, packet_service_pb2,
 )
 # RPCs a client face does not offer as a method of the same name, with the reason.
 EXCEPTIONS: dict[str, str] = {}

@@ -4,6 +4,7 @@ RESOURCE_EXHAUSTED, loopback-only unless TLS or --insecure, TLS and mTLS handsha
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from phoenixflight_api.v1 import flight_recorder_service_pb2 as rpb
 from phoenixflight_api.v1 import membership_service_pb2 as mpb
 from phoenixflight_api.v1 import membership_service_pb2_grpc as mem_grpc
+from tests.api.cli import phoenix
 from tests.certs import issue, make_ca
 from tests.daemon import PhoenixProcess, free_port, operator_token_args
 
@@ -130,7 +132,9 @@ def _wait_tls(d: PhoenixProcess) -> None:
         time.sleep(0.05)
 
 
-def test_tls_serves_trusted_clients_only(tmp_path: Path) -> None:
+@contextlib.contextmanager
+def _tls_daemon(tmp_path: Path) -> Iterator[tuple[PhoenixProcess, Path]]:
+    """A phoenixd serving TLS with a certificate of a fresh CA: (the daemon, the CA file)."""
     ca_files, ca_cert, ca_key = make_ca(tmp_path, "ca")
     server = issue(tmp_path, "server", (ca_cert, ca_key), server=True)
     d = PhoenixProcess(tmp_path / "data", "--tls-cert", str(server.cert), "--tls-key",
@@ -138,14 +142,19 @@ def test_tls_serves_trusted_clients_only(tmp_path: Path) -> None:
     d.spawn()
     try:
         _wait_tls(d)
-        assert _register_over(_tls_channel(d.port, ca_files.cert), "t1") == grpc.StatusCode.OK
+        yield d, ca_files.cert
+    finally:
+        d.stop()
+
+
+def test_tls_serves_trusted_clients_only(tmp_path: Path) -> None:
+    with _tls_daemon(tmp_path) as (d, ca):
+        assert _register_over(_tls_channel(d.port, ca), "t1") == grpc.StatusCode.OK
         other_files, _, _ = make_ca(tmp_path, "other-ca")
         untrusted = _register_over(_tls_channel(d.port, other_files.cert), "t2")
         assert untrusted == grpc.StatusCode.UNAVAILABLE
         plain = _register_over(grpc.insecure_channel(f"127.0.0.1:{d.port}"), "t3")
         assert plain == grpc.StatusCode.UNAVAILABLE
-    finally:
-        d.stop()
 
 
 def test_mtls_refuses_missing_untrusted_and_expired_client_certs(tmp_path: Path) -> None:
@@ -183,3 +192,16 @@ def test_packet_member_calls_need_no_operator_token(secured: PhoenixProcess) -> 
     acked = secured.packets.AckPacket(ppb.AckPacketRequest(
         member_id="w1", credential=cred, packet_id="fp-1", epoch=1), timeout=10)
     assert acked.packet.epoch == 1
+
+
+def test_an_https_endpoint_turns_tls_on(tmp_path: Path) -> None:
+    """``https://`` asks for TLS with the system's CA roots (here the test CA, through
+    gRPC's roots override); ``http://`` to the same TLS port is plaintext and fails."""
+    with _tls_daemon(tmp_path) as (d, ca):
+        env = {"GRPC_DEFAULT_SSL_ROOTS_FILE_PATH": str(ca)}
+        tls = phoenix(None, "--endpoint", f"https://localhost:{d.port}", "member", "list",
+                      env=env)
+        assert tls.stdout.startswith("ID ")
+        plain = phoenix(None, "--endpoint", f"http://localhost:{d.port}", "member", "list",
+                        env=env, expect=2)
+        assert "UNAVAILABLE" in plain.stderr

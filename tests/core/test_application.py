@@ -95,7 +95,7 @@ def _stack() -> Stack:
         notify_packet=gate.deliver, monotonic=Clock(MONO_START), wall_clock=Clock(WALL_START),
     )
     app = Application(cluster, Durability(recorder, log), broker, gate,
-                      HandoffKeyInfo(b"k", "pem", "fake:test"))
+                      HandoffKeyInfo(b"k", "pem", "fake:test"), "0.0.0-test")
     log.on_durable.append(app.made_durable)
     return Stack(app, cluster, log)
 
@@ -124,9 +124,16 @@ def test_a_command_answers_only_once_its_events_are_durable() -> None:
         view, credential = await _settled(
             stack, stack.app.commands.register_member(_registration("m1", "ocr")))
         assert view.member.status is MemberStatus.ACTIVE and credential
-        packet = await _settled(
+        submitted = await _settled(
             stack, stack.app.commands.submit_packet(PacketSpec("p1", "doc", ("ocr",))))
-        assert (packet.status, packet.owner) == (PacketStatus.ASSIGNED, "m1")
+        assert (submitted.packet.status, submitted.packet.owner) == (PacketStatus.ASSIGNED, "m1")
+        assert submitted.warnings == ()
+        waiting = await _settled(
+            stack, stack.app.commands.submit_packet(PacketSpec("p2", "doc", ("teleport",))))
+        assert waiting.packet.status is PacketStatus.PENDING
+        assert waiting.warnings == (
+            "no ACTIVE member offers teleport: the packet waits until a member that does "
+            "registers or advertises it",)
 
     _run(scenario())
 
@@ -204,5 +211,28 @@ def test_queries_and_watches_read_the_durable_log() -> None:
         stack.log.make_durable()
         event, member = await live
         assert event.type == "member_retired" and member.status is MemberStatus.RETIRED
+
+    _run(scenario())
+
+
+def test_the_cluster_status_counts_members_and_packets_by_status() -> None:
+    async def scenario() -> None:
+        stack = _stack()
+        for member_id in ("m1", "m2"):
+            await _settled(stack, stack.app.commands.register_member(
+                _registration(member_id, "ocr")))
+        await _settled(stack, stack.app.commands.retire_member("m2", "gone"))
+        for packet_id in ("p1", "p2"):
+            await _settled(stack, stack.app.commands.submit_packet(
+                PacketSpec(packet_id, "doc", ("ocr",))))
+        await _settled(stack, stack.app.commands.cancel_packet("p2", "no longer needed"))
+        status = await stack.app.queries.cluster_status()
+        assert status.daemon_version == "0.0.0-test"
+        assert status.revision == stack.cluster.state.revision
+        assert status.members == {MemberStatus.ACTIVE: 1, MemberStatus.SUSPECT: 0,
+                                  MemberStatus.FAILED: 0, MemberStatus.DRAINING: 0,
+                                  MemberStatus.RETIRED: 1}
+        assert {s: n for s, n in status.packets.items() if n} == {
+            PacketStatus.ASSIGNED: 1, PacketStatus.CANCELLED: 1}
 
     _run(scenario())

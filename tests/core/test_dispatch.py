@@ -147,7 +147,8 @@ def test_no_eligible_member_leaves_the_packet_pending_with_one_waiting_event(w: 
     assert packet.owner == "" and packet.epoch == 0
     events = w.since(start)
     assert _types(events) == [E.PACKET_CREATED, E.PACKET_WAITING]
-    assert events[1].reason.startswith("no eligible member among 1 considered")
+    assert events[1].reason.startswith("no ACTIVE member offers ocr: the packet waits")
+    assert "no eligible member among 1 considered" in events[1].reason
     # placement is retried on every chance; the wait is recorded once
     for _ in range(3):
         assert w.cluster.schedule_pending("poll") == 0

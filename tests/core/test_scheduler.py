@@ -407,12 +407,36 @@ def test_decision_explanation_names_the_winner_and_the_rejections() -> None:
     assert "missing_capability x1" in decision.explanation
 
 
-def test_decision_explanation_without_a_winner_says_nobody_was_eligible() -> None:
-    state = _state(member_record("b", "embed"))
+def test_decision_explanation_without_a_winner_names_the_capability_nobody_offers() -> None:
+    state = _state(member_record("b", "embed"),
+                   member_record("c", "ocr", status=MemberStatus.SUSPECT))
     decision = Scheduler(state).decide(packet_record("p", "ocr"), "submitted")
     assert decision.winner == ""
-    assert decision.explanation.startswith("no eligible member among 1 considered")
-    assert "missing_capability x1" in decision.explanation
+    assert decision.explanation == (
+        "no ACTIVE member offers ocr: the packet waits until a member that does registers or "
+        "advertises it; no eligible member among 2 considered "
+        "(rejected: missing_capability x1, not_active x1)")
+
+
+def test_decision_without_a_winner_but_with_an_offer_says_only_who_was_rejected() -> None:
+    state = _state(member_record("b", "ocr", trust_score=0.5))
+    packet = packet_record("p", "ocr", policy=Policy(minimum_trust_score=0.9))
+    decision = Scheduler(state).decide(packet, "submitted")
+    assert decision.explanation == (
+        "no eligible member among 1 considered (rejected: trust_below_minimum x1)")
+    assert Scheduler(state).warnings(packet) == []
+
+
+def test_failed_and_retired_members_are_not_considered_suspect_and_draining_are() -> None:
+    members = [member_record("a", "ocr"),
+               member_record("s", "ocr", status=MemberStatus.SUSPECT),
+               member_record("d", "ocr", status=MemberStatus.DRAINING),
+               member_record("f", "ocr", status=MemberStatus.FAILED),
+               member_record("r", "ocr", status=MemberStatus.RETIRED)]
+    decision = Scheduler(_state(*members)).decide(packet_record("p", "ocr"), "submitted")
+    assert decision.considered == 3
+    assert decision.rejected_counts == {"not_active": 2}
+    assert sorted(c.member_id for c in decision.candidates) == ["a", "d", "s"]
 
 
 def test_decision_explanation_on_the_ring_names_the_routing_key() -> None:
@@ -527,13 +551,15 @@ def test_decide_agrees_with_the_rules_member_by_member(
     decision = scheduler.decide(packet, "t", exclude=exclude)
 
     rules = {}
-    for member_id in state.member_ids:
+    gone = (MemberStatus.FAILED, MemberStatus.RETIRED)  # out of placement: not considered
+    in_play = [m for m in state.member_ids if state.members[m].status not in gone]
+    for member_id in in_play:
         rule = scheduler.check(state.members[member_id], packet)
         rules[member_id] = "previous_owner" if not rule and member_id == exclude else rule
     eligible = [m for m, rule in rules.items() if not rule]
     counts = Counter(rule.split(":")[0] for rule in rules.values() if rule)
     assert decision.rejected_counts == dict(sorted(counts.items()))
-    assert decision.considered == len(ids)
+    assert decision.considered == len(in_play)
 
     def score(member_id: str) -> float:
         member, load = state.members[member_id], state.load_of(member_id)
@@ -552,7 +578,7 @@ def test_decide_agrees_with_the_rules_member_by_member(
         best = min(eligible, key=lambda m: ((score(m) if pack else -score(m)), m))
         assert decision.winner == best
     listed = [c.member_id for c in decision.candidates]
-    assert len(listed) == min(MAX_LISTED_CANDIDATES, len(ids)) == len(set(listed))
+    assert len(listed) == min(MAX_LISTED_CANDIDATES, len(in_play)) == len(set(listed))
     if decision.winner:
         assert listed[0] == decision.winner
     for candidate in decision.candidates:

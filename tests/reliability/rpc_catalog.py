@@ -142,6 +142,7 @@ ACCESS: dict[str, Access] = {
     **_paths(_PACKETS, Access.OPEN, "GetHandoffKey"),
     **_paths(_RECORDER, Access.OPERATOR, "QueryEvents", "WatchEvents", "VerifyChain",
              "ExportLineage"),
+    **_paths(f"{PACKAGE}.ClusterService", Access.OPERATOR, "GetClusterStatus"),
     **_paths("grpc.health.v1.Health", Access.OPEN, "Check", "Watch", "List"),
     **_paths("grpc.reflection.v1alpha.ServerReflection", Access.OPEN, "ServerReflectionInfo"),
 }

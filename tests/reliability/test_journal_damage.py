@@ -60,6 +60,7 @@ from typing import Any
 import pytest
 
 from phoenixd.cli import audit_commands
+from phoenixd.cli.output import Format, Printer
 from phoenixd.core.events import event_from_payload
 from phoenixd.core.state import ClusterState
 from phoenixd.store import CorruptJournal, Store
@@ -234,7 +235,7 @@ def verify_data_dir(data_dir: Path) -> tuple[int, int]:
     code and the first bad offset it names."""
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        args = argparse.Namespace(data_dir=str(data_dir), output="json")
+        args = argparse.Namespace(data_dir=str(data_dir), printer=Printer(Format("json")))
         code = audit_commands.verify(None, args)
     return code, json.loads(out.getvalue())["first_bad_offset"]
 

@@ -1,5 +1,5 @@
 """The wire-level rules of PhoenixFlight that both sides compute: the canonical JSON
-behind ``state_hash``, and the bytes a handoff token signs.
+behind ``state_hash``, the bytes a handoff token signs, and what a valid id is.
 
 Pure Python with no grpc, so the daemon's core can use this one implementation
 and a member can rebuild both byte for byte (in any language: the rules are
@@ -11,15 +11,31 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 __all__ = [
-    "TOKEN_DOMAIN", "canonical_bytes", "canonical_json", "state_hash", "token_signed_bytes",
+    "TOKEN_DOMAIN", "canonical_bytes", "canonical_json", "id_problem", "state_hash",
+    "token_signed_bytes",
 ]
 
 TOKEN_DOMAIN = "phoenixflight-handoff-v1"
+# Member and packet ids are DNS labels (RFC 1123), so that they fit in URLs, file names and
+# label values unchanged.
+_ID = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+def id_problem(value: str, what: str = "id") -> str:
+    """What is wrong with ``value`` as a member or packet id ("" when it is valid): a client
+    can refuse a bad id before any call with the very message the daemon would give."""
+    if not value:
+        return f"{what} is required"
+    if not _ID.fullmatch(value):
+        return (f"{what} {value!r} is not a valid id: use 1-63 lowercase letters, digits "
+                "and '-', starting and ending with a letter or digit")
+    return ""
 
 
 def _number(value: float) -> str:

@@ -10,9 +10,10 @@ from phoenixflight._connect import DEFAULT_ENDPOINT, Connection, PhoenixFlightEr
 from phoenixflight.aio import AsyncClient
 from phoenixflight.client import Client
 from phoenixflight.envelope import packet_from_envelope
-from phoenixflight.member import Member, Task
+from phoenixflight.member import Member, RegistrationError, Stage, Task
+from phoenixflight.names import enum_name, status
 
 __all__ = [
     "DEFAULT_ENDPOINT", "AsyncClient", "Client", "Connection", "Member", "PhoenixFlightError",
-    "Task", "packet_from_envelope",
+    "RegistrationError", "Stage", "Task", "enum_name", "packet_from_envelope", "status",
 ]

@@ -18,6 +18,7 @@ two faces cannot drift apart.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
@@ -33,6 +34,8 @@ import grpc
 
 from phoenixflight import _requests as build
 from phoenixflight._connect import Connection, PhoenixFlightError
+from phoenixflight_api.v1 import cluster_service_pb2 as cs
+from phoenixflight_api.v1 import cluster_service_pb2_grpc as cs_grpc
 from phoenixflight_api.v1 import flight_recorder_service_pb2 as rec
 from phoenixflight_api.v1 import flight_recorder_service_pb2_grpc as rec_grpc
 from phoenixflight_api.v1 import member_pb2 as mem
@@ -43,6 +46,8 @@ from phoenixflight_api.v1 import packet_service_pb2 as ps
 from phoenixflight_api.v1 import packet_service_pb2_grpc as ps_grpc
 
 __all__ = ["AsyncClient"]
+
+log = logging.getLogger("phoenixflight")
 
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
@@ -60,12 +65,17 @@ class AsyncClient:
         connection: Connection | None = None,
         timeout: float = 30.0,
     ) -> None:
+        """``timeout``: seconds each call may take. Raises ValueError for a bad endpoint or a
+        timeout that is not positive."""
+        if not timeout > 0:
+            raise ValueError(f"timeout must be more than 0 seconds, got {timeout:g}")
         self.connection = connection or Connection.from_env(endpoint=endpoint)
         self.timeout = timeout
         self._channel = self.connection.aio_channel()
         self.members = ms_grpc.MembershipServiceStub(self._channel)
         self.packets = ps_grpc.PacketServiceStub(self._channel)
         self.recorder = rec_grpc.FlightRecorderServiceStub(self._channel)
+        self.cluster = cs_grpc.ClusterServiceStub(self._channel)
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -89,15 +99,23 @@ class AsyncClient:
         method: grpc.aio.UnaryStreamMultiCallable[Req, Resp]
         | grpc.aio.StreamStreamMultiCallable[Any, Resp],
         request: Any,
+        timeout: float | None = None,
     ) -> AsyncGenerator[Resp, None]:
         """Start a server (or bidi, given a request iterator) stream now, so that "from now"
         means this call; errors are translated as it is read."""
-        # Streams run until the caller stops reading: no deadline.
+        # Streams run until the caller stops reading (no deadline) unless the caller bounds
+        # them: a wait ends in DEADLINE_EXCEEDED rather than polling a clock.
         try:
-            call = method(request, timeout=None, metadata=self.connection.metadata)
+            call = method(request, timeout=timeout, metadata=self.connection.metadata)
         except grpc.RpcError as exc:
             raise PhoenixFlightError(exc.code(), exc.details() or "") from None
         return _translated(call)
+
+    # -- the cluster -------------------------------------------------------------------
+
+    async def get_cluster_status(self) -> cs.GetClusterStatusResponse:
+        """The daemon's version, revision, and its members and packets counted by status."""
+        return await self._call(self.cluster.GetClusterStatus, cs.GetClusterStatusRequest())
 
     # -- members --------------------------------------------------------------------
 
@@ -151,10 +169,13 @@ class AsyncClient:
         return resp.member
 
     def watch_members(
-        self, *, after_revision: int | None = None, member_id: str = ""
+        self, *, after_revision: int | None = None, member_id: str = "",
+        timeout: float | None = None,
     ) -> AsyncGenerator[ms.WatchMembersResponse, None]:
+        """Changes after ``after_revision`` (None: from now), then live; ``timeout`` seconds
+        ends the stream with DEADLINE_EXCEEDED (None: it runs until left)."""
         return self._open(
-            self.members.WatchMembers, build.watch_members(after_revision, member_id))
+            self.members.WatchMembers, build.watch_members(after_revision, member_id), timeout)
 
     async def list_capabilities(self, include_inactive: bool = False) -> list[ms.Capability]:
         """The whole capability directory (every page)."""
@@ -177,10 +198,19 @@ class AsyncClient:
     # -- packets --------------------------------------------------------------------
 
     async def submit_packet(
-        self, packet: pkt.FlightPacket | Mapping[str, Any]
+        self, packet: pkt.FlightPacket | Mapping[str, Any], *,
+        on_warning: Callable[[str], None] | None = None,
     ) -> pkt.FlightPacket:
-        """Submit a FlightPacket, or an envelope dict in the seed's (or the API's) JSON shape."""
+        """Submit a FlightPacket, or an envelope dict in the seed's (or the API's) JSON shape.
+
+        The daemon's warnings (e.g. no ACTIVE member offers a required capability: the
+        packet waits) go to ``on_warning``, or are logged at WARNING when it is not given."""
         resp = await self._call(self.packets.SubmitPacket, build.submit_packet(packet))
+        for warning in resp.warnings:
+            if on_warning is not None:
+                on_warning(warning)
+            else:
+                log.warning("packet %s: %s", resp.packet.packet_id, warning)
         return resp.packet
 
     async def get_packet(self, packet_id: str) -> pkt.FlightPacket:
@@ -267,9 +297,13 @@ class AsyncClient:
             lambda token: self.query_events(page_token=token, **filters),
             lambda page: page.events)
 
-    def watch_events(self, **filters: Any) -> AsyncGenerator[rec.Event, None]:
-        """Events after ``after_sequence`` (None: from now), then live; filters as QueryEvents."""
-        return _events(self._open(self.recorder.WatchEvents, build.watch_events(**filters)))
+    def watch_events(
+        self, *, timeout: float | None = None, **filters: Any
+    ) -> AsyncGenerator[rec.Event, None]:
+        """Events after ``after_sequence`` (None: from now), then live; filters as QueryEvents;
+        ``timeout`` seconds ends the stream with DEADLINE_EXCEEDED (None: it runs until left)."""
+        return _events(self._open(
+            self.recorder.WatchEvents, build.watch_events(**filters), timeout))
 
     async def verify_chain(self) -> rec.VerifyChainResponse:
         return await self._call(self.recorder.VerifyChain, rec.VerifyChainRequest())

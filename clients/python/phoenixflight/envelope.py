@@ -33,7 +33,11 @@ def packet_from_envelope(raw: Mapping[str, Any]) -> FlightPacket:
     for name in _DAEMON_OWNED:
         data.pop(name, None)
     checkpoint = data.get("context_checkpoint")
+    if checkpoint is not None and not isinstance(checkpoint, Mapping):
+        raise ValueError("context_checkpoint must be a JSON object")
     if isinstance(checkpoint, Mapping):
+        if not isinstance(checkpoint.get("state", {}), Mapping):
+            raise ValueError("context_checkpoint.state must be a JSON object")
         checkpoint = dict(checkpoint)
         checkpoint.pop("state_hash", None)  # the daemon hashes the state itself
         if "state" not in checkpoint:  # the seed's flat form: everything but step is state

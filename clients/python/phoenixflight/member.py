@@ -12,15 +12,22 @@
 It registers (re-using a saved credential to replace its own earlier incarnation),
 holds a session (reconnecting with backoff when the daemon restarts), verifies each
 assignment's handoff token and checkpoint hash, acks it, runs the handler, and
-completes or fails the packet. A revocation cancels the handler. On SIGTERM it
-asks to be drained: movable packets are handed off with their last checkpoint,
-the rest finish, and ``run()`` returns once the daemon has retired the member.
+completes or fails the packet. A revocation cancels the handler.
+
+It always stops. Registration is retried, each failure logged with its reason, until
+``register_timeout`` passes; then ``run()`` raises RegistrationError. SIGTERM or SIGINT
+(or ``stop()``) while registering or reconnecting stops it at once; while connected it
+asks to be drained (movable packets are handed off with their last checkpoint, the rest
+finish; with nothing in hand the daemon retires it at once) and ``run()`` returns once the
+daemon has retired the member, or after ``drain_deadline`` plus a margin at the latest.
+A second signal stops it at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 import os
 import signal
@@ -28,6 +35,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import grpc
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from google.protobuf import json_format
@@ -39,9 +47,31 @@ from phoenixflight_api import protocol
 from phoenixflight_api.v1 import membership_service_pb2 as ms
 from phoenixflight_api.v1 import packet_pb2 as pkt
 
-__all__ = ["Handler", "Member", "Task"]
+__all__ = ["Handler", "Member", "RegistrationError", "Stage", "Task"]
 
 log = logging.getLogger("phoenixflight.member")
+
+# How long a stop may wait for the daemon to retire an idle member, and how much longer than
+# the drain deadline a member with work waits before it leaves regardless.
+STOP_MARGIN = 5.0
+# Refusals that retrying cannot change: registration gives up on these at once.
+_RETRYABLE_REGISTRATION = {grpc.StatusCode.ALREADY_EXISTS}
+
+
+class RegistrationError(PhoenixFlightError):
+    """The member could not register: the daemon refused it, or it stayed unreachable (or the
+    id stayed taken by a live incarnation) until ``register_timeout`` passed."""
+
+
+class Stage(enum.Enum):
+    """Where a running Member is; what a stop request does depends on it."""
+
+    STARTING = "starting"
+    REGISTERING = "registering"
+    CONNECTED = "connected"
+    RECONNECTING = "reconnecting"
+    DRAINING = "draining"
+    STOPPED = "stopped"
 
 
 class Task:
@@ -78,7 +108,7 @@ Handler = Callable[[Task], Awaitable[Mapping[str, Any] | None]]
 
 
 class Member:
-    """A worker member. ``run()`` until drained (SIGTERM) or ``stop()``."""
+    """A worker member. ``run()`` serves until stopped (SIGTERM, SIGINT or ``stop()``)."""
 
     def __init__(
         self,
@@ -90,86 +120,178 @@ class Member:
         concurrency: int = 4,
         credential_file: Path | None = None,
         drain_deadline: float = 30.0,
+        register_timeout: float | None = 60.0,
         backoff: tuple[float, float] = (0.2, 5.0),
         **registration: Any,
     ) -> None:
-        """``registration``: kind, trust_score, reliability, labels, cpu, memory, lease_ttl."""
+        """``registration``: kind, trust_score, reliability, labels, cpu, memory, lease_ttl.
+        ``register_timeout``: seconds to keep trying to register (None: forever).
+        Raises ValueError for an invalid member id, before any call."""
+        if problem := protocol.id_problem(member_id, "member id"):
+            raise ValueError(problem)
         self.member_id = member_id
         self.capabilities = capabilities
         self.handler = handler
         self._connection = connection or Connection.from_env(endpoint=endpoint)
         self.client: AsyncClient  # made in run(): grpc.aio channels belong to one event loop
         self.credential = ""
+        self.stage = Stage.STARTING
         self._registration = registration
         self._credential_file = credential_file
         self._slots = asyncio.Semaphore(concurrency)
         self._drain_deadline = drain_deadline
+        self._register_timeout = register_timeout
         self._backoff = backoff
         self._tasks: dict[str, tuple[int, asyncio.Task[None]]] = {}  # packet -> (epoch, task)
         self._keys: dict[str, Ed25519PublicKey] = {}
         self._drain_requested = asyncio.Event()
         self._drain_sent = False
+        self._stop_requested = False
+        self._stopping_now = False
+        self._main: asyncio.Task[Any] | None = None
         self._opened = False  # the current session got its `opened`
+        self._served = False  # some session got its `opened`
         self._finished = False
         self.completed: list[str] = []  # packets this process completed, for callers and tests
 
+    @property
+    def endpoint(self) -> str:
+        return self._connection.endpoint
+
     # -- lifecycle ---------------------------------------------------------------------
 
-    def request_drain(self) -> None:
-        """Hand off or finish the work in hand, then leave (what SIGTERM does)."""
+    def stop(self) -> None:
+        """Leave: at once when not connected, else drain first (what SIGTERM does). A second
+        call leaves at once."""
+        if self._stop_requested:
+            log.warning("member %s: stopping at once (asked twice)", self.member_id)
+            self._stop_now()
+            return
+        self._stop_requested = True
+        if self.stage is not Stage.CONNECTED:
+            log.info("member %s: stopping while %s", self.member_id, self.stage.value)
+            self._stop_now()
+            return
+        held = len(self._tasks)
+        log.info("member %s: draining (%d packet(s) in hand, deadline %gs)",
+                 self.member_id, held, self._drain_deadline)
+        self.stage = Stage.DRAINING
         self._drain_requested.set()
+        wait = self._drain_deadline + STOP_MARGIN if held else STOP_MARGIN
+        asyncio.get_running_loop().call_later(wait, self._stop_now)
+
+    def _stop_now(self) -> None:
+        if self._main is not None and not self._main.done() and not self._stopping_now:
+            self._stopping_now = True
+            self._main.cancel()
 
     async def run(self) -> None:
+        """Serve until stopped; raises RegistrationError when registration fails for good."""
         self.client = AsyncClient(connection=self._connection)
+        self._main = asyncio.current_task()
         loop = asyncio.get_running_loop()
+        handled = []
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(ValueError, NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, self.request_drain)
-        delay = self._backoff[0]
+                loop.add_signal_handler(sig, self._on_signal, sig)
+                handled.append(sig)
         try:
-            await self._register()
-            while not self._finished:
-                try:
-                    await self._session()
-                    delay = self._backoff[0]
-                except PhoenixFlightError as exc:
-                    if exc.code.name in ("UNAUTHENTICATED", "FAILED_PRECONDITION"):
-                        if self._drain_requested.is_set():
-                            return  # retired (or failed) while leaving: done
-                        log.warning("member %s lost its registration (%s); registering again",
-                                    self.member_id, exc.details)
-                        self._cancel_all()
-                        await self._register(fresh=True)
-                        continue
-                    if not exc.unavailable:
-                        raise
-                    if self._opened:  # it was up: a new outage starts the backoff over
-                        delay = self._backoff[0]
-                    log.info("session to phoenixd interrupted (%s); retrying in %.1fs",
-                             exc.code.name, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self._backoff[1])
+            await self._serve()
+        except asyncio.CancelledError:
+            if not self._stopping_now or self._main is None:
+                raise
+            self._main.uncancel()
         finally:
+            for sig in handled:
+                loop.remove_signal_handler(sig)
+            self.stage = Stage.STOPPED
             self._cancel_all()
             await asyncio.gather(*(t for _, t in self._tasks.values()), return_exceptions=True)
             await self.client.close()
+        log.info("member %s stopped (%d packet(s) completed)", self.member_id,
+                 len(self.completed))
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        log.info("member %s: %s received", self.member_id, sig.name)
+        self.stop()
+
+    async def _serve(self) -> None:
+        if self._stop_requested:  # stopped before it started
+            return
+        log.info("member %s: registering with phoenixd at %s (capabilities: %s)",
+                 self.member_id, self.endpoint, ", ".join(self.capabilities) or "none")
+        await self._register()
+        delay = self._backoff[0]
+        while not self._finished:
+            try:
+                await self._session()
+                delay = self._backoff[0]
+            except PhoenixFlightError as exc:
+                if self._stop_requested:
+                    return  # retired (or unreachable) while leaving: nothing left to hand off
+                if exc.code.name in ("UNAUTHENTICATED", "FAILED_PRECONDITION"):
+                    log.warning("member %s lost its registration (%s); registering again",
+                                self.member_id, exc.details)
+                    self._cancel_all()
+                    await self._register(fresh=True)
+                    continue
+                if not exc.unavailable:
+                    raise
+                if self._opened:  # it was up: a new outage starts the backoff over
+                    delay = self._backoff[0]
+                log.info("member %s: session to phoenixd interrupted (%s); retrying in %.1fs",
+                         self.member_id, exc.code.name, delay)
+            if self._finished or self._stop_requested:
+                return
+            self.stage = Stage.RECONNECTING
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self._backoff[1])
 
     async def _register(self, *, fresh: bool = False) -> None:
+        """Register, retrying what may pass (the daemon unreachable, the id held by a live
+        incarnation) with backoff until ``register_timeout``."""
+        self.stage = Stage.REGISTERING
         saved = "" if fresh else self._saved_credential()
+        loop = asyncio.get_running_loop()
+        timeout = self._register_timeout
+        give_up = None if timeout is None else loop.time() + timeout
+        delay, attempt = self._backoff[0], 0
         while True:
+            attempt += 1
             try:
-                _, self.credential = await self.client.register_member(
+                member, self.credential = await self.client.register_member(
                     self.member_id, *self.capabilities, credential=saved, **self._registration)
                 break
             except PhoenixFlightError as exc:
-                if exc.code.name != "ALREADY_EXISTS" and not exc.unavailable:
-                    raise
-                # Another incarnation is still alive (or the daemon is down): wait it out.
-                await asyncio.sleep(self._backoff[1])
+                why = self._registration_problem(exc)
+                if not exc.unavailable and exc.code not in _RETRYABLE_REGISTRATION:
+                    raise RegistrationError(exc.code, f"phoenixd refused to register "
+                                            f"{self.member_id}: {why}") from None
+                left = None if give_up is None else give_up - loop.time()
+                if left is not None and left <= 0:
+                    raise RegistrationError(exc.code, (
+                        f"could not register {self.member_id} within {timeout:g}s "
+                        f"({attempt} attempts): {why}")) from None
+                wait = delay if left is None else min(delay, left)
+                log.warning("member %s: registration attempt %d failed: %s; retrying in %.1fs",
+                            self.member_id, attempt, why, wait)
+                await asyncio.sleep(wait)
+                delay = min(delay * 2, self._backoff[1])
+        log.info("member %s registered: incarnation %d, lease %gs", self.member_id,
+                 member.incarnation, member.lease_ttl.ToTimedelta().total_seconds())
         if self._credential_file is not None:
             fd = os.open(self._credential_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with open(fd, "w") as f:
                 f.write(self.credential)
+
+    def _registration_problem(self, exc: PhoenixFlightError) -> str:
+        if exc.unavailable:  # grpc's details end with the cause: "...: Connection refused"
+            cause = exc.details.rsplit(": ", 1)[-1] or exc.code.name
+            return f"phoenixd at {self.endpoint} is not reachable ({cause})"
+        if exc.code is grpc.StatusCode.ALREADY_EXISTS:
+            return (f"{exc.details} (another process is serving as {self.member_id}: stop it, "
+                    "wait for its lease to lapse, or give this one its credential file)")
+        return f"{exc.code.name}: {exc.details}"
 
     def _saved_credential(self) -> str:
         if self._credential_file is not None and self._credential_file.exists():
@@ -199,6 +321,12 @@ class Member:
                     beats.cancel()
                     interval = message.opened.heartbeat_interval.ToTimedelta().total_seconds()
                     beats = asyncio.create_task(self._heartbeats(outgoing, interval))
+                    if self.stage is not Stage.DRAINING:
+                        self.stage = Stage.CONNECTED
+                    log.info("member %s %s: session open to %s, heartbeat every %gs",
+                             self.member_id, "reconnected" if self._served else "serving",
+                             self.endpoint, interval)
+                    self._served = True
                 elif kind == "assignment":
                     held.add(message.assignment.packet.packet_id)
                     await self._assigned(message.assignment)

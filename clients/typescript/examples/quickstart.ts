@@ -1,6 +1,6 @@
 /**
  * Register a member, submit a packet, and read its story from the Flight Recorder.
- *   PHOENIX_ENDPOINT=127.0.0.1:7400 npm run example
+ *   PHOENIX_ENDPOINT=127.0.0.1:7400 npm run quickstart
  */
 import { PhoenixClient } from "../src/index.js";
 

@@ -1,165 +1,26 @@
 /**
  * PhoenixFlight for TypeScript: the phoenixflight.v1 API (generated into ./gen by
- * scripts/gen_protos.py) over gRPC, with a small typed wrapper for the common calls.
+ * scripts/gen_protos.py) over gRPC, a small typed client for the common calls, and a Member
+ * worker that holds a session, verifies handoffs and survives churn.
  *
  *   const pf = new PhoenixClient({ endpoint: "127.0.0.1:7400" });
- *   const { member, credential } = await pf.registerMember("agent-01", ["ocr@2"]);
  *   await pf.submitPacket({ packetId: "fp-001", requiredCapabilities: ["ocr@2"] });
  *   for await (const event of pf.watchEvents({ afterSequence: 0n })) console.log(event.type);
+ *
+ *   await new Member({ memberId: "ocr-1", capabilities: ["ocr@2"], handler }).run();
  */
-import { create, type JsonObject } from "@bufbuild/protobuf";
-import { DurationSchema } from "@bufbuild/protobuf/wkt";
-import { type Client, type Interceptor, createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
-import {
-  type Event,
-  FlightRecorderService,
-  type VerifyChainResponse,
-} from "./gen/phoenixflight/v1/flight_recorder_service_pb.js";
-import { type Member, MemberKind } from "./gen/phoenixflight/v1/member_pb.js";
-import { MembershipService } from "./gen/phoenixflight/v1/membership_service_pb.js";
-import {
-  type FlightPacket,
-  FlightPacketSchema,
-  type Strategy,
-} from "./gen/phoenixflight/v1/packet_pb.js";
-import { PacketService } from "./gen/phoenixflight/v1/packet_service_pb.js";
-
+export * from "./gen/phoenixflight/v1/cluster_service_pb.js";
 export * from "./gen/phoenixflight/v1/flight_recorder_service_pb.js";
 export * from "./gen/phoenixflight/v1/member_pb.js";
+// The registry's record of a member: the Member name is the worker class's.
+export type { Member as MemberRecord } from "./gen/phoenixflight/v1/member_pb.js";
 export * from "./gen/phoenixflight/v1/membership_service_pb.js";
 export * from "./gen/phoenixflight/v1/packet_pb.js";
 export * from "./gen/phoenixflight/v1/packet_service_pb.js";
-
-export interface PhoenixOptions {
-  /** host:port of phoenixd (default PHOENIX_ENDPOINT or 127.0.0.1:7400). */
-  endpoint?: string;
-  /** Operator bearer token, when the daemon runs with --auth-token-file. */
-  token?: string;
-  /** Per-call deadline in milliseconds (default 30 000; streams have none). */
-  timeoutMs?: number;
-}
-
-export interface RegisterOptions {
-  trustScore?: number;
-  reliability?: number;
-  labels?: Record<string, string>;
-  leaseTtlSeconds?: number;
-  kind?: MemberKind;
-}
-
-export interface Envelope {
-  packetId: string;
-  workloadType?: string;
-  requiredCapabilities?: string[];
-  state?: JsonObject;
-  step?: string;
-  minimumTrustScore?: number;
-  allowedRegions?: string[];
-  piiReviewRequired?: boolean;
-  handoffAllowed?: boolean;
-  lineageId?: string;
-  routingKey?: string;
-  strategy?: Strategy;
-  maxAttempts?: number;
-}
-
-/** Typed access to the three PhoenixFlight services (raw clients are public too). */
-export class PhoenixClient {
-  readonly members: Client<typeof MembershipService>;
-  readonly packets: Client<typeof PacketService>;
-  readonly recorder: Client<typeof FlightRecorderService>;
-  private readonly timeoutMs: number;
-
-  constructor(options: PhoenixOptions = {}) {
-    const endpoint = options.endpoint ?? process.env.PHOENIX_ENDPOINT ?? "127.0.0.1:7400";
-    const interceptors: Interceptor[] = [];
-    if (options.token) {
-      const bearer = `Bearer ${options.token}`;
-      interceptors.push((next) => async (req) => {
-        req.header.set("authorization", bearer);
-        return next(req);
-      });
-    }
-    const transport = createGrpcTransport({ baseUrl: `http://${endpoint}`, interceptors });
-    this.members = createClient(MembershipService, transport);
-    this.packets = createClient(PacketService, transport);
-    this.recorder = createClient(FlightRecorderService, transport);
-    this.timeoutMs = options.timeoutMs ?? 30_000;
-  }
-
-  /** Registers a member; the credential authenticates its member-side calls. */
-  async registerMember(
-    memberId: string,
-    capabilities: string[],
-    options: RegisterOptions = {},
-  ): Promise<{ member: Member; credential: string }> {
-    const response = await this.members.registerMember(
-      {
-        memberId,
-        capabilities,
-        kind: options.kind ?? MemberKind.AGENT,
-        trustScore: options.trustScore,
-        reliability: options.reliability,
-        labels: options.labels ?? {},
-        leaseTtl:
-          options.leaseTtlSeconds === undefined
-            ? undefined
-            : create(DurationSchema, { seconds: BigInt(Math.floor(options.leaseTtlSeconds)) }),
-      },
-      { timeoutMs: this.timeoutMs },
-    );
-    if (!response.member) throw new Error("RegisterMember returned no member");
-    return { member: response.member, credential: response.credential };
-  }
-
-  async heartbeat(memberId: string, credential: string): Promise<void> {
-    await this.members.heartbeat({ memberId, credential }, { timeoutMs: this.timeoutMs });
-  }
-
-  /** Submits a Flight Packet built from a plain envelope. */
-  async submitPacket(envelope: Envelope): Promise<FlightPacket> {
-    const packet = create(FlightPacketSchema, {
-      packetId: envelope.packetId,
-      workloadType: envelope.workloadType ?? "",
-      requiredCapabilities: envelope.requiredCapabilities ?? [],
-      contextCheckpoint: { state: envelope.state ?? {}, step: envelope.step ?? "" },
-      policyConstraints: {
-        minimumTrustScore: envelope.minimumTrustScore ?? 0,
-        allowedRegions: envelope.allowedRegions ?? [],
-        piiReviewRequired: envelope.piiReviewRequired ?? false,
-      },
-      handoff: { allowed: envelope.handoffAllowed ?? true },
-      audit: { lineageId: envelope.lineageId ?? "" },
-      routingKey: envelope.routingKey ?? "",
-      strategy: envelope.strategy,
-      maxAttempts: envelope.maxAttempts ?? 0,
-    });
-    const response = await this.packets.submitPacket({ packet }, { timeoutMs: this.timeoutMs });
-    if (!response.packet) throw new Error("SubmitPacket returned no packet");
-    return response.packet;
-  }
-
-  async getPacket(packetId: string): Promise<FlightPacket> {
-    const response = await this.packets.getPacket({ packetId }, { timeoutMs: this.timeoutMs });
-    if (!response.packet) throw new Error("GetPacket returned no packet");
-    return response.packet;
-  }
-
-  /** Flight Recorder events after `afterSequence` (omit it for live ones only), then live. */
-  async *watchEvents(
-    filters: { afterSequence?: bigint; types?: string[]; packetId?: string; signal?: AbortSignal } = {},
-  ): AsyncGenerator<Event> {
-    const stream = this.recorder.watchEvents(
-      { afterSequence: filters.afterSequence, types: filters.types ?? [], packetId: filters.packetId ?? "" },
-      { signal: filters.signal },
-    );
-    for await (const item of stream) {
-      if (item.event) yield item.event;
-    }
-  }
-
-  async verifyChain(): Promise<VerifyChainResponse> {
-    return this.recorder.verifyChain({}, { timeoutMs: this.timeoutMs });
-  }
-}
+export { TOKEN_DOMAIN, canonicalJson, stateHash, tokenSignedBytes } from "./canonical.js";
+export type { JsonValue, SignedFacts } from "./canonical.js";
+export { assignmentProblem, ed25519PublicKey } from "./handoff.js";
+export { type Logger, consoleLogger } from "./logger.js";
+export { Member, type MemberOptions, RegistrationError, memberIdProblem } from "./member.js";
+export { type Handler, Task } from "./task.js";
+export { type Envelope, PhoenixClient, type PhoenixOptions, type RegisterOptions } from "./client.js";

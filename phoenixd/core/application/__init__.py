@@ -32,10 +32,10 @@ __all__ = ["Application", "Broker", "Durability", "NoticeGate"]
 class Application:
     def __init__(
         self, cluster: Cluster, durability: Durability, broker: Broker, gate: NoticeGate,
-        handoff_key: HandoffKeyInfo,
+        handoff_key: HandoffKeyInfo, daemon_version: str,
     ) -> None:
         self.commands = Commands(cluster, durability)
-        self.queries = Queries(cluster, durability, handoff_key)
+        self.queries = Queries(cluster, durability, handoff_key, daemon_version)
         self.watches = Watches(cluster, durability, broker, gate)
         self.sessions = Sessions(cluster, durability, gate)
         self._broker = broker

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from phoenixd.core.application.durability import Durability
@@ -20,7 +21,15 @@ from phoenixd.core.members import Member
 from phoenixd.core.packets import Packet
 from phoenixd.core.registry import Load, MemberUpdate, MemberView, Registration
 
-__all__ = ["Commands"]
+__all__ = ["Commands", "Submission"]
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """A submitted packet, and what may keep it waiting (for a person to read)."""
+
+    packet: Packet
+    warnings: tuple[str, ...] = ()
 
 
 class Commands:
@@ -87,8 +96,10 @@ class Commands:
 
     # -- packets: the operator's -------------------------------------------------------------
 
-    async def submit_packet(self, spec: PacketSpec) -> Packet:
-        return await self._packet(self._cluster.submit(spec))
+    async def submit_packet(self, spec: PacketSpec) -> Submission:
+        packet = self._cluster.submit(spec)
+        warnings = tuple(self._cluster.placement_warnings(packet))  # as of the decision
+        return Submission(await self._packet(packet), warnings)
 
     async def cancel_packet(self, packet_id: str, reason: str) -> Packet:
         return await self._packet(self._cluster.cancel(packet_id, reason))

@@ -26,7 +26,7 @@ from phoenixd.core.state import ClusterState
 from phoenixd.core.tokens import HandoffKeyInfo
 from phoenixd.core.validation import validate_member_id, validate_name, validate_packet_id
 
-__all__ = ["MAX_QUERY_SCAN", "Capability", "Explanation", "Lineage", "Queries"]
+__all__ = ["MAX_QUERY_SCAN", "Capability", "ClusterStatus", "Explanation", "Lineage", "Queries"]
 
 # Events one QueryEvents call reads at most before it answers with a page token.
 MAX_QUERY_SCAN = 50_000
@@ -60,14 +60,35 @@ class Lineage:
     head_hash: str
 
 
+@dataclass(frozen=True, slots=True)
+class ClusterStatus:
+    """The daemon as a whole: its version, its revision, its records counted by status."""
+
+    daemon_version: str
+    revision: int
+    members: dict[MemberStatus, int]  # every status, zeros included
+    packets: dict[PacketStatus, int]
+
+
 class Queries:
     def __init__(
-        self, cluster: Cluster, durability: Durability, handoff_key: HandoffKeyInfo
+        self, cluster: Cluster, durability: Durability, handoff_key: HandoffKeyInfo,
+        daemon_version: str,
     ) -> None:
         self._cluster = cluster
         self._state: ClusterState = cluster.state
         self._durability = durability
         self.handoff_key = handoff_key
+        self._daemon_version = daemon_version
+
+    # -- the cluster ---------------------------------------------------------------------
+
+    async def cluster_status(self) -> ClusterStatus:
+        """Counts from the state's per-status counters (no scan), at the durable head."""
+        members = {s: self._state.member_counts[s] for s in MemberStatus}
+        packets = {s: self._state.packet_counts[s] for s in PacketStatus}
+        revision = await self._durability.settle()
+        return ClusterStatus(self._daemon_version, revision, members, packets)
 
     # -- members -------------------------------------------------------------------------
 

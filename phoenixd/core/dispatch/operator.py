@@ -136,6 +136,11 @@ class PacketCommands:
                 raise NotFound(f"member {target!r} is not registered")
         if packet.status.terminal:
             raise FailedPrecondition(f"packet {packet_id!r} is {packet.status}; nothing to move")
+        if packet.status is PacketStatus.PENDING and not target:
+            raise FailedPrecondition(
+                f"packet {packet_id!r} is PENDING: it has no owner to move it from, and it is "
+                "placed as soon as a member is eligible (ExplainAssignment says why none is "
+                "yet); name a target member to place it there")
         if not packet.handoff_allowed:
             raise FailedPrecondition(
                 f"packet {packet_id!r} has handoff.allowed=false; it moves only if its owner "

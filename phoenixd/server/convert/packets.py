@@ -16,7 +16,8 @@ from phoenixflight_api.v1 import packet_pb2 as pkt
 from phoenixflight_api.v1 import packet_service_pb2 as svc
 
 __all__ = [
-    "assignment_to_pb", "decision_to_pb", "packet_status_from_pb", "packet_to_pb",
+    "assignment_to_pb", "decision_to_pb", "packet_status_from_pb", "packet_status_to_pb",
+    "packet_to_pb",
     "revocation_to_pb", "spec_from_pb", "token_to_pb",
 ]
 
@@ -46,6 +47,10 @@ def packet_status_from_pb(status: int) -> PacketStatus:
             "COMPLETED, FAILED or CANCELLED"
         )
     return found
+
+
+def packet_status_to_pb(status: PacketStatus) -> pkt.PacketStatus.ValueType:
+    return _STATUS_TO_PB[status]
 
 
 def strategy_from_pb(strategy: int) -> Strategy | None:

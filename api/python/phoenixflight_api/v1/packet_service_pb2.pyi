@@ -70,16 +70,25 @@ class SubmitPacketResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     PACKET_FIELD_NUMBER: _builtins.int
+    WARNINGS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def packet(self) -> _packet_pb2.FlightPacket: ...
+    @_builtins.property
+    def warnings(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """What may keep the packet waiting, for a person to read: e.g. a required
+        capability that no ACTIVE member offers. The packet is accepted all the same
+        (it is placed once a member can take it).
+        """
+
     def __init__(
         self,
         *,
         packet: _packet_pb2.FlightPacket | None = ...,
+        warnings: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["packet", b"packet"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["packet", b"packet"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["packet", b"packet", "warnings", b"warnings"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
