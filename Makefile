@@ -45,7 +45,8 @@ ts-test: venv
 # Benchmarks print side-by-side figures; bench-smoke runs each once at tiny sizes so they
 # never rot (part of make test). Figures and their commands: README, Figures.
 bench: venv
-	$(BIN)/pytest bench/ --benchmark-only --benchmark-columns=min,median,ops \
+	PHOENIX_BENCH_PACKETS=1000000 $(BIN)/pytest bench/ --benchmark-only \
+		--benchmark-columns=min,median,ops \
 		--benchmark-sort=name --benchmark-max-time=0.5
 	$(BIN)/python bench/load.py --seconds 5
 	$(BIN)/python bench/fanout.py --events 2000 --watchers 1 4 16

@@ -53,6 +53,8 @@ def main() -> int:
     parser.add_argument("--trust", type=float, default=0.9)
     parser.add_argument("--register-timeout", type=float, default=60.0, metavar="SECONDS",
                         help="give up (exit 1) when not registered within this long")
+    parser.add_argument("--namespace", default="",
+                        help="the namespace to join (default: default); it must exist")
     parser.add_argument("--credential-file", type=Path,
                         help="keep the credential here to replace this member after a restart")
     args = parser.parse_args()
@@ -62,7 +64,7 @@ def main() -> int:
             args.member_id, "summarize", handler=make_handler(args.seconds_per_page),
             endpoint=args.endpoint, lease_ttl=args.lease_ttl, trust_score=args.trust,
             credential_file=args.credential_file, drain_deadline=10.0,
-            register_timeout=args.register_timeout,
+            register_timeout=args.register_timeout, namespace=args.namespace,
         )
     except ValueError as exc:  # an invalid id: one line, before any call
         print(f"summarizer_agent: {exc}", file=sys.stderr)

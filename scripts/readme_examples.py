@@ -84,6 +84,7 @@ class Step:
     output: bool = True
     until: str | None = None
     stops_daemon: bool = False
+    exit: int = 0  # the exit code it shows (a refusal the README explains exits non-zero)
 
 
 @dataclass(frozen=True)
@@ -256,8 +257,8 @@ class SessionRun:
 
     def once(self, step: Step) -> str:
         code, output = self.shell.run(self.mapping.to_run(step.run))
-        if code != 0:
-            raise ExampleError(f"exit {code} from: {step.run}\n{output}")
+        if code != step.exit:
+            raise ExampleError(f"exit {code} (not {step.exit}) from: {step.run}\n{output}")
         if step.stops_daemon:
             self.wait_daemon_exit()
         return self.mapping.to_shown(output)

@@ -16,6 +16,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from phoenixflight_api.v1 import flight_recorder_service_pb2_grpc as rec_grpc
 from phoenixflight_api.v1 import membership_service_pb2_grpc as mem_grpc
+from phoenixflight_api.v1 import namespace_service_pb2_grpc as ns_grpc
 from phoenixflight_api.v1 import packet_service_pb2_grpc as pkt_grpc
 
 __all__ = ["PhoenixProcess", "free_port"]
@@ -114,6 +115,11 @@ class PhoenixProcess:
     def packets(self) -> pkt_grpc.PacketServiceStub:
         assert self.channel is not None, "daemon not started"
         return pkt_grpc.PacketServiceStub(self.channel)
+
+    @property
+    def namespaces(self) -> ns_grpc.NamespaceServiceStub:
+        assert self.channel is not None, "daemon not started"
+        return ns_grpc.NamespaceServiceStub(self.channel)
 
     def _close_channel(self) -> None:
         if self.channel is not None:

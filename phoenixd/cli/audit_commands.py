@@ -57,7 +57,8 @@ def _line(e: rec.Event, printer: Printer) -> None:
 
 
 def _filters(a: argparse.Namespace) -> dict[str, Any]:
-    return {"types": a.type or (), "member_id": a.member or "", "packet_id": a.packet or ""}
+    return {"types": a.type or (), "member_id": a.member or "", "packet_id": a.packet or "",
+            "namespace": a.namespace}
 
 
 def query(client: Client, a: argparse.Namespace) -> None:
@@ -166,7 +167,8 @@ def watch_members(client: Client, a: argparse.Namespace) -> None:
 
     after, members = a.after_revision, list[mem.Member]()
     if after is None:  # list first; with --after-revision, the replay takes its place
-        members, after = _listing(lambda t: client.list_members(page_token=t),
+        members, after = _listing(lambda t: client.list_members(page_token=t,
+                                                                namespace=a.namespace),
                                   lambda page: page.members)
         members = [m for m in members if not a.member or m.member_id == a.member]
     listed_at = after
@@ -177,7 +179,8 @@ def watch_members(client: Client, a: argparse.Namespace) -> None:
         return int(change.revision)
 
     _follow(client, after,
-            lambda r: client.watch_members(after_revision=r, member_id=a.member or ""), show)
+            lambda r: client.watch_members(after_revision=r, member_id=a.member or "",
+                                           namespace=a.namespace), show)
 
 
 WATCH_PACKET_HEADERS = ["REVISION", "EVENT", "ID", "STATUS", "OWNER", "EPOCH", "REASON"]
@@ -189,7 +192,8 @@ def watch_packets(client: Client, a: argparse.Namespace) -> None:
     and needs its credential)."""
     _check_streamable(a.printer)
     watch = _Watch(a.printer, WATCH_PACKET_HEADERS, "packet")
-    packets, after = _listing(lambda t: client.list_packets(page_token=t),
+    packets, after = _listing(lambda t: client.list_packets(page_token=t,
+                                                            namespace=a.namespace),
                               lambda page: page.packets)
     packets = [p for p in packets if not a.packet or p.packet_id == a.packet]
     watch.start(after, packets, lambda p: [
@@ -207,7 +211,8 @@ def watch_packets(client: Client, a: argparse.Namespace) -> None:
         return int(event.sequence)
 
     _follow(client, after,
-            lambda s: client.watch_events(after_sequence=s, packet_id=a.packet or ""), show)
+            lambda s: client.watch_events(after_sequence=s, packet_id=a.packet or "",
+                                          namespace=a.namespace), show)
 
 
 def _int(value: object) -> object:

@@ -24,6 +24,7 @@ from phoenixd.cli import (
     completion_commands,
     config_commands,
     member_commands,
+    namespace_commands,
     packet_commands,
     status_commands,
 )
@@ -37,6 +38,7 @@ from phoenixd.cli.output import (
     parse_format,
 )
 from phoenixflight import DEFAULT_ENDPOINT, Client, Connection, PhoenixFlightError
+from phoenixflight_api import protocol
 from phoenixflight_api.v1 import member_pb2
 
 __all__ = ["build_parser", "main", "version_line"]
@@ -73,6 +75,9 @@ def _global_flags(top: bool) -> argparse.ArgumentParser:
     flag("--ca", metavar="PEM", help="CA bundle to reach a TLS daemon ($PHOENIX_CA)")
     flag("--cert", metavar="PEM", help="client certificate for mTLS ($PHOENIX_CERT)")
     flag("--key", metavar="PEM", help="client private key for mTLS ($PHOENIX_KEY)")
+    flag("--namespace", default="", metavar="NAME",
+         help="the namespace to register or submit into (default: default) and the only one "
+         "lists, watches and queries show (default: every namespace)")
     flag("--timeout", type=float, default=30.0, metavar="SECONDS",
          help="seconds per call, and the whole wait of `packet wait` and `member drain "
          "--wait` (default 30)")
@@ -126,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=version_line())
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     leaf = _Leaves()
+    namespace_commands.add_commands(commands, leaf)
     member_commands.add_commands(commands, leaf)
     packet_commands.add_commands(commands, leaf)
     audit_commands.add_commands(commands, leaf)
@@ -145,6 +151,8 @@ def _check_flags(args: argparse.Namespace) -> None:
     if not args.timeout > 0:
         raise argparse.ArgumentTypeError(
             f"--timeout must be > 0 seconds (got {args.timeout:g})")
+    if args.namespace and (problem := protocol.id_problem(args.namespace, "--namespace")):
+        raise argparse.ArgumentTypeError(problem)
     if args.sort_by:
         field_path(args.sort_by)  # a malformed path says so now, not after the call
 

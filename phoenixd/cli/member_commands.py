@@ -33,7 +33,7 @@ STATUSES = ["ACTIVE", "SUSPECT", "FAILED", "DRAINING", "RETIRED"]
 EXIT_TIMED_OUT = 2
 
 
-def _labels(pairs: list[str] | None) -> dict[str, str] | None:
+def labels_from_flags(pairs: list[str] | None) -> dict[str, str] | None:
     if pairs is None:
         return None
     labels = {}
@@ -62,6 +62,7 @@ MEMBER = Kind("member", lambda m: m.member_id, [
     Column("TRUST", lambda m: f"{m.trust_score:g}"),
     Column("PACKETS", lambda m: m.load.assigned_packets),
     Column("LABELS", _labels_text),
+    Column("NAMESPACE", lambda m: m.namespace, wide=True),
     Column("RELIABILITY", lambda m: f"{m.reliability:g}", wide=True),
     Column("INCARNATION", lambda m: m.incarnation, wide=True),
     Column("SESSION", lambda m: yes_no(m.session_open), wide=True),
@@ -110,15 +111,16 @@ def _lease_ttl(ttl: float | None) -> float | None:
 def register(client: Client, a: argparse.Namespace) -> None:
     member, credential = client.register_member(
         a.member_id, *a.cap, kind=a.kind, trust_score=a.trust, reliability=a.reliability,
-        labels=_labels(a.label), cpu=a.cpu, memory=a.memory, lease_ttl=_lease_ttl(a.ttl),
-        credential=a.credential or "",
+        labels=labels_from_flags(a.label), cpu=a.cpu, memory=a.memory, lease_ttl=_lease_ttl(a.ttl),
+        credential=a.credential or "", namespace=a.namespace,
     )
     _show(member, a.printer, credential)
 
 
 def list_members(client: Client, a: argparse.Namespace) -> None:
     members = list(client.iter_members(statuses=a.status or (), capability=a.capability or "",
-                                       label_selector=a.selector or ""))
+                                       label_selector=a.selector or "",
+                                       namespace=a.namespace))
     a.printer.many(MEMBER, members)
 
 
@@ -129,7 +131,7 @@ def get(client: Client, a: argparse.Namespace) -> None:
 def update(client: Client, a: argparse.Namespace) -> None:
     caps = [] if a.clear_caps else (a.cap or None)
     member = client.update_member(
-        a.member_id, capabilities=caps, labels=_labels(a.label), trust_score=a.trust,
+        a.member_id, capabilities=caps, labels=labels_from_flags(a.label), trust_score=a.trust,
         reliability=a.reliability, cpu=a.cpu, memory=a.memory,
     )
     _show(member, a.printer)
@@ -190,7 +192,8 @@ def retire(client: Client, a: argparse.Namespace) -> None:
 
 
 def capabilities(client: Client, a: argparse.Namespace) -> None:
-    a.printer.many(CAPABILITY, client.list_capabilities(include_inactive=a.all))
+    a.printer.many(CAPABILITY, client.list_capabilities(include_inactive=a.all,
+                                                        namespace=a.namespace))
 
 
 def _member_fields(p: argparse.ArgumentParser) -> None:

@@ -48,6 +48,7 @@ PACKET = Kind("packet", lambda p: p.packet_id, [
     Column("STEP", lambda p: p.context_checkpoint.step or "-"),
     Column("WORKLOAD", lambda p: p.workload_type or "-"),
     Column("LINEAGE", lambda p: p.audit.lineage_id),
+    Column("NAMESPACE", lambda p: p.namespace, wide=True),
     Column("ATTEMPTS", lambda p: f"{p.attempts}/{p.max_attempts}", wide=True),
     Column("REQUIRES", lambda p: ",".join(p.required_capabilities) or "-", wide=True),
     Column("HANDOFF", lambda p: yes_no(p.handoff.allowed), wide=True),
@@ -134,7 +135,13 @@ def _envelope_from_file(a: argparse.Namespace) -> pkt.FlightPacket:
 
 
 def submit(client: Client, a: argparse.Namespace) -> None:
-    envelope = _envelope_from_file(a) if a.file else _envelope_from_flags(a)
+    envelope = _envelope_from_file(a) if a.file else packet_from_envelope(_envelope_from_flags(a))
+    if a.namespace:
+        if envelope.namespace and envelope.namespace != a.namespace:
+            raise argparse.ArgumentTypeError(
+                f"the envelope is in namespace {envelope.namespace!r}, but --namespace says "
+                f"{a.namespace!r}: drop one of them")
+        envelope.namespace = a.namespace
     _show(client.submit_packet(envelope, on_warning=_warn), a.printer)
 
 
@@ -145,7 +152,8 @@ def _warn(message: str) -> None:
 
 def list_packets(client: Client, a: argparse.Namespace) -> None:
     packets = list(client.iter_packets(statuses=a.status or (), owner=a.owner or "",
-                                       workload_type=a.workload or "", lineage_id=a.lineage or ""))
+                                       workload_type=a.workload or "", lineage_id=a.lineage or "",
+                                       namespace=a.namespace))
     a.printer.many(PACKET, packets)
 
 

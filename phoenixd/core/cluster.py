@@ -35,6 +35,7 @@ from phoenixd.core.dispatch import (
 )
 from phoenixd.core.events import Actor
 from phoenixd.core.members import Member
+from phoenixd.core.namespace_admin import NamespaceAdmin
 from phoenixd.core.packets import Packet, PacketStatus
 from phoenixd.core.recorder import Recorder
 from phoenixd.core.registry import (
@@ -91,6 +92,7 @@ class Cluster:
                                        wall_clock=wall_clock)
         self._writes = FencedWrites(state, recorder, self.credentials, self._moves,
                                     wall_clock=wall_clock)
+        self.namespaces = NamespaceAdmin(state, recorder, wall_clock=wall_clock)
 
     def _settled(self, result: T) -> T:
         """Retire the members whose drain the last command ended (a worklist: retiring

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import TypeVar
 
@@ -22,6 +23,7 @@ def list_members(
     statuses: Collection[MemberStatus] = (),
     capability: str = "",
     selector: Selector | None = None,
+    namespaces: Collection[str] = (),
     after_id: str = "",
     limit: int = 100,
 ) -> tuple[list[Member], str, int]:
@@ -38,7 +40,8 @@ def list_members(
                 return False
         return selector is None or selector.matches(member.labels)
 
-    return _page(state.member_ids, state.members, matches, after_id, limit)
+    ids = _in(namespaces, state.member_ids, lambda ns: state.peek(ns).member_ids)
+    return _page(ids, state.members, matches, after_id, limit)
 
 
 def list_packets(
@@ -48,6 +51,7 @@ def list_packets(
     owner: str = "",
     workload_type: str = "",
     lineage_id: str = "",
+    namespaces: Collection[str] = (),
     after_id: str = "",
     limit: int = 100,
 ) -> tuple[list[Packet], str, int]:
@@ -62,7 +66,19 @@ def list_packets(
             or (lineage_id and p.lineage_id != lineage_id)
         )
 
-    return _page(state.packet_ids, state.packets, matches, after_id, limit)
+    ids = _in(namespaces, state.packet_ids, lambda ns: state.peek(ns).packet_ids)
+    return _page(ids, state.packets, matches, after_id, limit)
+
+
+def _in(namespaces: Collection[str], every: list[str], of: Callable[[str], list[str]]
+        ) -> Iterable[str]:
+    """The ids of these namespaces in order, from their own indexes (all ids if none named):
+    a list of one namespace costs what it holds, not what the daemon holds."""
+    if not namespaces:
+        return every
+    if len(namespaces) == 1:
+        return of(next(iter(namespaces)))
+    return heapq.merge(*(of(ns) for ns in sorted(namespaces)))
 
 
 def _page(
@@ -92,11 +108,11 @@ def _id_of(record: Member | Packet) -> str:
 
 
 def capability_directory(
-    state: ClusterState, include_inactive: bool = False
+    state: ClusterState, include_inactive: bool = False, namespaces: Collection[str] = (),
 ) -> dict[str, list[tuple[Member, str]]]:
     """Capability name -> [(provider, version)], providers sorted by id."""
     directory: dict[str, list[tuple[Member, str]]] = {}
-    for member_id in state.member_ids:
+    for member_id in _in(namespaces, state.member_ids, lambda ns: state.peek(ns).member_ids):
         member = state.members[member_id]
         if not include_inactive and member.status is not MemberStatus.ACTIVE:
             continue

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from phoenixd.core.namespaces import DEFAULT_NAMESPACE
+
 __all__ = [
     "GENESIS_HASH",
     "Actor",
@@ -21,6 +23,7 @@ __all__ = [
     "canonical_bytes",
     "chain_hash",
     "event_from_payload",
+    "namespace_of",
 ]
 
 # The prev_hash of the first event: there is nothing before it.
@@ -52,6 +55,10 @@ class EventType(StrEnum):
     PACKET_CANCELLED = "packet_cancelled"
     STALE_OWNER_REJECTED = "stale_owner_rejected"
     POLICY_REJECTED = "policy_rejected"
+    NAMESPACE_CREATED = "namespace_created"
+    NAMESPACE_UPDATED = "namespace_updated"
+    NAMESPACE_DELETED = "namespace_deleted"
+    PERMISSION_DENIED = "permission_denied"
     JOURNAL_TRUNCATED = "journal_truncated"
     JOURNAL_LOSS_ACCEPTED = "journal_loss_accepted"
     DAEMON_STARTED = "daemon_started"
@@ -83,10 +90,13 @@ class Event:
     data: dict[str, Any] = field(default_factory=dict)
     prev_hash: str = GENESIS_HASH
     hash: str = ""
+    # The namespace of what the event is about ("" for the daemon's own events, and for
+    # events journaled before namespaces existed: see namespace_of).
+    namespace: str = ""
 
     def body(self) -> dict[str, Any]:
         """The hashed part of the event (everything but the two hashes)."""
-        return {
+        body = {
             "seq": self.sequence,
             "time": self.time,
             "type": self.type,
@@ -97,6 +107,18 @@ class Event:
             "lineages": list(self.lineage_ids),
             "data": self.data,
         }
+        if self.namespace:  # absent before namespaces existed: old events hash as written
+            body["namespace"] = self.namespace
+        return body
+
+
+def namespace_of(event: Event) -> str:
+    """The namespace an event belongs to: its own, or for an event journaled before
+    namespaces existed, the default namespace when it is about a member or a packet
+    (every record was the default namespace's then); "" for the daemon's own events."""
+    if event.namespace:
+        return event.namespace
+    return DEFAULT_NAMESPACE if event.member_ids or event.packet_ids else ""
 
 
 def canonical_bytes(body: dict[str, Any]) -> bytes:
@@ -124,4 +146,5 @@ def event_from_payload(payload: bytes, prev_hash: str, hash_: str) -> Event:
         data=body["data"],
         prev_hash=prev_hash,
         hash=hash_,
+        namespace=body.get("namespace", ""),
     )

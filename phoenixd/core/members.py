@@ -10,6 +10,7 @@ from functools import lru_cache
 from typing import Any
 
 from phoenixd.core.errors import InvalidArgument
+from phoenixd.core.namespaces import DEFAULT_NAMESPACE
 from phoenixd.core.validation import parse_capability
 
 __all__ = [
@@ -76,6 +77,7 @@ class Member:
     credential_hash: str
     create_time: float
     update_time: float
+    namespace: str = DEFAULT_NAMESPACE  # records written before namespaces are default's
     status_reason: str = ""
     revision: int = 0
     drain_deadline: float = 0.0  # wall clock; 0 when not draining

@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import Any
 
 from phoenixd.core.errors import InvalidArgument
+from phoenixd.core.namespaces import DEFAULT_NAMESPACE
 from phoenixd.core.selector import parse_selector
 from phoenixd.core.tokens import HandoffToken
 from phoenixd.core.validation import validate_name, validate_unit_interval
@@ -152,6 +153,7 @@ class Packet:
     max_attempts: int
     create_time: float
     update_time: float
+    namespace: str = DEFAULT_NAMESPACE  # records written before namespaces are default's
     last_event: str = ""
     failure_reason: str = ""
     result: Mapping[str, Any] = field(default_factory=dict)
@@ -190,6 +192,8 @@ class Packet:
         values["policy"] = Policy.from_dict(values["policy"])
         values["strategy"] = Strategy(values["strategy"])
         values["workload_type"] = sys.intern(values["workload_type"])
+        if "namespace" in values:
+            values["namespace"] = sys.intern(values["namespace"])
         values["last_event"] = sys.intern(values["last_event"])
         values["result"] = _shared_mapping(values["result"])
         token = values["handoff_token"]

@@ -62,7 +62,9 @@ class Recorder:
         packet_ids: Iterable[str] = (),
         lineage_ids: Iterable[str] = (),
         data: dict[str, Any] | None = None,
+        namespace: str = "",
     ) -> Event:
+        data = data or {}
         draft = Event(
             sequence=self._sequence + 1,
             time=round(self._wall_clock(), 6),
@@ -72,8 +74,9 @@ class Recorder:
             member_ids=tuple(member_ids),
             packet_ids=tuple(packet_ids),
             lineage_ids=tuple(lineage_ids),
-            data=data or {},
+            data=data,
             prev_hash=self._hash,
+            namespace=namespace or _namespace_in(data),
         )
         payload = canonical_bytes(draft.body())
         event = replace(draft, hash=chain_hash(self._hash, payload))
@@ -81,3 +84,13 @@ class Recorder:
         self._sequence, self._hash = event.sequence, event.hash
         self._apply(event)
         return event
+
+
+def _namespace_in(data: dict[str, Any]) -> str:
+    """The namespace of the record an event carries ("" when it carries none)."""
+    for key in ("packet", "member"):
+        record = data.get(key)
+        if record is not None:
+            return str(record.get("namespace", ""))
+    record = data.get("namespace")
+    return str(record["name"]) if record is not None else ""

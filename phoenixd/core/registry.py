@@ -30,6 +30,7 @@ from phoenixd.core.members import (
     MemberStatus,
     validate_lease_ttl,
 )
+from phoenixd.core.namespaces import DEFAULT_NAMESPACE, admit
 from phoenixd.core.recorder import Recorder
 from phoenixd.core.state import ClusterState
 from phoenixd.core.validation import (
@@ -87,6 +88,7 @@ class Registration:
     labels: Mapping[str, str] = field(default_factory=dict)
     lease_ttl: float | None = None
     credential: str = ""
+    namespace: str = DEFAULT_NAMESPACE
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +212,12 @@ class Registry:
                 f"{previous.incarnation}); retire it, wait for its lease to expire, or "
                 "register again with its current credential to replace it"
             )
+        if replacing and previous is not None and previous.namespace != reg.namespace:
+            raise FailedPrecondition(
+                f"member {member_id!r} is {previous.status} in namespace "
+                f"{previous.namespace!r}; retire it before registering it in {reg.namespace!r}")
+        namespace = admit(self._state, reg.namespace, f"member {member_id!r}",
+                          members=0 if replacing else 1)
         credential, credential_hash = self._credentials.issue()
         now = self._wall()
         member = Member(
@@ -227,6 +235,7 @@ class Registry:
             credential_hash=credential_hash,
             create_time=now,
             update_time=now,
+            namespace=namespace,
             status_reason="registered",
         )
         if replacing:
@@ -473,4 +482,5 @@ class Registry:
             EventType.CAPABILITY_DISCOVERED, actor,
             reason=f"{member_id} advertises {', '.join(capabilities)}",
             member_ids=(member_id,), data={"capabilities": list(capabilities)},
+            namespace=self._state.members[member_id].namespace,
         )

@@ -25,6 +25,7 @@ from phoenixd.core.members import Member, MemberStatus
 from phoenixd.core.packets import Packet, Strategy
 from phoenixd.core.selector import Selector, parse_selector
 from phoenixd.core.state import NO_LOAD, ClusterState
+from phoenixd.core.table import MemberTable
 from phoenixd.core.validation import parse_capability
 
 __all__ = [
@@ -93,6 +94,7 @@ class Requirement:
     regions: frozenset[str]
     pii: bool
     selector: Selector | None
+    namespace: str
 
     @classmethod
     def of(cls, packet: Packet) -> Requirement:
@@ -103,10 +105,13 @@ class Requirement:
             policy.minimum_trust_score, frozenset(policy.allowed_regions),
             policy.pii_review_required,
             parse_selector(policy.label_selector) if policy.label_selector else None,
+            packet.namespace,
         )
 
     def reject(self, member: Member, used_cpu: float, used_memory: float) -> str:
         """The first eligibility rule ``member`` fails ("" if none), in the documented order."""
+        if member.namespace != self.namespace:
+            return "other_namespace"
         if member.status is not MemberStatus.ACTIVE:
             return f"not_active:{member.status}"
         if self.capabilities:
@@ -159,28 +164,33 @@ class Scheduler:
         self.default_strategy = default_strategy
         self._vnodes = vnodes
         self._load_bound = load_bound  # ring: no member above ceil((1+eps) x average); 0 = off
-        self._ring = kernel.Ring((), vnodes)  # over the ACTIVE members; rebuilt when they change
-        self._ring_version = -1
+        # Per namespace: the ring over its ACTIVE members and the table version it was
+        # built at, rebuilt only when that set changed.
+        self._rings: dict[str, tuple[kernel.Ring, int]] = {}
+
+    def _table(self, packet: Packet) -> MemberTable:
+        """The ACTIVE members of the packet's namespace: the only ones that may own it."""
+        return self._state.peek(packet.namespace).table
 
     # -- the ring ----------------------------------------------------------------
 
-    def _current_ring(self) -> kernel.Ring:
-        """The ring over the ACTIVE members, rebuilt only when that set changed."""
-        table = self._state.table
-        if table.version != self._ring_version:
-            if tuple(table.ids) != self._ring.members:
-                self._ring = kernel.Ring(table.ids, self._vnodes)
-            self._ring_version = table.version
-        return self._ring
+    def _current_ring(self, namespace: str) -> kernel.Ring:
+        table = self._state.peek(namespace).table
+        ring, version = self._rings.get(namespace, (None, -1))
+        if ring is None or table.version != version:
+            if ring is None or tuple(table.ids) != ring.members:
+                ring = kernel.Ring(table.ids, self._vnodes)
+            self._rings[namespace] = ring, table.version
+        return ring
 
     def ring_owner(self, packet: Packet, eligible: bytes | bytearray | None = None) -> str:
         """Where the ring puts ``packet`` now: the first member clockwise whose byte in
         ``eligible`` (one per ACTIVE member, in id order) is set; by default, any member
         that may own it ("" if nowhere)."""
-        table = self._state.table
+        table = self._table(packet)
         if not len(table):
             return ""
-        hashring = self._current_ring()
+        hashring = self._current_ring(packet.namespace)
         if eligible is None:
             eligible = self._classify(packet, Requirement.of(packet), "").translate(_ELIGIBLE)
         key = kernel.hash32(packet.routing_key or packet.packet_id)
@@ -217,7 +227,7 @@ class Scheduler:
         """The code in RULES of the first rule each ACTIVE member fails (0: eligible),
         one byte per member in id order: what Requirement.reject says, for all at once."""
         state = self._state
-        table = state.table
+        table = self._table(packet)
         rules = bytearray(len(table))
         owner = table.position(packet.owner) if packet.status.owned and packet.owner else -1
         if owner >= 0:  # its own demand does not crowd out its owner (as in _reject)
@@ -256,12 +266,12 @@ class Scheduler:
         """
         if target:
             return self._decide_for(packet, trigger, exclude, target)
-        state = self._state
-        table = state.table
+        space = self._state.peek(packet.namespace)
+        table = space.table
         requirement = Requirement.of(packet)
         rules = self._classify(packet, requirement, exclude)
         eligible = rules.translate(_ELIGIBLE)
-        counts = Counter({"not_active": len(state.standby_ids)})
+        counts = Counter({"not_active": len(space.standby_ids)})
         for code in range(1, len(RULES)):
             counts[RULES[code].split(":")[0]] += rules.count(code)
         counts = +counts  # drop the zero counts
@@ -281,7 +291,7 @@ class Scheduler:
                                         MAX_LISTED_CANDIDATES - len(listed))
         winner_id = table.ids[winner] if winner >= 0 else ""
         winner_score = scores[winner] if scores is not None and winner >= 0 else math.nan
-        considered = len(table) + len(state.standby_ids)
+        considered = len(table) + len(space.standby_ids)
         explanation = _explain(packet, winner_id, winner_score, n_eligible, considered, counts)
         if not winner_id and (unoffered := self.unoffered(requirement)):
             explanation = f"{_nobody_offers(unoffered)}; {explanation}"
@@ -303,8 +313,9 @@ class Scheduler:
         return [_nobody_offers(unoffered)] if unoffered else []
 
     def unoffered(self, requirement: Requirement) -> list[str]:
-        """The required capabilities (as written) that no ACTIVE member offers."""
-        offers = self._state.table.offers
+        """The required capabilities (as written) that no ACTIVE member of the requirement's
+        namespace offers."""
+        offers = self._state.peek(requirement.namespace).table.offers
         return [required for required, name, version in requirement.capabilities
                 if (f"{name}@{version}" if version else name) not in offers]
 
@@ -315,8 +326,9 @@ class Scheduler:
         rule = self._reject(member, packet, exclude)
         score = math.nan
         if not rule and packet.strategy is not Strategy.RING:
-            i = state.table.position(target)
-            only = bytearray(len(state.table))
+            table = self._table(packet)
+            i = table.position(target)
+            only = bytearray(len(table))
             only[i] = 1
             scores = self._score(packet, only)[0]
             score = scores[i] if scores is not None else math.nan
@@ -341,9 +353,10 @@ class Scheduler:
         if room <= 0:
             return []
         state = self._state
-        active = (state.table.ids[m.start()]
+        space = state.peek(packet.namespace)
+        active = (space.table.ids[m.start()]
                   for m in itertools.islice(_NONZERO.finditer(rules), room))
-        sample = sorted([*active, *state.standby_ids[:room]])[:room]
+        sample = sorted([*active, *space.standby_ids[:room]])[:room]
         return [Candidate(m, None, self._reject(state.members[m], packet, exclude, requirement))
                 for m in sample]
 
@@ -351,7 +364,7 @@ class Scheduler:
                ) -> tuple[array[float] | None, int]:
         """Every ACTIVE member's score (NaN where ineligible) and the winner's row (-1 if
         none), on the compiled kernel; no scores for the ring."""
-        table = self._state.table
+        table = self._table(packet)
         if packet.strategy is Strategy.RING:
             return None, -1
         if packet.strategy is Strategy.TRUST:

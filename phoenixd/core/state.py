@@ -20,10 +20,11 @@ from typing import Any
 
 from phoenixd.core.events import Event, EventType
 from phoenixd.core.members import Member, MemberStatus
+from phoenixd.core.namespaces import DEFAULT_NAMESPACE, Namespace, Usage
 from phoenixd.core.packets import Packet, PacketStatus
 from phoenixd.core.table import MemberTable
 
-__all__ = ["KEPT_DECISIONS", "NO_LOAD", "ClusterState", "OwnerLoad", "SnapshotView"]
+__all__ = ["KEPT_DECISIONS", "NO_LOAD", "ClusterState", "OwnerLoad", "SnapshotView", "Space"]
 
 # Placement decisions remembered per packet (their events hold the details).
 KEPT_DECISIONS = 32
@@ -62,16 +63,55 @@ class OwnerLoad:
         self.memory = self._memory_units / _ONE
 
 
+class Space:
+    """What the state keeps per namespace: its placement table, its members in play, its
+    records by id (so that a namespace's list costs what the namespace holds, not what the
+    daemon holds) and its live usage (what a quota bounds)."""
+
+    __slots__ = ("_cpu_units", "_memory_units", "member_ids", "packet_ids", "standby_ids",
+                 "table", "usage")
+
+    def __init__(self) -> None:
+        # Placement only ever looks at ACTIVE members: they are kept as columns for the
+        # compiled eligibility pass, so a decision does not walk the registry in Python.
+        self.table = MemberTable()
+        # Not ACTIVE but still in play (SUSPECT may recover, DRAINING still holds work), sorted:
+        # with the ACTIVE ones, the members a decision considers. FAILED and RETIRED members
+        # are out of placement until they register again, so decisions leave them out.
+        self.standby_ids: list[str] = []
+        self.member_ids: list[str] = []
+        self.packet_ids: list[str] = []
+        self.usage = Usage()
+        self._cpu_units = 0
+        self._memory_units = 0
+
+    def count_demand(self, packet: Packet, sign: int) -> None:
+        self.usage.packets += sign
+        self._cpu_units += sign * _exact(packet.demand_cpu)
+        self._memory_units += sign * _exact(packet.demand_memory)
+        self.usage.cpu = self._cpu_units / _ONE
+        self.usage.memory = self._memory_units / _ONE
+
+
+_NOTHING = Space()  # never written: see ClusterState.peek
+
+
+def _remove_sorted(ids: list[str], record_id: str) -> None:
+    del ids[bisect.bisect_left(ids, record_id)]
+
+
 @dataclass(frozen=True, slots=True)
 class SnapshotView:
     members: list[Member]
     packets: list[Packet]
+    namespaces: list[Namespace] = field(default_factory=list)
 
     def streamed(self) -> dict[str, dict[str, Iterator[dict[str, Any]]]]:
         """The three snapshot documents (file name -> document), each record made only
         as the writer reaches it: a million of them never exist at once."""
         return {
-            "registry.json": {"members": (m.to_dict() for m in self.members)},
+            "registry.json": {"members": (m.to_dict() for m in self.members),
+                              "namespaces": (n.to_dict() for n in self.namespaces)},
             "packets.json": {"packets": (p.to_dict() for p in self.packets)},
             # Derived from the packets; kept for people and tools reading the data dir.
             "assignments.json": {
@@ -102,13 +142,11 @@ class ClusterState:
         """Back to empty (before a full replay)."""
         self.members: dict[str, Member] = {}
         self._sorted_ids: list[str] = []  # for stable, cheap pagination
-        # Placement only ever looks at ACTIVE members: they are kept as columns for the
-        # compiled eligibility pass, so a decision does not walk the registry in Python.
-        self.table = MemberTable()
-        # Not ACTIVE but still in play (SUSPECT may recover, DRAINING still holds work), sorted:
-        # with the ACTIVE ones, the members a decision considers. FAILED and RETIRED members
-        # are out of placement until they register again, so decisions leave them out.
-        self.standby_ids: list[str] = []
+        # The default namespace always exists; it is journaled only once it changes.
+        self.namespaces: dict[str, Namespace] = {DEFAULT_NAMESPACE: Namespace(DEFAULT_NAMESPACE)}
+        # Per namespace, including one whose record was deleted while it kept finished
+        # records (they stay readable as history).
+        self.spaces: dict[str, Space] = {}
         self.packets: dict[str, Packet] = {}
         self._sorted_packets: list[str] = []
         self.loads: dict[str, OwnerLoad] = {}
@@ -124,13 +162,23 @@ class ClusterState:
         return self._sorted_ids
 
     @property
-    def active_ids(self) -> list[str]:
-        """The ACTIVE members, sorted."""
-        return self.table.ids
-
-    @property
     def packet_ids(self) -> list[str]:
         return self._sorted_packets
+
+    def space(self, namespace: str) -> Space:
+        """What ``namespace`` holds (an empty Space, made on first use, when nothing yet)."""
+        space = self.spaces.get(namespace)
+        if space is None:
+            space = self.spaces[namespace] = Space()
+        return space
+
+    def peek(self, namespace: str) -> Space:
+        """What ``namespace`` holds, for reading only (a shared empty Space when nothing):
+        a query naming a namespace that holds nothing makes nothing."""
+        return self.spaces.get(namespace, _NOTHING)
+
+    def usage_of(self, namespace: str) -> Usage:
+        return self.peek(namespace).usage
 
     def load_of(self, member_id: str) -> OwnerLoad:
         """What ``member_id`` carries (read-only: NO_LOAD is shared)."""
@@ -138,6 +186,14 @@ class ClusterState:
 
     def apply(self, event: Event) -> None:
         """Fold one event into the state; used live and on replay alike."""
+        raw = event.data.get("namespace")
+        if raw is not None:
+            if event.type == EventType.NAMESPACE_DELETED:
+                self.namespaces.pop(raw["name"], None)
+                if raw["name"] == DEFAULT_NAMESPACE:  # it always exists; deleting resets it
+                    self.namespaces[DEFAULT_NAMESPACE] = Namespace(DEFAULT_NAMESPACE)
+            else:
+                self.namespaces[raw["name"]] = Namespace.from_dict(raw, event.sequence)
         raw = event.data.get("member")
         if raw is not None:
             self._put_member(Member.from_dict(raw, revision=event.sequence))
@@ -157,26 +213,37 @@ class ClusterState:
     def _put_member(self, member: Member) -> None:
         member_id = member.member_id
         old = self.members.get(member_id)
-        if old is not None:
-            self.member_counts[old.status] -= 1
-        self.member_counts[member.status] += 1
+        space = self.space(member.namespace)
         if old is None:
             bisect.insort(self._sorted_ids, member_id)
-        elif old.status is MemberStatus.ACTIVE:
-            self.table.remove(member_id)
-        elif old.status in _STANDBY:
-            del self.standby_ids[bisect.bisect_left(self.standby_ids, member_id)]
+            bisect.insort(space.member_ids, member_id)
+        else:
+            self.member_counts[old.status] -= 1
+            before = self.space(old.namespace)
+            if old.status is MemberStatus.ACTIVE:
+                before.table.remove(member_id)
+            elif old.status in _STANDBY:
+                _remove_sorted(before.standby_ids, member_id)
+            if not old.status.terminal:
+                before.usage.members -= 1
+            if before is not space:  # a new incarnation in another namespace
+                _remove_sorted(before.member_ids, member_id)
+                bisect.insort(space.member_ids, member_id)
+        self.member_counts[member.status] += 1
         self.members[member_id] = member
+        if not member.status.terminal:
+            space.usage.members += 1
         if member.status is MemberStatus.ACTIVE:
             load = self.load_of(member_id)
-            self.table.insert(member, load.cpu, load.memory, len(load.packets))
+            space.table.insert(member, load.cpu, load.memory, len(load.packets))
         elif member.status in _STANDBY:
-            bisect.insort(self.standby_ids, member_id)
+            bisect.insort(space.standby_ids, member_id)
 
     def _put_packet(self, packet: Packet) -> None:
         old = self.packets.get(packet.packet_id)
         if old is None:
             bisect.insort(self._sorted_packets, packet.packet_id)
+            bisect.insort(self.space(packet.namespace).packet_ids, packet.packet_id)
         else:
             self._account(old, -1)
             self.packet_counts[old.status] -= 1
@@ -185,10 +252,15 @@ class ClusterState:
         self._account(packet, +1)
 
     def _account(self, packet: Packet, sign: int) -> None:
+        if not packet.status.terminal:
+            self.space(packet.namespace).count_demand(packet, sign)
         if packet.status.owned and packet.owner:
             load = self.loads.setdefault(packet.owner, OwnerLoad())
             load.add(packet, sign)
-            self.table.set_load(packet.owner, load.cpu, load.memory, len(load.packets))
+            owner = self.members.get(packet.owner)
+            if owner is not None:
+                self.space(owner.namespace).table.set_load(
+                    packet.owner, load.cpu, load.memory, len(load.packets))
         if packet.status is PacketStatus.PENDING:
             if sign > 0:
                 self.pending[packet.packet_id] = None
@@ -205,9 +277,13 @@ class ClusterState:
         return SnapshotView(
             [self.members[i] for i in self._sorted_ids],
             [self.packets[i] for i in self._sorted_packets],
+            [n for n in self.namespaces.values() if n.revision],  # journaled ones only
         )
 
     def restore(self, documents: Mapping[str, Mapping[str, Any]], revision: int) -> None:
+        # Snapshots written before namespaces existed have none: every record is default's.
+        for raw in documents["registry.json"].get("namespaces", ()):
+            self.namespaces[raw["name"]] = Namespace.from_dict(raw, revision)
         for raw in documents["registry.json"]["members"]:
             self._put_member(Member.from_dict(raw))
         for raw in documents["packets.json"]["packets"]:

@@ -12,6 +12,7 @@ from phoenixd.core.application.feeds import EventFilter
 from phoenixd.core.events import Event
 from phoenixd.server.convert.events import event_to_pb
 from phoenixd.server.errors import Context, streaming, unary
+from phoenixd.server.scopes import readable
 from phoenixflight_api.v1 import flight_recorder_service_pb2 as pb
 from phoenixflight_api.v1 import flight_recorder_service_pb2_grpc as pb_grpc
 
@@ -52,6 +53,7 @@ class FlightRecorderServicer(pb_grpc.FlightRecorderServiceServicer):
         wanted = EventFilter.of(
             list(request.types), request.member_id, request.packet_id,
             _seconds(request.start_time), _seconds(request.end_time),
+            readable(request.namespace),
         )
         page = await self._queries.query_events(
             wanted, after=request.after_sequence, page_token=request.page_token,
@@ -66,7 +68,8 @@ class FlightRecorderServicer(pb_grpc.FlightRecorderServiceServicer):
     async def WatchEvents(
         self, request: pb.WatchEventsRequest, context: Context
     ) -> AsyncIterator[pb.WatchEventsResponse]:
-        wanted = EventFilter.of(list(request.types), request.member_id, request.packet_id)
+        wanted = EventFilter.of(list(request.types), request.member_id, request.packet_id,
+                                namespaces=readable(request.namespace))
         after = request.after_sequence if request.HasField("after_sequence") else None
         async for event in self._watches.events(wanted, after):
             yield self._watch_response(event)

@@ -14,6 +14,7 @@ from phoenixd.server.cluster_service import ClusterServicer
 from phoenixd.server.flight_recorder_service import FlightRecorderServicer
 from phoenixd.server.interceptors import Guard
 from phoenixd.server.membership_service import MembershipServicer
+from phoenixd.server.namespace_service import NamespaceServicer
 from phoenixd.server.packet_service import PacketServicer
 from phoenixflight_api.v1 import cluster_service_pb2 as cluster_pb
 from phoenixflight_api.v1 import cluster_service_pb2_grpc as cluster_grpc
@@ -21,6 +22,8 @@ from phoenixflight_api.v1 import flight_recorder_service_pb2 as rec_pb
 from phoenixflight_api.v1 import flight_recorder_service_pb2_grpc as rec_grpc
 from phoenixflight_api.v1 import membership_service_pb2 as mem_pb
 from phoenixflight_api.v1 import membership_service_pb2_grpc as mem_grpc
+from phoenixflight_api.v1 import namespace_service_pb2 as ns_pb
+from phoenixflight_api.v1 import namespace_service_pb2_grpc as ns_grpc
 from phoenixflight_api.v1 import packet_service_pb2 as pkt_pb
 from phoenixflight_api.v1 import packet_service_pb2_grpc as pkt_grpc
 
@@ -31,6 +34,7 @@ SERVICE_NAMES = (
     pkt_pb.DESCRIPTOR.services_by_name["PacketService"].full_name,
     rec_pb.DESCRIPTOR.services_by_name["FlightRecorderService"].full_name,
     cluster_pb.DESCRIPTOR.services_by_name["ClusterService"].full_name,
+    ns_pb.DESCRIPTOR.services_by_name["NamespaceService"].full_name,
 )
 
 
@@ -78,6 +82,7 @@ def build_server(
     pkt_grpc.add_PacketServiceServicer_to_server(PacketServicer(app), server)
     rec_grpc.add_FlightRecorderServiceServicer_to_server(FlightRecorderServicer(app), server)
     cluster_grpc.add_ClusterServiceServicer_to_server(ClusterServicer(app), server)
+    ns_grpc.add_NamespaceServiceServicer_to_server(NamespaceServicer(app), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

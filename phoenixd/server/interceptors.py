@@ -48,6 +48,9 @@ MUTATING_METHODS = frozenset({
     "/phoenixflight.v1.PacketService/SaveCheckpoint",
     "/phoenixflight.v1.PacketService/CompletePacket",
     "/phoenixflight.v1.PacketService/FailPacket",
+    "/phoenixflight.v1.NamespaceService/CreateNamespace",
+    "/phoenixflight.v1.NamespaceService/UpdateNamespace",
+    "/phoenixflight.v1.NamespaceService/DeleteNamespace",
 })
 # Probes and discovery stay open so that load balancers and grpcurl work.
 OPEN_METHODS = frozenset({

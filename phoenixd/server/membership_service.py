@@ -23,6 +23,7 @@ from phoenixd.server.convert.members import (
 from phoenixd.server.convert.packets import assignment_to_pb
 from phoenixd.server.convert.wire import duration, duration_seconds, statuses_from_pb
 from phoenixd.server.errors import Context, status_for, streaming, unary
+from phoenixd.server.scopes import readable
 from phoenixd.server.session_stream import SessionStream, session_input
 from phoenixflight_api.v1 import membership_service_pb2 as pb
 from phoenixflight_api.v1 import membership_service_pb2_grpc as pb_grpc
@@ -135,7 +136,8 @@ class MembershipServicer(pb_grpc.MembershipServiceServicer):
         page = await self._queries.list_members(
             statuses=statuses_from_pb(request.statuses, member_status_from_pb),
             capability=request.capability, label_selector=request.label_selector,
-            page_token=request.page_token, size=request.page_size,
+            namespaces=readable(request.namespace), page_token=request.page_token,
+            size=request.page_size,
         )
         return pb.ListMembersResponse(
             members=[member_to_pb(view) for view in page.items],
@@ -170,7 +172,8 @@ class MembershipServicer(pb_grpc.MembershipServiceServicer):
         self, request: pb.WatchMembersRequest, context: Context
     ) -> AsyncIterator[pb.WatchMembersResponse]:
         after = request.after_revision if request.HasField("after_revision") else None
-        async for event, member in self._watches.members(request.member_id, after):
+        async for event, member in self._watches.members(request.member_id, after,
+                                                         readable(request.namespace)):
             yield pb.WatchMembersResponse(
                 revision=event.sequence, event_type=event.type, member=member_to_pb(member)
             )
@@ -180,8 +183,8 @@ class MembershipServicer(pb_grpc.MembershipServiceServicer):
         self, request: pb.ListCapabilitiesRequest, context: Context
     ) -> pb.ListCapabilitiesResponse:
         page = await self._queries.list_capabilities(
-            include_inactive=request.include_inactive, page_token=request.page_token,
-            size=request.page_size,
+            include_inactive=request.include_inactive, namespaces=readable(request.namespace),
+            page_token=request.page_token, size=request.page_size,
         )
         return pb.ListCapabilitiesResponse(
             capabilities=[

@@ -17,6 +17,7 @@ from phoenixd.server.convert.packets import (
 )
 from phoenixd.server.convert.wire import dict_from_struct, statuses_from_pb
 from phoenixd.server.errors import Context, streaming, unary
+from phoenixd.server.scopes import readable
 from phoenixflight_api.v1 import packet_service_pb2 as pb
 from phoenixflight_api.v1 import packet_service_pb2_grpc as pb_grpc
 from phoenixflight_api.v1.packet_pb2 import AssignmentsSynced
@@ -58,8 +59,8 @@ class PacketServicer(pb_grpc.PacketServiceServicer):
             raise InvalidArgument(f"view {request.view} is not BASIC or FULL")
         page = await self._queries.list_packets(
             statuses=set(statuses), owner=request.owner, workload_type=request.workload_type,
-            lineage_id=request.lineage_id, page_token=request.page_token,
-            size=request.page_size,
+            lineage_id=request.lineage_id, namespaces=readable(request.namespace),
+            page_token=request.page_token, size=request.page_size,
         )
         full = request.view == pb.PACKET_VIEW_FULL
         return pb.ListPacketsResponse(

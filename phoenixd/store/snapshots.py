@@ -67,7 +67,6 @@ def _write_temp(temp: Path, snap: Snapshot, body: Mapping[str, Iterable[Any]]) -
     """The same bytes as encoding ``{**head, "body": body}`` in one go, written record by
     record: a million packets never exist as one document or one string. The head's
     checksum of the body is known only at the end, so it is written in place last."""
-    ((key, records),) = body.items()
     head = {
         "format": FORMAT,
         "revision": snap.revision,
@@ -87,14 +86,18 @@ def _write_temp(temp: Path, snap: Snapshot, body: Mapping[str, Iterable[Any]]) -
             digest.update(chunk)
             f.write(chunk)
 
-        put(b"{" + _encode(key) + b":[")
-        separator, batch = b"", []
-        for record in records:
-            batch.append(_encode(record))
-            if len(batch) == _BATCH:
-                put(separator + b",".join(batch))
-                separator, batch = b",", []
-        put((separator + b",".join(batch) if batch else b"") + b"]}")
+        opening = b"{"
+        for key, records in body.items():
+            put(opening + _encode(key) + b":[")
+            separator, batch = b"", []
+            for record in records:
+                batch.append(_encode(record))
+                if len(batch) == _BATCH:
+                    put(separator + b",".join(batch))
+                    separator, batch = b",", []
+            put((separator + b",".join(batch) if batch else b"") + b"]")
+            opening = b","
+        put(b"}")
         f.write(b"}")
         f.flush()
         os.pwrite(f.fileno(), digest.hexdigest().encode(), digest_at)

@@ -21,7 +21,7 @@ def completion(shell: str) -> str:
 def test_the_bash_script_parses_and_names_the_commands() -> None:
     script = completion("bash")
     subprocess.run(["bash", "-n"], input=script, text=True, check=True, timeout=60)
-    assert "_shtab_phoenix_subparsers=(member capability packet audit watch" in script
+    assert "_shtab_phoenix_subparsers=(namespace member capability packet audit watch" in script
     assert "_shtab_phoenix_packet_subparsers=(submit list get explain handoff cancel wait)" in (
         script)
     assert "--ttl" in script

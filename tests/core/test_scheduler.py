@@ -570,9 +570,10 @@ def test_decide_agrees_with_the_rules_member_by_member(
     if not eligible:
         assert decision.winner == ""
     elif packet.strategy is Strategy.RING:
-        mask = bytes(not rules[m] for m in state.active_ids)
-        hashring = kernel.Ring(state.active_ids)
-        assert decision.winner == state.active_ids[hashring.lookup_key(packet.packet_id, mask)]
+        active = state.peek("default").table.ids
+        mask = bytes(not rules[m] for m in active)
+        hashring = kernel.Ring(active)
+        assert decision.winner == active[hashring.lookup_key(packet.packet_id, mask)]
     else:
         pack = packet.strategy is Strategy.BINPACK_PACK
         best = min(eligible, key=lambda m: ((score(m) if pack else -score(m)), m))

@@ -143,6 +143,8 @@ ACCESS: dict[str, Access] = {
     **_paths(_RECORDER, Access.OPERATOR, "QueryEvents", "WatchEvents", "VerifyChain",
              "ExportLineage"),
     **_paths(f"{PACKAGE}.ClusterService", Access.OPERATOR, "GetClusterStatus"),
+    **_paths(f"{PACKAGE}.NamespaceService", Access.OPERATOR, "CreateNamespace", "GetNamespace",
+             "ListNamespaces", "UpdateNamespace", "DeleteNamespace"),
     **_paths("grpc.health.v1.Health", Access.OPEN, "Check", "Watch", "List"),
     **_paths("grpc.reflection.v1alpha.ServerReflection", Access.OPEN, "ServerReflectionInfo"),
 }

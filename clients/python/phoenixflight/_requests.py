@@ -14,6 +14,7 @@ from phoenixflight.envelope import packet_from_envelope
 from phoenixflight_api.v1 import flight_recorder_service_pb2 as rec
 from phoenixflight_api.v1 import member_pb2 as mem
 from phoenixflight_api.v1 import membership_service_pb2 as ms
+from phoenixflight_api.v1 import namespace_service_pb2 as ns
 from phoenixflight_api.v1 import packet_pb2 as pkt
 from phoenixflight_api.v1 import packet_service_pb2 as ps
 
@@ -68,11 +69,12 @@ def register_member(
     trust_score: float | None = None, reliability: float | None = None,
     labels: Mapping[str, str] | None = None, cpu: float | None = None,
     memory: float | None = None, lease_ttl: float | None = None, credential: str = "",
+    namespace: str = "",
 ) -> ms.RegisterMemberRequest:
     request = ms.RegisterMemberRequest(
         member_id=member_id, capabilities=list(capabilities),
         kind=mem.MemberKind.Value(f"MEMBER_KIND_{kind.upper()}"),
-        labels=dict(labels or {}), credential=credential,
+        labels=dict(labels or {}), credential=credential, namespace=namespace,
     )
     if trust_score is not None:
         request.trust_score = trust_score
@@ -87,12 +89,12 @@ def register_member(
 
 def list_members(
     *, statuses: Iterable[str] = (), capability: str = "", label_selector: str = "",
-    page_size: int = 0, page_token: str = "",
+    namespace: str = "", page_size: int = 0, page_token: str = "",
 ) -> ms.ListMembersRequest:
     return ms.ListMembersRequest(
         statuses=[mem.MemberStatus.Value(f"MEMBER_STATUS_{s.upper()}") for s in statuses],
-        capability=capability, label_selector=label_selector, page_size=page_size,
-        page_token=page_token,
+        capability=capability, label_selector=label_selector, namespace=namespace,
+        page_size=page_size, page_token=page_token,
     )
 
 
@@ -129,8 +131,9 @@ def drain_member(member_id: str, reason: str, deadline: float | None) -> ms.Drai
     return request
 
 
-def watch_members(after_revision: int | None, member_id: str) -> ms.WatchMembersRequest:
-    request = ms.WatchMembersRequest(member_id=member_id)
+def watch_members(after_revision: int | None, member_id: str, namespace: str = ""
+                  ) -> ms.WatchMembersRequest:
+    request = ms.WatchMembersRequest(member_id=member_id, namespace=namespace)
     if after_revision is not None:
         request.after_revision = after_revision
     return request
@@ -144,11 +147,12 @@ def submit_packet(packet: pkt.FlightPacket | Mapping[str, Any]) -> ps.SubmitPack
 
 def list_packets(
     *, statuses: Iterable[str] = (), owner: str = "", workload_type: str = "",
-    lineage_id: str = "", full: bool = False, page_size: int = 0, page_token: str = "",
+    lineage_id: str = "", full: bool = False, namespace: str = "", page_size: int = 0,
+    page_token: str = "",
 ) -> ps.ListPacketsRequest:
     return ps.ListPacketsRequest(
         statuses=[pkt.PacketStatus.Value(f"PACKET_STATUS_{s.upper()}") for s in statuses],
-        owner=owner, workload_type=workload_type, lineage_id=lineage_id,
+        owner=owner, workload_type=workload_type, lineage_id=lineage_id, namespace=namespace,
         view=ps.PACKET_VIEW_FULL if full else ps.PACKET_VIEW_BASIC,
         page_size=page_size, page_token=page_token,
     )
@@ -186,10 +190,10 @@ def fail_packet(
 def query_events(
     *, types: Iterable[str] = (), member_id: str = "", packet_id: str = "",
     start_time: float | None = None, end_time: float | None = None,
-    after_sequence: int = 0, page_size: int = 0, page_token: str = "",
+    after_sequence: int = 0, namespace: str = "", page_size: int = 0, page_token: str = "",
 ) -> rec.QueryEventsRequest:
     return rec.QueryEventsRequest(
-        types=list(types), member_id=member_id, packet_id=packet_id,
+        types=list(types), member_id=member_id, packet_id=packet_id, namespace=namespace,
         start_time=_timestamp(start_time), end_time=_timestamp(end_time),
         after_sequence=after_sequence, page_size=page_size, page_token=page_token,
     )
@@ -197,9 +201,31 @@ def query_events(
 
 def watch_events(
     *, after_sequence: int | None = None, types: Iterable[str] = (), member_id: str = "",
-    packet_id: str = "",
+    packet_id: str = "", namespace: str = "",
 ) -> rec.WatchEventsRequest:
-    request = rec.WatchEventsRequest(types=list(types), member_id=member_id, packet_id=packet_id)
+    request = rec.WatchEventsRequest(types=list(types), member_id=member_id, packet_id=packet_id,
+                                     namespace=namespace)
     if after_sequence is not None:
         request.after_sequence = after_sequence
     return request
+
+
+def namespace(name: str, labels: Mapping[str, str] | None, quota: Mapping[str, float] | None
+              ) -> ns.Namespace:
+    """A Namespace message; ``quota`` keys: members, packets, cpu, memory (0: no bound)."""
+    unknown = sorted(set(quota or {}) - {"members", "packets", "cpu", "memory"})
+    if unknown:
+        raise ValueError(f"unknown quota field(s) {', '.join(unknown)}; known: members, "
+                         "packets, cpu, memory")
+    q = dict(quota or {})
+    return ns.Namespace(name=name, labels=dict(labels or {}), quota=ns.NamespaceQuota(
+        members=int(q.get("members", 0)), packets=int(q.get("packets", 0)),
+        cpu=float(q.get("cpu", 0.0)), memory=float(q.get("memory", 0.0))))
+
+
+def update_namespace(name: str, labels: Mapping[str, str] | None,
+                     quota: Mapping[str, float] | None) -> ns.UpdateNamespaceRequest:
+    """Only what is given goes into the update mask."""
+    paths = [path for path, given in (("labels", labels), ("quota", quota)) if given is not None]
+    return ns.UpdateNamespaceRequest(namespace=namespace(name, labels, quota),
+                                     update_mask=FieldMask(paths=paths))

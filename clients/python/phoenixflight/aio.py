@@ -41,6 +41,8 @@ from phoenixflight_api.v1 import flight_recorder_service_pb2_grpc as rec_grpc
 from phoenixflight_api.v1 import member_pb2 as mem
 from phoenixflight_api.v1 import membership_service_pb2 as ms
 from phoenixflight_api.v1 import membership_service_pb2_grpc as ms_grpc
+from phoenixflight_api.v1 import namespace_service_pb2 as ns
+from phoenixflight_api.v1 import namespace_service_pb2_grpc as ns_grpc
 from phoenixflight_api.v1 import packet_pb2 as pkt
 from phoenixflight_api.v1 import packet_service_pb2 as ps
 from phoenixflight_api.v1 import packet_service_pb2_grpc as ps_grpc
@@ -76,6 +78,7 @@ class AsyncClient:
         self.packets = ps_grpc.PacketServiceStub(self._channel)
         self.recorder = rec_grpc.FlightRecorderServiceStub(self._channel)
         self.cluster = cs_grpc.ClusterServiceStub(self._channel)
+        self.namespaces = ns_grpc.NamespaceServiceStub(self._channel)
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -117,6 +120,45 @@ class AsyncClient:
         """The daemon's version, revision, and its members and packets counted by status."""
         return await self._call(self.cluster.GetClusterStatus, cs.GetClusterStatusRequest())
 
+    # -- namespaces -----------------------------------------------------------------
+
+    async def create_namespace(
+        self, name: str, *, labels: Mapping[str, str] | None = None,
+        quota: Mapping[str, float] | None = None,
+    ) -> ns.Namespace:
+        """``quota`` keys: members, packets, cpu, memory (0 or absent: no bound)."""
+        resp = await self._call(self.namespaces.CreateNamespace, ns.CreateNamespaceRequest(
+            namespace=build.namespace(name, labels, quota)))
+        return resp.namespace
+
+    async def get_namespace(self, name: str) -> ns.Namespace:
+        """The namespace with its quota and what it holds live now (usage)."""
+        resp = await self._call(self.namespaces.GetNamespace, ns.GetNamespaceRequest(name=name))
+        return resp.namespace
+
+    async def list_namespaces(self) -> list[ns.Namespace]:
+        """Every namespace (every page)."""
+        pages = _pages(
+            lambda token: self._call(self.namespaces.ListNamespaces,
+                                     ns.ListNamespacesRequest(page_token=token)),
+            lambda page: page.namespaces)
+        return [namespace async for namespace in pages]
+
+    async def update_namespace(
+        self, name: str, *, labels: Mapping[str, str] | None = None,
+        quota: Mapping[str, float] | None = None,
+    ) -> ns.Namespace:
+        """Change only what is given (labels replace the labels; quota the whole quota)."""
+        resp = await self._call(self.namespaces.UpdateNamespace,
+                                build.update_namespace(name, labels, quota))
+        return resp.namespace
+
+    async def delete_namespace(self, name: str) -> ns.Namespace:
+        """Only a namespace holding nothing live (FAILED_PRECONDITION says what it holds)."""
+        resp = await self._call(self.namespaces.DeleteNamespace,
+                                ns.DeleteNamespaceRequest(name=name))
+        return resp.namespace
+
     # -- members --------------------------------------------------------------------
 
     async def register_member(
@@ -124,7 +166,8 @@ class AsyncClient:
     ) -> tuple[mem.Member, str]:
         """Register (or re-register, with the current credential); returns (member, credential).
 
-        ``fields``: kind, trust_score, reliability, labels, cpu, memory, lease_ttl, credential.
+        ``fields``: kind, trust_score, reliability, labels, cpu, memory, lease_ttl, credential,
+        namespace.
         """
         resp = await self._call(
             self.members.RegisterMember, build.register_member(member_id, capabilities, **fields))
@@ -140,7 +183,7 @@ class AsyncClient:
 
     async def list_members(self, **filters: Any) -> ms.ListMembersResponse:
         """One page. ``filters``: statuses (names: ACTIVE, ...), capability, label_selector,
-        page_size, page_token."""
+        namespace, page_size, page_token."""
         return await self._call(self.members.ListMembers, build.list_members(**filters))
 
     def iter_members(self, **filters: Any) -> AsyncGenerator[mem.Member, None]:
@@ -169,19 +212,22 @@ class AsyncClient:
         return resp.member
 
     def watch_members(
-        self, *, after_revision: int | None = None, member_id: str = "",
+        self, *, after_revision: int | None = None, member_id: str = "", namespace: str = "",
         timeout: float | None = None,
     ) -> AsyncGenerator[ms.WatchMembersResponse, None]:
         """Changes after ``after_revision`` (None: from now), then live; ``timeout`` seconds
         ends the stream with DEADLINE_EXCEEDED (None: it runs until left)."""
         return self._open(
-            self.members.WatchMembers, build.watch_members(after_revision, member_id), timeout)
+            self.members.WatchMembers, build.watch_members(after_revision, member_id, namespace),
+            timeout)
 
-    async def list_capabilities(self, include_inactive: bool = False) -> list[ms.Capability]:
-        """The whole capability directory (every page)."""
+    async def list_capabilities(
+        self, include_inactive: bool = False, namespace: str = ""
+    ) -> list[ms.Capability]:
+        """The whole capability directory (every page), of one namespace if given."""
         pages = _pages(
             lambda token: self._call(self.members.ListCapabilities, ms.ListCapabilitiesRequest(
-                include_inactive=include_inactive, page_token=token)),
+                include_inactive=include_inactive, namespace=namespace, page_token=token)),
             lambda page: page.capabilities)
         return [capability async for capability in pages]
 
@@ -218,8 +264,8 @@ class AsyncClient:
         return resp.packet
 
     async def list_packets(self, **filters: Any) -> ps.ListPacketsResponse:
-        """One page. ``filters``: statuses, owner, workload_type, lineage_id, full (with
-        checkpoint state and result), page_size, page_token."""
+        """One page. ``filters``: statuses, owner, workload_type, lineage_id, namespace, full
+        (with checkpoint state and result), page_size, page_token."""
         return await self._call(self.packets.ListPackets, build.list_packets(**filters))
 
     def iter_packets(self, **filters: Any) -> AsyncGenerator[pkt.FlightPacket, None]:

@@ -30,6 +30,8 @@ from phoenixflight_api.v1 import flight_recorder_service_pb2_grpc as rec_grpc
 from phoenixflight_api.v1 import member_pb2 as mem
 from phoenixflight_api.v1 import membership_service_pb2 as ms
 from phoenixflight_api.v1 import membership_service_pb2_grpc as ms_grpc
+from phoenixflight_api.v1 import namespace_service_pb2 as ns
+from phoenixflight_api.v1 import namespace_service_pb2_grpc as ns_grpc
 from phoenixflight_api.v1 import packet_pb2 as pkt
 from phoenixflight_api.v1 import packet_service_pb2 as ps
 from phoenixflight_api.v1 import packet_service_pb2_grpc as ps_grpc
@@ -65,6 +67,7 @@ class Client:
         self.packets = ps_grpc.PacketServiceStub(self._channel)
         self.recorder = rec_grpc.FlightRecorderServiceStub(self._channel)
         self.cluster = cs_grpc.ClusterServiceStub(self._channel)
+        self.namespaces = ns_grpc.NamespaceServiceStub(self._channel)
 
     def __enter__(self) -> Client:
         return self
@@ -106,6 +109,45 @@ class Client:
         """The daemon's version, revision, and its members and packets counted by status."""
         return self._call(self.cluster.GetClusterStatus, cs.GetClusterStatusRequest())
 
+    # -- namespaces -----------------------------------------------------------------
+
+    def create_namespace(
+        self, name: str, *, labels: Mapping[str, str] | None = None,
+        quota: Mapping[str, float] | None = None,
+    ) -> ns.Namespace:
+        """``quota`` keys: members, packets, cpu, memory (0 or absent: no bound)."""
+        resp = self._call(self.namespaces.CreateNamespace, ns.CreateNamespaceRequest(
+            namespace=build.namespace(name, labels, quota)))
+        return resp.namespace
+
+    def get_namespace(self, name: str) -> ns.Namespace:
+        """The namespace with its quota and what it holds live now (usage)."""
+        resp = self._call(self.namespaces.GetNamespace, ns.GetNamespaceRequest(name=name))
+        return resp.namespace
+
+    def list_namespaces(self) -> list[ns.Namespace]:
+        """Every namespace (every page)."""
+        pages = _pages(
+            lambda token: self._call(self.namespaces.ListNamespaces,
+                                     ns.ListNamespacesRequest(page_token=token)),
+            lambda page: page.namespaces)
+        return [namespace for namespace in pages]
+
+    def update_namespace(
+        self, name: str, *, labels: Mapping[str, str] | None = None,
+        quota: Mapping[str, float] | None = None,
+    ) -> ns.Namespace:
+        """Change only what is given (labels replace the labels; quota the whole quota)."""
+        resp = self._call(self.namespaces.UpdateNamespace,
+                                build.update_namespace(name, labels, quota))
+        return resp.namespace
+
+    def delete_namespace(self, name: str) -> ns.Namespace:
+        """Only a namespace holding nothing live (FAILED_PRECONDITION says what it holds)."""
+        resp = self._call(self.namespaces.DeleteNamespace,
+                                ns.DeleteNamespaceRequest(name=name))
+        return resp.namespace
+
     # -- members --------------------------------------------------------------------
 
     def register_member(
@@ -113,7 +155,8 @@ class Client:
     ) -> tuple[mem.Member, str]:
         """Register (or re-register, with the current credential); returns (member, credential).
 
-        ``fields``: kind, trust_score, reliability, labels, cpu, memory, lease_ttl, credential.
+        ``fields``: kind, trust_score, reliability, labels, cpu, memory, lease_ttl, credential,
+        namespace.
         """
         resp = self._call(
             self.members.RegisterMember, build.register_member(member_id, capabilities, **fields))
@@ -129,7 +172,7 @@ class Client:
 
     def list_members(self, **filters: Any) -> ms.ListMembersResponse:
         """One page. ``filters``: statuses (names: ACTIVE, ...), capability, label_selector,
-        page_size, page_token."""
+        namespace, page_size, page_token."""
         return self._call(self.members.ListMembers, build.list_members(**filters))
 
     def iter_members(self, **filters: Any) -> Generator[mem.Member, None, None]:
@@ -158,19 +201,22 @@ class Client:
         return resp.member
 
     def watch_members(
-        self, *, after_revision: int | None = None, member_id: str = "",
+        self, *, after_revision: int | None = None, member_id: str = "", namespace: str = "",
         timeout: float | None = None,
     ) -> Generator[ms.WatchMembersResponse, None, None]:
         """Changes after ``after_revision`` (None: from now), then live; ``timeout`` seconds
         ends the stream with DEADLINE_EXCEEDED (None: it runs until left)."""
         return self._open(
-            self.members.WatchMembers, build.watch_members(after_revision, member_id), timeout)
+            self.members.WatchMembers, build.watch_members(after_revision, member_id, namespace),
+            timeout)
 
-    def list_capabilities(self, include_inactive: bool = False) -> list[ms.Capability]:
-        """The whole capability directory (every page)."""
+    def list_capabilities(
+        self, include_inactive: bool = False, namespace: str = ""
+    ) -> list[ms.Capability]:
+        """The whole capability directory (every page), of one namespace if given."""
         pages = _pages(
             lambda token: self._call(self.members.ListCapabilities, ms.ListCapabilitiesRequest(
-                include_inactive=include_inactive, page_token=token)),
+                include_inactive=include_inactive, namespace=namespace, page_token=token)),
             lambda page: page.capabilities)
         return [capability for capability in pages]
 
@@ -207,8 +253,8 @@ class Client:
         return resp.packet
 
     def list_packets(self, **filters: Any) -> ps.ListPacketsResponse:
-        """One page. ``filters``: statuses, owner, workload_type, lineage_id, full (with
-        checkpoint state and result), page_size, page_token."""
+        """One page. ``filters``: statuses, owner, workload_type, lineage_id, namespace, full
+        (with checkpoint state and result), page_size, page_token."""
         return self._call(self.packets.ListPackets, build.list_packets(**filters))
 
     def iter_packets(self, **filters: Any) -> Generator[pkt.FlightPacket, None, None]:

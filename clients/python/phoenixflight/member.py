@@ -124,7 +124,8 @@ class Member:
         backoff: tuple[float, float] = (0.2, 5.0),
         **registration: Any,
     ) -> None:
-        """``registration``: kind, trust_score, reliability, labels, cpu, memory, lease_ttl.
+        """``registration``: kind, trust_score, reliability, labels, cpu, memory, lease_ttl,
+        namespace (the one to join: "default" when not given; it must exist).
         ``register_timeout``: seconds to keep trying to register (None: forever).
         Raises ValueError for an invalid member id, before any call."""
         if problem := protocol.id_problem(member_id, "member id"):

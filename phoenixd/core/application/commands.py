@@ -18,6 +18,7 @@ from phoenixd.core.cluster import Cluster
 from phoenixd.core.dispatch import PacketSpec
 from phoenixd.core.errors import PhoenixError
 from phoenixd.core.members import Member
+from phoenixd.core.namespaces import Namespace, Quota
 from phoenixd.core.packets import Packet
 from phoenixd.core.registry import Load, MemberUpdate, MemberView, Registration
 
@@ -46,6 +47,25 @@ class Commands:
         current = self._cluster.get_packet(packet.packet_id)
         await self._durability.settle()
         return current
+
+    # -- namespaces ------------------------------------------------------------------------
+
+    async def create_namespace(self, name: str, labels: Mapping[str, str], quota: Quota
+                               ) -> Namespace:
+        record = self._cluster.namespaces.create(name, labels, quota)
+        await self._durability.settle()
+        return record
+
+    async def update_namespace(self, name: str, labels: Mapping[str, str] | None,
+                               quota: Quota | None) -> Namespace:
+        record = self._cluster.namespaces.update(name, labels, quota)
+        await self._durability.settle()
+        return record
+
+    async def delete_namespace(self, name: str) -> Namespace:
+        record = self._cluster.namespaces.delete(name)
+        await self._durability.settle()
+        return record
 
     # -- members ---------------------------------------------------------------------------
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 from phoenixd.core.errors import InvalidArgument, OutOfRange, ResourceExhausted, Unavailable
 from phoenixd.core.eventlog import EventLog
-from phoenixd.core.events import Event, EventType
+from phoenixd.core.events import Event, EventType, namespace_of
+from phoenixd.core.namespaces import validate_namespace
 from phoenixd.core.validation import validate_member_id, validate_packet_id
 
 __all__ = [
@@ -183,11 +184,13 @@ class EventFilter:
     packet_id: str = ""
     start: float | None = None
     end: float | None = None
+    namespaces: frozenset[str] = frozenset()  # any, if empty ("" is the daemon's own events)
 
     @classmethod
     def of(
         cls, types: Sequence[str] = (), member_id: str = "", packet_id: str = "",
         start: float | None = None, end: float | None = None,
+        namespaces: Iterable[str] = (),
     ) -> EventFilter:
         """A checked filter: known types, valid ids, a time range that is not empty."""
         if len(types) > MAX_FILTER_TYPES:
@@ -204,7 +207,10 @@ class EventFilter:
             validate_packet_id(packet_id)
         if start is not None and end is not None and end <= start:
             raise InvalidArgument("end_time must be after start_time")
-        return cls(frozenset(types), member_id, packet_id, start, end)
+        scope = frozenset(namespaces)
+        for namespace in scope - {""}:
+            validate_namespace(namespace)
+        return cls(frozenset(types), member_id, packet_id, start, end, scope)
 
     def accepts(self, event: Event) -> bool:
         return (
@@ -213,9 +219,11 @@ class EventFilter:
             and (not self.packet_id or self.packet_id in event.packet_ids)
             and (self.start is None or event.time >= self.start)
             and (self.end is None or event.time < self.end)
+            and (not self.namespaces or namespace_of(event) in self.namespaces)
         )
 
     def fingerprint(self) -> dict[str, object]:
         """What a page token is bound to."""
         return {"types": sorted(self.types), "member": self.member_id,
-                "packet": self.packet_id, "start": self.start, "end": self.end}
+                "packet": self.packet_id, "start": self.start, "end": self.end,
+                "namespaces": sorted(self.namespaces)}

@@ -19,6 +19,7 @@ from phoenixd.core.errors import InvalidArgument, NotFound
 from phoenixd.core.eventlog import ChainReport
 from phoenixd.core.events import Event, EventType
 from phoenixd.core.members import Member, MemberStatus
+from phoenixd.core.namespaces import Namespace, Usage, validate_namespace
 from phoenixd.core.packets import Packet, PacketStatus
 from phoenixd.core.registry import MemberView
 from phoenixd.core.selector import parse_selector
@@ -26,7 +27,10 @@ from phoenixd.core.state import ClusterState
 from phoenixd.core.tokens import HandoffKeyInfo
 from phoenixd.core.validation import validate_member_id, validate_name, validate_packet_id
 
-__all__ = ["MAX_QUERY_SCAN", "Capability", "ClusterStatus", "Explanation", "Lineage", "Queries"]
+__all__ = [
+    "MAX_QUERY_SCAN", "Capability", "ClusterStatus", "Explanation", "Lineage", "NamespaceView",
+    "Queries",
+]
 
 # Events one QueryEvents call reads at most before it answers with a page token.
 MAX_QUERY_SCAN = 50_000
@@ -61,6 +65,14 @@ class Lineage:
 
 
 @dataclass(frozen=True, slots=True)
+class NamespaceView:
+    """A namespace and what it holds live now."""
+
+    namespace: Namespace
+    usage: Usage
+
+
+@dataclass(frozen=True, slots=True)
 class ClusterStatus:
     """The daemon as a whole: its version, its revision, its records counted by status."""
 
@@ -90,6 +102,31 @@ class Queries:
         revision = await self._durability.settle()
         return ClusterStatus(self._daemon_version, revision, members, packets)
 
+    # -- namespaces ----------------------------------------------------------------------
+
+    def _namespace_view(self, record: Namespace) -> NamespaceView:
+        usage = self._state.usage_of(record.name)
+        return NamespaceView(record, Usage(usage.members, usage.packets, usage.cpu,
+                                           usage.memory))
+
+    async def get_namespace(self, name: str) -> NamespaceView:
+        view = self._namespace_view(self._cluster.namespaces.get(name))
+        await self._durability.settle()
+        return view
+
+    async def list_namespaces(self, *, within: Collection[str] = (), page_token: str = "",
+                              size: int = 0) -> Page[NamespaceView]:
+        """Namespaces by name (only those in ``within``, if given)."""
+        query = {"within": sorted(within)}
+        after = str(decode_token(page_token, query, str) or "")
+        names = sorted(n for n in self._state.namespaces if not within or n in within)
+        later = [n for n in names if n > after]
+        limit = page_size(size)
+        views = [self._namespace_view(self._state.namespaces[n]) for n in later[:limit]]
+        revision = await self._durability.settle()
+        token = encode_token(views[-1].namespace.name, query) if len(later) > limit else ""
+        return Page(views, token, len(names), revision)
+
     # -- members -------------------------------------------------------------------------
 
     async def get_member(self, member_id: str) -> MemberView:
@@ -99,15 +136,17 @@ class Queries:
 
     async def list_members(
         self, *, statuses: Collection[MemberStatus] = (), capability: str = "",
-        label_selector: str = "", page_token: str = "", size: int = 0,
+        label_selector: str = "", namespaces: Collection[str] = (), page_token: str = "",
+        size: int = 0,
     ) -> Page[MemberView]:
         selector = parse_selector(label_selector)
+        scope = _scope(namespaces)
         query = {"statuses": sorted(str(s) for s in statuses), "capability": capability,
-                 "selector": label_selector}
+                 "selector": label_selector, "namespaces": scope}
         after = str(decode_token(page_token, query, str) or "")
         members, next_after, total = directory.list_members(
             self._state, statuses=statuses, capability=capability, selector=selector,
-            after_id=after, limit=page_size(size),
+            namespaces=scope, after_id=after, limit=page_size(size),
         )
         views = [self._cluster.view(m) for m in members]
         # The page and its revision are taken in one step, then made durable.
@@ -116,12 +155,14 @@ class Queries:
         return Page(views, token, total, revision)
 
     async def list_capabilities(
-        self, *, include_inactive: bool = False, page_token: str = "", size: int = 0,
+        self, *, include_inactive: bool = False, namespaces: Collection[str] = (),
+        page_token: str = "", size: int = 0,
     ) -> Page[Capability]:
-        query = {"include_inactive": include_inactive}
+        scope = _scope(namespaces)
+        query = {"include_inactive": include_inactive, "namespaces": scope}
         after = str(decode_token(page_token, query, str) or "")
         limit = page_size(size)
-        providers = directory.capability_directory(self._state, include_inactive)
+        providers = directory.capability_directory(self._state, include_inactive, scope)
         names = [name for name in providers if name > after]
         page = [
             Capability(name, sorted({version for _, version in providers[name]}),
@@ -142,18 +183,20 @@ class Queries:
 
     async def list_packets(
         self, *, statuses: Collection[PacketStatus] = (), owner: str = "",
-        workload_type: str = "", lineage_id: str = "", page_token: str = "", size: int = 0,
+        workload_type: str = "", lineage_id: str = "", namespaces: Collection[str] = (),
+        page_token: str = "", size: int = 0,
     ) -> Page[Packet]:
         if owner:
             validate_member_id(owner, "owner")
         validate_name(workload_type, "workload_type")
         validate_name(lineage_id, "lineage_id")
+        scope = _scope(namespaces)
         query = {"statuses": sorted(str(s) for s in statuses), "owner": owner,
-                 "workload_type": workload_type, "lineage": lineage_id}
+                 "workload_type": workload_type, "lineage": lineage_id, "namespaces": scope}
         after = str(decode_token(page_token, query, str) or "")
         packets, next_after, total = directory.list_packets(
             self._state, statuses=statuses, owner=owner, workload_type=workload_type,
-            lineage_id=lineage_id, after_id=after, limit=page_size(size),
+            lineage_id=lineage_id, namespaces=scope, after_id=after, limit=page_size(size),
         )
         revision = await self._durability.settle()
         token = encode_token(next_after, query) if next_after else ""
@@ -220,3 +263,8 @@ class Queries:
     async def verify_chain(self) -> ChainReport:
         await self._durability.settle()
         return await self._durability.log.verify()
+
+
+def _scope(namespaces: Collection[str]) -> list[str]:
+    """The namespaces a query is limited to (all, if none), checked and sorted."""
+    return sorted({validate_namespace(n) for n in namespaces})

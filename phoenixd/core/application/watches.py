@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass
 
 from phoenixd.core.application.durability import Durability
@@ -11,8 +11,9 @@ from phoenixd.core.application.feeds import Broker, EventFilter, check_resume_po
 from phoenixd.core.application.notices import NoticeGate
 from phoenixd.core.cluster import Cluster
 from phoenixd.core.errors import ResourceExhausted
-from phoenixd.core.events import Event
+from phoenixd.core.events import Event, namespace_of
 from phoenixd.core.members import Member
+from phoenixd.core.namespaces import validate_namespace
 from phoenixd.core.packets import Packet
 from phoenixd.core.validation import validate_member_id
 
@@ -104,14 +105,18 @@ class Watches:
         return self._follow(wanted.accepts, after, "after_sequence")
 
     async def members(
-        self, member_id: str, after: int | None
+        self, member_id: str, after: int | None, namespaces: Collection[str] = (),
     ) -> AsyncIterator[tuple[Event, Member]]:
-        """Every change of one member (or of all), as (event, the record it made)."""
+        """Every change of one member (or of all, of these namespaces if any are named), as
+        (event, the record it made)."""
         if member_id:
             validate_member_id(member_id)
+        scope = frozenset(validate_namespace(n) for n in namespaces)
 
         def member_event(event: Event) -> bool:
-            return "member" in event.data and (not member_id or member_id in event.member_ids)
+            return ("member" in event.data
+                    and (not member_id or member_id in event.member_ids)
+                    and (not scope or namespace_of(event) in scope))
 
         async for event in self._follow(member_event, after, "after_revision"):
             yield event, Member.from_dict({**event.data["member"], "revision": event.sequence})

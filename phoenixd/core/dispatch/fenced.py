@@ -69,6 +69,7 @@ class FencedWrites:
                 lineage_ids=(packet.lineage_id,) if packet.lineage_id else (),
                 data={"call": call, "member_id": member_id, "epoch": epoch,
                       "current_epoch": packet.epoch, "owner": packet.owner},
+                namespace=packet.namespace,
             )
             if stale:
                 raise FailedPrecondition(f"{why}; stop working on it")

@@ -10,6 +10,7 @@ from typing import Any
 from phoenixd.core.dispatch.moves import Moves
 from phoenixd.core.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from phoenixd.core.events import Actor, EventType
+from phoenixd.core.namespaces import DEFAULT_NAMESPACE, admit
 from phoenixd.core.packets import (
     Checkpoint,
     Packet,
@@ -55,6 +56,7 @@ class PacketSpec:
     routing_key: str = ""
     strategy: Strategy | None = None
     max_attempts: int = 0
+    namespace: str = DEFAULT_NAMESPACE
 
 
 class PacketCommands:
@@ -82,6 +84,8 @@ class PacketCommands:
             raise AlreadyExists(f"packet {packet_id!r} already exists")
         state, hash_ = validate_state(spec.state)
         cpu, memory = validate_amounts(spec.demand_cpu, spec.demand_memory, "demand")
+        namespace = admit(self._state, spec.namespace, f"packet {packet_id!r}", packets=1,
+                          cpu=cpu, memory=memory)
         now = self._wall()
         packet = Packet(
             packet_id=packet_id,
@@ -104,6 +108,7 @@ class PacketCommands:
             max_attempts=validate_max_attempts(spec.max_attempts),
             create_time=now,
             update_time=now,
+            namespace=namespace,
         )
         packet, _ = self._moves.record(EventType.PACKET_CREATED, packet, "submitted", actor=actor)
         return self._moves.place(packet, "submitted")
@@ -156,7 +161,7 @@ class PacketCommands:
                     EventType.POLICY_REJECTED, Actor.OPERATOR,
                     reason=f"handoff of {packet_id} to {target} refused: {rule}",
                     member_ids=(target,), packet_ids=(packet_id,),
-                    data={"decision": decision.to_dict()},
+                    data={"decision": decision.to_dict()}, namespace=packet.namespace,
                 )
                 raise FailedPrecondition(
                     f"member {target!r} may not own packet {packet_id!r}: {rule}"

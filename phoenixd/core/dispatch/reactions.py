@@ -130,6 +130,7 @@ class Reactions:
             reason=f"{member.member_id} retired: {len(evicted)} packet(s) evicted, load reset",
             member_ids=(member.member_id,), packet_ids=tuple(evicted),
             data={"member_id": member.member_id, "evicted": evicted, "released": released},
+            namespace=member.namespace,
         )
 
     # -- drains --------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from typing import Any
 
 from google.protobuf import struct_pb2
 
-from phoenixd.core.events import Event
+from phoenixd.core.events import Event, namespace_of
 from phoenixd.server.convert.wire import timestamp
 from phoenixflight_api.v1 import flight_recorder_service_pb2 as rec_pb
 
@@ -38,4 +38,5 @@ def event_to_pb(event: Event) -> rec_pb.Event:
         data=data,
         prev_hash=event.prev_hash,
         hash=event.hash,
+        namespace=namespace_of(event),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from phoenixd.core.errors import InvalidArgument
 from phoenixd.core.members import Member, MemberKind, MemberStatus
+from phoenixd.core.namespaces import DEFAULT_NAMESPACE
 from phoenixd.core.registry import Load, MemberUpdate, MemberView, Registration
 from phoenixd.server.convert.wire import duration, duration_seconds, timestamp
 from phoenixflight_api.v1 import member_pb2
@@ -94,6 +95,7 @@ def member_to_pb(view: MemberView | Member) -> member_pb2.Member:
         status_reason=member.status_reason,
         revision=member.revision,
         session_open=session,
+        namespace=member.namespace,
     )
     if heartbeat:  # unknown after a restart until the member is heard from again
         message.last_heartbeat_time.CopyFrom(timestamp(heartbeat))
@@ -113,6 +115,7 @@ def registration_from_pb(request: svc.RegisterMemberRequest) -> Registration:
         labels=dict(request.labels),
         lease_ttl=duration_seconds(request.lease_ttl, "lease_ttl"),
         credential=request.credential,
+        namespace=request.namespace or DEFAULT_NAMESPACE,
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from phoenixd.core.dispatch import PacketSpec
 from phoenixd.core.errors import InvalidArgument
+from phoenixd.core.namespaces import DEFAULT_NAMESPACE
 from phoenixd.core.packets import Packet, PacketStatus, Policy, Strategy
 from phoenixd.core.scheduler import recorded_candidates
 from phoenixd.core.tokens import HandoffToken
@@ -88,6 +89,7 @@ def spec_from_pb(packet: pkt.FlightPacket) -> PacketSpec:
         routing_key=packet.routing_key,
         strategy=strategy_from_pb(packet.strategy),
         max_attempts=packet.max_attempts,
+        namespace=packet.namespace or DEFAULT_NAMESPACE,
     )
 
 
@@ -146,6 +148,7 @@ def packet_to_pb(packet: Packet, *, full: bool = True) -> pkt.FlightPacket:
         result=struct_from_dict(packet.result if full else {}),
         handoff_token=token_to_pb(packet.handoff_token),
         revision=packet.revision,
+        namespace=packet.namespace,
     )
 
 

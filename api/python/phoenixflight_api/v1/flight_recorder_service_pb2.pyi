@@ -37,6 +37,7 @@ class Event(_message.Message):
     PREV_HASH_FIELD_NUMBER: _builtins.int
     HASH_FIELD_NUMBER: _builtins.int
     LINEAGE_IDS_FIELD_NUMBER: _builtins.int
+    NAMESPACE_FIELD_NUMBER: _builtins.int
     sequence: _builtins.int
     """Global sequence number, also the daemon's revision. Starts at 1."""
     type: _builtins.str
@@ -50,6 +51,10 @@ class Event(_message.Message):
     """sha256 (hex) of the previous event; 64 zeros for the first."""
     hash: _builtins.str
     """sha256 (hex) over prev_hash and this event's canonical bytes."""
+    namespace: _builtins.str
+    """The namespace of the member, packet or namespace the event is about; ""
+    for the daemon's own events (start-up, journal repairs).
+    """
     @_builtins.property
     def time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -76,10 +81,11 @@ class Event(_message.Message):
         prev_hash: _builtins.str = ...,
         hash: _builtins.str = ...,
         lineage_ids: _abc.Iterable[_builtins.str] | None = ...,
+        namespace: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "time", b"time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "data", b"data", "hash", b"hash", "lineage_ids", b"lineage_ids", "member_ids", b"member_ids", "packet_ids", b"packet_ids", "prev_hash", b"prev_hash", "reason", b"reason", "sequence", b"sequence", "time", b"time", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "data", b"data", "hash", b"hash", "lineage_ids", b"lineage_ids", "member_ids", b"member_ids", "namespace", b"namespace", "packet_ids", b"packet_ids", "prev_hash", b"prev_hash", "reason", b"reason", "sequence", b"sequence", "time", b"time", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -97,6 +103,7 @@ class QueryEventsRequest(_message.Message):
     START_TIME_FIELD_NUMBER: _builtins.int
     END_TIME_FIELD_NUMBER: _builtins.int
     AFTER_SEQUENCE_FIELD_NUMBER: _builtins.int
+    NAMESPACE_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
     """At most 1000; defaults to 100."""
     page_token: _builtins.str
@@ -104,6 +111,8 @@ class QueryEventsRequest(_message.Message):
     packet_id: _builtins.str
     after_sequence: _builtins.int
     """Only events with a greater sequence number."""
+    namespace: _builtins.str
+    """Only events of this namespace (every namespace the caller may read when empty)."""
     @_builtins.property
     def types(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Only these event types (all when empty)."""
@@ -127,10 +136,11 @@ class QueryEventsRequest(_message.Message):
         start_time: _timestamp_pb2.Timestamp | None = ...,
         end_time: _timestamp_pb2.Timestamp | None = ...,
         after_sequence: _builtins.int = ...,
+        namespace: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_sequence", b"after_sequence", "end_time", b"end_time", "member_id", b"member_id", "packet_id", b"packet_id", "page_size", b"page_size", "page_token", b"page_token", "start_time", b"start_time", "types", b"types"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_sequence", b"after_sequence", "end_time", b"end_time", "member_id", b"member_id", "namespace", b"namespace", "packet_id", b"packet_id", "page_size", b"page_size", "page_token", b"page_token", "start_time", b"start_time", "types", b"types"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -171,12 +181,15 @@ class WatchEventsRequest(_message.Message):
     TYPES_FIELD_NUMBER: _builtins.int
     MEMBER_ID_FIELD_NUMBER: _builtins.int
     PACKET_ID_FIELD_NUMBER: _builtins.int
+    NAMESPACE_FIELD_NUMBER: _builtins.int
     after_sequence: _builtins.int
     """Replay events with a greater sequence number, then stream live ones.
     Unset: live events only. 0: the whole log.
     """
     member_id: _builtins.str
     packet_id: _builtins.str
+    namespace: _builtins.str
+    """Only events of this namespace (every namespace the caller may read when empty)."""
     @_builtins.property
     def types(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
@@ -186,10 +199,11 @@ class WatchEventsRequest(_message.Message):
         types: _abc.Iterable[_builtins.str] | None = ...,
         member_id: _builtins.str = ...,
         packet_id: _builtins.str = ...,
+        namespace: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_after_sequence", b"_after_sequence", "after_sequence", b"after_sequence"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_after_sequence", b"_after_sequence", "after_sequence", b"after_sequence", "member_id", b"member_id", "packet_id", b"packet_id", "types", b"types"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_after_sequence", b"_after_sequence", "after_sequence", b"after_sequence", "member_id", b"member_id", "namespace", b"namespace", "packet_id", b"packet_id", "types", b"types"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__after_sequence: _TypeAlias = _typing.Literal["after_sequence"]  # noqa: Y015
     _WhichOneofArgType__after_sequence: _TypeAlias = _typing.Literal["_after_sequence", b"_after_sequence"]  # noqa: Y015

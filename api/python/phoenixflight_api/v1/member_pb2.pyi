@@ -117,6 +117,7 @@ class Member(_message.Message):
     STATUS_REASON_FIELD_NUMBER: _builtins.int
     REVISION_FIELD_NUMBER: _builtins.int
     SESSION_OPEN_FIELD_NUMBER: _builtins.int
+    NAMESPACE_FIELD_NUMBER: _builtins.int
     member_id: _builtins.str
     """DNS-label-like identity: lowercase letters, digits and '-', at most 63."""
     kind: Global___MemberKind.ValueType
@@ -133,6 +134,8 @@ class Member(_message.Message):
     """Revision of the Flight Recorder event that last changed this member."""
     session_open: _builtins.bool
     """True while the member holds an open session stream."""
+    namespace: _builtins.str
+    """The namespace the member belongs to: it is placed packets of this namespace only."""
     @_builtins.property
     def capabilities(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Advertised capabilities, each "name" or "name@version"."""
@@ -186,10 +189,11 @@ class Member(_message.Message):
         status_reason: _builtins.str = ...,
         revision: _builtins.int = ...,
         session_open: _builtins.bool = ...,
+        namespace: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["capacity", b"capacity", "create_time", b"create_time", "last_heartbeat_time", b"last_heartbeat_time", "lease_ttl", b"lease_ttl", "load", b"load", "reported_load", b"reported_load", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["capabilities", b"capabilities", "capacity", b"capacity", "create_time", b"create_time", "incarnation", b"incarnation", "kind", b"kind", "labels", b"labels", "last_heartbeat_time", b"last_heartbeat_time", "lease_ttl", b"lease_ttl", "load", b"load", "member_id", b"member_id", "reliability", b"reliability", "reported_load", b"reported_load", "revision", b"revision", "session_open", b"session_open", "status", b"status", "status_reason", b"status_reason", "trust_score", b"trust_score", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["capabilities", b"capabilities", "capacity", b"capacity", "create_time", b"create_time", "incarnation", b"incarnation", "kind", b"kind", "labels", b"labels", "last_heartbeat_time", b"last_heartbeat_time", "lease_ttl", b"lease_ttl", "load", b"load", "member_id", b"member_id", "namespace", b"namespace", "reliability", b"reliability", "reported_load", b"reported_load", "revision", b"revision", "session_open", b"session_open", "status", b"status", "status_reason", b"status_reason", "trust_score", b"trust_score", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

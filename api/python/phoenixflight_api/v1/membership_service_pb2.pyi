@@ -55,6 +55,7 @@ class RegisterMemberRequest(_message.Message):
     LABELS_FIELD_NUMBER: _builtins.int
     LEASE_TTL_FIELD_NUMBER: _builtins.int
     CREDENTIAL_FIELD_NUMBER: _builtins.int
+    NAMESPACE_FIELD_NUMBER: _builtins.int
     member_id: _builtins.str
     kind: _member_pb2.MemberKind.ValueType
     trust_score: _builtins.float
@@ -65,6 +66,8 @@ class RegisterMemberRequest(_message.Message):
     """The current credential of this member id, to replace a live
     incarnation (a member that restarted before its lease ran out).
     """
+    namespace: _builtins.str
+    """The namespace to join ("default" when empty); it must exist."""
     @_builtins.property
     def capabilities(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -87,10 +90,11 @@ class RegisterMemberRequest(_message.Message):
         labels: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
         lease_ttl: _duration_pb2.Duration | None = ...,
         credential: _builtins.str = ...,
+        namespace: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_reliability", b"_reliability", "_trust_score", b"_trust_score", "capacity", b"capacity", "lease_ttl", b"lease_ttl", "reliability", b"reliability", "trust_score", b"trust_score"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_reliability", b"_reliability", "_trust_score", b"_trust_score", "capabilities", b"capabilities", "capacity", b"capacity", "credential", b"credential", "kind", b"kind", "labels", b"labels", "lease_ttl", b"lease_ttl", "member_id", b"member_id", "reliability", b"reliability", "trust_score", b"trust_score"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_reliability", b"_reliability", "_trust_score", b"_trust_score", "capabilities", b"capabilities", "capacity", b"capacity", "credential", b"credential", "kind", b"kind", "labels", b"labels", "lease_ttl", b"lease_ttl", "member_id", b"member_id", "namespace", b"namespace", "reliability", b"reliability", "trust_score", b"trust_score"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__reliability: _TypeAlias = _typing.Literal["reliability"]  # noqa: Y015
     _WhichOneofArgType__reliability: _TypeAlias = _typing.Literal["_reliability", b"_reliability"]  # noqa: Y015
@@ -588,6 +592,7 @@ class ListMembersRequest(_message.Message):
     STATUSES_FIELD_NUMBER: _builtins.int
     CAPABILITY_FIELD_NUMBER: _builtins.int
     LABEL_SELECTOR_FIELD_NUMBER: _builtins.int
+    NAMESPACE_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
     """At most 1000; defaults to 100."""
     page_token: _builtins.str
@@ -597,6 +602,8 @@ class ListMembersRequest(_message.Message):
     """
     label_selector: _builtins.str
     """Kubernetes-style selector: "region=us-east,tier!=batch,gpu,env in (a,b)"."""
+    namespace: _builtins.str
+    """Only members of this namespace (every namespace the caller may read when empty)."""
     @_builtins.property
     def statuses(self) -> _containers.RepeatedScalarFieldContainer[_member_pb2.MemberStatus.ValueType]:
         """Only members in these statuses (all when empty)."""
@@ -609,10 +616,11 @@ class ListMembersRequest(_message.Message):
         statuses: _abc.Iterable[_member_pb2.MemberStatus.ValueType] | None = ...,
         capability: _builtins.str = ...,
         label_selector: _builtins.str = ...,
+        namespace: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["capability", b"capability", "label_selector", b"label_selector", "page_size", b"page_size", "page_token", b"page_token", "statuses", b"statuses"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["capability", b"capability", "label_selector", b"label_selector", "namespace", b"namespace", "page_size", b"page_size", "page_token", b"page_token", "statuses", b"statuses"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -793,21 +801,25 @@ class WatchMembersRequest(_message.Message):
 
     AFTER_REVISION_FIELD_NUMBER: _builtins.int
     MEMBER_ID_FIELD_NUMBER: _builtins.int
+    NAMESPACE_FIELD_NUMBER: _builtins.int
     after_revision: _builtins.int
     """Replay changes with a revision greater than this one, then stream live
     changes. Unset: live changes only. 0: the whole history.
     """
     member_id: _builtins.str
     """Only changes to this member (all when empty)."""
+    namespace: _builtins.str
+    """Only members of this namespace (every namespace the caller may read when empty)."""
     def __init__(
         self,
         *,
         after_revision: _builtins.int | None = ...,
         member_id: _builtins.str = ...,
+        namespace: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_after_revision", b"_after_revision", "after_revision", b"after_revision"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_after_revision", b"_after_revision", "after_revision", b"after_revision", "member_id", b"member_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_after_revision", b"_after_revision", "after_revision", b"after_revision", "member_id", b"member_id", "namespace", b"namespace"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__after_revision: _TypeAlias = _typing.Literal["after_revision"]  # noqa: Y015
     _WhichOneofArgType__after_revision: _TypeAlias = _typing.Literal["_after_revision", b"_after_revision"]  # noqa: Y015
@@ -851,20 +863,24 @@ class ListCapabilitiesRequest(_message.Message):
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     INCLUDE_INACTIVE_FIELD_NUMBER: _builtins.int
+    NAMESPACE_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
     page_token: _builtins.str
     include_inactive: _builtins.bool
     """Also list providers that are not ACTIVE."""
+    namespace: _builtins.str
+    """Only providers of this namespace (every namespace the caller may read when empty)."""
     def __init__(
         self,
         *,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
         include_inactive: _builtins.bool = ...,
+        namespace: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["include_inactive", b"include_inactive", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["include_inactive", b"include_inactive", "namespace", b"namespace", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -26,35 +26,35 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dphoenixflight/v1/packet.proto\x12\x10phoenixflight.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc7\x05\n\x0c\x46lightPacket\x12\x11\n\tpacket_id\x18\x01 \x01(\t\x12\x15\n\rworkload_type\x18\x02 \x01(\t\x12\x1d\n\x15required_capabilities\x18\x03 \x03(\t\x12\x15\n\rcurrent_owner\x18\x04 \x01(\t\x12\x17\n\x0fprevious_owners\x18\x05 \x03(\t\x12?\n\x12\x63ontext_checkpoint\x18\x06 \x01(\x0b\x32#.phoenixflight.v1.ContextCheckpoint\x12?\n\x12policy_constraints\x18\x07 \x01(\x0b\x32#.phoenixflight.v1.PolicyConstraints\x12\x30\n\x07handoff\x18\x08 \x01(\x0b\x32\x1f.phoenixflight.v1.HandoffPolicy\x12,\n\x05\x61udit\x18\t \x01(\x0b\x32\x1d.phoenixflight.v1.PacketAudit\x12.\n\x06status\x18\n \x01(\x0e\x32\x1e.phoenixflight.v1.PacketStatus\x12(\n\x06\x64\x65mand\x18\x0b \x01(\x0b\x32\x18.phoenixflight.v1.Demand\x12\x13\n\x0brouting_key\x18\x0c \x01(\t\x12,\n\x08strategy\x18\r \x01(\x0e\x32\x1a.phoenixflight.v1.Strategy\x12\x10\n\x08\x61ttempts\x18\x0e \x01(\x05\x12\x14\n\x0cmax_attempts\x18\x0f \x01(\x05\x12\r\n\x05\x65poch\x18\x10 \x01(\x03\x12\x16\n\x0e\x66\x61ilure_reason\x18\x11 \x01(\t\x12\'\n\x06result\x18\x12 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x35\n\rhandoff_token\x18\x13 \x01(\x0b\x32\x1e.phoenixflight.v1.HandoffToken\x12\x10\n\x08revision\x18\x14 \x01(\x03\"\xad\x01\n\x11\x43ontextCheckpoint\x12&\n\x05state\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0c\n\x04step\x18\x02 \x01(\t\x12\x12\n\nstate_hash\x18\x03 \x01(\t\x12\r\n\x05\x65poch\x18\x04 \x01(\x03\x12\x10\n\x08saved_by\x18\x05 \x01(\t\x12-\n\tsave_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"~\n\x11PolicyConstraints\x12\x1b\n\x13minimum_trust_score\x18\x01 \x01(\x01\x12\x17\n\x0f\x61llowed_regions\x18\x02 \x03(\t\x12\x1b\n\x13pii_review_required\x18\x03 \x01(\x08\x12\x16\n\x0elabel_selector\x18\x04 \x01(\t\"0\n\rHandoffPolicy\x12\x0f\n\x07\x61llowed\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x97\x01\n\x0bPacketAudit\x12/\n\x0b\x63reate_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nlast_event\x18\x02 \x01(\t\x12\x12\n\nlineage_id\x18\x03 \x01(\t\x12/\n\x0bupdate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"%\n\x06\x44\x65mand\x12\x0b\n\x03\x63pu\x18\x01 \x01(\x01\x12\x0e\n\x06memory\x18\x02 \x01(\x01\"\xa2\x01\n\x0cHandoffToken\x12\x11\n\tpacket_id\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\x03\x12\x13\n\x0b\x66rom_member\x18\x03 \x01(\t\x12\x11\n\tto_member\x18\x04 \x01(\t\x12\x12\n\nstate_hash\x18\x05 \x01(\t\x12\x11\n\tissued_at\x18\x06 \x01(\t\x12\x11\n\tsignature\x18\x07 \x01(\x0c\x12\x0e\n\x06key_id\x18\x08 \x01(\t\"\x82\x01\n\nAssignment\x12.\n\x06packet\x18\x01 \x01(\x0b\x32\x1e.phoenixflight.v1.FlightPacket\x12\r\n\x05\x65poch\x18\x02 \x01(\x03\x12\x35\n\rhandoff_token\x18\x03 \x01(\x0b\x32\x1e.phoenixflight.v1.HandoffToken\"\"\n\x11\x41ssignmentsSynced\x12\r\n\x05\x63ount\x18\x01 \x01(\x05\">\n\nRevocation\x12\x11\n\tpacket_id\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\x03\x12\x0e\n\x06reason\x18\x03 \x01(\t*\xd3\x01\n\x0cPacketStatus\x12\x1d\n\x19PACKET_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15PACKET_STATUS_PENDING\x10\x01\x12\x1a\n\x16PACKET_STATUS_ASSIGNED\x10\x02\x12\x19\n\x15PACKET_STATUS_RUNNING\x10\x03\x12\x1b\n\x17PACKET_STATUS_COMPLETED\x10\x04\x12\x18\n\x14PACKET_STATUS_FAILED\x10\x05\x12\x1b\n\x17PACKET_STATUS_CANCELLED\x10\x06*\x83\x01\n\x08Strategy\x12\x18\n\x14STRATEGY_UNSPECIFIED\x10\x00\x12\x11\n\rSTRATEGY_RING\x10\x01\x12\x1b\n\x17STRATEGY_BINPACK_SPREAD\x10\x02\x12\x19\n\x15STRATEGY_BINPACK_PACK\x10\x03\x12\x12\n\x0eSTRATEGY_TRUST\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dphoenixflight/v1/packet.proto\x12\x10phoenixflight.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xda\x05\n\x0c\x46lightPacket\x12\x11\n\tpacket_id\x18\x01 \x01(\t\x12\x15\n\rworkload_type\x18\x02 \x01(\t\x12\x1d\n\x15required_capabilities\x18\x03 \x03(\t\x12\x15\n\rcurrent_owner\x18\x04 \x01(\t\x12\x17\n\x0fprevious_owners\x18\x05 \x03(\t\x12?\n\x12\x63ontext_checkpoint\x18\x06 \x01(\x0b\x32#.phoenixflight.v1.ContextCheckpoint\x12?\n\x12policy_constraints\x18\x07 \x01(\x0b\x32#.phoenixflight.v1.PolicyConstraints\x12\x30\n\x07handoff\x18\x08 \x01(\x0b\x32\x1f.phoenixflight.v1.HandoffPolicy\x12,\n\x05\x61udit\x18\t \x01(\x0b\x32\x1d.phoenixflight.v1.PacketAudit\x12.\n\x06status\x18\n \x01(\x0e\x32\x1e.phoenixflight.v1.PacketStatus\x12(\n\x06\x64\x65mand\x18\x0b \x01(\x0b\x32\x18.phoenixflight.v1.Demand\x12\x13\n\x0brouting_key\x18\x0c \x01(\t\x12,\n\x08strategy\x18\r \x01(\x0e\x32\x1a.phoenixflight.v1.Strategy\x12\x10\n\x08\x61ttempts\x18\x0e \x01(\x05\x12\x14\n\x0cmax_attempts\x18\x0f \x01(\x05\x12\r\n\x05\x65poch\x18\x10 \x01(\x03\x12\x16\n\x0e\x66\x61ilure_reason\x18\x11 \x01(\t\x12\'\n\x06result\x18\x12 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x35\n\rhandoff_token\x18\x13 \x01(\x0b\x32\x1e.phoenixflight.v1.HandoffToken\x12\x10\n\x08revision\x18\x14 \x01(\x03\x12\x11\n\tnamespace\x18\x15 \x01(\t\"\xad\x01\n\x11\x43ontextCheckpoint\x12&\n\x05state\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0c\n\x04step\x18\x02 \x01(\t\x12\x12\n\nstate_hash\x18\x03 \x01(\t\x12\r\n\x05\x65poch\x18\x04 \x01(\x03\x12\x10\n\x08saved_by\x18\x05 \x01(\t\x12-\n\tsave_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"~\n\x11PolicyConstraints\x12\x1b\n\x13minimum_trust_score\x18\x01 \x01(\x01\x12\x17\n\x0f\x61llowed_regions\x18\x02 \x03(\t\x12\x1b\n\x13pii_review_required\x18\x03 \x01(\x08\x12\x16\n\x0elabel_selector\x18\x04 \x01(\t\"0\n\rHandoffPolicy\x12\x0f\n\x07\x61llowed\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x97\x01\n\x0bPacketAudit\x12/\n\x0b\x63reate_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nlast_event\x18\x02 \x01(\t\x12\x12\n\nlineage_id\x18\x03 \x01(\t\x12/\n\x0bupdate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"%\n\x06\x44\x65mand\x12\x0b\n\x03\x63pu\x18\x01 \x01(\x01\x12\x0e\n\x06memory\x18\x02 \x01(\x01\"\xa2\x01\n\x0cHandoffToken\x12\x11\n\tpacket_id\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\x03\x12\x13\n\x0b\x66rom_member\x18\x03 \x01(\t\x12\x11\n\tto_member\x18\x04 \x01(\t\x12\x12\n\nstate_hash\x18\x05 \x01(\t\x12\x11\n\tissued_at\x18\x06 \x01(\t\x12\x11\n\tsignature\x18\x07 \x01(\x0c\x12\x0e\n\x06key_id\x18\x08 \x01(\t\"\x82\x01\n\nAssignment\x12.\n\x06packet\x18\x01 \x01(\x0b\x32\x1e.phoenixflight.v1.FlightPacket\x12\r\n\x05\x65poch\x18\x02 \x01(\x03\x12\x35\n\rhandoff_token\x18\x03 \x01(\x0b\x32\x1e.phoenixflight.v1.HandoffToken\"\"\n\x11\x41ssignmentsSynced\x12\r\n\x05\x63ount\x18\x01 \x01(\x05\">\n\nRevocation\x12\x11\n\tpacket_id\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\x03\x12\x0e\n\x06reason\x18\x03 \x01(\t*\xd3\x01\n\x0cPacketStatus\x12\x1d\n\x19PACKET_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15PACKET_STATUS_PENDING\x10\x01\x12\x1a\n\x16PACKET_STATUS_ASSIGNED\x10\x02\x12\x19\n\x15PACKET_STATUS_RUNNING\x10\x03\x12\x1b\n\x17PACKET_STATUS_COMPLETED\x10\x04\x12\x18\n\x14PACKET_STATUS_FAILED\x10\x05\x12\x1b\n\x17PACKET_STATUS_CANCELLED\x10\x06*\x83\x01\n\x08Strategy\x12\x18\n\x14STRATEGY_UNSPECIFIED\x10\x00\x12\x11\n\rSTRATEGY_RING\x10\x01\x12\x1b\n\x17STRATEGY_BINPACK_SPREAD\x10\x02\x12\x19\n\x15STRATEGY_BINPACK_PACK\x10\x03\x12\x12\n\x0eSTRATEGY_TRUST\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'phoenixflight_api.v1.packet_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PACKETSTATUS']._serialized_start=1774
-  _globals['_PACKETSTATUS']._serialized_end=1985
-  _globals['_STRATEGY']._serialized_start=1988
-  _globals['_STRATEGY']._serialized_end=2119
+  _globals['_PACKETSTATUS']._serialized_start=1793
+  _globals['_PACKETSTATUS']._serialized_end=2004
+  _globals['_STRATEGY']._serialized_start=2007
+  _globals['_STRATEGY']._serialized_end=2138
   _globals['_FLIGHTPACKET']._serialized_start=115
-  _globals['_FLIGHTPACKET']._serialized_end=826
-  _globals['_CONTEXTCHECKPOINT']._serialized_start=829
-  _globals['_CONTEXTCHECKPOINT']._serialized_end=1002
-  _globals['_POLICYCONSTRAINTS']._serialized_start=1004
-  _globals['_POLICYCONSTRAINTS']._serialized_end=1130
-  _globals['_HANDOFFPOLICY']._serialized_start=1132
-  _globals['_HANDOFFPOLICY']._serialized_end=1180
-  _globals['_PACKETAUDIT']._serialized_start=1183
-  _globals['_PACKETAUDIT']._serialized_end=1334
-  _globals['_DEMAND']._serialized_start=1336
-  _globals['_DEMAND']._serialized_end=1373
-  _globals['_HANDOFFTOKEN']._serialized_start=1376
-  _globals['_HANDOFFTOKEN']._serialized_end=1538
-  _globals['_ASSIGNMENT']._serialized_start=1541
-  _globals['_ASSIGNMENT']._serialized_end=1671
-  _globals['_ASSIGNMENTSSYNCED']._serialized_start=1673
-  _globals['_ASSIGNMENTSSYNCED']._serialized_end=1707
-  _globals['_REVOCATION']._serialized_start=1709
-  _globals['_REVOCATION']._serialized_end=1771
+  _globals['_FLIGHTPACKET']._serialized_end=845
+  _globals['_CONTEXTCHECKPOINT']._serialized_start=848
+  _globals['_CONTEXTCHECKPOINT']._serialized_end=1021
+  _globals['_POLICYCONSTRAINTS']._serialized_start=1023
+  _globals['_POLICYCONSTRAINTS']._serialized_end=1149
+  _globals['_HANDOFFPOLICY']._serialized_start=1151
+  _globals['_HANDOFFPOLICY']._serialized_end=1199
+  _globals['_PACKETAUDIT']._serialized_start=1202
+  _globals['_PACKETAUDIT']._serialized_end=1353
+  _globals['_DEMAND']._serialized_start=1355
+  _globals['_DEMAND']._serialized_end=1392
+  _globals['_HANDOFFTOKEN']._serialized_start=1395
+  _globals['_HANDOFFTOKEN']._serialized_end=1557
+  _globals['_ASSIGNMENT']._serialized_start=1560
+  _globals['_ASSIGNMENT']._serialized_end=1690
+  _globals['_ASSIGNMENTSSYNCED']._serialized_start=1692
+  _globals['_ASSIGNMENTSSYNCED']._serialized_end=1726
+  _globals['_REVOCATION']._serialized_start=1728
+  _globals['_REVOCATION']._serialized_end=1790
 # @@protoc_insertion_point(module_scope)

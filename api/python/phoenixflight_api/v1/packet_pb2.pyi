@@ -110,6 +110,7 @@ class FlightPacket(_message.Message):
     RESULT_FIELD_NUMBER: _builtins.int
     HANDOFF_TOKEN_FIELD_NUMBER: _builtins.int
     REVISION_FIELD_NUMBER: _builtins.int
+    NAMESPACE_FIELD_NUMBER: _builtins.int
     packet_id: _builtins.str
     """DNS-label-like id, unique for the daemon's lifetime."""
     workload_type: _builtins.str
@@ -129,6 +130,10 @@ class FlightPacket(_message.Message):
     """Why the packet FAILED, or why its last attempt failed."""
     revision: _builtins.int
     """Flight Recorder revision of the last change."""
+    namespace: _builtins.str
+    """The namespace the packet belongs to ("default" when empty at submission):
+    only members of this namespace may own it.
+    """
     @_builtins.property
     def required_capabilities(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Each "name" or "name@version"; an owner must advertise all of them."""
@@ -180,10 +185,11 @@ class FlightPacket(_message.Message):
         result: _struct_pb2.Struct | None = ...,
         handoff_token: Global___HandoffToken | None = ...,
         revision: _builtins.int = ...,
+        namespace: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["audit", b"audit", "context_checkpoint", b"context_checkpoint", "demand", b"demand", "handoff", b"handoff", "handoff_token", b"handoff_token", "policy_constraints", b"policy_constraints", "result", b"result"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "audit", b"audit", "context_checkpoint", b"context_checkpoint", "current_owner", b"current_owner", "demand", b"demand", "epoch", b"epoch", "failure_reason", b"failure_reason", "handoff", b"handoff", "handoff_token", b"handoff_token", "max_attempts", b"max_attempts", "packet_id", b"packet_id", "policy_constraints", b"policy_constraints", "previous_owners", b"previous_owners", "required_capabilities", b"required_capabilities", "result", b"result", "revision", b"revision", "routing_key", b"routing_key", "status", b"status", "strategy", b"strategy", "workload_type", b"workload_type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "audit", b"audit", "context_checkpoint", b"context_checkpoint", "current_owner", b"current_owner", "demand", b"demand", "epoch", b"epoch", "failure_reason", b"failure_reason", "handoff", b"handoff", "handoff_token", b"handoff_token", "max_attempts", b"max_attempts", "namespace", b"namespace", "packet_id", b"packet_id", "policy_constraints", b"policy_constraints", "previous_owners", b"previous_owners", "required_capabilities", b"required_capabilities", "result", b"result", "revision", b"revision", "routing_key", b"routing_key", "status", b"status", "strategy", b"strategy", "workload_type", b"workload_type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

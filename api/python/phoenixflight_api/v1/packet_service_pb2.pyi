@@ -144,6 +144,7 @@ class ListPacketsRequest(_message.Message):
     WORKLOAD_TYPE_FIELD_NUMBER: _builtins.int
     LINEAGE_ID_FIELD_NUMBER: _builtins.int
     VIEW_FIELD_NUMBER: _builtins.int
+    NAMESPACE_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
     page_token: _builtins.str
     owner: _builtins.str
@@ -153,6 +154,8 @@ class ListPacketsRequest(_message.Message):
     """BASIC (the default) leaves out checkpoint state and result, which can be
     large; FULL includes them (GetPacket always does).
     """
+    namespace: _builtins.str
+    """Only packets of this namespace (every namespace the caller may read when empty)."""
     @_builtins.property
     def statuses(self) -> _containers.RepeatedScalarFieldContainer[_packet_pb2.PacketStatus.ValueType]: ...
     def __init__(
@@ -165,10 +168,11 @@ class ListPacketsRequest(_message.Message):
         workload_type: _builtins.str = ...,
         lineage_id: _builtins.str = ...,
         view: Global___PacketView.ValueType = ...,
+        namespace: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["lineage_id", b"lineage_id", "owner", b"owner", "page_size", b"page_size", "page_token", b"page_token", "statuses", b"statuses", "view", b"view", "workload_type", b"workload_type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lineage_id", b"lineage_id", "namespace", b"namespace", "owner", b"owner", "page_size", b"page_size", "page_token", b"page_token", "statuses", b"statuses", "view", b"view", "workload_type", b"workload_type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
