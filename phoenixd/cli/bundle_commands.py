@@ -44,6 +44,13 @@ def keygen(_client: None, a: argparse.Namespace) -> int:
     return 0
 
 
+def _pairs(printer: Printer, pairs: list[tuple[str, str]]) -> None:
+    """``key: value`` lines, values aligned (Printer.details without its leading blank)."""
+    width = max(len(key) for key, _ in pairs) + 2
+    for key, value in pairs:
+        printer.write(f"{key + ':':<{width}}{value}")
+
+
 def _plural(count: int, word: str, many: str = "") -> str:
     return f"{count} {word if count == 1 else (many or word + 's')}"
 
@@ -68,9 +75,9 @@ def build(_client: None, a: argparse.Namespace) -> int:
                      if any(ns[k] for k in ("agents", "policies", "packets", "contracts")))
     validation = built.manifest["validation"]
     a.printer.write(f"built {path}")
-    a.printer.details([
+    _pairs(a.printer, [
         ("bundle id", built.bundle_id),
-        ("sha256", f"{hashlib.sha256(built.data).hexdigest()} ({len(built.data)} bytes)"),
+        ("sha256", hashlib.sha256(built.data).hexdigest()),
         ("holds", f"{', '.join(counts)} in {_plural(namespaces, 'namespace')}"),
         ("report", f"{_plural(validation['errors'], 'error')}, "
                    f"{_plural(validation['warnings'], 'warning')}"),
@@ -108,7 +115,7 @@ def inspect(_client: None, a: argparse.Namespace) -> int:
         return 0
     m = bundle.manifest
     source = m["source"]["phoenixfile"]
-    printer.details([
+    _pairs(printer, [
         ("bundle", f"{bundle.name} {bundle.version}"),
         ("bundle id", bundle.bundle_id),
         ("sha256", bundle.archive_sha256),
