@@ -97,10 +97,13 @@ class Block:
 
 @dataclass(frozen=True)
 class Session:
-    """Blocks that share one daemon terminal and one shell."""
+    """Blocks that share one daemon terminal and one shell. ``scratch``: the shell runs in
+    a directory of its own holding links to these repository paths, so that what the
+    commands write (bundles, keys) stays out of the repository and each run starts afresh."""
 
     name: str
     blocks: tuple[Block, ...]
+    scratch: tuple[str, ...] = ()
 
 
 def load_sessions(path: Path = EXAMPLES) -> list[Session]:
@@ -110,7 +113,7 @@ def load_sessions(path: Path = EXAMPLES) -> list[Session]:
         Session(session["name"], tuple(
             Block(block["name"], tuple(Step(**step) for step in block["step"]))
             for block in session["block"]
-        ))
+        ), tuple(session.get("scratch", ())))
         for session in data["session"]
     ]
 
@@ -169,11 +172,11 @@ def stop_group(proc: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
 class Shell:
     """One bash that keeps variables, functions and background jobs from step to step."""
 
-    def __init__(self, env: dict[str, str], workdir: Path) -> None:
+    def __init__(self, env: dict[str, str], workdir: Path, cwd: Path = ROOT) -> None:
         self.workdir = workdir
         self.count = 0
         self.proc = subprocess.Popen(
-            ["bash", "--noprofile", "--norc"], cwd=ROOT, env=env, text=True,
+            ["bash", "--noprofile", "--norc"], cwd=cwd, env=env, text=True,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
@@ -227,7 +230,7 @@ def wait_serving(listen: str, daemon: subprocess.Popen[bytes], log: Path) -> Non
 class SessionRun:
     """Runs one session's blocks and renders each as the README shows it."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, scratch: tuple[str, ...] = ()) -> None:
         self.workdir = workdir
         self.daemons: list[subprocess.Popen[bytes]] = []
         self.mapping = Mapping(free_port(), workdir / "data")
@@ -235,7 +238,13 @@ class SessionRun:
         for name in ("PHOENIX_TOKEN", "PHOENIX_CA", "PHOENIX_CERT", "PHOENIX_KEY"):
             env.pop(name, None)
         self.env = env
-        self.shell = Shell(env, workdir)
+        cwd = ROOT
+        if scratch:
+            cwd = workdir / "scratch"
+            cwd.mkdir()
+            for name in scratch:
+                (cwd / name).symlink_to(ROOT / name)
+        self.shell = Shell(env, workdir, cwd)
 
     def close(self) -> None:
         """Stop what the session started: the shell's jobs first (a worker drains while its
@@ -303,7 +312,7 @@ def run_session(session: Session) -> dict[str, str]:
     """The text (commands and output) of each of the session's blocks, by name."""
     rendered: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix=f"readme-{session.name}-") as tmp:
-        run = SessionRun(Path(tmp))
+        run = SessionRun(Path(tmp), session.scratch)
         try:
             for block in session.blocks:
                 rendered[block.name] = run.block(block)

@@ -27,6 +27,9 @@ FORBIDDEN = {
     "phoenixd/store": ("grpc", "phoenixflight", "phoenixflight_api", "phoenixd.server",
                        "phoenixd.app", "phoenixd.cli"),
     "phoenixd/server": ("phoenixd.app", "phoenixd.cli"),
+    "phoenixd/bundles": ("grpc", "grpc_health", "grpc_reflection", "google.protobuf",
+                         "phoenixflight", "phoenixflight_api", "phoenixd.server",
+                         "phoenixd.store", "phoenixd.app", "phoenixd.cli"),
 }
 WHY = {
     "phoenixd/core": "the core is the domain every surface (gRPC, HTTP, the simulator) and "
@@ -34,6 +37,8 @@ WHY = {
     "phoenixd/store": "the store keeps bytes on disk; the wire format and the server are "
                       "not its business, and a second backend must stand in for it",
     "phoenixd/server": "the server is one surface; the daemon's wiring and the CLI sit above it",
+    "phoenixd/bundles": "bundles are pure (bytes in, records out): the CLI builds them and the "
+                        "daemon reads them on apply, so they know neither the wire nor the store",
 }
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from phoenixd.cli import (
     audit_commands,
+    bundle_commands,
     completion_commands,
     config_commands,
     member_commands,
@@ -125,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="phoenix", parents=[_global_flags(top=True)], formatter_class=HelpFormatter,
         description="PhoenixFlight command line: members, Flight Packets and the Flight "
-        "Recorder of a phoenixd.",
+        "Recorder of a phoenixd; PhoenixFile bundles (build, inspect, verify) offline.",
         epilog="Run `phoenix COMMAND --help` for a command's own flags and examples.",
     )
     parser.add_argument("--version", action="version", version=version_line())
@@ -137,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit_commands.add_commands(commands, leaf)
     config_commands.add_commands(commands, leaf)
     status_commands.add_commands(commands, leaf)
+    bundle_commands.add_commands(commands, leaf)
     completion_commands.add_commands(commands, leaf, root=parser)
     return parser
 
