@@ -15,6 +15,7 @@ accepts the absence of a signature, never a signature nobody checked.
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -26,7 +27,12 @@ from phoenixd import bundles, failpoints
 from phoenixd.core.bundled import NamedPolicy, import_file
 from phoenixd.core.contracts import Contract
 from phoenixd.core.dispatch import PacketSpec
-from phoenixd.core.errors import FailedPrecondition, InvalidArgument
+from phoenixd.core.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    ResourceExhausted,
+    Unavailable,
+)
 from phoenixd.core.imports import BundleImport
 from phoenixd.core.namespaces import DEFAULT_NAMESPACE
 from phoenixd.core.packets import Policy, Strategy
@@ -75,8 +81,17 @@ class BundleFiles:
             f"restart phoenixd ({exc})")
 
     def keep(self, bundle_id: str, archive: bytes) -> None:
-        """Write the archive to imports/ durably: temp file, fsync, rename, fsync the dir."""
-        final = self._data_dir / import_file(bundle_id)
+        """Write the archive to imports/ durably: temp file, fsync, rename, fsync the dir.
+        A disk that refuses it refuses the apply (nothing is recorded)."""
+        try:
+            self._write(self._data_dir / import_file(bundle_id), archive)
+        except OSError as exc:
+            error = ResourceExhausted if exc.errno == errno.ENOSPC else Unavailable
+            raise error(f"cannot keep the bundle under {self._data_dir / 'imports'}: "
+                        f"{exc.strerror or exc}; nothing was applied") from None
+
+    @staticmethod
+    def _write(final: Path, archive: bytes) -> None:
         make_private_dir(final.parent)
         temp = final.with_name(f".{final.name}.tmp")
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from phoenixd import failpoints
 from phoenixd.core.application.durability import Durability
 from phoenixd.core.cluster import Cluster
 from phoenixd.core.dispatch import PacketSpec
@@ -114,6 +115,7 @@ class Commands:
             return preview
         await asyncio.to_thread(self._bundles.keep, bundle.bundle_id, archive)
         result = self._cluster.apply_bundle(bundle)
+        failpoints.hit("bundle.before_durable")
         await self._durability.settle()
         return result
 
