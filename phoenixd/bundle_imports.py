@@ -72,13 +72,17 @@ class BundleFiles:
                 f"bundle {whole.name} {whole.version} is unsigned: sign it (phoenix build "
                 "--signing-key) with a key phoenixd trusts (--trusted-keys), or start "
                 "phoenixd with --allow-unsigned-bundles")
+        trusted_ids = {bundles.key_id(key) for key in self._trusted}
+        if whole.signature.key_ids and set(whole.signature.key_ids) <= trusted_ids:
+            # Signed by a trusted key, and yet it does not verify: the signature is damaged.
+            return InvalidArgument(f"bundle refused: {exc}")
         keys = ", ".join(whole.signature.key_ids) or "none"
         trusted = (f"none of the {len(self._trusted)} key(s) of --trusted-keys" if self._trusted
                    else "no key: phoenixd was started without --trusted-keys")
         return FailedPrecondition(
             f"bundle {whole.name} {whole.version} is signed by key {keys}, which phoenixd does "
             f"not trust ({trusted}): add that public key to the --trusted-keys file and "
-            f"restart phoenixd ({exc})")
+            "restart phoenixd")
 
     def keep(self, bundle_id: str, archive: bytes) -> None:
         """Write the archive to imports/ durably: temp file, fsync, rename, fsync the dir.

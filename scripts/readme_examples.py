@@ -238,13 +238,13 @@ class SessionRun:
         for name in ("PHOENIX_TOKEN", "PHOENIX_CA", "PHOENIX_CERT", "PHOENIX_KEY"):
             env.pop(name, None)
         self.env = env
-        cwd = ROOT
+        self.cwd = ROOT
         if scratch:
-            cwd = workdir / "scratch"
-            cwd.mkdir()
+            self.cwd = workdir / "scratch"
+            self.cwd.mkdir()
             for name in scratch:
-                (cwd / name).symlink_to(ROOT / name)
-        self.shell = Shell(env, workdir, cwd)
+                (self.cwd / name).symlink_to(ROOT / name)
+        self.shell = Shell(env, workdir, self.cwd)
 
     def close(self) -> None:
         """Stop what the session started: the shell's jobs first (a worker drains while its
@@ -287,11 +287,12 @@ class SessionRun:
                            f"{UNTIL_TIMEOUT:.0f} s; last output:\n{output}")
 
     def serve(self, command: str) -> None:
-        """Start phoenixd as the reader does in its own terminal, and wait until it serves."""
+        """Start phoenixd as the reader does in its own terminal (in the same directory as
+        the shell: it may read the files the session wrote), and wait until it serves."""
         log = self.workdir / "phoenixd.log"
         with log.open("ab") as sink:
             daemon = subprocess.Popen(
-                ["bash", "-c", self.mapping.to_run(command)], cwd=ROOT, env=self.env,
+                ["bash", "-c", self.mapping.to_run(command)], cwd=self.cwd, env=self.env,
                 stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )

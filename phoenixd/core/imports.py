@@ -217,11 +217,12 @@ class ImportAdmin:
             seen[spec.packet_id] = namespace
             current = state.packets.get(spec.packet_id)
             if current is not None:
+                elsewhere = (f", in namespace {current.namespace}"
+                             if current.namespace != namespace else "")
                 plan.changes.append(Change(
                     "packet", namespace, spec.packet_id, KEPT,
-                    f"exists since revision {current.revision} ({current.status}, epoch "
-                    f"{current.epoch}, namespace {current.namespace}): a bundle never "
-                    "rewrites a packet"))
+                    f"exists ({current.status} at epoch {current.epoch}{elsewhere}): a "
+                    "bundle never rewrites a packet"))
                 continue
             packet = new_packet(spec, now, self._strategy())
             governing = contracts.get((namespace, packet.workload_type))

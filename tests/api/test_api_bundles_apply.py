@@ -7,6 +7,8 @@ snapshot or from the journal alone, gives the same state with the chain intact."
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from google.protobuf import json_format, struct_pb2
 
 from phoenixd.bundles import build_bundle, parse_phoenixfile
+from phoenixd.bundles.archive import pack, unpack
+from phoenixd.bundles.manifest import ATTESTATION_PATH, canonical
 from phoenixflight_api.v1 import bundle_service_pb2 as bpb
 from phoenixflight_api.v1 import bundle_service_pb2_grpc as bundle_grpc
 from phoenixflight_api.v1 import flight_recorder_service_pb2 as rpb
@@ -209,6 +213,17 @@ def test_a_newer_version_changes_what_differs_and_an_older_one_is_refused(
     assert (head(daemon), seen(daemon)) == (before, state)
 
 
+def bad_signature(archive: bytes) -> bytes:
+    """The bundle with one bit of its signature flipped (everything else whole)."""
+    members, mtime = unpack(archive)
+    envelope = json.loads(members[ATTESTATION_PATH])
+    signature = bytearray(base64.b64decode(envelope["signatures"][0]["sig"]))
+    signature[0] ^= 0x01
+    envelope["signatures"][0]["sig"] = base64.b64encode(bytes(signature)).decode()
+    members[ATTESTATION_PATH] = canonical(envelope)
+    return pack(members, mtime)
+
+
 def test_unsigned_untrusted_and_damaged_bundles_change_nothing(
         daemon: PhoenixProcess, key: Ed25519PrivateKey, tmp_path: Path) -> None:
     before, state = head(daemon), seen(daemon)
@@ -223,6 +238,9 @@ def test_unsigned_untrusted_and_damaged_bundles_change_nothing(
     code, details = refused(daemon, bytes(damaged))
     assert code == grpc.StatusCode.INVALID_ARGUMENT
     assert details.startswith("bundle refused: archive")
+    code, details = refused(daemon, bad_signature(build(EXAMPLE, key)))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT  # a trusted key's, damaged: not untrusted
+    assert "does not verify" in details
     code, details = refused(daemon, b"not a bundle")
     assert code == grpc.StatusCode.INVALID_ARGUMENT
     assert (head(daemon), seen(daemon), imports(daemon)) == (before, state, [])
