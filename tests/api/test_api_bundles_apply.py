@@ -23,7 +23,6 @@ from phoenixd.bundles import build_bundle, parse_phoenixfile
 from phoenixd.bundles.archive import pack, unpack
 from phoenixd.bundles.manifest import ATTESTATION_PATH, canonical
 from phoenixflight_api.v1 import bundle_service_pb2 as bpb
-from phoenixflight_api.v1 import bundle_service_pb2_grpc as bundle_grpc
 from phoenixflight_api.v1 import flight_recorder_service_pb2 as rpb
 from phoenixflight_api.v1 import namespace_service_pb2 as npb
 from phoenixflight_api.v1 import packet_pb2
@@ -72,13 +71,8 @@ def daemon(tmp_path: Path, key: Ed25519PrivateKey) -> Iterator[PhoenixProcess]:
         yield d
 
 
-def bundles(d: PhoenixProcess) -> bundle_grpc.BundleServiceStub:
-    assert d.channel is not None
-    return bundle_grpc.BundleServiceStub(d.channel)
-
-
 def apply(d: PhoenixProcess, archive: bytes, dry_run: bool = False) -> bpb.ApplyBundleResponse:
-    return bundles(d).ApplyBundle(bpb.ApplyBundleRequest(archive=archive, dry_run=dry_run),
+    return d.bundles.ApplyBundle(bpb.ApplyBundleRequest(archive=archive, dry_run=dry_run),
                                   timeout=30)
 
 
@@ -117,7 +111,7 @@ def seen(d: PhoenixProcess) -> dict[str, Any]:
             del packet["revision"], packet["audit"]["updateTime"]
     return {
         "packets": shown,
-        "bundles": [json_format.MessageToDict(b) for b in bundles(d).ListBundles(
+        "bundles": [json_format.MessageToDict(b) for b in d.bundles.ListBundles(
             bpb.ListBundlesRequest(), timeout=10).bundles],
         "namespaces": [n.name for n in d.namespaces.ListNamespaces(
             npb.ListNamespacesRequest(), timeout=10).namespaces],
@@ -178,7 +172,7 @@ def test_the_example_applies_once_and_its_packets_are_placed(
     assert again.revision == 0
     assert {c.action for c in again.changes} == {"unchanged"}
     assert head(daemon) == before
-    got = bundles(daemon).GetBundle(bpb.GetBundleRequest(name=reply.bundle.name), timeout=10)
+    got = daemon.bundles.GetBundle(bpb.GetBundleRequest(name=reply.bundle.name), timeout=10)
     assert got.bundle == reply.bundle
 
 

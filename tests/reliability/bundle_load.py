@@ -9,7 +9,6 @@ import grpc
 
 from phoenixd.bundles import build_bundle, parse_phoenixfile
 from phoenixflight_api.v1 import bundle_service_pb2 as bpb
-from phoenixflight_api.v1 import bundle_service_pb2_grpc as bundle_grpc
 from phoenixflight_api.v1 import namespace_service_pb2 as npb
 from phoenixflight_api.v1 import packet_service_pb2 as ppb
 from tests.daemon import PhoenixProcess
@@ -49,16 +48,14 @@ packets:{packets}
 
 
 def apply(d: PhoenixProcess, archive: bytes) -> bpb.ApplyBundleResponse:
-    assert d.channel is not None
-    return bundle_grpc.BundleServiceStub(d.channel).ApplyBundle(
+    return d.bundles.ApplyBundle(
         bpb.ApplyBundleRequest(archive=archive), timeout=CALL_TIMEOUT)
 
 
 def outcome(d: PhoenixProcess, name: str, count: int) -> bool:
     """Whether bundle ``acme.NAME`` is applied; asserts that all of it is there, or none."""
-    assert d.channel is not None
     try:
-        bundle_grpc.BundleServiceStub(d.channel).GetBundle(
+        d.bundles.GetBundle(
             bpb.GetBundleRequest(name=f"acme.{name}"), timeout=CALL_TIMEOUT)
         applied = True
     except grpc.RpcError as exc:
