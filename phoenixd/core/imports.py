@@ -115,10 +115,6 @@ class _Plan:
     contracts: list[Contract] = field(default_factory=list)
     packets: list[Packet] = field(default_factory=list)
 
-    @property
-    def changed(self) -> bool:
-        return any(c.action in (CREATED, UPDATED) for c in self.changes)
-
 
 class ImportAdmin:
     """Applies bundles to the state, one event each."""
