@@ -89,7 +89,7 @@ class Daemon:
         )
         self.application = Application(
             self.cluster, Durability(self.recorder, journal), broker, gate, signer.info,
-            daemon_version(), bundles=_bundle_files(cfg),
+            daemon_version(), bundles=_bundle_files(cfg, self.store),
         )
         journal.start()
         if recovery.truncation is not None:
@@ -240,12 +240,12 @@ class Daemon:
         log.info("phoenixd stopped", revision=self.recorder.head_sequence)
 
 
-def _bundle_files(cfg: Config) -> BundleFiles:
+def _bundle_files(cfg: Config, store: Store) -> BundleFiles:
     try:
         trusted = load_trusted_keys(cfg.trusted_keys) if cfg.trusted_keys else []
     except (KeyFileError, OSError) as exc:
         raise BindError(f"--trusted-keys: {exc}") from None
-    return BundleFiles(cfg.data_dir, trusted, cfg.allow_unsigned_bundles)
+    return BundleFiles(cfg.data_dir, trusted, cfg.allow_unsigned_bundles, store.write_refusal)
 
 
 def _read_token(path: Path) -> str:

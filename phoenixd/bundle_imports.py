@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,10 +50,14 @@ class BundleFiles:
     """Reads bundles under this daemon's trust settings and keeps them in ``data_dir``."""
 
     def __init__(self, data_dir: Path, trusted_keys: Sequence[Ed25519PublicKey],
-                 allow_unsigned: bool) -> None:
+                 allow_unsigned: bool,
+                 write_refusal: Callable[[], str | None] = lambda: None) -> None:
+        """``write_refusal``: the store's answer to "may anything be written now?" (a
+        message when the data dir's disk is short of its reserve)."""
         self._data_dir = data_dir
         self._trusted = tuple(trusted_keys)
         self._allow_unsigned = allow_unsigned
+        self._write_refusal = write_refusal
 
     def read(self, archive: bytes) -> BundleImport:
         try:
@@ -86,7 +90,10 @@ class BundleFiles:
 
     def keep(self, bundle_id: str, archive: bytes) -> None:
         """Write the archive to imports/ durably: temp file, fsync, rename, fsync the dir.
-        A disk that refuses it refuses the apply (nothing is recorded)."""
+        A disk that refuses it, or is short of its reserve, refuses the apply (nothing is
+        recorded)."""
+        if refusal := self._write_refusal():
+            raise ResourceExhausted(f"{refusal}; nothing was applied")
         try:
             self._write(self._data_dir / import_file(bundle_id), archive)
         except OSError as exc:

@@ -287,6 +287,7 @@ APPLY_PACKETS = 50
 APPLY_CASES = [
     ("bundle.after_keep=crash", CRASH, False),  # the archive is kept, its event never made
     ("bundle.after_keep=enospc", None, False),  # refused (RESOURCE_EXHAUSTED); rides through
+    ("disk.full=on", None, False),  # short of the reserve: refused before the archive is kept
     ("journal.before_fsync=crash@2", CRASH, None),  # written, not fsynced: either, whole
     ("journal.before_fsync=error@2", FATAL, None),
     ("journal.after_fsync=crash@2", CRASH, True),  # durable, never answered
