@@ -244,6 +244,7 @@ class SessionRun:
             cwd.mkdir()
             for name in scratch:
                 (cwd / name).symlink_to(ROOT / name)
+        self.cwd = cwd  # the daemon's too: it reads the files the session's commands wrote
         self.shell = Shell(env, workdir, cwd)
 
     def close(self) -> None:
@@ -291,7 +292,7 @@ class SessionRun:
         log = self.workdir / "phoenixd.log"
         with log.open("ab") as sink:
             daemon = subprocess.Popen(
-                ["bash", "-c", self.mapping.to_run(command)], cwd=ROOT, env=self.env,
+                ["bash", "-c", self.mapping.to_run(command)], cwd=self.cwd, env=self.env,
                 stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )

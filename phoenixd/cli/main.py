@@ -28,6 +28,7 @@ from phoenixd.cli import (
     namespace_commands,
     packet_commands,
     status_commands,
+    token_commands,
 )
 from phoenixd.cli.contexts import connection_settings
 from phoenixd.cli.output import (
@@ -139,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     config_commands.add_commands(commands, leaf)
     status_commands.add_commands(commands, leaf)
     bundle_commands.add_commands(commands, leaf)
+    token_commands.add_commands(commands, leaf)
     completion_commands.add_commands(commands, leaf, root=parser)
     return parser
 
