@@ -257,15 +257,10 @@ def _read_token(path: Path) -> str:
 
 
 def _read_scoped_tokens(path: Path) -> dict[str, Caller]:
-    if (mode := shared_mode(path)) is not None:
-        raise BindError(
-            f"--auth-tokens {path} has mode {mode:o}: other users can change who may act in "
-            f"which namespace. Make it private (chmod 600 {path}) and start again"
-        )
     try:
-        return operator_tokens.parse(path.read_text(), str(path))
+        return operator_tokens.load(path)
     except operator_tokens.TokenFileError as exc:
-        raise BindError(f"--auth-tokens: {exc}") from exc
+        raise BindError(str(exc)) from exc
 
 
 async def serve(config: Config) -> int:

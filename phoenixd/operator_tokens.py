@@ -15,15 +15,19 @@ start; a token is found by the SHA-256 of what the caller sends.
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from phoenixd.core.access import Caller
+from phoenixd.store.fsio import shared_mode
 from phoenixflight_api import protocol
 
-__all__ = ["EVERY_NAMESPACE", "TokenFileError", "digest", "new_token", "parse", "stanza"]
+__all__ = ["EVERY_NAMESPACE", "TokenFileError", "add", "digest", "load", "new_token", "parse",
+           "stanza"]
 
 EVERY_NAMESPACE = "*"
 
@@ -111,3 +115,36 @@ def stanza(name: str, token: str, namespaces: list[str]) -> str:
             f"namespaces = [{quoted}]\n")
     parse(text, "the new token")  # names and namespaces are plain DNS labels: nothing to escape
     return text
+
+
+def _private(path: Path, flag: str) -> None:
+    if (mode := shared_mode(path)) is not None:
+        raise TokenFileError(
+            f"{flag}{path} has mode {mode:o}: other users can change who may act in which "
+            f"namespace. Make it private (chmod 600 {path}) and start again")
+
+
+def load(path: Path) -> dict[str, Caller]:
+    """The callers of the tokens file at ``path``, which only its owner may read or change."""
+    _private(path, "--auth-tokens ")
+    return parse(path.read_text(), str(path))
+
+
+def add(path: Path, name: str, namespaces: list[str]) -> str:
+    """Make a token named ``name`` for ``namespaces``, append it to the tokens file at
+    ``path`` (made with mode 0600), and return it: the file keeps only its digest."""
+    existing = path.read_text() if path.exists() else ""
+    if existing:
+        _private(path, "")
+    known = parse(existing, str(path))
+    if any(caller.name == name for caller in known.values()):
+        raise TokenFileError(f"{path} already has a token named {name!r}: choose another name "
+                             "(or remove that entry first)")
+    token = new_token()
+    text = stanza(name, token, namespaces)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "a") as f:
+        f.write(("\n" if existing and not existing.endswith("\n\n") else "") + text)
+        f.flush()
+        os.fsync(f.fileno())
+    return token

@@ -7,13 +7,11 @@ printed once, on stdout, so that it can be captured (``TOKEN=$(phoenix token new
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from phoenixd import operator_tokens
-from phoenixd.store.fsio import shared_mode
 
 __all__ = ["add_commands"]
 
@@ -33,24 +31,10 @@ def _namespaces(a: argparse.Namespace) -> list[str]:
 def new(_client: None, a: argparse.Namespace) -> int:
     path = Path(a.tokens_file)
     namespaces = _namespaces(a)
-    existing = path.read_text() if path.exists() else ""
-    if existing and (mode := shared_mode(path)) is not None:
-        raise ValueError(f"{path} has mode {mode:o}: phoenixd refuses a tokens file other "
-                         f"users can read or change; chmod 600 {path} first")
     try:
-        known = operator_tokens.parse(existing, str(path))
-        token = operator_tokens.new_token()
-        text = operator_tokens.stanza(a.name, token, namespaces)
+        token = operator_tokens.add(path, a.name, namespaces)
     except operator_tokens.TokenFileError as exc:
         raise ValueError(str(exc)) from exc
-    if any(caller.name == a.name for caller in known.values()):
-        raise ValueError(f"{path} already has a token named {a.name!r}: choose another name "
-                         "(or remove that entry first)")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    with os.fdopen(fd, "a") as f:
-        f.write(("\n" if existing and not existing.endswith("\n\n") else "") + text)
-        f.flush()
-        os.fsync(f.fileno())
     scope = ("every namespace" if namespaces == [operator_tokens.EVERY_NAMESPACE]
              else "namespace " + ", ".join(namespaces))
     print(f"added token {a.name!r} ({scope}) to {path}; phoenixd reads it at start "

@@ -12,7 +12,8 @@ member and a packet. Then, for every operator method the catalog finds:
 - the methods only the cluster admin may call (namespaces themselves, the whole chain) are
   refused to a scoped token even on its own namespace;
 - team-b on b's objects gets past authorization (the refusals are about scope, not the call);
-- a member's credential acts on its own packets only: b's member cannot touch a's packet.
+- a member's credential acts in its namespace only: every member-side method, called by b's
+  member about a's packet, is refused, and its own feeds show nothing of a.
 """
 
 from __future__ import annotations
@@ -38,7 +39,15 @@ from phoenixflight_api.v1 import packet_pb2
 from phoenixflight_api.v1 import packet_service_pb2 as ppb
 from tests.api.agents import envelope
 from tests.daemon import PhoenixProcess, operator_token_args
-from tests.reliability.rpc_catalog import ACCESS, CATALOG, Access, Rpc, call, fill
+from tests.reliability.rpc_catalog import (
+    ACCESS,
+    CATALOG,
+    Access,
+    Rpc,
+    call,
+    fill,
+    member_request,
+)
 from tests.reliability.soak import figure
 
 ADMIN_TOKEN = "namespace-matrix-admin"
@@ -249,15 +258,25 @@ def test_a_token_of_b_gets_past_authorization_on_b(world: World) -> None:
     assert not w.events(head, "permission_denied")
 
 
-def test_a_members_credential_acts_only_on_its_own_packets(world: World) -> None:
+def test_a_members_credential_acts_only_in_its_namespace(world: World) -> None:
+    """Every member-side method, called by b's member about a's packet."""
     w = world
-    a_job = w.d.packets.GetPacket(ppb.GetPacketRequest(packet_id="a-job"), metadata=ADMIN,
-                                  timeout=DEADLINE).packet
-    with pytest.raises(grpc.RpcError) as refused:
-        w.d.packets.AckPacket(ppb.AckPacketRequest(
-            member_id="b-worker", credential=w.b_credential, packet_id="a-job",
-            epoch=a_job.epoch), timeout=DEADLINE)
-    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    before = w.d.packets.GetPacket(ppb.GetPacketRequest(packet_id="a-job"), metadata=ADMIN,
+                                   timeout=DEADLINE).packet
+    values = {"member_id": "b-worker", "credential": w.b_credential, "packet_id": "a-job",
+              "epoch": before.epoch, "reason": "namespace matrix", "step": "matrix"}
+    fenced = 0
+    for rpc in (r for r in CATALOG if ACCESS.get(r.path) is Access.MEMBER):
+        outcome = call(w.channel, rpc, member_request(rpc, values), timeout=2.0,
+                       max_responses=50 if rpc.client_streaming else 1)
+        if "packet_id" in rpc.request.DESCRIPTOR.fields_by_name:
+            assert outcome.code == grpc.StatusCode.PERMISSION_DENIED, (rpc, outcome)
+            fenced += 1
+        else:  # its own lease, session and assignments: nothing of a's in them
+            assert outcome.code != grpc.StatusCode.UNAUTHENTICATED, (rpc, outcome)
+            raw = b"".join(r.SerializeToString() for r in outcome.responses)
+            assert b"a-job" not in raw and b"a-worker" not in raw, rpc
     after = w.d.packets.GetPacket(ppb.GetPacketRequest(packet_id="a-job"), metadata=ADMIN,
                                   timeout=DEADLINE).packet
-    assert after == a_job
+    assert after == before
+    figure("member-side writes on another namespace's packet refused", f"{fenced} of {fenced}")
