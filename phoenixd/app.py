@@ -21,9 +21,11 @@ from pathlib import Path
 import structlog
 from grpc_health.v1 import health_pb2
 
+from phoenixd import operator_tokens
 from phoenixd.bundle_imports import BundleFiles
 from phoenixd.bundles import KeyFileError, load_trusted_keys
 from phoenixd.config import Config, daemon_version, parse_args
+from phoenixd.core.access import Caller
 from phoenixd.core.application import Application, Broker, Durability, NoticeGate
 from phoenixd.core.cluster import Cluster
 from phoenixd.core.events import Actor, Event, EventType
@@ -32,6 +34,7 @@ from phoenixd.core.scheduler import Scheduler
 from phoenixd.core.state import ClusterState
 from phoenixd.log import configure_logging
 from phoenixd.server.admission import StreamLimits
+from phoenixd.server.authz import Tokens
 from phoenixd.server.grpc_server import SERVICE_NAMES, BindError, build_server
 from phoenixd.server.refusals import REFUSALS
 from phoenixd.signing import HandoffKeyError, load_or_create
@@ -121,7 +124,10 @@ class Daemon:
         if cfg.tls_cert and cfg.tls_key:
             tls = (cfg.tls_cert.read_bytes(), cfg.tls_key.read_bytes(),
                    cfg.client_ca.read_bytes() if cfg.client_ca else None)
-        token = _read_token(cfg.auth_token_file) if cfg.auth_token_file else None
+        tokens = Tokens(
+            _read_token(cfg.auth_token_file) if cfg.auth_token_file else None,
+            _read_scoped_tokens(cfg.auth_tokens_file) if cfg.auth_tokens_file else None,
+        )
         self.server, self.health, self.port = build_server(
             self.application, listen=cfg.listen, max_message_bytes=cfg.max_message_bytes,
             max_concurrent_rpcs=cfg.max_concurrent_rpcs,
@@ -129,7 +135,7 @@ class Daemon:
                 authenticated=cfg.max_streams, unauthenticated=cfg.max_unauthenticated_streams,
                 auth_deadline=cfg.auth_deadline, probes=cfg.max_probe_streams,
             ),
-            operator_token=token, tls=tls, write_refusal=self.store.write_refusal,
+            tokens=tokens, tls=tls, write_refusal=self.store.write_refusal,
         )
         await self.server.start()
         for name in ("", *SERVICE_NAMES):
@@ -143,7 +149,7 @@ class Daemon:
             members=len(self.state.members), revision=self.recorder.head_sequence,
             replayed=recovery.replayed, snapshot_revision=recovery.snapshot_revision,
             recovery_ms=round((time.monotonic() - started) * 1000, 1),
-            tls=tls is not None, mtls=bool(tls and tls[2]), operator_auth=token is not None,
+            tls=tls is not None, mtls=bool(tls and tls[2]), operator_auth=tokens.enabled,
             snapshot_note=recovery.snapshot_note or None,
         )
 
@@ -258,6 +264,13 @@ def _read_token(path: Path) -> str:
             f"token. Make it private (chmod 600 {path}) and start again"
         )
     return token
+
+
+def _read_scoped_tokens(path: Path) -> dict[str, Caller]:
+    try:
+        return operator_tokens.load(path)
+    except operator_tokens.TokenFileError as exc:
+        raise BindError(str(exc)) from exc
 
 
 async def serve(config: Config) -> int:

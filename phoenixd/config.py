@@ -57,7 +57,10 @@ class Config:
     client_ca: Path | None = None
     """CA bundle for client certificates: setting it turns on mTLS."""
     auth_token_file: Path | None = None
-    """File holding the operator bearer token; unset means no operator auth."""
+    """File holding the cluster admin's bearer token; unset (and no auth_tokens_file) means
+    no operator auth."""
+    auth_tokens_file: Path | None = None
+    """TOML file of operator tokens scoped to namespaces (phoenixd.operator_tokens)."""
     insecure: bool = False
     """Allow a non-loopback address without TLS."""
     trusted_keys: Path | None = None
@@ -199,8 +202,11 @@ def parse_args(argv: list[str] | None = None) -> Config:
     p.add_argument("--client-ca", type=Path,
                    help="CA bundle (PEM) for client certificates: turns on mTLS")
     p.add_argument("--auth-token-file", type=Path,
-                   help="file with the operator bearer token; operator calls then need "
-                   "`authorization: Bearer <token>`")
+                   help="file with the cluster admin's bearer token; operator calls then "
+                   "need `authorization: Bearer <token>`")
+    p.add_argument("--auth-tokens", type=Path, dest="auth_tokens_file", metavar="FILE",
+                   help="TOML file of operator tokens scoped to namespaces, made by "
+                   "`phoenix token new` (turns operator auth on too)")
     p.add_argument("--insecure", action="store_true",
                    help="allow a non-loopback --listen address without TLS")
     p.add_argument("--trusted-keys", type=Path, metavar="FILE",
@@ -246,7 +252,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
         snapshot_every=a.snapshot_every, reserve_disk=a.reserve_disk,
         accept_journal_loss=a.accept_journal_loss,
         tls_cert=a.tls_cert, tls_key=a.tls_key,
-        client_ca=a.client_ca, auth_token_file=a.auth_token_file, insecure=a.insecure,
+        client_ca=a.client_ca, auth_token_file=a.auth_token_file,
+        auth_tokens_file=a.auth_tokens_file, insecure=a.insecure,
         trusted_keys=a.trusted_keys, allow_unsigned_bundles=a.allow_unsigned_bundles,
         max_message_bytes=a.max_message_bytes, max_concurrent_rpcs=a.max_concurrent_rpcs,
         max_streams=a.max_streams, max_unauthenticated_streams=a.max_unauthenticated_streams,

@@ -238,13 +238,14 @@ class SessionRun:
         for name in ("PHOENIX_TOKEN", "PHOENIX_CA", "PHOENIX_CERT", "PHOENIX_KEY"):
             env.pop(name, None)
         self.env = env
-        self.cwd = ROOT
+        cwd = ROOT
         if scratch:
-            self.cwd = workdir / "scratch"
-            self.cwd.mkdir()
+            cwd = workdir / "scratch"
+            cwd.mkdir()
             for name in scratch:
-                (self.cwd / name).symlink_to(ROOT / name)
-        self.shell = Shell(env, workdir, self.cwd)
+                (cwd / name).symlink_to(ROOT / name)
+        self.cwd = cwd  # the daemon's too: it reads the files the session's commands wrote
+        self.shell = Shell(env, workdir, cwd)
 
     def close(self) -> None:
         """Stop what the session started: the shell's jobs first (a worker drains while its
@@ -287,8 +288,7 @@ class SessionRun:
                            f"{UNTIL_TIMEOUT:.0f} s; last output:\n{output}")
 
     def serve(self, command: str) -> None:
-        """Start phoenixd as the reader does in its own terminal (in the same directory as
-        the shell: it may read the files the session wrote), and wait until it serves."""
+        """Start phoenixd as the reader does in its own terminal, and wait until it serves."""
         log = self.workdir / "phoenixd.log"
         with log.open("ab") as sink:
             daemon = subprocess.Popen(

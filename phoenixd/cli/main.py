@@ -29,6 +29,7 @@ from phoenixd.cli import (
     namespace_commands,
     packet_commands,
     status_commands,
+    token_commands,
 )
 from phoenixd.cli.contexts import connection_settings
 from phoenixd.cli.output import (
@@ -140,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     config_commands.add_commands(commands, leaf)
     status_commands.add_commands(commands, leaf)
     apply_commands.add_commands(commands, bundle_commands.add_commands(commands, leaf), leaf)
+    token_commands.add_commands(commands, leaf)
     completion_commands.add_commands(commands, leaf, root=parser)
     return parser
 

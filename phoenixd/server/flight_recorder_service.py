@@ -94,7 +94,8 @@ class FlightRecorderServicer(pb_grpc.FlightRecorderServiceServicer):
         self, request: pb.ExportLineageRequest, context: Context
     ) -> pb.ExportLineageResponse:
         lineage = await self._queries.export_lineage(
-            packet_id=request.packet_id, lineage_id=request.lineage_id)
+            packet_id=request.packet_id, lineage_id=request.lineage_id,
+            namespaces=readable(""))
         return pb.ExportLineageResponse(
             events=[event_to_pb(e) for e in lineage.events],
             head_sequence=lineage.head_sequence, head_hash=lineage.head_hash,

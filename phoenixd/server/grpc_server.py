@@ -10,6 +10,7 @@ from grpc_reflection.v1alpha import reflection
 
 from phoenixd.core.application import Application
 from phoenixd.server.admission import StreamLimits
+from phoenixd.server.authz import Tokens
 from phoenixd.server.bundle_service import BundleServicer
 from phoenixd.server.cluster_service import ClusterServicer
 from phoenixd.server.flight_recorder_service import FlightRecorderServicer
@@ -69,7 +70,7 @@ def build_server(
     max_message_bytes: int,
     max_concurrent_rpcs: int,
     streams: StreamLimits,
-    operator_token: str | None,
+    tokens: Tokens,
     tls: tuple[bytes, bytes, bytes | None] | None,
     write_refusal: Callable[[], str | None] = lambda: None,
 ) -> tuple[grpc.aio.Server, health.aio.HealthServicer, int]:
@@ -79,7 +80,7 @@ def build_server(
     (RESOURCE_EXHAUSTED), None lets it through.
     """
     server = grpc.aio.server(
-        interceptors=[Guard(operator_token, max_concurrent_rpcs, streams, write_refusal)],
+        interceptors=[Guard(tokens, app.access, max_concurrent_rpcs, streams, write_refusal)],
         options=server_options(max_message_bytes),
     )
     mem_grpc.add_MembershipServiceServicer_to_server(MembershipServicer(app), server)

@@ -1,17 +1,21 @@
-"""Operator auth, the concurrency limits and the disk-full refusal, applied in one place."""
+"""Operator auth and authorization, the concurrency limits and the disk-full refusal,
+applied in one place."""
 
 from __future__ import annotations
 
-import hmac
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeAlias
 
 import grpc
 
+from phoenixd.core.access import ADMIN, Caller
+from phoenixd.core.application.access import Access
+from phoenixd.core.errors import PhoenixError
 from phoenixd.server.admission import PendingStreams, Slots, StreamLimits
-from phoenixd.server.decoding import checked, tolerant
-from phoenixd.server.errors import Context
+from phoenixd.server.authz import CALLER, Tokens, authorize
+from phoenixd.server.decoding import Undecodable, checked, tolerant
+from phoenixd.server.errors import Context, status_for
 from phoenixd.server.refusals import OPERATOR_TOKEN, REFUSALS
 
 __all__ = ["MEMBER_METHODS", "MUTATING_METHODS", "OPEN_METHODS", "Guard"]
@@ -66,9 +70,11 @@ OPEN_METHODS = frozenset({
 def _rebuild(
     handler: Handler,
     wrap: Callable[[Callable[..., Any]], Callable[..., Any]],
+    *,
+    checking: bool = True,
 ) -> Handler:
     """The same handler with its behaviour wrapped (one factory per RPC shape); a request
-    that does not parse is refused with INVALID_ARGUMENT (decoding.py)."""
+    that does not parse is refused with INVALID_ARGUMENT (decoding.py) where ``checking``."""
     factory: Callable[..., Handler]
     inner: Any
     if handler.unary_unary:
@@ -79,16 +85,19 @@ def _rebuild(
         factory, inner = grpc.stream_unary_rpc_method_handler, handler.stream_unary
     else:
         factory, inner = grpc.stream_stream_rpc_method_handler, handler.stream_stream
+    if checking:
+        inner = checked(inner, request_streaming=handler.request_streaming)
     return factory(
-        wrap(checked(inner, request_streaming=handler.request_streaming)),
+        wrap(inner),
         request_deserializer=tolerant(handler.request_deserializer),
         response_serializer=handler.response_serializer,
     )
 
 
 class Guard(grpc.aio.ServerInterceptor):
-    """Refuses calls without the operator token, unary calls past the limit, streams
-    past theirs, and mutations while ``write_refusal`` says why not (the disk is full).
+    """Refuses calls without an operator token, operator calls on what their token may not
+    act on (authz.py), unary calls past the limit, streams past theirs, and mutations while
+    ``write_refusal`` says why not (the disk is full).
 
     grpc's own ``maximum_concurrent_rpcs`` counts streams too, and every member
     holds a session stream for hours: unary calls and open streams (sessions and
@@ -96,26 +105,27 @@ class Guard(grpc.aio.ServerInterceptor):
     """
 
     def __init__(
-        self, token: str | None, max_concurrent: int, streams: StreamLimits,
+        self, tokens: Tokens, access: Access, max_concurrent: int, streams: StreamLimits,
         write_refusal: Callable[[], str | None] = lambda: None,
     ) -> None:
-        self._token = token.encode() if token else None
+        self._tokens = tokens
+        self._access = access
         self._write_refusal = write_refusal
         self.calls = Slots(max_concurrent, "calls in flight")
         self.streams = Slots(streams.authenticated, "streams open")
         self.pending = PendingStreams(streams.unauthenticated, streams.auth_deadline)
         self.probes = Slots(streams.probes, "health and reflection streams open")
 
-    def _authorized(self, metadata: tuple[Any, ...] | None) -> bool:
-        if self._token is None:
-            return True
+    def _caller(self, metadata: tuple[Any, ...] | None) -> Caller | None:
+        """Whose bearer token the call carries (None: no valid one)."""
+        if not self._tokens.enabled:
+            return ADMIN
         for key, value in metadata or ():
             if key == "authorization":
                 raw = value.encode() if isinstance(value, str) else value
                 scheme, _, given = raw.partition(b" ")
-                given = given.strip()
-                return scheme.lower() == b"bearer" and hmac.compare_digest(given, self._token)
-        return False
+                return self._tokens.caller(given.strip()) if scheme.lower() == b"bearer" else None
+        return None
 
     async def intercept_service(
         self,
@@ -126,15 +136,18 @@ class Guard(grpc.aio.ServerInterceptor):
         if handler is None:
             return handler
         method = details.method
-        if method not in OPEN_METHODS and method not in MEMBER_METHODS and not self._authorized(
-            details.invocation_metadata
-        ):
-            return _rebuild(handler, lambda inner: _refuse(
-                grpc.StatusCode.UNAUTHENTICATED,
-                "missing or wrong operator token: send `authorization: Bearer <token>` "
-                "(the token in the daemon's --auth-token-file)",
-                streaming=handler.response_streaming, noted_as=method.rpartition("/")[2],
-            ))
+        if method not in OPEN_METHODS and method not in MEMBER_METHODS:
+            caller = self._caller(details.invocation_metadata)
+            if caller is None:
+                streams_back = handler.response_streaming
+                return _rebuild(handler, lambda inner: _refuse(
+                    grpc.StatusCode.UNAUTHENTICATED,
+                    "missing or wrong operator token: send `authorization: Bearer <token>` "
+                    "(the daemon's --auth-token-file, or one of its --auth-tokens)",
+                    streaming=streams_back, noted_as=method.rpartition("/")[2],
+                ))
+            handler = _rebuild(handler, lambda inner: self._authorizing(inner, method, caller),
+                               checking=False)
         if handler.unary_unary and method in MUTATING_METHODS:
             return _rebuild(handler, lambda inner: self._limited(self._gated(inner)))
         if handler.unary_unary:
@@ -146,6 +159,39 @@ class Guard(grpc.aio.ServerInterceptor):
         if handler.request_streaming and method in MEMBER_METHODS:
             return _rebuild(handler, self._authenticating_stream)
         return _rebuild(handler, lambda inner: self._limited_stream(inner, self.streams))
+
+    def _authorizing(self, inner: Callable[..., Any], method: str,
+                     caller: Caller) -> Callable[..., Any]:
+        """``inner`` run as ``caller`` once the method's rule lets it (operator methods take
+        one request, unary or streamed back)."""
+        access = self._access
+
+        async def check(request: Any, context: Context) -> None:
+            if isinstance(request, Undecodable):
+                return  # refused with INVALID_ARGUMENT by the checked handler
+            try:
+                await authorize(access, method, request, caller)
+            except PhoenixError as exc:
+                await context.abort(status_for(exc), str(exc))
+
+        # grpc.aio serves each call in a task of its own, whose context is a copy: the
+        # caller set here is the call's alone and ends with it.
+        if not inspect.isasyncgenfunction(inner):
+
+            async def authorized(request: Any, context: Context) -> Any:
+                await check(request, context)
+                CALLER.set(caller)
+                return await inner(request, context)
+
+            return authorized
+
+        async def authorized_stream(request: Any, context: Context) -> AsyncIterator[Any]:
+            await check(request, context)
+            CALLER.set(caller)
+            async for item in inner(request, context):
+                yield item
+
+        return authorized_stream
 
     @staticmethod
     def _limited_stream(inner: Callable[..., Any], slots: Slots) -> Callable[..., Any]:

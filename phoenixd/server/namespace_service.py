@@ -5,6 +5,7 @@ from __future__ import annotations
 from phoenixd.core.application import Application
 from phoenixd.server.convert.namespaces import namespace_to_pb, quota_from_pb, update_paths
 from phoenixd.server.errors import Context, unary
+from phoenixd.server.scopes import readable
 from phoenixflight_api.v1 import namespace_service_pb2 as pb
 from phoenixflight_api.v1 import namespace_service_pb2_grpc as pb_grpc
 
@@ -37,7 +38,8 @@ class NamespaceServicer(pb_grpc.NamespaceServiceServicer):
     async def ListNamespaces(
         self, request: pb.ListNamespacesRequest, context: Context
     ) -> pb.ListNamespacesResponse:
-        page = await self._queries.list_namespaces(page_token=request.page_token,
+        page = await self._queries.list_namespaces(within=readable(""),
+                                                   page_token=request.page_token,
                                                    size=request.page_size)
         return pb.ListNamespacesResponse(
             namespaces=[namespace_to_pb(v) for v in page.items],

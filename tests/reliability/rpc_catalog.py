@@ -24,6 +24,7 @@ from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection_pb2
 
 import phoenixflight_api.v1
+from phoenixflight_api.v1 import membership_service_pb2 as mpb
 
 __all__ = [
     "ACCESS",
@@ -35,6 +36,7 @@ __all__ = [
     "Rpc",
     "call",
     "fill",
+    "member_request",
     "phoenixflight_rpcs",
     "served_services",
 ]
@@ -181,6 +183,21 @@ def fill(message: Message, values: Mapping[str, object]) -> Message:
         if found is not None and found.message_type is None and not found.is_repeated:
             setattr(message, name, value)
     return message
+
+
+def member_request(rpc: Rpc, values: dict[str, object]) -> list[Message] | Message:
+    """A member-side request: the credential is in the request, or in the first message of a
+    session (``open``), followed by a clean goodbye so the member's lease keeps running."""
+    request = rpc.request()
+    if "credential" in request.DESCRIPTOR.fields_by_name:
+        return fill(request, values)
+    for fd in request.DESCRIPTOR.fields:
+        carried = fd.message_type
+        if carried is not None and {"member_id", "credential"} <= set(carried.fields_by_name):
+            fill(getattr(request, fd.name), values)
+            goodbye = mpb.OpenSessionRequest(goodbye=mpb.SessionGoodbye(reason="matrix"))
+            return [request, goodbye]
+    raise AssertionError(f"{rpc}: a member-side request must carry member_id and credential")
 
 
 @dataclass

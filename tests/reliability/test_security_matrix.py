@@ -49,6 +49,7 @@ from tests.reliability.rpc_catalog import (
     Rpc,
     call,
     fill,
+    member_request,
     served_services,
 )
 from tests.reliability.soak import figure
@@ -132,21 +133,6 @@ def register(d: PhoenixProcess, member_id: str, *caps: str, credential: str = ""
         member_id=member_id, capabilities=list(caps), lease_ttl=LEASE, credential=credential),
         metadata=BEARER, timeout=DEADLINE)
     return Member(member_id, reply.credential)
-
-
-def member_request(rpc: Rpc, values: dict[str, object]) -> list[Message] | Message:
-    """A member-side request: the credential is in the request, or in the first message of a
-    session (``open``), followed by a clean goodbye so the member's lease keeps running."""
-    request = rpc.request()
-    if "credential" in request.DESCRIPTOR.fields_by_name:
-        return fill(request, values)
-    for fd in request.DESCRIPTOR.fields:
-        carried = fd.message_type
-        if carried is not None and {"member_id", "credential"} <= set(carried.fields_by_name):
-            fill(getattr(request, fd.name), values)
-            goodbye = mpb.OpenSessionRequest(goodbye=mpb.SessionGoodbye(reason="matrix"))
-            return [request, goodbye]
-    raise AssertionError(f"{rpc}: a member-side request must carry member_id and credential")
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@
 - ``queries``  reads as of the durable head, pages, explain, lineage, verify (queries.py);
 - ``watches``  replay-then-follow feeds and a member's assignments (watches.py, feeds.py);
 - ``sessions``  the member session protocol without its transport (sessions.py);
+- ``access``  who may act on which namespace; every refusal recorded (access.py);
 - ``gate``  the durability gate that holds a notice until its event is durable (notices.py).
 
 A surface decodes a request, calls one method here, converts the answer and maps
@@ -15,6 +16,7 @@ or the log directly.
 
 from __future__ import annotations
 
+from phoenixd.core.application.access import Access
 from phoenixd.core.application.commands import BundleSource, Commands
 from phoenixd.core.application.durability import Durability
 from phoenixd.core.application.feeds import Broker
@@ -39,6 +41,7 @@ class Application:
         self.queries = Queries(cluster, durability, handoff_key, daemon_version)
         self.watches = Watches(cluster, durability, broker, gate)
         self.sessions = Sessions(cluster, durability, gate)
+        self.access = Access(cluster, durability)
         self._broker = broker
         self._gate = gate
 

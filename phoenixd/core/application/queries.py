@@ -6,6 +6,7 @@ before it is durable, so nobody is shown a change a crash could still undo.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
@@ -96,10 +97,18 @@ class Queries:
 
     # -- the cluster ---------------------------------------------------------------------
 
-    async def cluster_status(self) -> ClusterStatus:
-        """Counts from the state's per-status counters (no scan), at the durable head."""
-        members = {s: self._state.member_counts[s] for s in MemberStatus}
-        packets = {s: self._state.packet_counts[s] for s in PacketStatus}
+    async def cluster_status(self, namespaces: Collection[str] = ()) -> ClusterStatus:
+        """Counts by status at the durable head: over the whole daemon from the state's
+        counters (no scan), or over ``namespaces`` from what each of them holds."""
+        if namespaces:
+            state = self._state
+            scope = [state.peek(n) for n in _scope(namespaces)]
+            by_member = Counter(state.members[i].status for s in scope for i in s.member_ids)
+            by_packet = Counter(state.packets[i].status for s in scope for i in s.packet_ids)
+        else:
+            by_member, by_packet = self._state.member_counts, self._state.packet_counts
+        members = {s: by_member[s] for s in MemberStatus}
+        packets = {s: by_packet[s] for s in PacketStatus}
         revision = await self._durability.settle()
         return ClusterStatus(self._daemon_version, revision, members, packets)
 
@@ -259,8 +268,10 @@ class Queries:
         token = encode_token(scanned_to, query) if scanned_to < head else ""
         return Page(found, token, len(found), head)
 
-    async def export_lineage(self, *, packet_id: str = "", lineage_id: str = "") -> Lineage:
-        """Every event of one packet, or of one lineage (give exactly one)."""
+    async def export_lineage(self, *, packet_id: str = "", lineage_id: str = "",
+                             namespaces: Collection[str] = ()) -> Lineage:
+        """Every event of one packet, or of one lineage (give exactly one); only those of
+        ``namespaces``, if given."""
         if bool(packet_id) == bool(lineage_id):
             raise InvalidArgument("give exactly one of packet_id or lineage_id")
         if packet_id:
@@ -270,11 +281,13 @@ class Queries:
         recorder = self._durability.recorder
         head, hash_ = recorder.head_sequence, recorder.head_hash
         await self._durability.wait(head)
+        within = set(_scope(namespaces))
         events = [
             event
             async for event in history(self._durability.log, 0, head)
-            if (packet_id and packet_id in event.packet_ids)
-            or (lineage_id and lineage_id in event.lineage_ids)
+            if ((packet_id and packet_id in event.packet_ids)
+                or (lineage_id and lineage_id in event.lineage_ids))
+            and (not within or event.namespace in within)
         ]
         if not events:
             what = f"packet {packet_id!r}" if packet_id else f"lineage {lineage_id!r}"
