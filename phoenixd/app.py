@@ -22,6 +22,8 @@ import structlog
 from grpc_health.v1 import health_pb2
 
 from phoenixd import operator_tokens
+from phoenixd.bundle_imports import BundleFiles
+from phoenixd.bundles import KeyFileError, load_trusted_keys
 from phoenixd.config import Config, daemon_version, parse_args
 from phoenixd.core.access import Caller
 from phoenixd.core.application import Application, Broker, Durability, NoticeGate
@@ -90,7 +92,7 @@ class Daemon:
         )
         self.application = Application(
             self.cluster, Durability(self.recorder, journal), broker, gate, signer.info,
-            daemon_version(),
+            daemon_version(), bundles=_bundle_files(cfg, self.store),
         )
         journal.start()
         if recovery.truncation is not None:
@@ -242,6 +244,14 @@ class Daemon:
         self.store.close()
         REFUSALS.flush()
         log.info("phoenixd stopped", revision=self.recorder.head_sequence)
+
+
+def _bundle_files(cfg: Config, store: Store) -> BundleFiles:
+    try:
+        trusted = load_trusted_keys(cfg.trusted_keys) if cfg.trusted_keys else []
+    except (KeyFileError, OSError) as exc:
+        raise BindError(f"--trusted-keys: {exc}") from None
+    return BundleFiles(cfg.data_dir, trusted, cfg.allow_unsigned_bundles, store.write_refusal)
 
 
 def _read_token(path: Path) -> str:

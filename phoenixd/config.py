@@ -63,6 +63,11 @@ class Config:
     """TOML file of operator tokens scoped to namespaces (phoenixd.operator_tokens)."""
     insecure: bool = False
     """Allow a non-loopback address without TLS."""
+    trusted_keys: Path | None = None
+    """Public keys (a PEM file, or a directory of *.pub/*.pem) a bundle must be signed by to
+    be applied; unset, no signed bundle is accepted."""
+    allow_unsigned_bundles: bool = False
+    """Apply bundles that carry no signature at all (a signed one still needs a trusted key)."""
     max_message_bytes: int = 4 * 1024 * 1024
     """Largest request or response message."""
     max_concurrent_rpcs: int = 1024
@@ -204,6 +209,12 @@ def parse_args(argv: list[str] | None = None) -> Config:
                    "`phoenix token new` (turns operator auth on too)")
     p.add_argument("--insecure", action="store_true",
                    help="allow a non-loopback --listen address without TLS")
+    p.add_argument("--trusted-keys", type=Path, metavar="FILE",
+                   help="public keys (PEM file, or a directory of *.pub) that `phoenix apply` "
+                   "bundles must be signed by")
+    p.add_argument("--allow-unsigned-bundles", action="store_true",
+                   help="apply bundles without a signature too (a signed one still needs a "
+                   "trusted key)")
     p.add_argument("--max-message-bytes", type=int, default=d.max_message_bytes,
                    help=f"largest message accepted or sent (default {d.max_message_bytes})")
     p.add_argument("--max-concurrent-rpcs", type=int, default=d.max_concurrent_rpcs,
@@ -243,6 +254,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         tls_cert=a.tls_cert, tls_key=a.tls_key,
         client_ca=a.client_ca, auth_token_file=a.auth_token_file,
         auth_tokens_file=a.auth_tokens_file, insecure=a.insecure,
+        trusted_keys=a.trusted_keys, allow_unsigned_bundles=a.allow_unsigned_bundles,
         max_message_bytes=a.max_message_bytes, max_concurrent_rpcs=a.max_concurrent_rpcs,
         max_streams=a.max_streams, max_unauthenticated_streams=a.max_unauthenticated_streams,
         auth_deadline=a.auth_deadline, max_probe_streams=a.max_probe_streams,

@@ -23,7 +23,11 @@ The points:
 - ``snapshot.before_rename``  all three temp files are fsynced, none is renamed;
 - ``snapshot.after_rename``  all three are renamed; the directory is not fsynced;
 - ``assignment.before_notify``  a (re)assignment is durable; its owner is not told yet;
-- ``disk.full``  each free-space check before a mutation (``on``: the data dir is full).
+- ``disk.full``  each free-space check before a mutation (``on``: the data dir is full);
+- ``bundle.after_keep``  an applied bundle's archive is durable under imports/; its event is
+  not recorded yet;
+- ``bundle.before_durable``  its bundle_applied event (and its packets' placements) are
+  appended to the journal, not yet durable; nobody has been answered.
 
 Unarmed points cost one dict lookup. Nothing here is meant for production use.
 """

@@ -14,6 +14,7 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from phoenixflight_api.v1 import bundle_service_pb2_grpc as bundle_grpc
 from phoenixflight_api.v1 import flight_recorder_service_pb2_grpc as rec_grpc
 from phoenixflight_api.v1 import membership_service_pb2_grpc as mem_grpc
 from phoenixflight_api.v1 import namespace_service_pb2_grpc as ns_grpc
@@ -120,6 +121,11 @@ class PhoenixProcess:
     def namespaces(self) -> ns_grpc.NamespaceServiceStub:
         assert self.channel is not None, "daemon not started"
         return ns_grpc.NamespaceServiceStub(self.channel)
+
+    @property
+    def bundles(self) -> bundle_grpc.BundleServiceStub:
+        assert self.channel is not None, "daemon not started"
+        return bundle_grpc.BundleServiceStub(self.channel)
 
     def _close_channel(self) -> None:
         if self.channel is not None:

@@ -121,6 +121,9 @@ def validate(namespaces: Sequence[Namespace], agents: Sequence[Agent],
                 findings.append(_unsatisfiable(packet, rejected))
         placements.append(placement)
     findings.sort(key=lambda f: (f.file, format_path(f.field), f.rule, f.message))
+    # By packet, not in the order given: the build gives the PhoenixFile's order, the reader
+    # the archive's (by path), and both must compute the same report bytes.
+    placements.sort(key=lambda p: (p["namespace"], p["packet_id"]))
     return Report(tuple(findings), tuple(placements))
 
 

@@ -21,6 +21,7 @@ import referencing
 from jsonschema import Draft202012Validator
 from jsonschema.protocols import Validator
 
+from phoenixd.core.contracts import state_validator
 from phoenixflight_api import protocol
 
 __all__ = [
@@ -131,38 +132,3 @@ def _message(error: jsonschema.ValidationError) -> str:
     if error.validator == "required":
         return error.message.replace("is a required property", "is required")
     return error.message
-
-
-def state_validator(schema: Mapping[str, Any] | bool) -> Validator:
-    """A validator for a contract's state schema (2020-12), refusing remote ``$ref``s.
-
-    Raises:
-        ValueError: the schema is not a valid 2020-12 schema (the message says where).
-    """
-    try:
-        Draft202012Validator.check_schema(schema)
-    except jsonschema.SchemaError as exc:
-        where = exc.json_path if hasattr(exc, "json_path") else "$"
-        raise ValueError(f"not a valid JSON Schema (2020-12) at {where}: {exc.message}") from None
-    if remote := _remote_refs(schema):
-        raise ValueError(f"$ref {remote[0]!r} is not within the schema: only refs like "
-                         "#/$defs/name are followed (a bundle is checked offline)")
-    return Draft202012Validator(schema, registry=_EMPTY_REGISTRY)
-
-
-def _remote_refs(value: Any) -> list[str]:
-    """Every $ref / $dynamicRef that does not point into the schema itself."""
-    found = []
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, Mapping):
-            for key, child in item.items():
-                if key in ("$ref", "$dynamicRef") and isinstance(child, str):
-                    if not child.startswith("#"):
-                        found.append(child)
-                else:
-                    stack.append(child)
-        elif isinstance(item, list):
-            stack.extend(item)
-    return sorted(found)

@@ -166,8 +166,10 @@ def verify(_client: None, a: argparse.Namespace) -> int:
     return 0
 
 
-def add_commands(commands: argparse._SubParsersAction, leaf: Adder) -> None:  # type: ignore[type-arg]
-    """Add ``keygen``, ``build`` and ``bundle`` to the phoenix command."""
+def add_commands(commands: argparse._SubParsersAction, leaf: Adder  # type: ignore[type-arg]
+                 ) -> argparse._SubParsersAction:  # type: ignore[type-arg]
+    """Add ``keygen``, ``build`` and ``bundle`` to the phoenix command; returns ``bundle``'s
+    commands (the daemon's bundle commands join them: apply_commands.py)."""
     p = leaf(commands, "keygen", keygen, "make an Ed25519 key pair to sign bundles with",
              description="Write NAME.key (the private key, PKCS#8 PEM, mode 0600) and "
              "NAME.pub (the public key, PEM: give it to `bundle verify --trusted-keys`), "
@@ -195,9 +197,11 @@ def add_commands(commands: argparse._SubParsersAction, leaf: Adder) -> None:  # 
     p.add_argument("--signing-key", metavar="FILE",
                    help="sign with this Ed25519 private key (phoenix keygen makes one)")
     bundle = commands.add_parser(
-        "bundle", help="inspect and verify .pflight bundles (offline)",
-        description="Inspect and verify .pflight bundles built by `phoenix build`.")
-    sub = bundle.add_subparsers(dest="bundle_command", required=True, metavar="COMMAND")
+        "bundle", help="inspect and verify .pflight bundles (offline); list applied ones",
+        description="Inspect and verify .pflight bundles built by `phoenix build` "
+        "(offline), and list those applied to phoenixd (phoenix apply).")
+    sub: argparse._SubParsersAction = bundle.add_subparsers(  # type: ignore[type-arg]
+        dest="bundle_command", required=True, metavar="COMMAND")
     p = leaf(sub, "inspect", inspect, "show a bundle's manifest, report and signature",
              description="Verify every digest of a bundle and print its manifest, its "
              "namespace validation report and its signature status (checked against "
@@ -222,6 +226,7 @@ def add_commands(commands: argparse._SubParsersAction, leaf: Adder) -> None:  # 
     _bundle_arguments(p, required=True)
     p.add_argument("--allow-unsigned", action="store_true",
                    help="accept a bundle that carries no signature")
+    return sub
 
 
 def _bundle_arguments(p: argparse.ArgumentParser, required: bool) -> None:

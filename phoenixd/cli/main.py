@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from phoenixd.cli import (
+    apply_commands,
     audit_commands,
     bundle_commands,
     completion_commands,
@@ -139,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit_commands.add_commands(commands, leaf)
     config_commands.add_commands(commands, leaf)
     status_commands.add_commands(commands, leaf)
-    bundle_commands.add_commands(commands, leaf)
+    apply_commands.add_commands(commands, bundle_commands.add_commands(commands, leaf), leaf)
     token_commands.add_commands(commands, leaf)
     completion_commands.add_commands(commands, leaf, root=parser)
     return parser

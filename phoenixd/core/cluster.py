@@ -34,6 +34,7 @@ from phoenixd.core.dispatch import (
     Reactions,
 )
 from phoenixd.core.events import Actor
+from phoenixd.core.imports import ApplyResult, BundleImport, ImportAdmin
 from phoenixd.core.members import Member
 from phoenixd.core.namespace_admin import NamespaceAdmin
 from phoenixd.core.packets import Packet, PacketStatus
@@ -93,6 +94,9 @@ class Cluster:
         self._writes = FencedWrites(state, recorder, self.credentials, self._moves,
                                     wall_clock=wall_clock)
         self.namespaces = NamespaceAdmin(state, recorder, wall_clock=wall_clock)
+        self.imports = ImportAdmin(state, recorder,
+                                   default_strategy=lambda: scheduler.default_strategy,
+                                   wall_clock=wall_clock)
 
     def _settled(self, result: T) -> T:
         """Retire the members whose drain the last command ended (a worklist: retiring
@@ -142,6 +146,16 @@ class Cluster:
 
     def submit(self, spec: PacketSpec, actor: str = Actor.OPERATOR) -> Packet:
         return self._settled(self._packets.submit(spec, actor))
+
+    def apply_bundle(self, bundle: BundleImport, *, dry_run: bool = False) -> ApplyResult:
+        """Apply a verified bundle (one event), then place its new packets as SubmitPacket
+        places one (each placement its own event, after the bundle's)."""
+        result = self.imports.apply(bundle, dry_run=dry_run)
+        for packet_id in () if dry_run else result.created_packets:
+            packet = self._moves.get(packet_id)
+            if packet.status is PacketStatus.PENDING:
+                self._moves.place(packet, "bundle applied")
+        return self._settled(result)
 
     def placement_warnings(self, packet: Packet) -> list[str]:
         """Why a PENDING packet may wait long, for a person (nothing for a placed one)."""

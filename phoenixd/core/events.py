@@ -58,6 +58,7 @@ class EventType(StrEnum):
     NAMESPACE_CREATED = "namespace_created"
     NAMESPACE_UPDATED = "namespace_updated"
     NAMESPACE_DELETED = "namespace_deleted"
+    BUNDLE_APPLIED = "bundle_applied"
     PERMISSION_DENIED = "permission_denied"
     JOURNAL_TRUNCATED = "journal_truncated"
     JOURNAL_LOSS_ACCEPTED = "journal_loss_accepted"

@@ -18,6 +18,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from phoenixd.core.bundled import AppliedBundle, NamedPolicy
+from phoenixd.core.contracts import Contract
 from phoenixd.core.events import Event, EventType
 from phoenixd.core.members import Member, MemberStatus
 from phoenixd.core.namespaces import DEFAULT_NAMESPACE, Namespace, Usage
@@ -105,13 +107,20 @@ class SnapshotView:
     members: list[Member]
     packets: list[Packet]
     namespaces: list[Namespace] = field(default_factory=list)
+    policies: list[NamedPolicy] = field(default_factory=list)
+    contracts: list[Contract] = field(default_factory=list)
+    bundles: list[AppliedBundle] = field(default_factory=list)
 
     def streamed(self) -> dict[str, dict[str, Iterator[dict[str, Any]]]]:
         """The three snapshot documents (file name -> document), each record made only
         as the writer reaches it: a million of them never exist at once."""
         return {
             "registry.json": {"members": (m.to_dict() for m in self.members),
-                              "namespaces": (n.to_dict() for n in self.namespaces)},
+                              "namespaces": (n.to_dict() for n in self.namespaces),
+                              "policies": (p.to_dict() for p in self.policies),
+                              "contracts": (c.to_dict() for c in self.contracts),
+                              "bundles": ({**b.to_dict(), "revision": b.revision}
+                                          for b in self.bundles)},
             "packets.json": {"packets": (p.to_dict() for p in self.packets)},
             # Derived from the packets; kept for people and tools reading the data dir.
             "assignments.json": {
@@ -147,6 +156,11 @@ class ClusterState:
         # Per namespace, including one whose record was deleted while it kept finished
         # records (they stay readable as history).
         self.spaces: dict[str, Space] = {}
+        # What applied bundles left: named policies and contracts per (namespace, name), and
+        # the newest applied version of each bundle, by name.
+        self.policies: dict[tuple[str, str], NamedPolicy] = {}
+        self.contracts: dict[tuple[str, str], Contract] = {}
+        self.bundles: dict[str, AppliedBundle] = {}
         self.packets: dict[str, Packet] = {}
         self._sorted_packets: list[str] = []
         self.loads: dict[str, OwnerLoad] = {}
@@ -186,6 +200,8 @@ class ClusterState:
 
     def apply(self, event: Event) -> None:
         """Fold one event into the state; used live and on replay alike."""
+        if event.type == EventType.BUNDLE_APPLIED:
+            self._apply_bundle(event)
         raw = event.data.get("namespace")
         if raw is not None:
             if event.type == EventType.NAMESPACE_DELETED:
@@ -209,6 +225,22 @@ class ClusterState:
             self._put_packet(
                 Packet.from_dict(raw, revision=event.sequence, decisions=decisions))
         self.revision = event.sequence
+
+    def _apply_bundle(self, event: Event) -> None:
+        """A bundle's one event: every record it creates or updates, in full."""
+        data = event.data
+        for raw in data["created_namespaces"]:
+            self.namespaces[raw["name"]] = Namespace.from_dict(raw, event.sequence)
+        for raw in data["policies"]:
+            policy = NamedPolicy.from_dict(raw)
+            self.policies[policy.key] = policy
+        for raw in data["contracts"]:
+            contract = Contract.from_dict(raw)
+            self.contracts[contract.key] = contract
+        for raw in data["created_packets"]:
+            self._put_packet(Packet.from_dict(raw, revision=event.sequence))
+        bundle = AppliedBundle.from_dict(data["bundle"], event.sequence)
+        self.bundles[bundle.name] = bundle
 
     def _put_member(self, member: Member) -> None:
         member_id = member.member_id
@@ -278,12 +310,26 @@ class ClusterState:
             [self.members[i] for i in self._sorted_ids],
             [self.packets[i] for i in self._sorted_packets],
             [n for n in self.namespaces.values() if n.revision],  # journaled ones only
+            [self.policies[k] for k in sorted(self.policies)],
+            [self.contracts[k] for k in sorted(self.contracts)],
+            [self.bundles[k] for k in sorted(self.bundles)],
         )
 
     def restore(self, documents: Mapping[str, Mapping[str, Any]], revision: int) -> None:
-        # Snapshots written before namespaces existed have none: every record is default's.
+        # Snapshots written before namespaces (or bundles) existed have none: every record is
+        # default's.
         for raw in documents["registry.json"].get("namespaces", ()):
             self.namespaces[raw["name"]] = Namespace.from_dict(raw, revision)
+        registry = documents["registry.json"]
+        for raw in registry.get("policies", ()):
+            policy = NamedPolicy.from_dict(raw)
+            self.policies[policy.key] = policy
+        for raw in registry.get("contracts", ()):
+            contract = Contract.from_dict(raw)
+            self.contracts[contract.key] = contract
+        for raw in registry.get("bundles", ()):
+            bundle = AppliedBundle.from_dict(raw, revision)
+            self.bundles[bundle.name] = bundle
         for raw in documents["registry.json"]["members"]:
             self._put_member(Member.from_dict(raw))
         for raw in documents["packets.json"]["packets"]:

@@ -109,6 +109,11 @@ RULES: dict[str, Rule] = {
         "NamespaceService/ListNamespaces": _open,
         "NamespaceService/UpdateNamespace": _admin,
         "NamespaceService/DeleteNamespace": _admin,
+        # A bundle may create namespaces and spans several: applying and reading them is
+        # the cluster admin's.
+        "BundleService/ApplyBundle": _admin,
+        "BundleService/GetBundle": _admin,
+        "BundleService/ListBundles": _admin,
     }.items()
 }
 

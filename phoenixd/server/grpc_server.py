@@ -11,12 +11,15 @@ from grpc_reflection.v1alpha import reflection
 from phoenixd.core.application import Application
 from phoenixd.server.admission import StreamLimits
 from phoenixd.server.authz import Tokens
+from phoenixd.server.bundle_service import BundleServicer
 from phoenixd.server.cluster_service import ClusterServicer
 from phoenixd.server.flight_recorder_service import FlightRecorderServicer
 from phoenixd.server.interceptors import Guard
 from phoenixd.server.membership_service import MembershipServicer
 from phoenixd.server.namespace_service import NamespaceServicer
 from phoenixd.server.packet_service import PacketServicer
+from phoenixflight_api.v1 import bundle_service_pb2 as bundle_pb
+from phoenixflight_api.v1 import bundle_service_pb2_grpc as bundle_grpc
 from phoenixflight_api.v1 import cluster_service_pb2 as cluster_pb
 from phoenixflight_api.v1 import cluster_service_pb2_grpc as cluster_grpc
 from phoenixflight_api.v1 import flight_recorder_service_pb2 as rec_pb
@@ -36,6 +39,7 @@ SERVICE_NAMES = (
     rec_pb.DESCRIPTOR.services_by_name["FlightRecorderService"].full_name,
     cluster_pb.DESCRIPTOR.services_by_name["ClusterService"].full_name,
     ns_pb.DESCRIPTOR.services_by_name["NamespaceService"].full_name,
+    bundle_pb.DESCRIPTOR.services_by_name["BundleService"].full_name,
 )
 
 
@@ -84,6 +88,7 @@ def build_server(
     rec_grpc.add_FlightRecorderServiceServicer_to_server(FlightRecorderServicer(app), server)
     cluster_grpc.add_ClusterServiceServicer_to_server(ClusterServicer(app), server)
     ns_grpc.add_NamespaceServiceServicer_to_server(NamespaceServicer(app), server)
+    bundle_grpc.add_BundleServiceServicer_to_server(BundleServicer(app), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

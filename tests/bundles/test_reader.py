@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from phoenixd.bundles import BundleError, PhoenixFile, build_bundle, read_bundle
 from phoenixd.bundles.archive import pack, unpack
 from phoenixd.bundles.manifest import ATTESTATION_PATH, MANIFEST_PATH, canonical
+from tests.bundles.conftest import phoenixfile
 
 
 def refusal(data: bytes, key: Ed25519PrivateKey, **kw: bool) -> str:
@@ -49,6 +50,18 @@ def test_a_whole_bundle_reads_back_as_built(example: PhoenixFile, key: Ed25519Pr
     assert (fp1.namespace, fp1.envelope["policy"]) == ("customer-care", "pii-us-east")
     policy = bundle.policy(fp1.namespace, fp1.policy)
     assert policy is not None and policy.constraints()["minimum_trust_score"] == 0.9
+
+
+def test_packets_listed_out_of_path_order_read_back(key: Ed25519PrivateKey) -> None:
+    # p2 sorts after p10 by path: the reader sees the packets in the archive's order, the build
+    # in the PhoenixFile's, and both must compute the same report.
+    packets = "".join(f"""
+      - packet_id: p{i}
+        workload_type: ocr""" for i in (2, 10, 1))
+    bundle = read_bundle(build_bundle(phoenixfile(f"packets:{packets}"), key=key).data,
+                         [key.public_key()])
+    assert [p.packet_id for p in bundle.packets] == ["p1", "p10", "p2"]
+    assert [p["packet_id"] for p in bundle.report["packets"]] == ["p1", "p10", "p2"]
 
 
 def test_building_twice_gives_the_same_bytes(example: PhoenixFile, key: Ed25519PrivateKey

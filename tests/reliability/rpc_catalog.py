@@ -147,6 +147,8 @@ ACCESS: dict[str, Access] = {
     **_paths(f"{PACKAGE}.ClusterService", Access.OPERATOR, "GetClusterStatus"),
     **_paths(f"{PACKAGE}.NamespaceService", Access.OPERATOR, "CreateNamespace", "GetNamespace",
              "ListNamespaces", "UpdateNamespace", "DeleteNamespace"),
+    **_paths(f"{PACKAGE}.BundleService", Access.OPERATOR, "ApplyBundle", "GetBundle",
+             "ListBundles"),
     **_paths("grpc.health.v1.Health", Access.OPEN, "Check", "Watch", "List"),
     **_paths("grpc.reflection.v1alpha.ServerReflection", Access.OPEN, "ServerReflectionInfo"),
 }

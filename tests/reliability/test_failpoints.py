@@ -17,7 +17,9 @@ snapshot: the snapshot is skipped). Then it is killed, restarted without failpoi
 tests/api/test_api_durability.py and tests/api/packets/test_scenario_restart_mid_handoff.py
 hold the single-scenario versions (an fsync error after plain registrations, a crash before a
 manual handoff's notice); the full disk (``journal.write=enospc``, ``disk.full``) and the
-slow disk are in test_faults.py. The PHOENIX_FAILPOINTS syntax is checked here too."""
+slow disk are in test_faults.py. An ApplyBundle cut at the bundle's own points and at the
+journal's is all there after the restart, or not at all. The PHOENIX_FAILPOINTS syntax is
+checked here too."""
 
 from __future__ import annotations
 
@@ -38,6 +40,7 @@ from phoenixflight_api.v1 import packet_service_pb2 as ppb
 from tests.api.agents import envelope, event_data
 from tests.conftest import register
 from tests.daemon import PhoenixProcess
+from tests.reliability import bundle_load
 from tests.reliability.soak import figure, scaled
 
 EXIT_FATAL = 70  # phoenixd.app.EXIT_JOURNAL_FAILURE
@@ -272,6 +275,54 @@ def test_invariants_hold_at_every_failpoint(tmp_path: Path, case: Case) -> None:
             moved = packets["fp0-0"]
             assert moved.epoch == 2 and moved.current_owner != acked.packets["fp0-0"][1]
             assert list(moved.previous_owners) == [acked.packets["fp0-0"][1]]
+    finally:
+        d.kill()
+
+
+# -- around an apply ------------------------------------------------------------------
+
+APPLY_PACKETS = 50
+# (spec, exit code or None to ride through, applied after the restart: True, False, or None
+# for either). The 2nd journal batch is the apply's (the 1st is the daemon's start).
+APPLY_CASES = [
+    ("bundle.after_keep=crash", CRASH, False),  # the archive is kept, its event never made
+    ("bundle.after_keep=enospc", None, False),  # refused (RESOURCE_EXHAUSTED); rides through
+    ("disk.full=on", None, False),  # short of the reserve: refused before the archive is kept
+    ("journal.before_fsync=crash@2", CRASH, None),  # written, not fsynced: either, whole
+    ("journal.before_fsync=error@2", FATAL, None),
+    ("journal.after_fsync=crash@2", CRASH, True),  # durable, never answered
+    ("bundle.before_durable=crash", CRASH, None),
+]
+
+
+@pytest.mark.parametrize(("spec", "exit_code", "applied"), APPLY_CASES,
+                         ids=[c[0] for c in APPLY_CASES])
+def test_an_apply_cut_at_a_failpoint_leaves_all_of_the_bundle_or_none(
+        tmp_path: Path, spec: str, exit_code: int | None, applied: bool | None) -> None:
+    d = PhoenixProcess(tmp_path / "data", *bundle_load.FLAGS, env={failpoints.ENV: spec})
+    d.start()
+    archive = bundle_load.bundle("cut", APPLY_PACKETS)
+    try:
+        with pytest.raises(grpc.RpcError) as caught:
+            bundle_load.apply(d, archive)
+        assert d.proc is not None
+        if exit_code is None:
+            assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert "nothing was applied" in (caught.value.details() or "")
+            assert bundle_load.outcome(d, "cut", APPLY_PACKETS) is False  # before any restart
+        else:
+            assert d.proc.wait(DEATH_TIMEOUT) == exit_code, d.log()[-3000:]
+        d.kill()  # and a power cut on top
+        d.env = None
+        d.start()
+        outcome = bundle_load.outcome(d, "cut", APPLY_PACKETS)
+        assert applied is None or outcome is applied
+        verified = d.recorder.VerifyChain(rpb.VerifyChainRequest(), timeout=CALL_TIMEOUT)
+        assert verified.ok, verified.problem
+        again = bundle_load.apply(d, archive)  # a kept archive without its event is reused
+        assert (again.revision == 0) is outcome
+        assert bundle_load.outcome(d, "cut", APPLY_PACKETS)
+        figure(f"failpoint {spec} during apply", "applied" if outcome else "not applied")
     finally:
         d.kill()
 

@@ -21,6 +21,9 @@ and checked:
 - each member's and packet's current record is the one in the event at its revision (snapshot
   plus replay rebuilt exactly what was journaled), and nothing unknown exists.
 
+A second test kills the daemon in the middle of ApplyBundle: a bundle is all there after the
+restart, or not at all (tests/reliability/bundle_load.py).
+
 The run's random seed is printed and reported; ``PHOENIX_KILL9_SEED=<seed>`` replays its
 choices (thread timing still varies). CI runs 20 cycles in one era, ``make soak`` 1,000 cycles in
 eras of 50, each on a fresh data dir with fresh clients.
@@ -38,6 +41,7 @@ code checked) and its data dir removed, so the disk stays bounded too.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -60,6 +64,7 @@ from phoenixflight_api.v1 import membership_service_pb2 as mpb
 from phoenixflight_api.v1 import packet_service_pb2 as ppb
 from tests.api.agents import wait_until
 from tests.daemon import START_TIMEOUT, PhoenixProcess
+from tests.reliability import bundle_load
 from tests.reliability.mutations import (
     CALL_TIMEOUT,
     MemberModel,
@@ -549,3 +554,47 @@ def test_acknowledged_writes_survive_kill_9_cycles(tmp_path: Path) -> None:
     if len(totals.journals) > 1:
         figure("kill -9 biggest journal (one data dir)",
                f"{biggest[0] / 1e6:.1f} MB, {biggest[1]} events")
+
+
+# -- kill -9 during an apply -----------------------------------------------------------
+
+APPLY_CYCLES = scaled(6, 100)
+APPLY_PACKETS = 200  # an apply of this size takes a few hundred ms: the kill lands inside it
+
+
+def _apply_until_killed(d: PhoenixProcess, archive: bytes) -> None:
+    with contextlib.suppress(grpc.RpcError, ValueError):  # ValueError: channel closed under us
+        bundle_load.apply(d, archive)
+
+
+def test_kill_9_during_apply_leaves_all_of_a_bundle_or_none(tmp_path: Path) -> None:
+    """SIGKILL at a random moment of an ApplyBundle (verifying, keeping the archive, recording
+    its one event, placing its packets): after the restart the bundle, its namespace and every
+    one of its packets are there, or none of them; applying it again then lands it whole."""
+    seed = int(os.environ.get(SEED_ENV) or random.randrange(2**32))
+    print(f"kill -9 during apply: seed {seed} (replay its choices with {SEED_ENV}={seed})")
+    rng = random.Random(seed)
+    tally: Counter[bool] = Counter()
+    d = PhoenixProcess(tmp_path / "data", *bundle_load.FLAGS).start()
+    try:
+        for cycle in range(APPLY_CYCLES):
+            name = f"k9-{cycle}"
+            archive = bundle_load.bundle(name, APPLY_PACKETS)
+            caller = threading.Thread(target=_apply_until_killed, args=(d, archive),
+                                      daemon=True)
+            caller.start()
+            time.sleep(rng.uniform(0.0, 0.4))
+            d.kill()
+            caller.join(CALL_TIMEOUT)
+            d.start()
+            applied = bundle_load.outcome(d, name, APPLY_PACKETS)
+            tally[applied] += 1
+            verified = d.recorder.VerifyChain(rpb.VerifyChainRequest(), timeout=CALL_TIMEOUT)
+            assert verified.ok, verified.problem
+            if not applied:  # a kept archive without its event is harmless: it is reused
+                assert bundle_load.apply(d, archive).revision > 0
+                assert bundle_load.outcome(d, name, APPLY_PACKETS)
+    finally:
+        d.kill()
+    figure("kill -9 during apply: cycles (applied / not)",
+           f"{APPLY_CYCLES} ({tally[True]} / {tally[False]}), {APPLY_PACKETS} packets each")

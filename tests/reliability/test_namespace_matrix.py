@@ -61,6 +61,10 @@ ADMIN_ONLY = frozenset({
     "/phoenixflight.v1.NamespaceService/UpdateNamespace",
     "/phoenixflight.v1.NamespaceService/DeleteNamespace",
     "/phoenixflight.v1.FlightRecorderService/VerifyChain",
+    # Bundles create namespaces and span several.
+    "/phoenixflight.v1.BundleService/ApplyBundle",
+    "/phoenixflight.v1.BundleService/GetBundle",
+    "/phoenixflight.v1.BundleService/ListBundles",
 })
 # What b holds, as it appears in any message that shows it.
 B_MARKS = (b"b-worker", b"b-job", b"lin-b")

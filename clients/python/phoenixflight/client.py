@@ -23,6 +23,8 @@ import grpc
 
 from phoenixflight import _requests as build
 from phoenixflight._connect import Connection, PhoenixFlightError
+from phoenixflight_api.v1 import bundle_service_pb2 as bs
+from phoenixflight_api.v1 import bundle_service_pb2_grpc as bs_grpc
 from phoenixflight_api.v1 import cluster_service_pb2 as cs
 from phoenixflight_api.v1 import cluster_service_pb2_grpc as cs_grpc
 from phoenixflight_api.v1 import flight_recorder_service_pb2 as rec
@@ -68,6 +70,7 @@ class Client:
         self.recorder = rec_grpc.FlightRecorderServiceStub(self._channel)
         self.cluster = cs_grpc.ClusterServiceStub(self._channel)
         self.namespaces = ns_grpc.NamespaceServiceStub(self._channel)
+        self.bundles = bs_grpc.BundleServiceStub(self._channel)
 
     def __enter__(self) -> Client:
         return self
@@ -147,6 +150,29 @@ class Client:
         resp = self._call(self.namespaces.DeleteNamespace,
                                 ns.DeleteNamespaceRequest(name=name))
         return resp.namespace
+
+    # -- bundles --------------------------------------------------------------------
+
+    def apply_bundle(
+        self, archive: bytes, *, dry_run: bool = False,
+    ) -> bs.ApplyBundleResponse:
+        """Apply a .pflight's bytes: the bundle, the revision of its event (0 when nothing
+        changed) and every change (created, updated, unchanged, kept)."""
+        request = bs.ApplyBundleRequest(archive=archive, dry_run=dry_run)
+        return self._call(self.bundles.ApplyBundle, request)
+
+    def get_bundle(self, name: str) -> bs.Bundle:
+        """The newest applied version of the bundle called ``name``."""
+        resp = self._call(self.bundles.GetBundle, bs.GetBundleRequest(name=name))
+        return resp.bundle
+
+    def list_bundles(self) -> list[bs.Bundle]:
+        """Every applied bundle, the newest version of each (every page)."""
+        pages = _pages(
+            lambda token: self._call(self.bundles.ListBundles,
+                                     bs.ListBundlesRequest(page_token=token)),
+            lambda page: page.bundles)
+        return [bundle for bundle in pages]
 
     # -- members --------------------------------------------------------------------
 

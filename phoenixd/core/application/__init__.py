@@ -17,7 +17,7 @@ or the log directly.
 from __future__ import annotations
 
 from phoenixd.core.application.access import Access
-from phoenixd.core.application.commands import Commands
+from phoenixd.core.application.commands import BundleSource, Commands
 from phoenixd.core.application.durability import Durability
 from phoenixd.core.application.feeds import Broker
 from phoenixd.core.application.notices import NoticeGate
@@ -28,15 +28,16 @@ from phoenixd.core.cluster import Cluster
 from phoenixd.core.events import Event
 from phoenixd.core.tokens import HandoffKeyInfo
 
-__all__ = ["Application", "Broker", "Durability", "NoticeGate"]
+__all__ = ["Application", "Broker", "BundleSource", "Durability", "NoticeGate"]
 
 
 class Application:
     def __init__(
         self, cluster: Cluster, durability: Durability, broker: Broker, gate: NoticeGate,
-        handoff_key: HandoffKeyInfo, daemon_version: str,
+        handoff_key: HandoffKeyInfo, daemon_version: str, *,
+        bundles: BundleSource | None = None,
     ) -> None:
-        self.commands = Commands(cluster, durability)
+        self.commands = Commands(cluster, durability, bundles)
         self.queries = Queries(cluster, durability, handoff_key, daemon_version)
         self.watches = Watches(cluster, durability, broker, gate)
         self.sessions = Sessions(cluster, durability, gate)

@@ -11,18 +11,46 @@ import asyncio
 import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
+from phoenixd import failpoints
 from phoenixd.core.application.durability import Durability
 from phoenixd.core.cluster import Cluster
 from phoenixd.core.dispatch import PacketSpec
-from phoenixd.core.errors import PhoenixError
+from phoenixd.core.errors import FailedPrecondition, PhoenixError
+from phoenixd.core.imports import UNCHANGED, ApplyResult, BundleImport
 from phoenixd.core.members import Member
 from phoenixd.core.namespaces import Namespace, Quota
 from phoenixd.core.packets import Packet
 from phoenixd.core.registry import Load, MemberUpdate, MemberView, Registration
 
-__all__ = ["Commands", "Submission"]
+__all__ = ["BundleSource", "Commands", "Submission"]
+
+
+class BundleSource(Protocol):
+    """Where bundles come from and are kept: verification and the file under imports/ are
+    outside the core (they need the bundle format and the disk)."""
+
+    def read(self, archive: bytes) -> BundleImport:
+        """Verify ``archive`` (pure, thread-safe: called off the event loop).
+
+        Raises:
+            InvalidArgument: a damaged bundle (naming the member at fault).
+            FailedPrecondition: unsigned, or signed by no trusted key (naming the flag).
+        """
+        ...
+
+    def keep(self, bundle_id: str, archive: bytes) -> None:
+        """Make the archive durable under imports/ (blocking: called off the event loop)."""
+        ...
+
+
+class _NoBundles:
+    def read(self, archive: bytes) -> BundleImport:
+        raise FailedPrecondition("this daemon applies no bundles")
+
+    def keep(self, bundle_id: str, archive: bytes) -> None:
+        raise FailedPrecondition("this daemon applies no bundles")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,9 +62,11 @@ class Submission:
 
 
 class Commands:
-    def __init__(self, cluster: Cluster, durability: Durability) -> None:
+    def __init__(self, cluster: Cluster, durability: Durability,
+                 bundles: BundleSource | None = None) -> None:
         self._cluster = cluster
         self._durability = durability
+        self._bundles: BundleSource = bundles or _NoBundles()
 
     async def _view(self, member: Member) -> MemberView:
         view = self._cluster.view(self._cluster.get_member(member.member_id))
@@ -66,6 +96,28 @@ class Commands:
         record = self._cluster.namespaces.delete(name)
         await self._durability.settle()
         return record
+
+    # -- bundles ---------------------------------------------------------------------------
+
+    async def apply_bundle(self, archive: bytes, *, dry_run: bool = False) -> ApplyResult:
+        """Verify a bundle, keep its archive under imports/, and apply it as one event.
+
+        Every check runs before anything is written: the archive is kept only once the
+        state accepts the bundle (a dry run of it), and the bundle is checked again when it
+        is recorded, as the state may have moved while the file was written. A file kept
+        without its event (a crash, or a refusal in between) is harmless: it is named by the
+        bundle id, and applying the bundle again writes the same bytes over it.
+        """
+        bundle = await asyncio.to_thread(self._bundles.read, archive)
+        preview = self._cluster.apply_bundle(bundle, dry_run=True)
+        if dry_run or preview.changes[0].action == UNCHANGED:
+            await self._durability.settle()
+            return preview
+        await asyncio.to_thread(self._bundles.keep, bundle.bundle_id, archive)
+        result = self._cluster.apply_bundle(bundle)
+        failpoints.hit("bundle.before_durable")
+        await self._durability.settle()
+        return result
 
     # -- members ---------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from phoenixd.core import directory
 from phoenixd.core.application.durability import Durability
 from phoenixd.core.application.feeds import EventFilter, history
 from phoenixd.core.application.pages import Page, decode_token, encode_token, page_size
+from phoenixd.core.bundled import AppliedBundle
 from phoenixd.core.cluster import Cluster
 from phoenixd.core.errors import InvalidArgument, NotFound
 from phoenixd.core.eventlog import ChainReport
@@ -135,6 +136,26 @@ class Queries:
         revision = await self._durability.settle()
         token = encode_token(views[-1].namespace.name, query) if len(later) > limit else ""
         return Page(views, token, len(names), revision)
+
+    # -- bundles -------------------------------------------------------------------------
+
+    async def get_bundle(self, name: str) -> AppliedBundle:
+        record = self._cluster.imports.get(name)
+        await self._durability.settle()
+        return record
+
+    async def list_bundles(self, *, page_token: str = "", size: int = 0
+                           ) -> Page[AppliedBundle]:
+        """Applied bundles by name (the newest version of each)."""
+        query: dict[str, Any] = {"bundles": True}
+        after = str(decode_token(page_token, query, str) or "")
+        names = sorted(self._state.bundles)
+        later = [n for n in names if n > after]
+        limit = page_size(size)
+        records = [self._state.bundles[n] for n in later[:limit]]
+        revision = await self._durability.settle()
+        token = encode_token(records[-1].name, query) if len(later) > limit else ""
+        return Page(records, token, len(names), revision)
 
     # -- members -------------------------------------------------------------------------
 

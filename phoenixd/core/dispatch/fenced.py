@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from phoenixd.core.contracts import check_state
 from phoenixd.core.credentials import Credentials
 from phoenixd.core.dispatch.moves import Moves
 from phoenixd.core.errors import FailedPrecondition, InvalidArgument, PermissionDenied
@@ -109,6 +110,9 @@ class FencedWrites:
     ) -> Packet:
         packet = self._fenced(member_id, credential, packet_id, epoch, "SaveCheckpoint")
         values, hash_ = validate_state(state)
+        contract = self._state.contracts.get((packet.namespace, packet.workload_type))
+        if contract is not None:  # refused whole: the last checkpoint stays as it was
+            check_state(contract, values)
         checkpoint = Checkpoint(
             values, validate_text(step, "step"), hash_, epoch, member_id, self._wall()
         )

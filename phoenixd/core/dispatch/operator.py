@@ -7,10 +7,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from phoenixd.core.contracts import check_capabilities, check_state
 from phoenixd.core.dispatch.moves import Moves
 from phoenixd.core.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from phoenixd.core.events import Actor, EventType
-from phoenixd.core.namespaces import DEFAULT_NAMESPACE, admit
+from phoenixd.core.namespaces import DEFAULT_NAMESPACE, admit, validate_namespace
 from phoenixd.core.packets import (
     Checkpoint,
     Packet,
@@ -33,7 +34,7 @@ from phoenixd.core.validation import (
     validate_text,
 )
 
-__all__ = ["MAX_ROUTING_KEY", "PacketCommands", "PacketSpec"]
+__all__ = ["MAX_ROUTING_KEY", "PacketCommands", "PacketSpec", "check_contract", "new_packet"]
 
 # Routing keys are hashed, so any text will do; a bound keeps records small.
 MAX_ROUTING_KEY = 256
@@ -59,6 +60,45 @@ class PacketSpec:
     namespace: str = DEFAULT_NAMESPACE
 
 
+def new_packet(spec: PacketSpec, now: float, default_strategy: Strategy) -> Packet:
+    """The PENDING record ``spec`` asks for, every field checked (but not whether its id is
+    free, nor its namespace's quota or contract: the caller checks those against the state)."""
+    packet_id = validate_packet_id(spec.packet_id)
+    state, hash_ = validate_state(spec.state)
+    cpu, memory = validate_amounts(spec.demand_cpu, spec.demand_memory, "demand")
+    return Packet(
+        packet_id=packet_id,
+        workload_type=validate_name(spec.workload_type, "workload_type"),
+        required_capabilities=validate_capabilities(spec.required_capabilities),
+        status=PacketStatus.PENDING,
+        owner="",
+        previous_owners=(),
+        epoch=0,
+        checkpoint=Checkpoint(state, validate_text(spec.step, "step"), hash_, 0, "", now),
+        policy=validate_policy(spec.policy),
+        handoff_allowed=spec.handoff_allowed,
+        handoff_reason="",
+        lineage_id=validate_name(spec.lineage_id, "lineage_id") or f"lin-{packet_id}",
+        demand_cpu=cpu,
+        demand_memory=memory,
+        routing_key=validate_text(spec.routing_key, "routing_key", MAX_ROUTING_KEY),
+        strategy=spec.strategy or default_strategy,
+        attempts=0,
+        max_attempts=validate_max_attempts(spec.max_attempts),
+        create_time=now,
+        update_time=now,
+        namespace=validate_namespace(spec.namespace),
+    )
+
+
+def check_contract(state: ClusterState, packet: Packet) -> None:
+    """Refuse a packet its namespace's contract for its workload type does not allow."""
+    contract = state.contracts.get((packet.namespace, packet.workload_type))
+    if contract is not None:
+        check_capabilities(contract, packet.required_capabilities)
+        check_state(contract, packet.checkpoint.state)
+
+
 class PacketCommands:
     """What an operator may do to packets."""
 
@@ -82,34 +122,10 @@ class PacketCommands:
         packet_id = validate_packet_id(spec.packet_id)
         if packet_id in self._state.packets:
             raise AlreadyExists(f"packet {packet_id!r} already exists")
-        state, hash_ = validate_state(spec.state)
-        cpu, memory = validate_amounts(spec.demand_cpu, spec.demand_memory, "demand")
-        namespace = admit(self._state, spec.namespace, f"packet {packet_id!r}", packets=1,
-                          cpu=cpu, memory=memory)
-        now = self._wall()
-        packet = Packet(
-            packet_id=packet_id,
-            workload_type=validate_name(spec.workload_type, "workload_type"),
-            required_capabilities=validate_capabilities(spec.required_capabilities),
-            status=PacketStatus.PENDING,
-            owner="",
-            previous_owners=(),
-            epoch=0,
-            checkpoint=Checkpoint(state, validate_text(spec.step, "step"), hash_, 0, "", now),
-            policy=validate_policy(spec.policy),
-            handoff_allowed=spec.handoff_allowed,
-            handoff_reason="",
-            lineage_id=validate_name(spec.lineage_id, "lineage_id") or f"lin-{packet_id}",
-            demand_cpu=cpu,
-            demand_memory=memory,
-            routing_key=validate_text(spec.routing_key, "routing_key", MAX_ROUTING_KEY),
-            strategy=spec.strategy or self._scheduler.default_strategy,
-            attempts=0,
-            max_attempts=validate_max_attempts(spec.max_attempts),
-            create_time=now,
-            update_time=now,
-            namespace=namespace,
-        )
+        packet = new_packet(spec, self._wall(), self._scheduler.default_strategy)
+        admit(self._state, spec.namespace, f"packet {packet_id!r}", packets=1,
+              cpu=packet.demand_cpu, memory=packet.demand_memory)
+        check_contract(self._state, packet)
         packet, _ = self._moves.record(EventType.PACKET_CREATED, packet, "submitted", actor=actor)
         return self._moves.place(packet, "submitted")
 
