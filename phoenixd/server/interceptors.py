@@ -55,6 +55,7 @@ MUTATING_METHODS = frozenset({
     "/phoenixflight.v1.NamespaceService/CreateNamespace",
     "/phoenixflight.v1.NamespaceService/UpdateNamespace",
     "/phoenixflight.v1.NamespaceService/DeleteNamespace",
+    "/phoenixflight.v1.BundleService/ApplyBundle",
 })
 # Probes and discovery stay open so that load balancers and grpcurl work.
 OPEN_METHODS = frozenset({

@@ -42,15 +42,14 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from phoenixd import failpoints
 from phoenixd.config import parse_args
 from phoenixd.server.interceptors import MUTATING_METHODS
-from phoenixflight_api.v1 import cluster_service_pb2 as cpb
 from phoenixflight_api.v1 import flight_recorder_service_pb2 as rpb
 from phoenixflight_api.v1 import member_pb2, packet_pb2
 from phoenixflight_api.v1 import membership_service_pb2 as mpb
-from phoenixflight_api.v1 import namespace_service_pb2 as npb
 from phoenixflight_api.v1 import packet_service_pb2 as ppb
 from tests.api.agents import Agent, envelope, packet_of, wait_until
 from tests.conftest import register
 from tests.daemon import PhoenixProcess
+from tests.reliability.rpc_catalog import phoenixflight_rpcs
 from tests.reliability.soak import figure, scaled
 from tests.reliability.test_failpoints import (
     CALL_TIMEOUT,
@@ -372,12 +371,7 @@ def test_enospc_on_a_journal_write_holds_the_batch_and_refuses_new_mutations(
 
 
 def test_the_refused_rpcs_are_exactly_those_that_record_events_at_a_clients_request() -> None:
-    every = {
-        f"/{service.full_name}/{method.name}"
-        for module in (mpb, ppb, rpb, npb, cpb)
-        for service in module.DESCRIPTOR.services_by_name.values()
-        for method in service.methods
-    }
+    every = {rpc.path for rpc in phoenixflight_rpcs()}  # every service, from the descriptors
     # Reads, and the liveness calls that renew leases in memory (see interceptors.py).
     kept = {
         f"/phoenixflight.v1.{name}" for name in (
@@ -390,6 +384,7 @@ def test_the_refused_rpcs_are_exactly_those_that_record_events_at_a_clients_requ
             "FlightRecorderService/WatchEvents", "FlightRecorderService/VerifyChain",
             "FlightRecorderService/ExportLineage", "NamespaceService/GetNamespace",
             "NamespaceService/ListNamespaces", "ClusterService/GetClusterStatus",
+            "BundleService/GetBundle", "BundleService/ListBundles",
         )
     }
     assert MUTATING_METHODS | kept == every
