@@ -93,6 +93,7 @@ class Daemon:
         self.application = Application(
             self.cluster, Durability(self.recorder, journal), broker, gate, signer.info,
             daemon_version(), bundles=_bundle_files(cfg, self.store),
+            write_refusal=self.store.write_refusal,
         )
         journal.start()
         if recovery.truncation is not None:

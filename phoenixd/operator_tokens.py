@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from phoenixd.core.access import Caller
+from phoenixd.core.access import ADMIN, Caller
 from phoenixd.store.fsio import shared_mode
 from phoenixflight_api import protocol
 
@@ -91,8 +91,9 @@ def _entry(table: object, where: str) -> _Entry:
     if unknown:
         raise TokenFileError(f"{where}: unknown key {unknown[0]!r} (name, sha256, namespaces)")
     name, sha256, namespaces = table.get("name"), table.get("sha256"), table.get("namespaces")
-    if not isinstance(name, str) or (problem := protocol.id_problem(name, "name")):
-        raise TokenFileError(f"{where}: {problem if isinstance(name, str) else 'name is missing'}")
+    if not isinstance(name, str):
+        raise TokenFileError(f"{where}: name is missing")
+    _check_name(name, where)
     if (not isinstance(sha256, str) or len(sha256) != 64
             or any(c not in "0123456789abcdef" for c in sha256)):
         raise TokenFileError(f"{where} ({name}): sha256 must be 64 lowercase hex digits, the "
@@ -101,6 +102,9 @@ def _entry(table: object, where: str) -> _Entry:
             or not all(isinstance(n, str) for n in namespaces)):
         raise TokenFileError(f"{where} ({name}): namespaces must be a non-empty list of "
                              f"namespace names, or [{EVERY_NAMESPACE!r}] for every namespace")
+    if EVERY_NAMESPACE in namespaces and len(namespaces) > 1:
+        raise TokenFileError(f"{where} ({name}): {EVERY_NAMESPACE!r} (every namespace) stands "
+                             "alone: give it, or namespace names, not both")
     for namespace in namespaces:
         if namespace != EVERY_NAMESPACE and (problem := protocol.id_problem(namespace,
                                                                             "namespace")):
@@ -108,8 +112,21 @@ def _entry(table: object, where: str) -> _Entry:
     return _Entry(name, sha256, tuple(namespaces))
 
 
+# The name refusals and the Flight Recorder give the --auth-token-file token.
+RESERVED_NAMES = frozenset({ADMIN.name})
+
+
+def _check_name(name: str, where: str) -> None:
+    if problem := protocol.id_problem(name, "name"):
+        raise TokenFileError(f"{where}: {problem}")
+    if name in RESERVED_NAMES:
+        raise TokenFileError(f"{where}: the name {name!r} is the --auth-token-file token's; "
+                             "choose another")
+
+
 def stanza(name: str, token: str, namespaces: list[str]) -> str:
     """The ``[[token]]`` table for ``token`` (checked the way the daemon reads it)."""
+    _check_name(name, "the token's name")  # before it is quoted into TOML
     quoted = ", ".join(f'"{n}"' for n in namespaces)
     text = (f'[[token]]\nname = "{name}"\nsha256 = "{digest(token.encode())}"\n'
             f"namespaces = [{quoted}]\n")
@@ -134,7 +151,7 @@ def add(path: Path, name: str, namespaces: list[str]) -> str:
     """Make a token named ``name`` for ``namespaces``, append it to the tokens file at
     ``path`` (made with mode 0600), and return it: the file keeps only its digest."""
     existing = path.read_text() if path.exists() else ""
-    if existing:
+    if path.exists():
         _private(path, "")
     known = parse(existing, str(path))
     if any(caller.name == name for caller in known.values()):

@@ -114,6 +114,9 @@ class _Plan:
     policies: list[NamedPolicy] = field(default_factory=list)
     contracts: list[Contract] = field(default_factory=list)
     packets: list[Packet] = field(default_factory=list)
+    # Namespaces the changes mention: each change's, and that of an existing packet the
+    # bundle places elsewhere (its "kept" message says so).
+    mentioned: set[str] = field(default_factory=set)
 
 
 class ImportAdmin:
@@ -156,13 +159,15 @@ class ImportAdmin:
         created = tuple(p.packet_id for p in plan.packets)
         if dry_run:
             return ApplyResult(applied, 0, changes, created, dry_run=True)
-        namespaces = sorted({c.namespace for c in plan.changes if c.action != UNCHANGED})
+        # Every namespace the event shows anything of, unchanged records included: a token
+        # scoped to one namespace reads that namespace's events, and must see nothing else's.
+        namespaces = sorted({c.namespace for c in plan.changes} | plan.mentioned)
         event = self._recorder.record(
             EventType.BUNDLE_APPLIED, actor,
             reason=f"bundle {bundle.name} {bundle.version} ({bundle.bundle_id}) applied: "
                    + _counts(changes),
-            # An event of one namespace is that namespace's; one over several is the
-            # operator's alone (an event naming packets but no namespace reads as default's).
+            # An event of one namespace is that namespace's; one over several is the cluster
+            # admin's alone (an event naming packets but no namespace reads as default's).
             packet_ids=created if len(namespaces) == 1 else (),
             lineage_ids=tuple(p.lineage_id for p in plan.packets) if len(namespaces) == 1
             else (),
@@ -213,6 +218,7 @@ class ImportAdmin:
             seen[spec.packet_id] = namespace
             current = state.packets.get(spec.packet_id)
             if current is not None:
+                plan.mentioned.add(current.namespace)
                 elsewhere = (f", in namespace {current.namespace}"
                              if current.namespace != namespace else "")
                 plan.changes.append(Change(

@@ -38,17 +38,20 @@ class Tokens:
     def __init__(self, admin: str | None = None,
                  scoped: Mapping[str, Caller] | None = None) -> None:
         self._admin = admin.encode() if admin else None
-        self._scoped = dict(scoped or {})
+        self._scoped = dict(scoped) if scoped is not None else None
 
     @property
     def enabled(self) -> bool:
-        """Operator auth is on: a call needs one of these tokens."""
-        return self._admin is not None or bool(self._scoped)
+        """Operator auth is on: a call needs one of these tokens. A tokens file turns it on
+        even while it holds no token (its last one revoked): then no operator call passes."""
+        return self._admin is not None or self._scoped is not None
 
     def caller(self, given: bytes) -> Caller | None:
         """Whose token ``given`` is (None: nobody's)."""
         if self._admin is not None and hmac.compare_digest(given, self._admin):
             return ADMIN
+        if self._scoped is None:
+            return None
         return self._scoped.get(hashlib.sha256(given).hexdigest())
 
 

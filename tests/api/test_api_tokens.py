@@ -6,10 +6,15 @@ the daemon from starting, saying which file and entry."""
 from __future__ import annotations
 
 import stat
+import time
 from pathlib import Path
 
+import grpc
 import pytest
 
+from phoenixd.core.application.access import RECORD_BURST, RECORD_RATE
+from phoenixflight_api.v1 import flight_recorder_service_pb2 as rpb
+from phoenixflight_api.v1 import namespace_service_pb2 as npb
 from tests.api.cli import js, phoenix
 from tests.api.test_api_permissions import start_exit_code
 from tests.daemon import PhoenixProcess, operator_token_args
@@ -84,3 +89,78 @@ def test_a_tokens_file_with_a_mistake_or_open_to_others_keeps_phoenixd_from_star
     daemon = PhoenixProcess(tmp_path / "data", "--auth-tokens", str(tokens))
     assert start_exit_code(daemon) == 2
     assert problem in daemon.log(), daemon.log()[-2000:]
+
+
+def test_an_empty_tokens_file_keeps_operator_auth_on(tmp_path: Path) -> None:
+    """Revoking the last token must not open the daemon to everyone."""
+    tokens = tmp_path / "tokens.toml"
+    tokens.write_text("# every token revoked\n")
+    tokens.chmod(0o600)
+    with PhoenixProcess(tmp_path / "data", "--auth-tokens", str(tokens)) as d:
+        refused = phoenix(d, "namespace", "create", "evil", expect=1)
+        assert "UNAUTHENTICATED" in refused.stderr
+        assert '"operator_auth": true' in d.log() or "operator_auth=True" in d.log()
+
+
+@pytest.mark.parametrize(("args", "problem"), [
+    (("x\"y", "--namespaces", "a"), "name 'x\"y' is not a valid id"),
+    (("admin", "--namespaces", "a"), "the name 'admin' is the --auth-token-file token's"),
+])
+def test_token_new_refuses_a_name_it_cannot_use(tmp_path: Path, args: tuple[str, ...],
+                                                 problem: str) -> None:
+    tokens = tmp_path / "tokens.toml"
+    refused = phoenix(None, "token", "new", *args, "--tokens-file", str(tokens), expect=2)
+    assert problem in refused.stderr
+    assert not tokens.exists()
+
+
+def test_token_new_refuses_a_tokens_file_others_can_read_even_when_empty(tmp_path: Path) -> None:
+    tokens = tmp_path / "tokens.toml"
+    tokens.touch(mode=0o644)
+    tokens.chmod(0o644)
+    refused = phoenix(None, "token", "new", "x", "--namespaces", "a",
+                      "--tokens-file", str(tokens), expect=2)
+    assert "has mode 644" in refused.stderr and tokens.read_text() == ""
+
+
+def test_every_namespace_stands_alone_in_a_tokens_file(tmp_path: Path) -> None:
+    tokens = tmp_path / "tokens.toml"
+    tokens.write_text('[[token]]\nname = "a"\nsha256 = "' + "0" * 64
+                      + '"\nnamespaces = ["*", "billing"]\n')
+    tokens.chmod(0o600)
+    daemon = PhoenixProcess(tmp_path / "data", "--auth-tokens", str(tokens))
+    assert start_exit_code(daemon) == 2
+    assert "'*' (every namespace) stands alone" in daemon.log()
+
+
+def test_a_flood_of_refusals_is_counted_not_all_recorded(tmp_path: Path) -> None:
+    """Each token has refusals recorded at most RECORD_BURST at once and RECORD_RATE a second
+    after that; the rest are refused all the same, and the next recorded one counts them."""
+    tokens = tmp_path / "tokens.toml"
+    billing = phoenix(None, "token", "new", "billing-ci", "--namespaces", "billing",
+                      "--tokens-file", str(tokens)).stdout.strip()
+    with PhoenixProcess(tmp_path / "data", *operator_token_args(tmp_path, ADMIN),
+                        "--auth-tokens", str(tokens)) as d:
+        scoped = (("authorization", f"Bearer {billing}"),)
+        sent = 3 * RECORD_BURST
+        started = time.monotonic()
+        for i in range(sent):
+            with pytest.raises(grpc.RpcError) as refused:
+                d.namespaces.GetNamespace(npb.GetNamespaceRequest(name=f"other-{i}"),
+                                          metadata=scoped, timeout=10)
+            assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        elapsed = time.monotonic() - started
+        admin = (("authorization", f"Bearer {ADMIN}"),)
+
+        def denied() -> list[rpb.Event]:
+            return list(d.recorder.QueryEvents(rpb.QueryEventsRequest(
+                types=["permission_denied"], page_size=1000), metadata=admin, timeout=10).events)
+
+        recorded = denied()
+        assert RECORD_BURST <= len(recorded) <= RECORD_BURST + elapsed * RECORD_RATE + 1
+        time.sleep(1.5 / RECORD_RATE)  # the bucket holds one again
+        with pytest.raises(grpc.RpcError):
+            d.namespaces.GetNamespace(npb.GetNamespaceRequest(name="once-more"),
+                                      metadata=scoped, timeout=10)
+        last = denied()[-1]
+        assert last.data["unrecorded_before"] == sent - len(recorded)

@@ -117,3 +117,21 @@ def test_a_quota_is_checked_for_all_the_packets_together() -> None:
     with pytest.raises(ResourceExhausted, match="quota packets=1"):
         world.cluster.apply_bundle(bundle("1.0.0", *two))
     assert world.head == head and not world.state.packets
+
+
+def test_an_event_showing_records_of_several_namespaces_belongs_to_none() -> None:
+    """A scoped token reads its namespace's events: a bundle event there must show nothing of
+    another namespace, unchanged records and existing packets elsewhere included."""
+    world = make_world()
+    world.cluster.namespaces.create("other", {}, Quota())
+    world.submit("elsewhere", "review", namespace="other")
+    first = world.cluster.apply_bundle(bundle("1.0.0"))
+    assert world.of_type(EventType.BUNDLE_APPLIED)[-1].namespace == "care"
+    assert first.revision
+    # 1.1.0 claims a packet id that exists in namespace "other": the change says so.
+    claimed = PacketSpec("elsewhere", "case", ("review",), {"case_id": "CUST-2"},
+                         namespace="care")
+    world.cluster.apply_bundle(bundle("1.1.0", claimed))
+    event = world.of_type(EventType.BUNDLE_APPLIED)[-1]
+    assert any("in namespace other" in c["message"] for c in event.data["changes"])
+    assert event.namespace == "" and event.packet_ids == ()

@@ -6,7 +6,7 @@
 - ``queries``  reads as of the durable head, pages, explain, lineage, verify (queries.py);
 - ``watches``  replay-then-follow feeds and a member's assignments (watches.py, feeds.py);
 - ``sessions``  the member session protocol without its transport (sessions.py);
-- ``access``  who may act on which namespace; every refusal recorded (access.py);
+- ``access``  who may act on which namespace; refusals recorded (access.py);
 - ``gate``  the durability gate that holds a notice until its event is durable (notices.py).
 
 A surface decodes a request, calls one method here, converts the answer and maps
@@ -15,6 +15,8 @@ or the log directly.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from phoenixd.core.application.access import Access
 from phoenixd.core.application.commands import BundleSource, Commands
@@ -36,12 +38,13 @@ class Application:
         self, cluster: Cluster, durability: Durability, broker: Broker, gate: NoticeGate,
         handoff_key: HandoffKeyInfo, daemon_version: str, *,
         bundles: BundleSource | None = None,
+        write_refusal: Callable[[], str | None] = lambda: None,
     ) -> None:
         self.commands = Commands(cluster, durability, bundles)
         self.queries = Queries(cluster, durability, handoff_key, daemon_version)
         self.watches = Watches(cluster, durability, broker, gate)
         self.sessions = Sessions(cluster, durability, gate)
-        self.access = Access(cluster, durability)
+        self.access = Access(cluster, durability, write_refusal=write_refusal)
         self._broker = broker
         self._gate = gate
 

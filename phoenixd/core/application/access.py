@@ -5,11 +5,18 @@ or the cluster itself); ``Access`` finds the target's namespace, lets the call t
 caller may act there, and otherwise records a ``permission_denied`` event (durable before the
 refusal goes out) and raises PermissionDenied naming the caller, the call, the namespace and
 what the caller may act in. Unknown ids pass through, so the call itself answers NOT_FOUND.
+
+Refusals come from callers with a valid token, but a token could still be made to fill the
+journal with them: each token records at most ``RECORD_BURST`` refusals at once and
+``RECORD_RATE`` a second after that, and none while the store refuses writes for want of
+disk space. A refusal not recorded is still refused, and counted: the token's next recorded
+refusal says how many went unrecorded before it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from phoenixd.core.access import Caller
@@ -20,7 +27,10 @@ from phoenixd.core.events import EventType
 from phoenixd.core.namespaces import DEFAULT_NAMESPACE
 from phoenixflight_api import protocol
 
-__all__ = ["CLUSTER", "Access", "Target"]
+__all__ = ["CLUSTER", "RECORD_BURST", "RECORD_RATE", "Access", "Target"]
+
+RECORD_BURST = 64  # refusals one token may have recorded at once
+RECORD_RATE = 1.0  # and then per second
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +59,35 @@ class Target:
 CLUSTER = Target("cluster")  # namespaces themselves and the whole chain: the admin's alone
 
 
+class _Budget:
+    """A token bucket: how many more refusals of one caller may be recorded now."""
+
+    __slots__ = ("at", "left", "unrecorded")
+
+    def __init__(self, now: float) -> None:
+        self.left, self.at, self.unrecorded = float(RECORD_BURST), now, 0
+
+    def take(self, now: float) -> bool:
+        self.left = min(float(RECORD_BURST), self.left + (now - self.at) * RECORD_RATE)
+        self.at = now
+        if self.left < 1.0:
+            self.unrecorded += 1
+            return False
+        self.left -= 1.0
+        return True
+
+
 class Access:
-    def __init__(self, cluster: Cluster, durability: Durability) -> None:
+    def __init__(
+        self, cluster: Cluster, durability: Durability, *,
+        write_refusal: Callable[[], str | None] = lambda: None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._cluster = cluster
         self._durability = durability
+        self._write_refusal = write_refusal
+        self._monotonic = monotonic
+        self._budgets: dict[str, _Budget] = {}  # by caller name: one per configured token
 
     def namespace_of(self, target: Target) -> str | None:
         """The namespace ``target`` lives in; None for the cluster or an unknown id."""
@@ -83,16 +118,34 @@ class Access:
 
     async def _refuse(self, caller: Caller, call: str, target: Target, namespace: str,
                       why: str) -> None:
-        # Not the data keys "namespace", "member" or "packet": the state reads those as
-        # records to apply. The event's own namespace field says where it was refused.
-        self._durability.recorder.record(
-            EventType.PERMISSION_DENIED, caller.actor, reason=why, namespace=namespace,
-            member_ids=[target.name] if target.kind == "member" else (),
-            packet_ids=[target.name] if target.kind == "packet" else (),
-            data={"call": call, "token": caller.name, "target": str(target),
-                  "denied_namespace": namespace},
-        )
-        await self._durability.settle()
+        await self._record(caller, call, target, namespace)
         where = f" in namespace {namespace!r}" if namespace and target.kind != "namespace" else ""
         raise PermissionDenied(f"token {caller.name!r} may not call {call} on {target}{where}: "
                                f"{why}")
+
+    async def _record(self, caller: Caller, call: str, target: Target, namespace: str) -> None:
+        now = self._monotonic()
+        budget = self._budgets.get(caller.name)
+        if budget is None:
+            budget = self._budgets[caller.name] = _Budget(now)
+        if self._write_refusal() is not None:  # the disk's reserve is for the writes
+            budget.unrecorded += 1
+            return
+        if not budget.take(now):
+            return
+        unrecorded, budget.unrecorded = budget.unrecorded, 0
+        # Not the data keys "namespace", "member" or "packet": the state reads those as
+        # records to apply. The event's own namespace field says where it was refused; its
+        # reason names no namespace of the caller's (the target's namespace reads it).
+        data: dict[str, str | int] = {"call": call, "token": caller.name,
+                                      "target": str(target), "denied_namespace": namespace}
+        if unrecorded:
+            data["unrecorded_before"] = unrecorded
+        self._durability.recorder.record(
+            EventType.PERMISSION_DENIED, caller.actor, namespace=namespace,
+            reason="outside the token's namespaces" if namespace else "the cluster admin's only",
+            member_ids=[target.name] if target.kind == "member" else (),
+            packet_ids=[target.name] if target.kind == "packet" else (),
+            data=data,
+        )
+        await self._durability.settle()

@@ -19,7 +19,7 @@ from phoenixd.core.bundled import AppliedBundle
 from phoenixd.core.cluster import Cluster
 from phoenixd.core.errors import InvalidArgument, NotFound
 from phoenixd.core.eventlog import ChainReport
-from phoenixd.core.events import Event, EventType
+from phoenixd.core.events import Event, EventType, namespace_of
 from phoenixd.core.members import Member, MemberStatus
 from phoenixd.core.namespaces import Namespace, Usage, validate_namespace
 from phoenixd.core.packets import Packet, PacketStatus
@@ -287,7 +287,7 @@ class Queries:
             async for event in history(self._durability.log, 0, head)
             if ((packet_id and packet_id in event.packet_ids)
                 or (lineage_id and lineage_id in event.lineage_ids))
-            and (not within or event.namespace in within)
+            and (not within or namespace_of(event) in within)
         ]
         if not events:
             what = f"packet {packet_id!r}" if packet_id else f"lineage {lineage_id!r}"
