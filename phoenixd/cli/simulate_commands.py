@@ -153,15 +153,22 @@ def _print_comparison(printer: Printer, comparison: Comparison) -> None:
                   [[key, *(_number(r.run[key]) for r in results)] for key in keys] +
                   [["chain head", *(r.head_hash[:16] for r in results)]])
     differing = comparison.differing
+    placed = len({p for r in results for p in r.histories})
     printer.write("")
-    printer.write(f"{len(differing)} of {len({p for r in results for p in r.placements})} "
-                  "owned packets end with a different owner"
-                  + (" (the first 10):" if len(differing) > 10 else
-                     ":" if differing else ""))
+    printer.write(f"{len(differing)} of {placed} packets placed differently (owners in order)"
+                  + (", the first 10:" if len(differing) > 10 else ":" if differing else ""))
     if differing:
         printer.table(["PACKET", *(r.strategy.upper() for r in results)],
-                      [[p, *(owners[r.strategy] or "(waiting)" for r in results)]
+                      [[p, *(_owners(owners[r.strategy]) for r in results)]
                        for p, owners in list(differing.items())[:10]])
+
+
+def _owners(history: tuple[str, ...]) -> str:
+    """A packet's owners in order, the middle elided past four."""
+    if not history:
+        return "(never placed)"
+    shown = history if len(history) <= 4 else (*history[:2], "...", *history[-2:])
+    return ">".join(shown)
 
 
 def _number(value: float) -> str:

@@ -74,6 +74,7 @@ class Observer:
         self.trust: dict[str, float] = {}  # member -> trust score
         self.active: dict[str, None] = {}  # ACTIVE members, as an ordered set
         self.waiting: dict[str, None] = {}  # PENDING packets
+        self.history: dict[str, list[str]] = {}  # packet -> every owner it had, in order
         self.latencies: list[float] = []  # every completed handoff's latency, ms (run)
         self._begin()
 
@@ -130,6 +131,7 @@ class Observer:
             self._start_load.setdefault(owner, self.load.get(owner, 0))
             self.load[owner] = self.load.get(owner, 0) + 1
             self.owner[packet_id] = owner
+            self.history.setdefault(packet_id, []).append(owner)
 
     # -- steps -------------------------------------------------------------------------
 

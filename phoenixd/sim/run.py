@@ -38,6 +38,7 @@ class SimResult:
     steps: tuple[StepFigures, ...]
     run: dict[str, Any]
     placements: dict[str, str]  # packet -> owner at the end (owned packets)
+    histories: dict[str, tuple[str, ...]]  # packet -> every owner it had, in order
     events: tuple[Event, ...] = ()  # the journal, when asked for (keep_events)
 
     def to_dict(self) -> dict[str, Any]:
@@ -72,6 +73,7 @@ def simulate(scenario: Scenario, *, plan: Plan | None = None, strategy: Strategy
         head_sequence=observer.head_sequence, steps=tuple(figures),
         run=_run_figures(figures, observer, ticks * TICK, plan),
         placements=dict(sorted(observer.owner.items())),
+        histories={p: tuple(h) for p, h in sorted(observer.history.items())},
         events=tuple(observer.kept or ()),
     )
 
@@ -135,7 +137,9 @@ class Comparison:
     """One plan through several strategies."""
 
     results: tuple[SimResult, ...]
-    differing: dict[str, dict[str, str]]  # packet -> strategy -> owner ("" waiting)
+    # packet -> strategy -> its owners in order (empty: never placed), for the packets
+    # whose owners were not the same under every strategy
+    differing: dict[str, dict[str, tuple[str, ...]]]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -143,7 +147,8 @@ class Comparison:
             "strategies": {r.strategy: {"chain": {"head_hash": r.head_hash,
                                                   "events": r.head_sequence}, "run": r.run}
                            for r in self.results},
-            "placed_differently": self.differing,
+            "placed_differently": {p: {s: list(h) for s, h in owners.items()}
+                                   for p, owners in self.differing.items()},
         }
 
 
@@ -153,10 +158,10 @@ def compare(scenario: Scenario, strategies: Sequence[Strategy], *,
     plan = build_plan(scenario)
     results = tuple(simulate(scenario, plan=plan, strategy=s, progress=progress)
                     for s in strategies)
-    packets = sorted({p for r in results for p in r.placements})
+    packets = sorted({p for r in results for p in r.histories})
     differing = {}
     for packet_id in packets:
-        owners = {r.strategy: r.placements.get(packet_id, "") for r in results}
+        owners = {r.strategy: r.histories.get(packet_id, ()) for r in results}
         if len(set(owners.values())) > 1:
             differing[packet_id] = owners
     return Comparison(results, differing)

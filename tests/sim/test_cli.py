@@ -51,7 +51,7 @@ def test_a_scenario_file_with_flags_over_it(tmp_path: Path) -> None:
 def test_compare_prints_strategies_side_by_side() -> None:
     out = phoenix(None, "simulate", "--mode", "agentic", *TINY, "--compare", "ring,trust").stdout
     assert "METRIC" in out and "RING" in out and "TRUST" in out
-    assert "owned packets end with a different owner" in out
+    assert "packets placed differently (owners in order)" in out
 
 
 def test_bad_input_is_refused(tmp_path: Path) -> None:

@@ -153,5 +153,7 @@ def test_compare_runs_one_plan_through_each_strategy() -> None:
     assert (ring.strategy, trust.strategy) == ("ring", "trust")
     assert ring.run["plan_actions"] == trust.run["plan_actions"] == build_plan(scenario).actions
     assert trust.head_hash == simulate(scenario).head_hash  # the mode's own strategy
+    assert comparison.differing  # trust routing and the ring disagree on some tasks
     for packet, owners in comparison.differing.items():
         assert owners["ring"] != owners["trust"], packet
+        assert owners["ring"] == ring.histories.get(packet, ())
