@@ -4,7 +4,7 @@ second of a ring run with churn (members retiring and joining) at 100 / 1,000 / 
 CI-sized by default (each run is once, in bench-smoke). The goal run (BENCHMARKS.md):
 
     PHOENIX_BENCH_SIM_PACKETS=100000 PHOENIX_BENCH_SIM_CHURN=1000 \\
-        .venv/bin/pytest bench/test_simulator.py --benchmark-only -s -k 10000
+        .venv/bin/pytest bench/test_simulator.py --benchmark-only -s -k 10000 --timeout 3600
 """
 
 from __future__ import annotations
@@ -38,12 +38,18 @@ def test_simulate_ring_churn(benchmark, members: int) -> None:  # type: ignore[n
     s = scenario(members)
     benchmark.group = "simulator: ring churn run"
     started = time.perf_counter()
-    result: SimResult = benchmark.pedantic(simulate, args=(s,), rounds=1, iterations=1)
+    ends: list[float] = []  # when each step ended
+    result: SimResult = benchmark.pedantic(
+        simulate, args=(s,), kwargs={"progress": lambda done, total: ends.append(
+            time.perf_counter())}, rounds=1, iterations=1)
     seconds = time.perf_counter() - started
+    set_up, churn_s = ends[0] - started, ends[-1] - ends[0]
     churn = result.run["joins"] + result.run["leaves"]
     benchmark.extra_info.update(events=result.head_sequence, decisions=result.run["decisions"],
-                                churn_events=churn, seconds=round(seconds, 2))
-    print(f"\n{members} members, {s.packets} packets, {churn} churn events: {seconds:.2f}s, "
+                                churn_events=churn, seconds=round(seconds, 2),
+                                set_up_seconds=round(set_up, 2), churn_seconds=round(churn_s, 2))
+    print(f"\n{members} members, {s.packets} packets, {churn} churn events: {seconds:.2f}s "
+          f"(set-up {set_up:.2f}s, churn steps {churn_s:.2f}s), "
           f"{result.head_sequence / seconds:,.0f} events/s, "
           f"{result.run['decisions'] / seconds:,.0f} decisions/s")
     assert result.run["leaves"] > 0 and result.steps[-1].active == members
