@@ -17,7 +17,9 @@ import pytest
 from phoenixd.sim import ChurnSpec, Scenario, SimResult, simulate
 
 MEMBERS = (100, 1000, 10_000)
-PACKETS = int(os.environ.get("PHOENIX_BENCH_SIM_PACKETS", "2000"))  # at most, per run
+# Packets per run: 10 per member, at most 2,000, unless told.
+PACKETS = int(os.environ["PHOENIX_BENCH_SIM_PACKETS"]) if os.environ.get(
+    "PHOENIX_BENCH_SIM_PACKETS") else None
 CHURN = int(os.environ.get("PHOENIX_BENCH_SIM_CHURN", "20"))  # churn events per run
 CHURN_STEPS = 10  # steps after the set-up step, over which the churn is spread
 
@@ -30,7 +32,8 @@ def scenario(members: int) -> Scenario:
         events += [ChurnSpec(step, "retire", count=per_step // 2),
                    ChurnSpec(step, "join", count=per_step - per_step // 2)]
     return Scenario(mode="ring", steps=CHURN_STEPS + 1, members=members,
-                    packets=min(PACKETS, 10 * members), events=tuple(events))
+                    packets=PACKETS if PACKETS is not None else min(2000, 10 * members),
+                    events=tuple(events))
 
 
 @pytest.mark.parametrize("members", MEMBERS)

@@ -106,7 +106,7 @@ class Observer:
         before = self.status.get(member_id, "")
         self.status[member_id], self.trust[member_id] = status, trust
         if status == "ACTIVE":
-            if before != "ACTIVE":
+            if before not in _IN_PLAY:  # a newcomer (a SUSPECT member back kept its work)
                 self._arrivals += 1
             self.active[member_id] = None
         else:
