@@ -194,9 +194,10 @@ def add_commands(commands: argparse._SubParsersAction, leaf: Adder) -> None:  # 
                        "phoenix simulate --preset flash-crowd --compare ring,binpack,trust"],
              local=True)
     p.add_argument("--mode", choices=MODES, default=None,
-                   help="ring, binpack or agentic (default: the preset's)")
-    p.add_argument("--preset", choices=list(PRESETS), default=None,
-                   help="the churn preset (default: steady)")
+                   help="ring, binpack or agentic (default: the scenario file's, else the "
+                   "one the preset is meant for)")
+    p.add_argument("--preset", choices=list(PRESETS), default=None, metavar="NAME",
+                   help="the churn preset, one of those above (default: steady)")
     p.add_argument("--steps", type=int, default=None, help="steps to run (default 20)")
     p.add_argument("--seed", type=int, default=None, help="the run's seed (default 1)")
     p.add_argument("--members", type=int, default=None,
