@@ -30,6 +30,9 @@ FORBIDDEN = {
     "phoenixd/bundles": ("grpc", "grpc_health", "grpc_reflection", "google.protobuf",
                          "phoenixflight", "phoenixflight_api", "phoenixd.server",
                          "phoenixd.store", "phoenixd.app", "phoenixd.cli"),
+    "phoenixd/sim": ("grpc", "grpc_health", "grpc_reflection", "google.protobuf",
+                     "phoenixflight", "phoenixflight_api", "phoenixd.server", "phoenixd.store",
+                     "phoenixd.app", "phoenixd.cli"),
 }
 WHY = {
     "phoenixd/core": "the core is the domain every surface (gRPC, HTTP, the simulator) and "
@@ -39,6 +42,8 @@ WHY = {
     "phoenixd/server": "the server is one surface; the daemon's wiring and the CLI sit above it",
     "phoenixd/bundles": "bundles are pure (bytes in, records out): the CLI builds them and the "
                         "daemon reads them on apply, so they know neither the wire nor the store",
+    "phoenixd/sim": "the simulator runs the core alone, in memory: no transport, no store, "
+                    "nothing on disk, so that the daemon can run it too",
 }
 
 

@@ -28,6 +28,7 @@ from phoenixd.cli import (
     member_commands,
     namespace_commands,
     packet_commands,
+    simulate_commands,
     status_commands,
     token_commands,
 )
@@ -142,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     status_commands.add_commands(commands, leaf)
     apply_commands.add_commands(commands, bundle_commands.add_commands(commands, leaf), leaf)
     token_commands.add_commands(commands, leaf)
+    simulate_commands.add_commands(commands, leaf)
     completion_commands.add_commands(commands, leaf, root=parser)
     return parser
 

@@ -35,10 +35,10 @@ __all__ = [
     "enum_name", "field_path", "json_line", "parse_format", "readable_dict", "when", "yes_no",
 ]
 
-PLAIN_FORMATS = ("table", "wide", "json", "yaml", "name")
+PLAIN_FORMATS = ("table", "wide", "json", "yaml", "name", "csv")
 TEMPLATE_FORMATS = ("custom-columns", "jsonpath")
-FORMAT_HELP = ("table (default), wide, json, yaml, name, custom-columns=HEADER:.path,... "
-               "or jsonpath=TEMPLATE")
+FORMAT_HELP = ("table (default), wide, json, yaml, name, custom-columns=HEADER:.path,..., "
+               "jsonpath=TEMPLATE, or csv (simulate)")
 MISSING = "<none>"  # a custom column whose path is absent, as kubectl prints it
 
 # ANSI SGR codes per status: settled-and-well green, in flight yellow, gone wrong red,
@@ -323,6 +323,9 @@ class Printer:
         elif name in ("name", "custom-columns"):
             raise ValueError(f"-o {name} applies to lists of members, packets, events or "
                              "capabilities; use -o json, yaml or jsonpath here")
+        elif name == "csv":
+            raise ValueError("-o csv applies to phoenix simulate; use -o json, yaml or "
+                             "jsonpath here")
         else:
             json.dump(value, self.out, indent=2, sort_keys=False)
             self.out.write("\n")

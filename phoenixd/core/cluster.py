@@ -74,10 +74,11 @@ class Cluster:
         rebalance_interval: float = DEFAULT_REBALANCE_INTERVAL,
         monotonic: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        credentials: Credentials | None = None,
     ) -> None:
         self.state = state
         self._scheduler = scheduler
-        self.credentials = Credentials(state)
+        self.credentials = credentials or Credentials(state)
         self._moves = Moves(state, recorder, scheduler, signer, notify=notify_packet,
                             wall_clock=wall_clock)
         self._reactions = Reactions(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 
 from phoenixd.core.errors import FailedPrecondition, Unauthenticated
 from phoenixd.core.members import Member, MemberStatus
@@ -19,6 +20,10 @@ from phoenixd.core.validation import MAX_CREDENTIAL, validate_member_id, validat
 __all__ = ["Credentials"]
 
 
+def _random_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
 def _hash(credential: str) -> str:
     return hashlib.sha256(credential.encode()).hexdigest()
 
@@ -26,13 +31,16 @@ def _hash(credential: str) -> str:
 class Credentials:
     """Issues credentials and says whose a presented one is."""
 
-    def __init__(self, state: ClusterState) -> None:
+    def __init__(self, state: ClusterState, *,
+                 new_secret: Callable[[], str] = _random_secret) -> None:
+        """``new_secret`` makes each credential: random in the daemon; the simulator gives
+        one drawn from its seed, so that a run's journal (which holds the hashes) repeats."""
         self._state = state
+        self._new_secret = new_secret
 
-    @staticmethod
-    def issue() -> tuple[str, str]:
+    def issue(self) -> tuple[str, str]:
         """A new credential and the hash the member record keeps of it."""
-        credential = secrets.token_urlsafe(32)
+        credential = self._new_secret()
         return credential, _hash(credential)
 
     @staticmethod
