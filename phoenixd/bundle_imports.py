@@ -16,7 +16,6 @@ accepts the absence of a signature, never a signature nobody checked.
 from __future__ import annotations
 
 import errno
-import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,7 @@ from phoenixd.core.errors import (
 from phoenixd.core.imports import BundleImport
 from phoenixd.core.namespaces import DEFAULT_NAMESPACE
 from phoenixd.core.packets import Policy, Strategy
-from phoenixd.store.fsio import fsync_dir, make_private_dir, replace, sync_data
+from phoenixd.store.fsio import make_private_dir, write_private
 
 __all__ = ["BundleFiles"]
 
@@ -104,14 +103,7 @@ class BundleFiles:
     @staticmethod
     def _write(final: Path, archive: bytes) -> None:
         make_private_dir(final.parent)
-        temp = final.with_name(f".{final.name}.tmp")
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with open(fd, "wb") as f:
-            f.write(archive)
-            f.flush()
-            sync_data(f.fileno())
-        replace(temp, final)
-        fsync_dir(final.parent)
+        write_private(final, archive)
         failpoints.hit("bundle.after_keep")
 
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from phoenixd.core.tokens import HandoffKeyInfo
-from phoenixd.store.fsio import fsync_dir, replace, shared_mode, sync_data
+from phoenixd.store.fsio import shared_mode, write_private
 
 __all__ = ["KEY_FILE", "Ed25519Signer", "HandoffKeyInfo", "load_or_create"]
 
@@ -64,12 +63,5 @@ def load_or_create(data_dir: Path) -> Ed25519Signer:
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    temp = data_dir / f".{KEY_FILE}.tmp"
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with open(fd, "wb") as f:
-        f.write(pem)
-        f.flush()
-        sync_data(f.fileno())
-    replace(temp, path)
-    fsync_dir(data_dir)
+    write_private(path, pem)
     return Ed25519Signer(key)

@@ -27,6 +27,7 @@ from pathlib import Path
 
 __all__ = [
     "ENV", "CrashLedger", "fsync_dir", "make_private_dir", "replace", "shared_mode", "sync_data",
+    "write_private",
 ]
 
 ENV = "PHOENIX_CRASHFS"
@@ -125,3 +126,16 @@ def shared_mode(path: Path) -> int | None:
     """``path``'s permission bits if group or others have any, else None (private)."""
     mode = path.stat().st_mode & 0o777
     return mode if mode & 0o077 else None
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write ``path`` whole or not at all, readable by its owner alone (0600): a temporary
+    file beside it, synced, renamed over it, and the directory synced."""
+    temp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        sync_data(f.fileno())
+    replace(temp, path)
+    fsync_dir(path.parent)
