@@ -38,7 +38,7 @@ NAMED_COLOURS = 20
 # Load bars name each member below this many; past it the axis says how many there are.
 LABELLED_MEMBERS = 40
 # The legend of the ring lists this many members (the rest are summed in one line).
-LEGEND_MEMBERS = 20
+LEGEND_MEMBERS = 24
 _RC: dict[RcKeyType, Any] = {
     "font.family": "DejaVu Sans",
     "font.size": 9.0,
@@ -112,14 +112,15 @@ def _png(figure: Figure) -> bytes:
     return out.getvalue()
 
 
-def _steps_axes(figure: Figure, title: str, heading: str, ylabel: str) -> Axes:
+def _axes(figure: Figure, title: str, heading: str, ylabel: str) -> Axes:
+    """The one pair of axes of a chart over the steps (whole steps on x)."""
+    from matplotlib.ticker import MaxNLocator
+
     ax = figure.subplots()
     figure.suptitle(heading, fontsize=11)
     ax.set_title(title, fontsize=8, color="dimgray")
     ax.set_xlabel("step")
     ax.set_ylabel(ylabel)
-    from matplotlib.ticker import MaxNLocator
-
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     return ax
 
@@ -131,7 +132,7 @@ def _legend(ax: Axes, data: Sequence[Series]) -> None:
 
 def _efficiency(data: Sequence[Series], title: str) -> Figure:
     figure = _figure()
-    ax = _steps_axes(figure, title, "Load balance efficiency",
+    ax = _axes(figure, title, "Load balance efficiency",
                      "mean / max packets per ACTIVE member")
     for d in data:
         ax.plot(d.steps, d.efficiency, marker="o", markersize=3, label=d.strategy)
@@ -142,7 +143,7 @@ def _efficiency(data: Sequence[Series], title: str) -> Figure:
 
 def _churn(data: Sequence[Series], title: str) -> Figure:
     figure = _figure()
-    ax = _steps_axes(figure, title, "Running churn rate",
+    ax = _axes(figure, title, "Running churn rate",
                      "remappings per step (running mean)")
     if len(data) == 1:
         ax.bar(data[0].steps, data[0].remapped, color="lightsteelblue",
@@ -157,7 +158,7 @@ def _churn(data: Sequence[Series], title: str) -> Figure:
 
 def _relocations(data: Sequence[Series], title: str) -> Figure:
     figure = _figure()
-    ax = _steps_axes(figure, title, "Workload relocations", "handoffs completed")
+    ax = _axes(figure, title, "Workload relocations", "handoffs completed")
     width = 0.8 / len(data)
     for i, d in enumerate(data):
         name = f"{d.strategy}: " if len(data) > 1 else ""
@@ -198,15 +199,17 @@ def _ring(picture: RingPicture, title: str) -> Figure:
     ax.bar([a * turn for a, _, _ in picture.arcs], [1.0] * len(picture.arcs),
            width=[(b - a) * turn for a, b, _ in picture.arcs], bottom=2.0, align="edge",
            color=[colours[m] for _, _, m in picture.arcs], linewidth=0)
-    ax.vlines([t * turn for t in picture.tokens], 3.1, 3.4,
-              colors=[colours[m] for m in picture.owners], linewidth=0.4)
+    if picture.sampled:  # too many tokens to tell apart: the sampled owners alone
+        how = f"the owners of {MAX_ARCS} evenly spaced keys, clockwise from the top (0)"
+    else:
+        ax.vlines([t * turn for t in picture.tokens], 3.1, 3.4,
+                  colors=[colours[m] for m in picture.owners], linewidth=0.4)
+        how = ("each arc ends at its member's vnode token and holds the keys that go to it, "
+               "clockwise from the top (0); outer ticks: the vnode tokens")
     ax.set_ylim(0.0, 3.5)
     ax.text(0.0, 0.0, f"{n} members\n{picture.vnodes} vnodes each", ha="center",
             va="center", fontsize=10)
-    how = (f"the owners of {MAX_ARCS} evenly spaced points" if picture.sampled
-           else "each arc ends at its member's vnode token and holds the keys that go to it")
-    figure.supxlabel(f"inner ring: {how}, clockwise from the top (0); outer ticks: the "
-                     "vnode tokens", fontsize=7, color="dimgray")
+    figure.supxlabel(f"inner ring: {how}", fontsize=7, color="dimgray")
     shares = picture.shares()
     handles = [Patch(color=colours[m], label=f"{picture.members[m]}  {shares[m]:.1%}")
                for m in range(min(n, LEGEND_MEMBERS))]
@@ -220,7 +223,7 @@ def _ring(picture: RingPicture, title: str) -> Figure:
 
 def _loads(data: Sequence[Series], title: str) -> Figure:
     figure = _figure()
-    ax = _steps_axes(figure, title, "Packets per member at the end", "packets owned")
+    ax = _axes(figure, title, "Packets per member at the end", "packets owned")
     ax.set_xlabel("ACTIVE member")
     # One slot per member ACTIVE at the end of any of the runs.
     members = sorted({m for d in data for m in d.members})

@@ -94,3 +94,11 @@ def test_without_matplotlib_the_error_names_the_extra(monkeypatch: pytest.Monkey
         charts.require()
     with pytest.raises(charts.ChartsUnavailable):
         charts.render([])
+
+
+def test_a_large_fleet_is_drawn_within_bounds() -> None:
+    # Past MAX_ARCS vnodes the ring is sampled, and past LABELLED_MEMBERS the bars are not
+    # named one by one: the charts still come out, at their sizes.
+    result = simulate(Scenario(members=70, packets=140, steps=2))
+    drawn = charts.render([result])
+    assert all(png.startswith(PNG) for png in drawn.values())
