@@ -37,8 +37,8 @@ test: venv check-gen proto-lint lint typecheck ts-test bench-smoke
 readme: venv
 	$(BIN)/python scripts/readme_examples.py --write
 
-# The simulator's charts in the README (docs/sim/*.png), redrawn from fixed presets and seeds;
-# the same matplotlib (the plots extra) gives the same bytes.
+# The simulator's charts in the README (docs/sim/*.png), redrawn from fixed presets and seeds:
+# a rerun gives the same bytes (with the pinned matplotlib of the plots extra and its Pillow).
 charts: venv
 	$(BIN)/phoenix simulate --preset zone-outage --members 24 --packets 480 --steps 12 \
 		--seed 1 --charts docs/sim/zone-outage > /dev/null

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -102,3 +103,14 @@ def test_a_large_fleet_is_drawn_within_bounds() -> None:
     result = simulate(Scenario(members=70, packets=140, steps=2))
     drawn = charts.render([result])
     assert all(png.startswith(PNG) for png in drawn.values())
+
+
+def test_the_readme_shows_the_committed_charts() -> None:
+    readme = (ROOT / "README.md").read_text()
+    linked = set(re.findall(r"\]\((docs/sim/[\w/-]+\.png)\)", readme))
+    committed = {p.relative_to(ROOT).as_posix() for p in (ROOT / "docs" / "sim").rglob("*.png")}
+    assert linked and linked <= committed
+    # Every committed chart is one `make charts` draws: a full set per run it makes.
+    makefile = (ROOT / "Makefile").read_text()
+    runs = re.findall(r"--charts (docs/sim/[\w-]+)", makefile)
+    assert committed == {f"{run}/{name}.png" for run in runs for name in charts.CHARTS}
