@@ -101,8 +101,11 @@ def run(_client: None, a: argparse.Namespace) -> int:
         scenario = _scenario(a)
     except ScenarioError as exc:
         raise ValueError(str(exc)) from None
-    if a.charts is not None:
-        charts.require()  # before the run, not after it
+    if a.charts is not None:  # refused before the run, not after it
+        charts.require()
+        if Path(a.charts).exists() and not Path(a.charts).is_dir():
+            raise ValueError(f"--charts {a.charts}: not a directory; name a directory "
+                             "(made if missing) for the PNGs")
     runs = len(a.compare) if a.compare else 1
     # The bar is gone before anything prints (it shares the terminal with stdout).
     with progress(scenario.steps * runs, f"simulating {scenario.preset}") as step:

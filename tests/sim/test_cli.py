@@ -100,5 +100,13 @@ def test_charts_without_matplotlib_say_which_extra(tmp_path: Path) -> None:
     phoenix(None, "simulate", *TINY, env={"PYTHONPATH": path})
 
 
+def test_charts_into_a_file_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "taken").write_text("mine\n")
+    refused = phoenix(None, "simulate", *TINY, "--charts", str(tmp_path / "taken"),
+                      expect=2).stderr
+    assert "taken: not a directory" in refused
+    assert (tmp_path / "taken").read_text() == "mine\n"
+
+
 def test_no_progress_bar_off_a_terminal() -> None:
     assert phoenix(None, "simulate", "--preset", "flapping", *TINY).stderr == ""
