@@ -9,7 +9,7 @@ DATA   ?= ./.phoenixflight
 # The compiled kernel's sources: a change to any of them rebuilds the extension.
 KERNEL_SOURCES := $(wildcard phoenixd/kernel/*.pyx phoenixd/kernel/*.pxd phoenixd/kernel/*.pxi)
 
-.PHONY: venv run test readme check lint gen check-gen proto-lint typecheck ts-test bench bench-smoke bench-scale soak clean
+.PHONY: venv run test readme charts check lint gen check-gen proto-lint typecheck ts-test bench bench-smoke bench-scale soak clean
 
 # The set-up: a venv with the API contract (generated code), the SDK and the daemon (its Cython
 # kernel compiled at install), plus buf from npm. Redone when a build file changes.
@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml setup.py api/python/pyproject.toml clients/python/pypro
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ./api/python
 	$(BIN)/pip install --quiet -e ./clients/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,plots]'
 	npm ci --no-audit --no-fund --loglevel=error
 	cd clients/typescript && npm ci --no-audit --no-fund --loglevel=error
 	touch $(STAMP)
@@ -36,6 +36,14 @@ test: venv check-gen proto-lint lint typecheck ts-test bench-smoke
 # checks them with --check).
 readme: venv
 	$(BIN)/python scripts/readme_examples.py --write
+
+# The simulator's charts in the README (docs/sim/*.png), redrawn from fixed presets and seeds:
+# a rerun gives the same bytes (with the pinned matplotlib of the plots extra and its Pillow).
+charts: venv
+	$(BIN)/phoenix simulate --preset zone-outage --members 24 --packets 480 --steps 12 \
+		--seed 1 --charts docs/sim/zone-outage > /dev/null
+	$(BIN)/phoenix simulate --mode binpack --preset flash-crowd --members 12 --packets 120 \
+		--steps 8 --seed 1 --compare ring,binpack,trust --charts docs/sim/compare > /dev/null
 
 # The TypeScript client: compiled with tsc, tested with Node's runner against a live phoenixd.
 ts-test: venv

@@ -1,8 +1,9 @@
 """``phoenix simulate``: run phoenixd's core on a virtual clock through a churn preset, offline.
 
-Never opens a connection and never writes a file: the run's journal lives in memory. The
-figures per step and for the run print as a table, or as JSON or CSV (``-o``); ``--compare``
-runs one event stream through several strategies and prints them side by side.
+Never opens a connection, and writes no file unless asked for charts: the run's journal
+lives in memory. The figures per step and for the run print as a table, or as JSON or CSV
+(``-o``); ``--compare`` runs one event stream through several strategies and prints them
+side by side; ``--charts DIR`` draws them as PNGs (the ``plots`` extra).
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from phoenixd.cli.output import Printer
+from phoenixd.cli.progress import progress
 from phoenixd.core.packets import Strategy
 from phoenixd.sim import (
     MODES,
@@ -24,6 +27,7 @@ from phoenixd.sim import (
     ScenarioError,
     SimResult,
     StepFigures,
+    charts,
     compare,
     load_scenario,
     scenario_from_mapping,
@@ -97,11 +101,35 @@ def run(_client: None, a: argparse.Namespace) -> int:
         scenario = _scenario(a)
     except ScenarioError as exc:
         raise ValueError(str(exc)) from None
-    if a.compare:
-        _print_comparison(printer, compare(scenario, a.compare))
+    if a.charts is not None:  # refused before the run, not after it
+        charts.require()
+        if Path(a.charts).exists() and not Path(a.charts).is_dir():
+            raise ValueError(f"--charts {a.charts}: not a directory; name a directory "
+                             "(made if missing) for the PNGs")
+    runs = len(a.compare) if a.compare else 1
+    # The bar is gone before anything prints (it shares the terminal with stdout).
+    with progress(scenario.steps * runs, f"simulating {scenario.preset}") as step:
+        done: Comparison | SimResult = (compare(scenario, a.compare, progress=step)
+                                        if a.compare else simulate(scenario, progress=step))
+    if isinstance(done, Comparison):
+        _print_comparison(printer, done)
+        results = done.results
     else:
-        _print_result(printer, simulate(scenario))
+        _print_result(printer, done)
+        results = (done,)
+    if a.charts is not None:
+        _write_charts(Path(a.charts), results)
     return 0
+
+
+def _write_charts(directory: Path, results: Sequence[SimResult]) -> None:
+    """Every chart as DIR/NAME.png, said on stderr (stdout stays the -o output)."""
+    pictures = charts.render(results)
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, png in pictures.items():
+        (directory / f"{name}.png").write_bytes(png)
+    print(f"charts: {', '.join(str(directory / f'{n}.png') for n in pictures)}",
+          file=sys.stderr)
 
 
 def _cell(value: Any, spec: str) -> str:
@@ -185,13 +213,15 @@ def add_commands(commands: argparse._SubParsersAction, leaf: Adder) -> None:  # 
              "leave, fall silent and come back as the preset says, and fail through their "
              "leases expiring. A seed and a scenario give the same run, byte for byte, and "
              "the same audit chain head. Prints the DMA metrics per step and for the run "
-             "(docs/simulator.md defines each). Nothing is written to disk. "
+             "(docs/simulator.md defines each). Nothing is written to disk, unless --charts "
+             "asks for PNG charts. "
              f"Presets: {presets}.",
              examples=["phoenix simulate --preset zone-outage --steps 12 --members 30",
                        "phoenix simulate --mode agentic --preset unreliable-agents -o json",
                        "phoenix simulate --preset rolling-restart -o csv > steps.csv",
                        "phoenix simulate --scenario scenario.toml --seed 7",
-                       "phoenix simulate --preset flash-crowd --compare ring,binpack,trust"],
+                       "phoenix simulate --preset flash-crowd --compare ring,binpack,trust",
+                       "phoenix simulate --preset zone-outage --charts charts/"],
              local=True)
     p.add_argument("--mode", choices=MODES, default=None,
                    help="ring, binpack or agentic (default: the scenario file's, else the "
@@ -211,3 +241,8 @@ def add_commands(commands: argparse._SubParsersAction, leaf: Adder) -> None:  # 
     p.add_argument("--compare", type=_strategies, metavar="S1,S2,...",
                    help="run the same event stream through each strategy (ring, binpack, "
                    "pack, trust) and print them side by side")
+    p.add_argument("--charts", metavar="DIR",
+                   help="also draw the run's charts as PNGs in DIR (made if missing): "
+                   f"{', '.join(f'{n}.png' for n in charts.CHARTS)}; with --compare, the "
+                   "strategies on the same axes. Needs matplotlib: pip install "
+                   f"'phoenixd[{charts.EXTRA}]'")

@@ -40,6 +40,7 @@ class SimResult:
     placements: dict[str, str]  # packet -> owner at the end (owned packets)
     histories: dict[str, tuple[str, ...]]  # packet -> every owner it had, in order
     events: tuple[Event, ...] = ()  # the journal, when asked for (keep_events)
+    members: tuple[str, ...] = ()  # the ACTIVE members at the end, in id order
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -75,6 +76,7 @@ def simulate(scenario: Scenario, *, plan: Plan | None = None, strategy: Strategy
         placements=dict(sorted(observer.owner.items())),
         histories={p: tuple(h) for p, h in sorted(observer.history.items())},
         events=tuple(observer.kept or ()),
+        members=tuple(sorted(observer.active)),
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -65,3 +66,47 @@ def test_bad_input_is_refused(tmp_path: Path) -> None:
         None, "simulate", "--compare", "ring,rng", expect=2).stderr
     assert "simulate prints table, json or csv" in phoenix(
         None, "simulate", "-o", "yaml", expect=2).stderr
+
+
+def test_charts_are_written_where_asked(tmp_path: Path) -> None:
+    done = subprocess.run([*CLI, "simulate", "--preset", "zone-outage", *TINY, "-o", "json",
+                           "--charts", "out/charts"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120, check=True)
+    assert json.loads(done.stdout)["run"]["steps"] == 4  # stdout is still the JSON alone
+    names = sorted(p.name for p in (tmp_path / "out" / "charts").iterdir())
+    assert names == ["churn.png", "efficiency.png", "loads.png", "relocations.png", "ring.png"]
+    shown = ", ".join(f"out/charts/{n}.png"
+                      for n in ("efficiency", "churn", "relocations", "ring", "loads"))
+    assert done.stderr == f"charts: {shown}\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_compare_draws_the_strategies_together(tmp_path: Path) -> None:
+    phoenix(None, "simulate", "--mode", "agentic", *TINY, "--compare", "ring,trust",
+            "--charts", str(tmp_path))
+    assert len(list(tmp_path.glob("*.png"))) == 5
+
+
+def test_charts_without_matplotlib_say_which_extra(tmp_path: Path) -> None:
+    # A matplotlib that cannot be imported, ahead of the real one on the path.
+    (tmp_path / "matplotlib").mkdir()
+    (tmp_path / "matplotlib" / "__init__.py").write_text("raise ImportError('absent')\n")
+    path = os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])
+    refused = phoenix(None, "simulate", *TINY, "--charts", str(tmp_path / "charts"),
+                      expect=2, env={"PYTHONPATH": path}).stderr
+    assert "charts need matplotlib" in refused and "pip install 'phoenixd[plots]'" in refused
+    assert not (tmp_path / "charts").exists()  # refused before the run, nothing written
+    # Without --charts, simulate does not need it.
+    phoenix(None, "simulate", *TINY, env={"PYTHONPATH": path})
+
+
+def test_charts_into_a_file_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "taken").write_text("mine\n")
+    refused = phoenix(None, "simulate", *TINY, "--charts", str(tmp_path / "taken"),
+                      expect=2).stderr
+    assert "taken: not a directory" in refused
+    assert (tmp_path / "taken").read_text() == "mine\n"
+
+
+def test_no_progress_bar_off_a_terminal() -> None:
+    assert phoenix(None, "simulate", "--preset", "flapping", *TINY).stderr == ""
