@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from phoenixd.cli.output import Printer
+from phoenixd.cli.replay_commands import add_flags, run_replay
 from phoenixd.core.packets import Strategy
 from phoenixd.sim import (
     MODES,
@@ -93,6 +94,8 @@ def run(_client: None, a: argparse.Namespace) -> int:
     printer: Printer = a.printer
     if printer.format.name not in ("table", "wide", "json", "csv"):
         raise ValueError(f"-o {printer.format.name}: simulate prints table, json or csv")
+    if a.replay:
+        return run_replay(printer, Path(a.replay), Strategy(a.strategy))
     try:
         scenario = _scenario(a)
     except ScenarioError as exc:
@@ -191,7 +194,8 @@ def add_commands(commands: argparse._SubParsersAction, leaf: Adder) -> None:  # 
                        "phoenix simulate --mode agentic --preset unreliable-agents -o json",
                        "phoenix simulate --preset rolling-restart -o csv > steps.csv",
                        "phoenix simulate --scenario scenario.toml --seed 7",
-                       "phoenix simulate --preset flash-crowd --compare ring,binpack,trust"],
+                       "phoenix simulate --preset flash-crowd --compare ring,binpack,trust",
+                       "phoenix simulate --replay ./.phoenixflight --strategy ring"],
              local=True)
     p.add_argument("--mode", choices=MODES, default=None,
                    help="ring, binpack or agentic (default: the scenario file's, else the "
@@ -211,3 +215,4 @@ def add_commands(commands: argparse._SubParsersAction, leaf: Adder) -> None:  # 
     p.add_argument("--compare", type=_strategies, metavar="S1,S2,...",
                    help="run the same event stream through each strategy (ring, binpack, "
                    "pack, trust) and print them side by side")
+    add_flags(p)
