@@ -40,7 +40,7 @@ def _request(a: argparse.Namespace) -> sim.DryRunRequest:
     for pair in a.labels:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise argparse.ArgumentTypeError(f"--labels: {pair!r} is not KEY=VALUE")
+            raise argparse.ArgumentTypeError(f"--label: {pair!r} is not KEY=VALUE")
         labels[key] = value
     return sim.DryRunRequest(join=sim.JoinChange(
         count=a.count, capabilities=a.cap, labels=labels, cpu=a.cpu, memory=a.memory,
@@ -106,12 +106,12 @@ def add_commands(commands: argparse._SubParsersAction, leaf: Adder) -> None:  # 
              "registered (ids dry-run-1, dry-run-2, ...): waiting packets placed, ring "
              "packets rebalanced." + note,
              examples=["phoenix dry-run join --cap ocr@2 --count 3",
-                       "phoenix dry-run join --cap gpu --labels region=us-east --cpu 8"])
+                       "phoenix dry-run join --cap gpu --label region=us-east --cpu 8"])
     p.add_argument("--cap", action="append", default=[], metavar="CAPABILITY",
                    help="a capability each new member offers (repeatable)")
     p.add_argument("--count", type=int, default=1, help="how many members join (default 1)")
-    p.add_argument("--labels", action="append", default=[], metavar="KEY=VALUE",
-                   help="a label each new member carries (repeatable)")
+    p.add_argument("--label", dest="labels", action="append", default=[],
+                   metavar="KEY=VALUE", help="a label each new member carries (repeatable)")
     p.add_argument("--cpu", type=float, default=0.0, help="cpu capacity (default: registry's)")
     p.add_argument("--memory", type=float, default=0.0,
                    help="memory capacity (default: registry's)")
