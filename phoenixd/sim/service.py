@@ -9,9 +9,11 @@ records at one revision); restoring it, changing it and measuring it happen in t
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from phoenixd.core.application.queries import StateFork
 from phoenixd.core.errors import InvalidArgument, ResourceExhausted
@@ -29,6 +31,8 @@ MAX_SIM_STEPS = 500
 # Seconds of CPU one dry-run or run may take before it is stopped and refused.
 TIME_BUDGET = 30.0
 
+T = TypeVar("T")
+
 
 class Simulator:
     """Runs dry-runs and scenarios for the daemon's surfaces."""
@@ -45,8 +49,8 @@ class Simulator:
     async def dry_run(self, change: Change) -> DryRunResult:
         async with self._turn():
             fork = await self._fork()
-            return await asyncio.to_thread(dry_run, fork, change, self._settings,
-                                           time_budget=self._budget)
+            return await _off_loop(functools.partial(
+                dry_run, fork, change, self._settings, time_budget=self._budget))
 
     async def simulate(self, fields: dict[str, Any]) -> SimResult:
         """A scenario from request ``fields`` (as a scenario file names them), on a fresh
@@ -70,10 +74,22 @@ class Simulator:
                     "try fewer steps, members or packets")
 
         async with self._turn():
-            return await asyncio.to_thread(simulate, scenario, progress=progress)
+            return await _off_loop(functools.partial(simulate, scenario, progress=progress))
 
     def _turn(self) -> asyncio.Lock:
         if self._busy.locked():
             raise ResourceExhausted("a simulation is already running in the daemon; "
                                     "retry when it is done")
         return self._busy
+
+
+async def _off_loop(run: Callable[[], T]) -> T:
+    """``run()`` in a worker thread. A caller that goes away (a deadline, a cancel) does not
+    end the thread, so the turn is held until the thread has ended (within its budget)."""
+    task = asyncio.ensure_future(asyncio.to_thread(run))
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await task
+        raise

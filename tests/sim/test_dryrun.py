@@ -1,24 +1,31 @@
 """Dry-runs on a fork, in process: the forked state itself is left as it was; a ring join
 moves about K/(N+1) packets, all onto the newcomers; a drain and a failure move the same
 packets (the ring's next owner) and only the leaver's; the same fork and change give the
-same answer; a change that cannot be tried is refused by name; and the daemon's Simulator
-refuses a second run while one is going, rather than queueing it."""
+same answer; a change that cannot be tried is refused by name; dry-runs and simulations are
+bounded in size and time; and the daemon's Simulator refuses a second run while one is
+going, rather than queueing it."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 
 import pytest
 
 from phoenixd.core.application.queries import StateFork
-from phoenixd.core.errors import InvalidArgument, NotFound, ResourceExhausted
+from phoenixd.core.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+)
 from phoenixd.core.packets import Strategy
 from phoenixd.sim import Scenario
-from phoenixd.sim.dryrun import Change, Settings, dry_run
+from phoenixd.sim.dryrun import MAX_FORK_PACKETS, Change, Settings, dry_run
 from phoenixd.sim.observer import Observer
 from phoenixd.sim.presets import build_plan
-from phoenixd.sim.service import Simulator
+from phoenixd.sim.service import MAX_SIM_MEMBERS, Simulator
 from phoenixd.sim.world import World
 
 RING = Settings(default_strategy=Strategy.RING)
@@ -93,6 +100,32 @@ def test_a_change_that_cannot_be_tried_is_refused(change: Change, error: type[Ex
     _, fork = _fork(members=3, packets=10)
     with pytest.raises(error, match=words):
         dry_run(fork, change, RING)
+
+
+def test_a_dry_run_is_bounded_in_size_and_time() -> None:
+    _, fork = _fork(members=3, packets=10)
+    with pytest.raises(ResourceExhausted, match="longer than"):
+        dry_run(fork, Change("join"), RING, time_budget=0.0)
+    huge = dataclasses.replace(fork, packets=MAX_FORK_PACKETS + 1)
+    with pytest.raises(FailedPrecondition, match="too large"):
+        dry_run(huge, Change("join"), RING)
+
+
+def test_a_simulation_in_the_daemon_is_bounded_in_size_and_time() -> None:
+    async def refused(fields: dict[str, object], budget: float) -> None:
+        simulator = Simulator(_never, RING, time_budget=budget)
+        await simulator.simulate(fields)
+
+    with pytest.raises(InvalidArgument, match="members: at most"):
+        asyncio.run(refused({"members": MAX_SIM_MEMBERS + 1}, 30.0))
+    with pytest.raises(InvalidArgument, match="preset"):
+        asyncio.run(refused({"preset": "no-such"}, 30.0))
+    with pytest.raises(ResourceExhausted, match="longer than"):
+        asyncio.run(refused({"members": 3, "packets": 10, "steps": 3}, 0.0))
+
+
+async def _never() -> StateFork:
+    raise AssertionError("a simulation takes no fork")
 
 
 def test_the_simulator_runs_one_at_a_time() -> None:
