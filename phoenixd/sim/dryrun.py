@@ -11,6 +11,7 @@ has its own state, its own recorder and an in-memory journal.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Mapping
@@ -128,8 +129,6 @@ class DryRunResult:
     virtual_seconds: float
 
     def to_dict(self) -> dict[str, Any]:
-        import dataclasses
-
         return {
             "change": self.change.to_dict(), "revision": self.revision,
             "members": list(self.members),
@@ -192,8 +191,9 @@ def dry_run(fork: StateFork, change: Change, settings: Settings, *,
         leases.cancel(member_id)
     if change.action == "fail":
         now = world.clock.monotonic()
-        for member_id in named:
-            leases.arm(member_id, Timer.LEASE, now)
+        for member_id in named:  # a SUSPECT member is already past its lease: its grace ends
+            suspect = state.members[member_id].status is MemberStatus.SUSPECT
+            leases.arm(member_id, Timer.GRACE if suspect else Timer.LEASE, now)
     # Long enough for a failure (lease, then grace) and for paced rebalancing to finish.
     rounds = math.ceil(1.0 / settings.rebalance_share) + 1
     horizon = min(MAX_HORIZON, settings.suspect_grace + TICK

@@ -15,6 +15,7 @@ under the old strategy, so they are not replayed.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -64,8 +65,6 @@ class ReplayResult:
     placed_differently: dict[str, tuple[str, str]]  # packet -> (recorded owner, replayed)
 
     def to_dict(self) -> dict[str, Any]:
-        import dataclasses
-
         return {
             "strategy": self.strategy, "events_read": self.events_read,
             "replayed": self.replayed, "refused": self.refused,

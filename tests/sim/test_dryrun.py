@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import math
 import time
 
 import pytest
@@ -20,6 +21,7 @@ from phoenixd.core.errors import (
     NotFound,
     ResourceExhausted,
 )
+from phoenixd.core.members import MemberStatus
 from phoenixd.core.packets import Strategy
 from phoenixd.sim import Scenario
 from phoenixd.sim.dryrun import MAX_FORK_PACKETS, Change, Settings, dry_run
@@ -75,6 +77,22 @@ def test_drain_and_fail_move_only_the_leavers_packets_to_the_same_owners() -> No
     assert all(m.from_member == leaver for m in failed.moves)
     assert failed.after.active == failed.before.active - 1
     assert dry_run(fork, Change("fail", member_id=leaver), RING) == failed
+
+
+def test_failing_a_suspect_member_ends_its_grace() -> None:
+    world, _ = _fork()
+    quiet = next(iter(world.agents.values()))
+    quiet.silent_until = math.inf  # it stops heartbeating: past its lease it is SUSPECT
+    for _ in range(12):
+        world.tick()
+    member_id = quiet.plan.member_id
+    assert world.state.members[member_id].status is MemberStatus.SUSPECT
+    view = world.state.snapshot_view()
+    fork = StateFork(view, world.observer.head_sequence, world.observer.head_hash, time.time(),
+                     len(view.members), len(view.packets))
+    held = {p.packet_id for p in view.packets if p.owner == member_id}
+    result = dry_run(fork, Change("fail", member_id=member_id), RING)
+    assert held and {m.packet_id for m in result.moves} == held
 
 
 def test_a_label_selector_fails_every_live_member_it_matches() -> None:
