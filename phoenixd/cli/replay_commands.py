@@ -94,5 +94,5 @@ def add_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--replay", metavar="DATA_DIR",
                    help="re-run a data dir's recorded membership and packet events (or an "
                    "audit.jsonl) through --strategy, offline, and report what would differ")
-    p.add_argument("--strategy", choices=[str(s) for s in Strategy], default="trust",
-                   help="the placement the replay uses (default trust)")
+    p.add_argument("--strategy", choices=[str(s) for s in Strategy], default=None,
+                   help="the placement a --replay uses (default trust)")

@@ -95,7 +95,13 @@ def run(_client: None, a: argparse.Namespace) -> int:
     if printer.format.name not in ("table", "wide", "json", "csv"):
         raise ValueError(f"-o {printer.format.name}: simulate prints table, json or csv")
     if a.replay:
-        return run_replay(printer, Path(a.replay), Strategy(a.strategy))
+        if a.compare or a.scenario:
+            raise ValueError("--replay re-runs a journal through one --strategy; it takes no "
+                             "--compare or --scenario")
+        return run_replay(printer, Path(a.replay), Strategy(a.strategy or "trust"))
+    if a.strategy:
+        raise ValueError("--strategy chooses the placement of a --replay; for a scenario, "
+                         "set its strategy field or use --compare")
     try:
         scenario = _scenario(a)
     except ScenarioError as exc:

@@ -2,7 +2,7 @@
 packet events re-run through the strategy the daemon used reproduce its placements; through
 another strategy they report which packets would have ended elsewhere and the figures side by
 side; the journal is only read (its bytes are unchanged, the daemon may keep running); a path
-with no journal is refused by name."""
+with no journal, and flags that do not go with a replay, are refused by name."""
 
 from __future__ import annotations
 
@@ -66,3 +66,8 @@ def test_replay_reproduces_then_compares(daemon: PhoenixProcess) -> None:
 def test_replay_of_a_path_with_no_journal_is_refused(tmp_path: Path) -> None:
     refused = phoenix(None, "simulate", "--replay", str(tmp_path / "nowhere"), expect=2)
     assert "no journal at" in refused.stderr and "nowhere" in refused.stderr
+    refused = phoenix(None, "simulate", "--replay", str(tmp_path), "--compare", "ring,trust",
+                      expect=2)
+    assert "takes no --compare" in refused.stderr
+    refused = phoenix(None, "simulate", "--strategy", "ring", expect=2)
+    assert "--strategy chooses the placement of a --replay" in refused.stderr
