@@ -38,6 +38,8 @@ from phoenixd.server.authz import Tokens
 from phoenixd.server.grpc_server import SERVICE_NAMES, BindError, build_server
 from phoenixd.server.refusals import REFUSALS
 from phoenixd.signing import HandoffKeyError, load_or_create
+from phoenixd.sim.dryrun import Settings
+from phoenixd.sim.service import Simulator
 from phoenixd.store import CorruptJournal, DataDirLocked, JournalLoss, Store
 from phoenixd.store.fsio import shared_mode
 
@@ -137,6 +139,11 @@ class Daemon:
                 auth_deadline=cfg.auth_deadline, probes=cfg.max_probe_streams,
             ),
             tokens=tokens, tls=tls, write_refusal=self.store.write_refusal,
+            simulator=Simulator(self.application.queries.fork, Settings(
+                default_strategy=cfg.default_strategy, vnodes=cfg.vnodes,
+                load_bound=cfg.ring_load_bound, suspect_grace=cfg.suspect_grace,
+                rebalance_share=cfg.rebalance_share,
+                rebalance_interval=cfg.rebalance_interval)),
         )
         await self.server.start()
         for name in ("", *SERVICE_NAMES):

@@ -18,6 +18,7 @@ from typing import Any
 
 from phoenixd.cli.output import Printer
 from phoenixd.cli.progress import progress
+from phoenixd.cli.replay_commands import add_flags, run_replay
 from phoenixd.core.packets import Strategy
 from phoenixd.sim import (
     MODES,
@@ -97,6 +98,14 @@ def run(_client: None, a: argparse.Namespace) -> int:
     printer: Printer = a.printer
     if printer.format.name not in ("table", "wide", "json", "csv"):
         raise ValueError(f"-o {printer.format.name}: simulate prints table, json or csv")
+    if a.replay:
+        if a.compare or a.scenario or a.charts is not None:
+            raise ValueError("--replay re-runs a journal through one --strategy; it takes no "
+                             "--compare, --scenario or --charts")
+        return run_replay(printer, Path(a.replay), Strategy(a.strategy or "trust"))
+    if a.strategy:
+        raise ValueError("--strategy chooses the placement of a --replay; for a scenario, "
+                         "set its strategy field or use --compare")
     try:
         scenario = _scenario(a)
     except ScenarioError as exc:
@@ -221,7 +230,8 @@ def add_commands(commands: argparse._SubParsersAction, leaf: Adder) -> None:  # 
                        "phoenix simulate --preset rolling-restart -o csv > steps.csv",
                        "phoenix simulate --scenario scenario.toml --seed 7",
                        "phoenix simulate --preset flash-crowd --compare ring,binpack,trust",
-                       "phoenix simulate --preset zone-outage --charts charts/"],
+                       "phoenix simulate --preset zone-outage --charts charts/",
+                       "phoenix simulate --replay ./.phoenixflight --strategy ring"],
              local=True)
     p.add_argument("--mode", choices=MODES, default=None,
                    help="ring, binpack or agentic (default: the scenario file's, else the "
@@ -246,3 +256,4 @@ def add_commands(commands: argparse._SubParsersAction, leaf: Adder) -> None:  # 
                    f"{', '.join(f'{n}.png' for n in charts.CHARTS)}; with --compare, the "
                    "strategies on the same axes. Needs matplotlib: pip install "
                    f"'phoenixd[{charts.EXTRA}]'")
+    add_flags(p)

@@ -117,6 +117,9 @@ RULES: dict[str, Rule] = {
         "BundleService/ApplyBundle": _admin,
         "BundleService/GetBundle": _admin,
         "BundleService/ListBundles": _admin,
+        # A dry-run forks every namespace's records; a run takes the daemon's CPU.
+        "SimulatorService/DryRun": _admin,
+        "SimulatorService/Simulate": _admin,
     }.items()
 }
 

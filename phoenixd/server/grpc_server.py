@@ -18,6 +18,8 @@ from phoenixd.server.interceptors import Guard
 from phoenixd.server.membership_service import MembershipServicer
 from phoenixd.server.namespace_service import NamespaceServicer
 from phoenixd.server.packet_service import PacketServicer
+from phoenixd.server.simulator_service import SimulatorServicer
+from phoenixd.sim.service import Simulator
 from phoenixflight_api.v1 import bundle_service_pb2 as bundle_pb
 from phoenixflight_api.v1 import bundle_service_pb2_grpc as bundle_grpc
 from phoenixflight_api.v1 import cluster_service_pb2 as cluster_pb
@@ -30,6 +32,8 @@ from phoenixflight_api.v1 import namespace_service_pb2 as ns_pb
 from phoenixflight_api.v1 import namespace_service_pb2_grpc as ns_grpc
 from phoenixflight_api.v1 import packet_service_pb2 as pkt_pb
 from phoenixflight_api.v1 import packet_service_pb2_grpc as pkt_grpc
+from phoenixflight_api.v1 import simulator_service_pb2 as sim_pb
+from phoenixflight_api.v1 import simulator_service_pb2_grpc as sim_grpc
 
 __all__ = ["SERVICE_NAMES", "BindError", "build_server"]
 
@@ -40,6 +44,7 @@ SERVICE_NAMES = (
     cluster_pb.DESCRIPTOR.services_by_name["ClusterService"].full_name,
     ns_pb.DESCRIPTOR.services_by_name["NamespaceService"].full_name,
     bundle_pb.DESCRIPTOR.services_by_name["BundleService"].full_name,
+    sim_pb.DESCRIPTOR.services_by_name["SimulatorService"].full_name,
 )
 
 
@@ -73,6 +78,7 @@ def build_server(
     tokens: Tokens,
     tls: tuple[bytes, bytes, bytes | None] | None,
     write_refusal: Callable[[], str | None] = lambda: None,
+    simulator: Simulator,
 ) -> tuple[grpc.aio.Server, health.aio.HealthServicer, int]:
     """A started-ready server bound to ``listen``; returns (server, health, port).
 
@@ -89,6 +95,7 @@ def build_server(
     cluster_grpc.add_ClusterServiceServicer_to_server(ClusterServicer(app), server)
     ns_grpc.add_NamespaceServiceServicer_to_server(NamespaceServicer(app), server)
     bundle_grpc.add_BundleServiceServicer_to_server(BundleServicer(app), server)
+    sim_grpc.add_SimulatorServiceServicer_to_server(SimulatorServicer(simulator), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

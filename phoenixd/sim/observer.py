@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from phoenixd.core.events import GENESIS_HASH, Event, EventType
@@ -85,6 +86,18 @@ class Observer:
         self._owned_at_start = len(self.owner)
         self._arrivals = 0
         self._leaver_share = 0
+
+    def start_from(self, members: Iterable[tuple[str, str, float]],
+                   packets: Iterable[tuple[str, str, str]]) -> None:
+        """Begin from a forked journal's records rather than from nothing: members as
+        (id, status, trust score), packets as (id, status, owner); the figures of the
+        step that ends next count only what happens after this."""
+        for member_id, status, trust in members:
+            self._member(member_id, status, trust)
+        for packet_id, status, owner in packets:
+            self._packet(packet_id, owner if status in _OWNED else "", status == "PENDING")
+        self.history.clear()
+        self._begin()
 
     # -- the sink ----------------------------------------------------------------------
 

@@ -22,8 +22,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from phoenixd.core.cluster import Cluster
 from phoenixd.core.credentials import Credentials
-from phoenixd.core.dispatch import PacketNotice, PacketNoticeKind, PacketSpec
+from phoenixd.core.dispatch import (
+    DEFAULT_REBALANCE_INTERVAL,
+    DEFAULT_REBALANCE_SHARE,
+    PacketNotice,
+    PacketNoticeKind,
+    PacketSpec,
+)
 from phoenixd.core.errors import PhoenixError
+from phoenixd.core.events import GENESIS_HASH
 from phoenixd.core.members import MemberKind, MemberStatus
 from phoenixd.core.packets import Strategy
 from phoenixd.core.recorder import Recorder
@@ -48,14 +55,15 @@ TICK = 1.0
 class VirtualClock:
     """Both of the core's clocks, moved only by the simulation."""
 
-    def __init__(self) -> None:
+    def __init__(self, wall_start: float = WALL_START) -> None:
         self.elapsed = 0.0
+        self._wall_start = wall_start
 
     def monotonic(self) -> float:
         return MONO_START + self.elapsed
 
     def wall(self) -> float:
-        return WALL_START + self.elapsed
+        return self._wall_start + self.elapsed
 
     def advance(self, seconds: float) -> None:
         self.elapsed += seconds
@@ -90,17 +98,28 @@ class Agent:
 class World:
     """One simulated cluster. Not thread-safe; one run at a time."""
 
-    def __init__(self, scenario: Scenario, strategy: Strategy, observer: Observer) -> None:
+    def __init__(self, scenario: Scenario, strategy: Strategy, observer: Observer, *,
+                 state: ClusterState | None = None, head: tuple[int, str] = (0, GENESIS_HASH),
+                 rebalance: tuple[float, float] = (DEFAULT_REBALANCE_SHARE,
+                                                   DEFAULT_REBALANCE_INTERVAL),
+                 load_bound: float = 0.0, wall_start: float = WALL_START) -> None:
+        """A world of the scenario's members, or (``state``) one forked from a daemon's
+        state at journal ``head`` (sequence, hash) and wall time ``wall_start``, with that
+        daemon's rebalance pacing (share, interval) and ring load bound."""
         self.scenario = scenario
-        self.clock = clock = VirtualClock()
+        self.clock = clock = VirtualClock(wall_start)
         self.observer = observer
-        self.state = ClusterState()
-        recorder = Recorder(observer, self.state.apply, wall_clock=clock.wall)
-        scheduler = Scheduler(self.state, default_strategy=strategy, vnodes=scenario.vnodes)
+        self.state = ClusterState() if state is None else state
+        recorder = Recorder(observer, self.state.apply, head_sequence=head[0],
+                            head_hash=head[1], wall_clock=clock.wall)
+        self.scheduler = scheduler = Scheduler(
+            self.state, default_strategy=strategy, vnodes=scenario.vnodes,
+            load_bound=load_bound)
         secrets = random.Random(f"phoenixflight-sim:credentials:{scenario.seed}")
         self.cluster = Cluster(
             self.state, recorder, scheduler, signer_for(scenario.seed),
             notify_packet=self._deliver, suspect_grace=scenario.suspect_grace,
+            rebalance_share=rebalance[0], rebalance_interval=rebalance[1],
             monotonic=clock.monotonic, wall_clock=clock.wall,
             credentials=Credentials(self.state,
                                     new_secret=lambda: f"{secrets.getrandbits(256):064x}"),

@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from phoenixd.core.events import GENESIS_HASH
+from phoenixd.core.events import GENESIS_HASH, Event
 from phoenixd.store.damage import BadEvent, Diagnosis, Verdict, diagnose, read_event
 from phoenixd.store.frames import Frame, mapped, scan
 from phoenixd.store.snapshots import load_snapshot
 
-__all__ = ["VerifyReport", "verify_data_dir", "verify_journal"]
+__all__ = ["VerifyReport", "read_events", "verify_data_dir", "verify_journal"]
 
 JOURNAL = "audit.jsonl"
 
@@ -77,3 +77,25 @@ def _report(d: Diagnosis) -> VerifyReport:
         ok, d.records, d.records, d.head_hash or GENESIS_HASH, d.bad_sequence, d.bad_offset,
         d.problem, d.verdict, d.dropped_bytes, d.snapshot_revision,
     )
+
+
+def read_events(path: Path) -> list[Event]:
+    """Every event of the journal at ``path``, in order, read offline (a daemon may hold
+    the data dir meanwhile: this only reads). Stops before the first record that fails its
+    checks, as recovery would; ``verify_journal`` says what is wrong with it."""
+    events: list[Event] = []
+    stopped = False
+
+    def keep(seq: int, frame: Frame) -> None:
+        nonlocal stopped
+        if stopped:
+            return
+        event = read_event(seq, frame)
+        if isinstance(event, BadEvent):
+            stopped = True
+        else:
+            events.append(event)
+
+    with mapped(path) as buf:
+        scan(buf, keep)
+    return events

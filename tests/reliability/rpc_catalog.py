@@ -149,6 +149,7 @@ ACCESS: dict[str, Access] = {
              "ListNamespaces", "UpdateNamespace", "DeleteNamespace"),
     **_paths(f"{PACKAGE}.BundleService", Access.OPERATOR, "ApplyBundle", "GetBundle",
              "ListBundles"),
+    **_paths(f"{PACKAGE}.SimulatorService", Access.OPERATOR, "DryRun", "Simulate"),
     **_paths("grpc.health.v1.Health", Access.OPEN, "Check", "Watch", "List"),
     **_paths("grpc.reflection.v1alpha.ServerReflection", Access.OPEN, "ServerReflectionInfo"),
 }

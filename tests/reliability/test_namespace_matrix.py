@@ -65,6 +65,9 @@ ADMIN_ONLY = frozenset({
     "/phoenixflight.v1.BundleService/ApplyBundle",
     "/phoenixflight.v1.BundleService/GetBundle",
     "/phoenixflight.v1.BundleService/ListBundles",
+    # A dry-run forks every namespace's records; a simulation takes the daemon's CPU.
+    "/phoenixflight.v1.SimulatorService/DryRun",
+    "/phoenixflight.v1.SimulatorService/Simulate",
 })
 # What b holds, as it appears in any message that shows it.
 B_MARKS = (b"b-worker", b"b-job", b"lin-b")

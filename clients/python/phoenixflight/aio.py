@@ -48,6 +48,8 @@ from phoenixflight_api.v1 import namespace_service_pb2_grpc as ns_grpc
 from phoenixflight_api.v1 import packet_pb2 as pkt
 from phoenixflight_api.v1 import packet_service_pb2 as ps
 from phoenixflight_api.v1 import packet_service_pb2_grpc as ps_grpc
+from phoenixflight_api.v1 import simulator_service_pb2 as sim
+from phoenixflight_api.v1 import simulator_service_pb2_grpc as sim_grpc
 
 __all__ = ["AsyncClient"]
 
@@ -82,6 +84,7 @@ class AsyncClient:
         self.cluster = cs_grpc.ClusterServiceStub(self._channel)
         self.namespaces = ns_grpc.NamespaceServiceStub(self._channel)
         self.bundles = bs_grpc.BundleServiceStub(self._channel)
+        self.simulator = sim_grpc.SimulatorServiceStub(self._channel)
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -122,6 +125,16 @@ class AsyncClient:
     async def get_cluster_status(self) -> cs.GetClusterStatusResponse:
         """The daemon's version, revision, and its members and packets counted by status."""
         return await self._call(self.cluster.GetClusterStatus, cs.GetClusterStatusRequest())
+
+    # -- the simulator -------------------------------------------------------------------
+
+    async def dry_run(self, request: sim.DryRunRequest) -> sim.DryRunResponse:
+        """Try one change (drain, fail, join) on a copy of the live state; changes nothing."""
+        return await self._call(self.simulator.DryRun, request)
+
+    async def simulate(self, request: sim.SimulateRequest) -> sim.SimulateResponse:
+        """Run a simulator scenario inside the daemon; never touches its live state."""
+        return await self._call(self.simulator.Simulate, request)
 
     # -- namespaces -----------------------------------------------------------------
 

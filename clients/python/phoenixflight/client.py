@@ -37,6 +37,8 @@ from phoenixflight_api.v1 import namespace_service_pb2_grpc as ns_grpc
 from phoenixflight_api.v1 import packet_pb2 as pkt
 from phoenixflight_api.v1 import packet_service_pb2 as ps
 from phoenixflight_api.v1 import packet_service_pb2_grpc as ps_grpc
+from phoenixflight_api.v1 import simulator_service_pb2 as sim
+from phoenixflight_api.v1 import simulator_service_pb2_grpc as sim_grpc
 
 __all__ = ["Client"]
 
@@ -71,6 +73,7 @@ class Client:
         self.cluster = cs_grpc.ClusterServiceStub(self._channel)
         self.namespaces = ns_grpc.NamespaceServiceStub(self._channel)
         self.bundles = bs_grpc.BundleServiceStub(self._channel)
+        self.simulator = sim_grpc.SimulatorServiceStub(self._channel)
 
     def __enter__(self) -> Client:
         return self
@@ -111,6 +114,16 @@ class Client:
     def get_cluster_status(self) -> cs.GetClusterStatusResponse:
         """The daemon's version, revision, and its members and packets counted by status."""
         return self._call(self.cluster.GetClusterStatus, cs.GetClusterStatusRequest())
+
+    # -- the simulator -------------------------------------------------------------------
+
+    def dry_run(self, request: sim.DryRunRequest) -> sim.DryRunResponse:
+        """Try one change (drain, fail, join) on a copy of the live state; changes nothing."""
+        return self._call(self.simulator.DryRun, request)
+
+    def simulate(self, request: sim.SimulateRequest) -> sim.SimulateResponse:
+        """Run a simulator scenario inside the daemon; never touches its live state."""
+        return self._call(self.simulator.Simulate, request)
 
     # -- namespaces -----------------------------------------------------------------
 

@@ -6,6 +6,7 @@ before it is durable, so nobody is shown a change a crash could still undo.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -25,13 +26,13 @@ from phoenixd.core.namespaces import Namespace, Usage, validate_namespace
 from phoenixd.core.packets import Packet, PacketStatus
 from phoenixd.core.registry import MemberView
 from phoenixd.core.selector import parse_selector
-from phoenixd.core.state import ClusterState
+from phoenixd.core.state import ClusterState, SnapshotView
 from phoenixd.core.tokens import HandoffKeyInfo
 from phoenixd.core.validation import validate_member_id, validate_name, validate_packet_id
 
 __all__ = [
     "MAX_QUERY_SCAN", "Capability", "ClusterStatus", "Explanation", "Lineage", "NamespaceView",
-    "Queries",
+    "Queries", "StateFork",
 ]
 
 # Events one QueryEvents call reads at most before it answers with a page token.
@@ -84,6 +85,19 @@ class ClusterStatus:
     packets: dict[PacketStatus, int]
 
 
+@dataclass(frozen=True, slots=True)
+class StateFork:
+    """The state's records as of one journal head, for a simulation to restore and change
+    (records are immutable: taking one costs a list of references, not a copy)."""
+
+    view: SnapshotView
+    head_sequence: int
+    head_hash: str
+    wall_time: float  # when it was taken (seconds since the epoch)
+    members: int
+    packets: int
+
+
 class Queries:
     def __init__(
         self, cluster: Cluster, durability: Durability, handoff_key: HandoffKeyInfo,
@@ -111,6 +125,16 @@ class Queries:
         packets = {s: by_packet[s] for s in PacketStatus}
         revision = await self._durability.settle()
         return ClusterStatus(self._daemon_version, revision, members, packets)
+
+    async def fork(self) -> StateFork:
+        """The state as of now (taken in one step on the event loop, so it is one
+        revision's), returned once that revision is durable."""
+        recorder = self._durability.recorder
+        view = self._state.snapshot_view()
+        fork = StateFork(view, recorder.head_sequence, recorder.head_hash, time.time(),
+                         len(view.members), len(view.packets))
+        await self._durability.wait(fork.head_sequence)
+        return fork
 
     # -- namespaces ----------------------------------------------------------------------
 
