@@ -36,6 +36,7 @@ from phoenixd.log import configure_logging
 from phoenixd.server.admission import StreamLimits
 from phoenixd.server.authz import Tokens
 from phoenixd.server.grpc_server import SERVICE_NAMES, BindError, build_server
+from phoenixd.server.metrics_http import MetricsServer
 from phoenixd.server.refusals import REFUSALS
 from phoenixd.signing import HandoffKeyError, load_or_create
 from phoenixd.store import CorruptJournal, DataDirLocked, JournalLoss, Store
@@ -63,6 +64,8 @@ class Daemon:
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._snapshot_task: asyncio.Task[None] | None = None
+        self.metrics: MetricsServer | None = None
+        self.metrics_port = 0
 
     async def start(self) -> None:
         cfg = self.config
@@ -96,6 +99,9 @@ class Daemon:
             write_refusal=self.store.write_refusal,
         )
         journal.start()
+        # The health figures' window reaches back before this start: read its events once.
+        self._tasks.append(asyncio.create_task(
+            self.application.health.prime(journal, recovery.head_sequence), name="health"))
         if recovery.truncation is not None:
             t = recovery.truncation
             log.warning(
@@ -139,6 +145,13 @@ class Daemon:
             tokens=tokens, tls=tls, write_refusal=self.store.write_refusal,
         )
         await self.server.start()
+        if cfg.metrics_listen:
+            host, port = cfg.metrics_address()
+            self.metrics = MetricsServer(self.application.telemetry, journal)
+            try:
+                self.metrics_port = await self.metrics.start(host, int(port))
+            except OSError as exc:
+                raise BindError(f"--metrics-listen {cfg.metrics_listen}: {exc}") from None
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         # Leases run from the moment members can reach us again, not from before the
@@ -151,6 +164,7 @@ class Daemon:
             replayed=recovery.replayed, snapshot_revision=recovery.snapshot_revision,
             recovery_ms=round((time.monotonic() - started) * 1000, 1),
             tls=tls is not None, mtls=bool(tls and tls[2]), operator_auth=tokens.enabled,
+            metrics_port=self.metrics_port or None,
             snapshot_note=recovery.snapshot_note or None,
         )
 
@@ -231,6 +245,8 @@ class Daemon:
         await self.health.enter_graceful_shutdown()
         self.application.close("daemon shutting down")
         await self.server.stop(self.config.shutdown_grace)
+        if self.metrics is not None:
+            await self.metrics.close()
         if self._snapshot_task is not None:
             await self._snapshot_task  # finish it: the restart then replays less
         for task in self._tasks:

@@ -25,6 +25,7 @@ from phoenixd.cli import (
     bundle_commands,
     completion_commands,
     config_commands,
+    health_commands,
     member_commands,
     namespace_commands,
     packet_commands,
@@ -144,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     apply_commands.add_commands(commands, bundle_commands.add_commands(commands, leaf), leaf)
     token_commands.add_commands(commands, leaf)
     simulate_commands.add_commands(commands, leaf)
+    health_commands.add_commands(commands, leaf)
     completion_commands.add_commands(commands, leaf, root=parser)
     return parser
 
