@@ -123,7 +123,9 @@ class HealthTally:
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
-        self._buckets: dict[int, dict[str, Counter[str]]] = {}
+        # slot -> (every namespace's counts, each namespace's): an unnarrowed window adds
+        # one Counter per bucket, a narrowed one one per bucket and namespace asked for.
+        self._buckets: dict[int, tuple[Counter[str], dict[str, Counter[str]]]] = {}
         self._oldest = 0
         self.totals: Counter[str] = Counter()  # since this process started
         self.handoff_latency = Histogram(HANDOFF_BUCKETS)
@@ -142,8 +144,16 @@ class HealthTally:
             slot = int(event.time // BUCKET_SECONDS)
             if slot < self._oldest:
                 continue
-            spaces = self._buckets.setdefault(slot, {})
-            spaces.setdefault(namespace_of(event), Counter()).update(kinds)
+            bucket = self._buckets.get(slot)
+            if bucket is None:
+                bucket = self._buckets[slot] = (Counter(), {})
+            every, spaces = bucket
+            space = spaces.get(namespace := namespace_of(event))
+            if space is None:
+                space = spaces[namespace] = Counter()
+            for kind in kinds:
+                every[kind] += 1
+                space[kind] += 1
         self._prune()
 
     def _prune(self) -> None:
@@ -159,11 +169,14 @@ class HealthTally:
         empty)."""
         first = int((self._clock() - seconds) // BUCKET_SECONDS)
         found: Counter[str] = Counter()
-        for slot, spaces in self._buckets.items():
+        for slot, (every, spaces) in self._buckets.items():
             if slot < first:
                 continue
-            for namespace, counts in spaces.items():
-                if not namespaces or namespace in namespaces:
+            if not namespaces:
+                found.update(every)
+                continue
+            for namespace in namespaces:
+                if (counts := spaces.get(namespace)) is not None:
                     found.update(counts)
         return found
 
