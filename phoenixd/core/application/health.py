@@ -34,7 +34,7 @@ from phoenixd.core.telemetry import HANDOFF_BUCKETS, Histogram
 
 __all__ = [
     "BUCKET_SECONDS", "DEFAULT_WINDOW", "MAX_WINDOW", "ClusterHealth", "HealthTally",
-    "check_window",
+    "check_window", "cluster_health",
 ]
 
 # Ten seconds: a window is counted in whole buckets, so it may reach up to this much
@@ -45,6 +45,9 @@ DEFAULT_WINDOW = 3600.0
 # A day: the seed's example is over 24 h; longer questions are the Flight Recorder's
 # (QueryEvents), not a live figure's.
 MAX_WINDOW = 24 * 3600.0
+# Events read per step of the start-up read: a chunk of the journal at a time, so that the
+# loop serves calls in between.
+_PRIME_CHUNK = 512
 
 _KIND: dict[str, str] = {
     EventType.MEMBER_REGISTERED: "joins",
@@ -207,11 +210,6 @@ class HealthTally:
 
     async def primed(self) -> None:
         await self._primed.wait()
-
-
-# Events read per step of the start-up read: a chunk of the journal at a time, so that the
-# loop serves calls in between.
-_PRIME_CHUNK = 512
 
 
 def cluster_health(state: ClusterState, counts: Counter[str], seconds: float,
