@@ -101,7 +101,7 @@ class Daemon:
         journal.start()
         # The health figures' window reaches back before this start: read its events once.
         self._tasks.append(asyncio.create_task(
-            self.application.health.prime(journal, recovery.head_sequence), name="health"))
+            self._prime_health(recovery.head_sequence), name="health"))
         if recovery.truncation is not None:
             t = recovery.truncation
             log.warning(
@@ -188,6 +188,13 @@ class Daemon:
                 "lost_revisions": [loss.last_revision + 1, loss.snapshot_revision],
             },
         )
+
+    async def _prime_health(self, head: int) -> None:
+        try:
+            await self.application.health.prime(self.journal, head)
+        except OSError as exc:  # the figures then count from this start only; serving goes on
+            log.warning("could not read the last day's events back for the health figures; "
+                        "they count from this start", error=str(exc))
 
     async def _lease_ticker(self) -> None:
         loop = asyncio.get_running_loop()
