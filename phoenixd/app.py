@@ -36,6 +36,7 @@ from phoenixd.log import configure_logging
 from phoenixd.server.admission import StreamLimits
 from phoenixd.server.authz import Tokens
 from phoenixd.server.grpc_server import SERVICE_NAMES, BindError, build_server
+from phoenixd.server.metrics_http import MetricsServer
 from phoenixd.server.refusals import REFUSALS
 from phoenixd.signing import HandoffKeyError, load_or_create
 from phoenixd.sim.dryrun import Settings
@@ -65,6 +66,8 @@ class Daemon:
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._snapshot_task: asyncio.Task[None] | None = None
+        self.metrics: MetricsServer | None = None
+        self.metrics_port = 0
 
     async def start(self) -> None:
         cfg = self.config
@@ -98,6 +101,9 @@ class Daemon:
             write_refusal=self.store.write_refusal,
         )
         journal.start()
+        # The health figures' window reaches back before this start: read its events once.
+        self._tasks.append(asyncio.create_task(
+            self._prime_health(recovery.head_sequence), name="health"))
         if recovery.truncation is not None:
             t = recovery.truncation
             log.warning(
@@ -146,6 +152,13 @@ class Daemon:
                 rebalance_interval=cfg.rebalance_interval)),
         )
         await self.server.start()
+        if cfg.metrics_listen:
+            host, port = cfg.metrics_address()
+            self.metrics = MetricsServer(self.application.telemetry, journal)
+            try:
+                self.metrics_port = await self.metrics.start(host, int(port))
+            except OSError as exc:
+                raise BindError(f"--metrics-listen {cfg.metrics_listen}: {exc}") from None
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         # Leases run from the moment members can reach us again, not from before the
@@ -158,6 +171,7 @@ class Daemon:
             replayed=recovery.replayed, snapshot_revision=recovery.snapshot_revision,
             recovery_ms=round((time.monotonic() - started) * 1000, 1),
             tls=tls is not None, mtls=bool(tls and tls[2]), operator_auth=tokens.enabled,
+            metrics_port=self.metrics_port or None,
             snapshot_note=recovery.snapshot_note or None,
         )
 
@@ -181,6 +195,13 @@ class Daemon:
                 "lost_revisions": [loss.last_revision + 1, loss.snapshot_revision],
             },
         )
+
+    async def _prime_health(self, head: int) -> None:
+        try:
+            await self.application.health.prime(self.journal, head)
+        except OSError as exc:  # the figures then count from this start only; serving goes on
+            log.warning("could not read the last day's events back for the health figures; "
+                        "they count from this start", error=str(exc))
 
     async def _lease_ticker(self) -> None:
         loop = asyncio.get_running_loop()
@@ -238,6 +259,8 @@ class Daemon:
         await self.health.enter_graceful_shutdown()
         self.application.close("daemon shutting down")
         await self.server.stop(self.config.shutdown_grace)
+        if self.metrics is not None:
+            await self.metrics.close()
         if self._snapshot_task is not None:
             await self._snapshot_task  # finish it: the restart then replays less
         for task in self._tasks:

@@ -18,6 +18,7 @@ from phoenixd.kernel import DEFAULT_VNODES
 __all__ = ["Config", "ConfigError", "daemon_version", "parse_args"]
 
 DEFAULT_LISTEN = "127.0.0.1:7400"
+DEFAULT_METRICS_LISTEN = "127.0.0.1:7401"
 
 
 class ConfigError(ValueError):
@@ -90,6 +91,9 @@ class Config:
     """Events buffered per watcher before it is cut off (RESOURCE_EXHAUSTED)."""
     shutdown_grace: float = 5.0
     """Seconds in-flight calls get to finish on SIGTERM."""
+    metrics_listen: str = ""
+    """host:port (or a port alone, on 127.0.0.1) to serve Prometheus GET /metrics on;
+    empty: no metrics endpoint."""
     log_format: str = "auto"
     log_level: str = "info"
 
@@ -139,6 +143,18 @@ class Config:
             raise ConfigError("--max-unauthenticated-streams and --max-probe-streams must be >= 1")
         if self.auth_deadline == 0:
             raise ConfigError("--auth-deadline must be above 0 seconds")
+        if self.metrics_listen:
+            host, port = self.metrics_address()
+            if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+                raise ConfigError(
+                    f"--metrics-listen {self.metrics_listen!r} must be host:port or a port, "
+                    f"e.g. {DEFAULT_METRICS_LISTEN}"
+                )
+
+    def metrics_address(self) -> tuple[str, str]:
+        """(host, port) of --metrics-listen: a port alone is on the loopback address."""
+        host, colon, port = self.metrics_listen.rpartition(":")
+        return (host.strip("[]") if colon else "127.0.0.1"), port
 
     def is_loopback(self) -> bool:
         host = self.listen.rpartition(":")[0].strip("[]")
@@ -239,6 +255,10 @@ def parse_args(argv: list[str] | None = None) -> Config:
                    f"RESOURCE_EXHAUSTED (default {d.watch_queue_limit})")
     p.add_argument("--shutdown-grace", type=float, default=d.shutdown_grace, metavar="SECONDS",
                    help=f"time in-flight calls get on SIGTERM (default {d.shutdown_grace:g})")
+    p.add_argument("--metrics-listen", default=d.metrics_listen, metavar="HOST:PORT",
+                   help="serve Prometheus metrics (GET /metrics) on this address, or on "
+                   f"127.0.0.1 if only a port is given, e.g. {DEFAULT_METRICS_LISTEN} "
+                   "(default: off)")
     p.add_argument("--log-format", choices=("auto", "console", "json"), default=d.log_format,
                    help="console on a terminal, JSON otherwise (default auto)")
     p.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
@@ -259,7 +279,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         max_streams=a.max_streams, max_unauthenticated_streams=a.max_unauthenticated_streams,
         auth_deadline=a.auth_deadline, max_probe_streams=a.max_probe_streams,
         watch_queue_limit=a.watch_queue_limit, shutdown_grace=a.shutdown_grace,
-        log_format=a.log_format, log_level=a.log_level,
+        metrics_listen=a.metrics_listen, log_format=a.log_format, log_level=a.log_level,
     )
     try:
         config.validate()

@@ -42,6 +42,7 @@ README = ROOT / "README.md"
 EXAMPLES = ROOT / "docs" / "readme_examples.toml"
 
 SHOWN_LISTEN = "127.0.0.1:7400"  # what the README shows: phoenixd's and the CLI's default
+SHOWN_METRICS_LISTEN = "127.0.0.1:7401"  # the --metrics-listen address the README shows
 SHOWN_DATA_DIR = ".phoenixflight"  # phoenixd's default --data-dir, relative to the repo root
 PHOENIXD = ".venv/bin/phoenixd"
 
@@ -126,10 +127,11 @@ def free_port() -> int:
 
 @dataclass(frozen=True)
 class Mapping:
-    """Between what the README shows and what a run uses: the port and the data dir."""
+    """Between what the README shows and what a run uses: the ports and the data dir."""
 
     port: int
     data_dir: Path
+    metrics_port: int = 0
 
     @property
     def listen(self) -> str:
@@ -138,6 +140,7 @@ class Mapping:
     def to_run(self, command: str) -> str:
         """The command as this run executes it."""
         command = command.replace(SHOWN_LISTEN, self.listen)
+        command = command.replace(SHOWN_METRICS_LISTEN, f"127.0.0.1:{self.metrics_port}")
         command = command.replace(SHOWN_DATA_DIR, str(self.data_dir))
         # A terminal gets console logs by default; the run's pipes would get JSON.
         return command.replace(
@@ -148,7 +151,8 @@ class Mapping:
         """The output as the reader would see it (less the colours of a terminal)."""
         output = ANSI_ESCAPE.sub("", output)
         return output.replace(str(self.data_dir), SHOWN_DATA_DIR).replace(
-            self.listen, SHOWN_LISTEN)
+            self.listen, SHOWN_LISTEN).replace(
+            f"127.0.0.1:{self.metrics_port}", SHOWN_METRICS_LISTEN)
 
 
 def stop_group(proc: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
@@ -233,7 +237,7 @@ class SessionRun:
     def __init__(self, workdir: Path, scratch: tuple[str, ...] = ()) -> None:
         self.workdir = workdir
         self.daemons: list[subprocess.Popen[bytes]] = []
-        self.mapping = Mapping(free_port(), workdir / "data")
+        self.mapping = Mapping(free_port(), workdir / "data", free_port())
         env = {**os.environ, "PHOENIX_ENDPOINT": self.mapping.listen}
         for name in ("PHOENIX_TOKEN", "PHOENIX_CA", "PHOENIX_CERT", "PHOENIX_KEY"):
             env.pop(name, None)

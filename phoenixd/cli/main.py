@@ -26,6 +26,7 @@ from phoenixd.cli import (
     completion_commands,
     config_commands,
     dryrun_commands,
+    health_commands,
     member_commands,
     namespace_commands,
     packet_commands,
@@ -146,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     token_commands.add_commands(commands, leaf)
     simulate_commands.add_commands(commands, leaf)
     dryrun_commands.add_commands(commands, leaf)
+    health_commands.add_commands(commands, leaf)
     completion_commands.add_commands(commands, leaf, root=parser)
     return parser
 

@@ -107,6 +107,7 @@ RULES: dict[str, Rule] = {
         "FlightRecorderService/VerifyChain": _admin,
         "FlightRecorderService/ExportLineage": lambda r: _ids(r, "packet_id"),
         "ClusterService/GetClusterStatus": _open,
+        "ClusterService/GetClusterHealth": _narrowed,
         "NamespaceService/CreateNamespace": _admin,
         "NamespaceService/GetNamespace": lambda r: [Target.namespace(r.name)],
         "NamespaceService/ListNamespaces": _open,

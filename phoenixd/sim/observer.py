@@ -21,9 +21,6 @@ __all__ = ["Observer", "StepFigures"]
 _OWNED = frozenset({"ASSIGNED", "RUNNING"})
 _IN_PLAY = frozenset({"ACTIVE", "SUSPECT"})
 _GONE = frozenset({"FAILED", "RETIRED", "DRAINING"})
-# Member-side writes (the owner's ack, checkpoint, complete and fail), accepted or refused.
-_WRITES = (EventType.PACKET_ACKED, EventType.CHECKPOINT_SAVED, EventType.PACKET_COMPLETED,
-           EventType.PACKET_ATTEMPT_FAILED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,9 +154,9 @@ class Observer:
         churn = metrics.mcr(joins, leaves, hours)
         active = list(self.active)
         trust = math.fsum(self.trust[m] for m in active) / len(active) if active else 0.0
-        writes = sum(t[w] for w in _WRITES) + t[EventType.PACKET_FAILED]
+        writes = sum(t[w] for w in metrics.WRITE_EVENTS)
         refused = t[EventType.STALE_OWNER_REJECTED]
-        compliance = 1.0 - refused / (writes + refused) if writes + refused else 1.0
+        compliance = metrics.compliance(writes, refused)
         stability = metrics.si(churn)
         mean, std, cv, max_avg, fairness = metrics.load_stats(
             [self.load.get(m, 0) for m in active])
@@ -180,7 +177,7 @@ class Observer:
             overhead_ratio=remapped / len(self.owner) if self.owner else 0.0,
             migrations=t[EventType.HANDOFF_COMPLETED], completed=completed,
             failed=t[EventType.PACKET_ATTEMPT_FAILED], poisoned=poisoned,
-            success_rate=completed / (completed + poisoned) if completed + poisoned else 1.0,
+            success_rate=metrics.success_rate(completed, poisoned),
             fencing_rejections=refused,
             decisions=t[EventType.ASSIGNMENT_DECISION] + t[EventType.PACKET_WAITING],
             events=sum(t.values()),

@@ -97,7 +97,6 @@ def _run_figures(steps: Sequence[StepFigures], observer: Observer, seconds: floa
     compliance = (math.fsum(s.compliance for s in steps) / len(steps))
     stability = metrics.si(rate)
     latencies = observer.latencies
-    finished = total["completed"] + total["poisoned"]
     return {
         "steps": len(steps),
         "virtual_hours": round(hours, 6),
@@ -125,7 +124,7 @@ def _run_figures(steps: Sequence[StepFigures], observer: Observer, seconds: floa
         "overhead_ratio_mean": (math.fsum(s.overhead_ratio for s in churn) / len(churn)
                                 if churn else 0.0),
         **total,
-        "success_rate": total["completed"] / finished if finished else 1.0,
+        "success_rate": metrics.success_rate(total["completed"], total["poisoned"]),
         "fencing_rejections": writes_refused,
         "handoffs_timed": len(latencies),
         "handoff_p50_ms": metrics.percentile(latencies, 50),

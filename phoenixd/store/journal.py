@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -34,6 +35,7 @@ import structlog
 
 from phoenixd import failpoints
 from phoenixd.core.events import Event, event_from_payload
+from phoenixd.core.telemetry import BATCH_BUCKETS, FSYNC_BUCKETS, Histogram
 from phoenixd.store.frames import Frame, encode_frame, read_frame
 from phoenixd.store.fsio import fsync_dir, sync_data
 from phoenixd.store.verify import VerifyReport, verify_journal
@@ -91,6 +93,8 @@ class Journal:
         self._recent: deque[Event] = deque(maxlen=RECENT_EVENTS)
         self._task: asyncio.Task[None] | None = None
         self.batches = 0  # fsyncs done, for the figures
+        self.fsync_latency = Histogram(FSYNC_BUCKETS)  # seconds per fdatasync (metrics)
+        self.batch_size = Histogram(BATCH_BUCKETS)  # events per group commit (metrics)
         self.stalled = False  # a batch is waiting for disk space (ENOSPC)
 
     # -- writing -------------------------------------------------------------
@@ -156,6 +160,7 @@ class Journal:
             self.durable_sequence = events[-1].sequence
             self.durable_offset += len(data)
             self.batches += 1
+            self.batch_size.observe(len(events))
             self._recent.extend(events)
             while self._waiters and self._waiters[0][0] <= self.durable_sequence:
                 _, future = self._waiters.popleft()
@@ -180,7 +185,11 @@ class Journal:
             os.ftruncate(self._fd, self.durable_offset)
             raise _NoSpace(str(exc)) from exc
         failpoints.hit("journal.before_fsync")
+        started = time.perf_counter()
         sync_data(self._fd)
+        # Observed on the writer thread, read by a scrape on the loop: a scrape may see
+        # one observation half-counted, so it takes the count from the buckets.
+        self.fsync_latency.observe(time.perf_counter() - started)
         failpoints.hit("journal.after_fsync")
 
     def _write(self, data: bytes) -> None:

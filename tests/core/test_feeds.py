@@ -1,8 +1,9 @@
 """The live-feed Broker fans events out to subscribers with bounded queues: a subscriber gets,
 in order, exactly the published events its filter accepts; ``publish`` is a plain function that
-never waits, however far behind a subscriber is; a subscriber whose queue is full is dropped,
-its ``overflowed`` flag is set, and its reader gets the events it had queued and then None; and
-``close_all`` ends every subscription (full or not) with None after whatever it had queued."""
+never waits, however far behind a subscriber is; a subscriber whose queue is full is dropped
+(and counted in ``dropped``), its ``overflowed`` flag is set, and its reader gets the events it
+had queued and then None; and ``close_all`` ends every subscription (full or not) with None
+after whatever it had queued."""
 
 from __future__ import annotations
 
@@ -144,6 +145,7 @@ def test_one_slow_subscriber_does_not_hold_back_the_others() -> None:
         assert not fast.overflowed
         assert slow.overflowed
         assert len(broker) == 1
+        assert broker.dropped == 1  # counted for the metrics endpoint
 
     asyncio.run(scenario())
 
@@ -195,6 +197,7 @@ def test_close_all_ends_a_full_subscription_with_none_after_its_events() -> None
         broker.publish(_events(1, 2))  # exactly full: not dropped
         assert len(broker) == 1 and not full.overflowed
         broker.close_all("daemon shutting down")
+        assert broker.dropped == 0  # closed, not dropped for falling behind
         # A reader must learn that the feed ended, not block forever after the last event.
         assert _drain(full) == [*_events(1, 2), None]
 

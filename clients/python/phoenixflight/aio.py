@@ -126,6 +126,15 @@ class AsyncClient:
         """The daemon's version, revision, and its members and packets counted by status."""
         return await self._call(self.cluster.GetClusterStatus, cs.GetClusterStatusRequest())
 
+    async def get_cluster_health(self, window: float = 0.0, namespace: str = ""
+                                 ) -> cs.GetClusterHealthResponse:
+        """The DMA metrics over the last ``window`` seconds (0: the daemon's default hour),
+        in ``namespace`` (every namespace the caller may read, if empty)."""
+        request = cs.GetClusterHealthRequest(namespace=namespace)
+        if window:
+            request.window.CopyFrom(build.duration(window))
+        return await self._call(self.cluster.GetClusterHealth, request)
+
     # -- the simulator -------------------------------------------------------------------
 
     async def dry_run(self, request: sim.DryRunRequest) -> sim.DryRunResponse:

@@ -62,7 +62,8 @@ export class PhoenixClient {
   readonly members: Client<typeof MembershipService>;
   readonly packets: Client<typeof PacketService>;
   readonly recorder: Client<typeof FlightRecorderService>;
-  /** The daemon's version, revision and counts by status (getClusterStatus). */
+  /** The daemon's version, revision and counts by status (getClusterStatus); the DMA
+   * metrics over a window (getClusterHealth). */
   readonly cluster: Client<typeof ClusterService>;
   /** host:port this client calls. */
   readonly endpoint: string;

@@ -75,6 +75,7 @@ class Broker:
     def __init__(self, limit: int = SUBSCRIBER_QUEUE_LIMIT) -> None:
         self._limit = limit
         self._subscribers: set[Subscription] = set()
+        self.dropped = 0  # subscribers cut off for falling behind, since start
 
     def __len__(self) -> int:
         return len(self._subscribers)
@@ -92,6 +93,7 @@ class Broker:
             for sub in list(self._subscribers):
                 if not sub.offer(event):
                     self._subscribers.discard(sub)
+                    self.dropped += sub.overflowed
 
     def close_all(self, reason: str) -> None:
         for sub in list(self._subscribers):

@@ -15,6 +15,12 @@ from typing import Any
 from phoenixd.core import directory
 from phoenixd.core.application.durability import Durability
 from phoenixd.core.application.feeds import EventFilter, history
+from phoenixd.core.application.health import (
+    ClusterHealth,
+    HealthTally,
+    check_window,
+    cluster_health,
+)
 from phoenixd.core.application.pages import Page, decode_token, encode_token, page_size
 from phoenixd.core.bundled import AppliedBundle
 from phoenixd.core.cluster import Cluster
@@ -101,9 +107,10 @@ class StateFork:
 class Queries:
     def __init__(
         self, cluster: Cluster, durability: Durability, handoff_key: HandoffKeyInfo,
-        daemon_version: str,
+        daemon_version: str, health: HealthTally,
     ) -> None:
         self._cluster = cluster
+        self._health = health
         self._state: ClusterState = cluster.state
         self._durability = durability
         self.handoff_key = handoff_key
@@ -135,6 +142,17 @@ class Queries:
                          len(view.members), len(view.packets))
         await self._durability.wait(fork.head_sequence)
         return fork
+
+    async def cluster_health(self, window: float = 0.0,
+                             namespaces: Collection[str] = ()) -> ClusterHealth:
+        """The DMA figures over the last ``window`` seconds (0: the default hour), in
+        ``namespaces`` (all, if none): counted as events became durable, not scanned."""
+        seconds = check_window(window)
+        scope = _scope(namespaces)
+        await self._health.primed()
+        counts = self._health.window(seconds, scope)
+        revision = await self._durability.settle()
+        return cluster_health(self._state, counts, seconds, scope, revision)
 
     # -- namespaces ----------------------------------------------------------------------
 

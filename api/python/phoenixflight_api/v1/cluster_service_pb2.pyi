@@ -5,6 +5,7 @@ isort:skip_file
 
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
 from phoenixflight_api.v1 import member_pb2 as _member_pb2
@@ -114,3 +115,154 @@ class PacketStatusCount(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PacketStatusCount: _TypeAlias = PacketStatusCount  # noqa: Y015
+
+@_typing.final
+class GetClusterHealthRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WINDOW_FIELD_NUMBER: _builtins.int
+    NAMESPACE_FIELD_NUMBER: _builtins.int
+    namespace: _builtins.str
+    """Only this namespace; empty for every namespace the caller may read."""
+    @_builtins.property
+    def window(self) -> _duration_pb2.Duration:
+        """How far back to count: more than 0 and at most 24 h; unset for the last
+        hour. Counted in whole 10-second buckets.
+        """
+
+    def __init__(
+        self,
+        *,
+        window: _duration_pb2.Duration | None = ...,
+        namespace: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["window", b"window"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["namespace", b"namespace", "window", b"window"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetClusterHealthRequest: _TypeAlias = GetClusterHealthRequest  # noqa: Y015
+
+@_typing.final
+class GetClusterHealthResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WINDOW_FIELD_NUMBER: _builtins.int
+    NAMESPACES_FIELD_NUMBER: _builtins.int
+    REVISION_FIELD_NUMBER: _builtins.int
+    JOINS_FIELD_NUMBER: _builtins.int
+    LEAVES_FIELD_NUMBER: _builtins.int
+    MCR_FIELD_NUMBER: _builtins.int
+    WMCR_FIELD_NUMBER: _builtins.int
+    SI_FIELD_NUMBER: _builtins.int
+    TRUST_FIELD_NUMBER: _builtins.int
+    COMPLIANCE_FIELD_NUMBER: _builtins.int
+    DHS_FIELD_NUMBER: _builtins.int
+    ACTIVE_MEMBERS_FIELD_NUMBER: _builtins.int
+    OWNED_PACKETS_FIELD_NUMBER: _builtins.int
+    LOAD_MEAN_FIELD_NUMBER: _builtins.int
+    LOAD_STD_FIELD_NUMBER: _builtins.int
+    LOAD_CV_FIELD_NUMBER: _builtins.int
+    LOAD_MAX_AVG_FIELD_NUMBER: _builtins.int
+    LOAD_JAIN_FIELD_NUMBER: _builtins.int
+    ASSIGNMENTS_FIELD_NUMBER: _builtins.int
+    HANDOFFS_FIELD_NUMBER: _builtins.int
+    MIGRATIONS_FIELD_NUMBER: _builtins.int
+    REMAPS_FIELD_NUMBER: _builtins.int
+    TASKS_COMPLETED_FIELD_NUMBER: _builtins.int
+    TASKS_FAILED_FIELD_NUMBER: _builtins.int
+    TASKS_POISONED_FIELD_NUMBER: _builtins.int
+    SUCCESS_RATE_FIELD_NUMBER: _builtins.int
+    FENCING_REJECTIONS_FIELD_NUMBER: _builtins.int
+    revision: _builtins.int
+    """The Flight Recorder's durable head when the figures were taken."""
+    joins: _builtins.int
+    """J: members registered in the window."""
+    leaves: _builtins.int
+    """L: members failed or retired in the window."""
+    mcr: _builtins.float
+    """Membership churn rate (J + L) / window, per hour."""
+    wmcr: _builtins.float
+    """Weighted churn rate (0.5 J + 1.0 L) / window, per hour."""
+    si: _builtins.float
+    """Stability Index 1 / (1 + MCR)."""
+    trust: _builtins.float
+    """Mean trust score of the ACTIVE members now."""
+    compliance: _builtins.float
+    """Share of member-side writes in the window that passed the fencing check."""
+    dhs: _builtins.float
+    """DMA health score: mean(SI, trust, compliance), a share (0..1)."""
+    active_members: _builtins.int
+    """ACTIVE members now."""
+    owned_packets: _builtins.int
+    """Packets owned (ASSIGNED or RUNNING) by ACTIVE members now."""
+    load_mean: _builtins.float
+    """Packets per ACTIVE member: mean, population standard deviation,
+    coefficient of variation, max / mean, and Jain's fairness index.
+    """
+    load_std: _builtins.float
+    load_cv: _builtins.float
+    load_max_avg: _builtins.float
+    load_jain: _builtins.float
+    assignments: _builtins.int
+    """Placement decisions that gave a packet an owner, in the window."""
+    handoffs: _builtins.int
+    """Handoffs started, and completed (migrations), in the window."""
+    migrations: _builtins.int
+    remaps: _builtins.int
+    """Assignments of a packet that had an owner before (its work moved)."""
+    tasks_completed: _builtins.int
+    """Packets completed, attempts failed, and packets failed for good (poisoned)."""
+    tasks_failed: _builtins.int
+    tasks_poisoned: _builtins.int
+    success_rate: _builtins.float
+    """completed / (completed + poisoned); 1 when none finished."""
+    fencing_rejections: _builtins.int
+    """Stale member-side writes refused (wrong epoch or not the owner)."""
+    @_builtins.property
+    def window(self) -> _duration_pb2.Duration:
+        """The window counted."""
+
+    @_builtins.property
+    def namespaces(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The namespaces counted; empty when every namespace was."""
+
+    def __init__(
+        self,
+        *,
+        window: _duration_pb2.Duration | None = ...,
+        namespaces: _abc.Iterable[_builtins.str] | None = ...,
+        revision: _builtins.int = ...,
+        joins: _builtins.int = ...,
+        leaves: _builtins.int = ...,
+        mcr: _builtins.float = ...,
+        wmcr: _builtins.float = ...,
+        si: _builtins.float = ...,
+        trust: _builtins.float = ...,
+        compliance: _builtins.float = ...,
+        dhs: _builtins.float = ...,
+        active_members: _builtins.int = ...,
+        owned_packets: _builtins.int = ...,
+        load_mean: _builtins.float = ...,
+        load_std: _builtins.float = ...,
+        load_cv: _builtins.float = ...,
+        load_max_avg: _builtins.float = ...,
+        load_jain: _builtins.float = ...,
+        assignments: _builtins.int = ...,
+        handoffs: _builtins.int = ...,
+        migrations: _builtins.int = ...,
+        remaps: _builtins.int = ...,
+        tasks_completed: _builtins.int = ...,
+        tasks_failed: _builtins.int = ...,
+        tasks_poisoned: _builtins.int = ...,
+        success_rate: _builtins.float = ...,
+        fencing_rejections: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["window", b"window"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_members", b"active_members", "assignments", b"assignments", "compliance", b"compliance", "dhs", b"dhs", "fencing_rejections", b"fencing_rejections", "handoffs", b"handoffs", "joins", b"joins", "leaves", b"leaves", "load_cv", b"load_cv", "load_jain", b"load_jain", "load_max_avg", b"load_max_avg", "load_mean", b"load_mean", "load_std", b"load_std", "mcr", b"mcr", "migrations", b"migrations", "namespaces", b"namespaces", "owned_packets", b"owned_packets", "remaps", b"remaps", "revision", b"revision", "si", b"si", "success_rate", b"success_rate", "tasks_completed", b"tasks_completed", "tasks_failed", b"tasks_failed", "tasks_poisoned", b"tasks_poisoned", "trust", b"trust", "window", b"window", "wmcr", b"wmcr"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetClusterHealthResponse: _TypeAlias = GetClusterHealthResponse  # noqa: Y015

@@ -41,6 +41,11 @@ class ClusterServiceStub:
                 request_serializer=phoenixflight_dot_v1_dot_cluster__service__pb2.GetClusterStatusRequest.SerializeToString,
                 response_deserializer=phoenixflight_dot_v1_dot_cluster__service__pb2.GetClusterStatusResponse.FromString,
                 _registered_method=True)
+        self.GetClusterHealth = channel.unary_unary(
+                '/phoenixflight.v1.ClusterService/GetClusterHealth',
+                request_serializer=phoenixflight_dot_v1_dot_cluster__service__pb2.GetClusterHealthRequest.SerializeToString,
+                response_deserializer=phoenixflight_dot_v1_dot_cluster__service__pb2.GetClusterHealthResponse.FromString,
+                _registered_method=True)
 
 
 class ClusterServiceServicer:
@@ -55,6 +60,16 @@ class ClusterServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetClusterHealth(self, request, context):
+        """The DMA metrics over a recent window: membership churn (MCR, WMCR), the
+        Stability Index, trust, compliance and the composite health score (DHS),
+        the load balance of ACTIVE members now, and the work that moved and
+        finished in the window. Narrowed to the caller's namespaces.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ClusterServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -62,6 +77,11 @@ def add_ClusterServiceServicer_to_server(servicer, server):
                     servicer.GetClusterStatus,
                     request_deserializer=phoenixflight_dot_v1_dot_cluster__service__pb2.GetClusterStatusRequest.FromString,
                     response_serializer=phoenixflight_dot_v1_dot_cluster__service__pb2.GetClusterStatusResponse.SerializeToString,
+            ),
+            'GetClusterHealth': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetClusterHealth,
+                    request_deserializer=phoenixflight_dot_v1_dot_cluster__service__pb2.GetClusterHealthRequest.FromString,
+                    response_serializer=phoenixflight_dot_v1_dot_cluster__service__pb2.GetClusterHealthResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -93,6 +113,33 @@ class ClusterService:
             '/phoenixflight.v1.ClusterService/GetClusterStatus',
             phoenixflight_dot_v1_dot_cluster__service__pb2.GetClusterStatusRequest.SerializeToString,
             phoenixflight_dot_v1_dot_cluster__service__pb2.GetClusterStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetClusterHealth(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/phoenixflight.v1.ClusterService/GetClusterHealth',
+            phoenixflight_dot_v1_dot_cluster__service__pb2.GetClusterHealthRequest.SerializeToString,
+            phoenixflight_dot_v1_dot_cluster__service__pb2.GetClusterHealthResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -37,6 +37,12 @@ class ClusterServiceStub:
     def __new__(cls, channel: _aio.Channel) -> ClusterServiceAsyncStub: ...
     GetClusterStatus: _grpc.UnaryUnaryMultiCallable[_cluster_service_pb2.GetClusterStatusRequest, _cluster_service_pb2.GetClusterStatusResponse]
     """The daemon's version, revision and counts by status, as of the durable head."""
+    GetClusterHealth: _grpc.UnaryUnaryMultiCallable[_cluster_service_pb2.GetClusterHealthRequest, _cluster_service_pb2.GetClusterHealthResponse]
+    """The DMA metrics over a recent window: membership churn (MCR, WMCR), the
+    Stability Index, trust, compliance and the composite health score (DHS),
+    the load balance of ACTIVE members now, and the work that moved and
+    finished in the window. Narrowed to the caller's namespaces.
+    """
 
 @_typing.type_check_only
 class ClusterServiceAsyncStub(ClusterServiceStub):
@@ -47,6 +53,12 @@ class ClusterServiceAsyncStub(ClusterServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     GetClusterStatus: _aio.UnaryUnaryMultiCallable[_cluster_service_pb2.GetClusterStatusRequest, _cluster_service_pb2.GetClusterStatusResponse]  # type: ignore[assignment]
     """The daemon's version, revision and counts by status, as of the durable head."""
+    GetClusterHealth: _aio.UnaryUnaryMultiCallable[_cluster_service_pb2.GetClusterHealthRequest, _cluster_service_pb2.GetClusterHealthResponse]  # type: ignore[assignment]
+    """The DMA metrics over a recent window: membership churn (MCR, WMCR), the
+    Stability Index, trust, compliance and the composite health score (DHS),
+    the load balance of ACTIVE members now, and the work that moved and
+    finished in the window. Narrowed to the caller's namespaces.
+    """
 
 class ClusterServiceServicer(metaclass=_abc_1.ABCMeta):
     """The daemon as a whole: which version runs, how far its Flight Recorder has
@@ -60,5 +72,17 @@ class ClusterServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_cluster_service_pb2.GetClusterStatusResponse, _abc.Awaitable[_cluster_service_pb2.GetClusterStatusResponse]]:
         """The daemon's version, revision and counts by status, as of the durable head."""
+
+    @_abc_1.abstractmethod
+    def GetClusterHealth(
+        self,
+        request: _cluster_service_pb2.GetClusterHealthRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_cluster_service_pb2.GetClusterHealthResponse, _abc.Awaitable[_cluster_service_pb2.GetClusterHealthResponse]]:
+        """The DMA metrics over a recent window: membership churn (MCR, WMCR), the
+        Stability Index, trust, compliance and the composite health score (DHS),
+        the load balance of ACTIVE members now, and the work that moved and
+        finished in the window. Narrowed to the caller's namespaces.
+        """
 
 def add_ClusterServiceServicer_to_server(servicer: ClusterServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

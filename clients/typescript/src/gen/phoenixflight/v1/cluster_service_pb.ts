@@ -4,6 +4,8 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Duration } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration } from "@bufbuild/protobuf/wkt";
 import type { MemberStatus } from "./member_pb.js";
 import { file_phoenixflight_v1_member } from "./member_pb.js";
 import type { PacketStatus } from "./packet_pb.js";
@@ -14,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file phoenixflight/v1/cluster_service.proto.
  */
 export const file_phoenixflight_v1_cluster_service: GenFile = /*@__PURE__*/
-  fileDesc("CiZwaG9lbml4ZmxpZ2h0L3YxL2NsdXN0ZXJfc2VydmljZS5wcm90bxIQcGhvZW5peGZsaWdodC52MSIZChdHZXRDbHVzdGVyU3RhdHVzUmVxdWVzdCK8AQoYR2V0Q2x1c3RlclN0YXR1c1Jlc3BvbnNlEhYKDmRhZW1vbl92ZXJzaW9uGAEgASgJEhAKCHJldmlzaW9uGAIgASgDEjoKDW1lbWJlcl9jb3VudHMYAyADKAsyIy5waG9lbml4ZmxpZ2h0LnYxLk1lbWJlclN0YXR1c0NvdW50EjoKDXBhY2tldF9jb3VudHMYBCADKAsyIy5waG9lbml4ZmxpZ2h0LnYxLlBhY2tldFN0YXR1c0NvdW50IlIKEU1lbWJlclN0YXR1c0NvdW50Ei4KBnN0YXR1cxgBIAEoDjIeLnBob2VuaXhmbGlnaHQudjEuTWVtYmVyU3RhdHVzEg0KBWNvdW50GAIgASgDIlIKEVBhY2tldFN0YXR1c0NvdW50Ei4KBnN0YXR1cxgBIAEoDjIeLnBob2VuaXhmbGlnaHQudjEuUGFja2V0U3RhdHVzEg0KBWNvdW50GAIgASgDMnsKDkNsdXN0ZXJTZXJ2aWNlEmkKEEdldENsdXN0ZXJTdGF0dXMSKS5waG9lbml4ZmxpZ2h0LnYxLkdldENsdXN0ZXJTdGF0dXNSZXF1ZXN0GioucGhvZW5peGZsaWdodC52MS5HZXRDbHVzdGVyU3RhdHVzUmVzcG9uc2ViBnByb3RvMw", [file_phoenixflight_v1_member, file_phoenixflight_v1_packet]);
+  fileDesc("CiZwaG9lbml4ZmxpZ2h0L3YxL2NsdXN0ZXJfc2VydmljZS5wcm90bxIQcGhvZW5peGZsaWdodC52MSIZChdHZXRDbHVzdGVyU3RhdHVzUmVxdWVzdCK8AQoYR2V0Q2x1c3RlclN0YXR1c1Jlc3BvbnNlEhYKDmRhZW1vbl92ZXJzaW9uGAEgASgJEhAKCHJldmlzaW9uGAIgASgDEjoKDW1lbWJlcl9jb3VudHMYAyADKAsyIy5waG9lbml4ZmxpZ2h0LnYxLk1lbWJlclN0YXR1c0NvdW50EjoKDXBhY2tldF9jb3VudHMYBCADKAsyIy5waG9lbml4ZmxpZ2h0LnYxLlBhY2tldFN0YXR1c0NvdW50IlIKEU1lbWJlclN0YXR1c0NvdW50Ei4KBnN0YXR1cxgBIAEoDjIeLnBob2VuaXhmbGlnaHQudjEuTWVtYmVyU3RhdHVzEg0KBWNvdW50GAIgASgDIlIKEVBhY2tldFN0YXR1c0NvdW50Ei4KBnN0YXR1cxgBIAEoDjIeLnBob2VuaXhmbGlnaHQudjEuUGFja2V0U3RhdHVzEg0KBWNvdW50GAIgASgDIlcKF0dldENsdXN0ZXJIZWFsdGhSZXF1ZXN0EikKBndpbmRvdxgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIRCgluYW1lc3BhY2UYAiABKAkiswQKGEdldENsdXN0ZXJIZWFsdGhSZXNwb25zZRIpCgZ3aW5kb3cYASABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SEgoKbmFtZXNwYWNlcxgCIAMoCRIQCghyZXZpc2lvbhgDIAEoAxINCgVqb2lucxgEIAEoAxIOCgZsZWF2ZXMYBSABKAMSCwoDbWNyGAYgASgBEgwKBHdtY3IYByABKAESCgoCc2kYCCABKAESDQoFdHJ1c3QYCSABKAESEgoKY29tcGxpYW5jZRgKIAEoARILCgNkaHMYCyABKAESFgoOYWN0aXZlX21lbWJlcnMYDCABKAMSFQoNb3duZWRfcGFja2V0cxgNIAEoAxIRCglsb2FkX21lYW4YDiABKAESEAoIbG9hZF9zdGQYDyABKAESDwoHbG9hZF9jdhgQIAEoARIUCgxsb2FkX21heF9hdmcYESABKAESEQoJbG9hZF9qYWluGBIgASgBEhMKC2Fzc2lnbm1lbnRzGBMgASgDEhAKCGhhbmRvZmZzGBQgASgDEhIKCm1pZ3JhdGlvbnMYFSABKAMSDgoGcmVtYXBzGBYgASgDEhcKD3Rhc2tzX2NvbXBsZXRlZBgXIAEoAxIUCgx0YXNrc19mYWlsZWQYGCABKAMSFgoOdGFza3NfcG9pc29uZWQYGSABKAMSFAoMc3VjY2Vzc19yYXRlGBogASgBEhoKEmZlbmNpbmdfcmVqZWN0aW9ucxgbIAEoAzLmAQoOQ2x1c3RlclNlcnZpY2USaQoQR2V0Q2x1c3RlclN0YXR1cxIpLnBob2VuaXhmbGlnaHQudjEuR2V0Q2x1c3RlclN0YXR1c1JlcXVlc3QaKi5waG9lbml4ZmxpZ2h0LnYxLkdldENsdXN0ZXJTdGF0dXNSZXNwb25zZRJpChBHZXRDbHVzdGVySGVhbHRoEikucGhvZW5peGZsaWdodC52MS5HZXRDbHVzdGVySGVhbHRoUmVxdWVzdBoqLnBob2VuaXhmbGlnaHQudjEuR2V0Q2x1c3RlckhlYWx0aFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_phoenixflight_v1_member, file_phoenixflight_v1_packet]);
 
 /**
  * @generated from message phoenixflight.v1.GetClusterStatusRequest
@@ -114,6 +116,221 @@ export const PacketStatusCountSchema: GenMessage<PacketStatusCount> = /*@__PURE_
   messageDesc(file_phoenixflight_v1_cluster_service, 3);
 
 /**
+ * @generated from message phoenixflight.v1.GetClusterHealthRequest
+ */
+export type GetClusterHealthRequest = Message<"phoenixflight.v1.GetClusterHealthRequest"> & {
+  /**
+   * How far back to count: more than 0 and at most 24 h; unset for the last
+   * hour. Counted in whole 10-second buckets.
+   *
+   * @generated from field: google.protobuf.Duration window = 1;
+   */
+  window?: Duration | undefined;
+
+  /**
+   * Only this namespace; empty for every namespace the caller may read.
+   *
+   * @generated from field: string namespace = 2;
+   */
+  namespace: string;
+};
+
+/**
+ * Describes the message phoenixflight.v1.GetClusterHealthRequest.
+ * Use `create(GetClusterHealthRequestSchema)` to create a new message.
+ */
+export const GetClusterHealthRequestSchema: GenMessage<GetClusterHealthRequest> = /*@__PURE__*/
+  messageDesc(file_phoenixflight_v1_cluster_service, 4);
+
+/**
+ * @generated from message phoenixflight.v1.GetClusterHealthResponse
+ */
+export type GetClusterHealthResponse = Message<"phoenixflight.v1.GetClusterHealthResponse"> & {
+  /**
+   * The window counted.
+   *
+   * @generated from field: google.protobuf.Duration window = 1;
+   */
+  window?: Duration | undefined;
+
+  /**
+   * The namespaces counted; empty when every namespace was.
+   *
+   * @generated from field: repeated string namespaces = 2;
+   */
+  namespaces: string[];
+
+  /**
+   * The Flight Recorder's durable head when the figures were taken.
+   *
+   * @generated from field: int64 revision = 3;
+   */
+  revision: bigint;
+
+  /**
+   * J: members registered in the window.
+   *
+   * @generated from field: int64 joins = 4;
+   */
+  joins: bigint;
+
+  /**
+   * L: members failed or retired in the window.
+   *
+   * @generated from field: int64 leaves = 5;
+   */
+  leaves: bigint;
+
+  /**
+   * Membership churn rate (J + L) / window, per hour.
+   *
+   * @generated from field: double mcr = 6;
+   */
+  mcr: number;
+
+  /**
+   * Weighted churn rate (0.5 J + 1.0 L) / window, per hour.
+   *
+   * @generated from field: double wmcr = 7;
+   */
+  wmcr: number;
+
+  /**
+   * Stability Index 1 / (1 + MCR).
+   *
+   * @generated from field: double si = 8;
+   */
+  si: number;
+
+  /**
+   * Mean trust score of the ACTIVE members now.
+   *
+   * @generated from field: double trust = 9;
+   */
+  trust: number;
+
+  /**
+   * Share of member-side writes in the window that passed the fencing check.
+   *
+   * @generated from field: double compliance = 10;
+   */
+  compliance: number;
+
+  /**
+   * DMA health score: mean(SI, trust, compliance), a share (0..1).
+   *
+   * @generated from field: double dhs = 11;
+   */
+  dhs: number;
+
+  /**
+   * ACTIVE members now.
+   *
+   * @generated from field: int64 active_members = 12;
+   */
+  activeMembers: bigint;
+
+  /**
+   * Packets owned (ASSIGNED or RUNNING) by ACTIVE members now.
+   *
+   * @generated from field: int64 owned_packets = 13;
+   */
+  ownedPackets: bigint;
+
+  /**
+   * Packets per ACTIVE member: mean, population standard deviation,
+   * coefficient of variation, max / mean, and Jain's fairness index.
+   *
+   * @generated from field: double load_mean = 14;
+   */
+  loadMean: number;
+
+  /**
+   * @generated from field: double load_std = 15;
+   */
+  loadStd: number;
+
+  /**
+   * @generated from field: double load_cv = 16;
+   */
+  loadCv: number;
+
+  /**
+   * @generated from field: double load_max_avg = 17;
+   */
+  loadMaxAvg: number;
+
+  /**
+   * @generated from field: double load_jain = 18;
+   */
+  loadJain: number;
+
+  /**
+   * Placement decisions that gave a packet an owner, in the window.
+   *
+   * @generated from field: int64 assignments = 19;
+   */
+  assignments: bigint;
+
+  /**
+   * Handoffs started, and completed (migrations), in the window.
+   *
+   * @generated from field: int64 handoffs = 20;
+   */
+  handoffs: bigint;
+
+  /**
+   * @generated from field: int64 migrations = 21;
+   */
+  migrations: bigint;
+
+  /**
+   * Assignments of a packet that had an owner before (its work moved).
+   *
+   * @generated from field: int64 remaps = 22;
+   */
+  remaps: bigint;
+
+  /**
+   * Packets completed, attempts failed, and packets failed for good (poisoned).
+   *
+   * @generated from field: int64 tasks_completed = 23;
+   */
+  tasksCompleted: bigint;
+
+  /**
+   * @generated from field: int64 tasks_failed = 24;
+   */
+  tasksFailed: bigint;
+
+  /**
+   * @generated from field: int64 tasks_poisoned = 25;
+   */
+  tasksPoisoned: bigint;
+
+  /**
+   * completed / (completed + poisoned); 1 when none finished.
+   *
+   * @generated from field: double success_rate = 26;
+   */
+  successRate: number;
+
+  /**
+   * Stale member-side writes refused (wrong epoch or not the owner).
+   *
+   * @generated from field: int64 fencing_rejections = 27;
+   */
+  fencingRejections: bigint;
+};
+
+/**
+ * Describes the message phoenixflight.v1.GetClusterHealthResponse.
+ * Use `create(GetClusterHealthResponseSchema)` to create a new message.
+ */
+export const GetClusterHealthResponseSchema: GenMessage<GetClusterHealthResponse> = /*@__PURE__*/
+  messageDesc(file_phoenixflight_v1_cluster_service, 5);
+
+/**
  * The daemon as a whole: which version runs, how far its Flight Recorder has
  * come, and how many members and packets it holds. Read-only.
  *
@@ -129,6 +346,19 @@ export const ClusterService: GenService<{
     methodKind: "unary";
     input: typeof GetClusterStatusRequestSchema;
     output: typeof GetClusterStatusResponseSchema;
+  },
+  /**
+   * The DMA metrics over a recent window: membership churn (MCR, WMCR), the
+   * Stability Index, trust, compliance and the composite health score (DHS),
+   * the load balance of ACTIVE members now, and the work that moved and
+   * finished in the window. Narrowed to the caller's namespaces.
+   *
+   * @generated from rpc phoenixflight.v1.ClusterService.GetClusterHealth
+   */
+  getClusterHealth: {
+    methodKind: "unary";
+    input: typeof GetClusterHealthRequestSchema;
+    output: typeof GetClusterHealthResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_phoenixflight_v1_cluster_service, 0);

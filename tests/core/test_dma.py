@@ -1,10 +1,12 @@
-"""The DMA metrics: the seed's formulas reproduce its example exactly; the balance figures."""
+"""The DMA metrics (one implementation for the simulator and the daemon): the seed's formulas
+reproduce its example exactly; compliance and success rate; the balance figures."""
 
 from __future__ import annotations
 
 import pytest
 
-from phoenixd.sim import metrics
+from phoenixd.core import dma as metrics
+from phoenixd.sim import metrics as sim_metrics
 
 
 def test_the_seeds_example_reproduces() -> None:
@@ -15,6 +17,17 @@ def test_the_seeds_example_reproduces() -> None:
     assert round(metrics.wmcr(12, 8, 24.0), 4) == 0.5833
     assert round(stability, 4) == 0.5455
     assert f"{metrics.dhs(stability, 0.95, 0.98):.1%}" == "82.5%"
+
+
+def test_the_simulator_uses_the_same_formulas() -> None:
+    assert sim_metrics.mcr is metrics.mcr and sim_metrics.load_stats is metrics.load_stats
+
+
+def test_compliance_and_success_rate() -> None:
+    assert metrics.compliance(9, 1) == 0.9
+    assert metrics.compliance(0, 0) == 1.0  # no writes: nothing failed the check
+    assert metrics.success_rate(3, 1) == 0.75
+    assert metrics.success_rate(0, 0) == 1.0
 
 
 def test_no_time_no_churn() -> None:
