@@ -156,3 +156,33 @@ def test_top_scores(benchmark, name: str, n: int) -> None:  # type: ignore[no-un
     scores = array("d", (rng.random() for _ in range(n)))
     benchmark.group = f"top 32 scores, {n} members"
     assert len(benchmark(kernel.top_scores, scores, bytes([1]) * n, 32)) == 32
+
+
+# The pure twin takes seconds to build 10,000 members' vnodes; it is measured at 1,000 only.
+MEMBERSHIP = [("compiled", 1_000), ("compiled", 10_000), ("pure", 1_000)]
+
+
+@pytest.mark.parametrize(("name", "n"), MEMBERSHIP)
+def test_ring_build(benchmark, name: str, n: int) -> None:  # type: ignore[no-untyped-def]
+    """A ring over n members built from scratch: every vnode hashed and sorted."""
+    benchmark.group = f"ring after a join, {n} members"
+    ids = _ids(n)
+    assert len(benchmark(KERNELS[name].Ring, ids).members) == n
+
+
+@pytest.mark.parametrize(("name", "n"), MEMBERSHIP)
+def test_ring_updated_join(benchmark, name: str, n: int) -> None:  # type: ignore[no-untyped-def]
+    """The same ring made from the ring before one member joined (in the middle by index)."""
+    benchmark.group = f"ring after a join, {n} members"
+    ids = sorted(_ids(n))
+    before = _built(name, n).updated([m for i, m in enumerate(ids) if i != n // 2])
+    assert len(benchmark(before.updated, ids).members) == n
+
+
+@pytest.mark.parametrize(("name", "n"), MEMBERSHIP)
+def test_ring_updated_leave(benchmark, name: str, n: int) -> None:  # type: ignore[no-untyped-def]
+    """The ring made from the one before a member left (in the middle by index)."""
+    benchmark.group = f"ring after a leave, {n} members"
+    ids = sorted(_ids(n))
+    ring = _built(name, n).updated(ids)
+    assert len(benchmark(ring.updated, ids[: n // 2] + ids[n // 2 + 1:]).members) == n - 1

@@ -165,7 +165,7 @@ class Scheduler:
         self._vnodes = vnodes
         self._load_bound = load_bound  # ring: no member above ceil((1+eps) x average); 0 = off
         # Per namespace: the ring over its ACTIVE members and the table version it was
-        # built at, rebuilt only when that set changed.
+        # made at, updated only when that set changed.
         self._rings: dict[str, tuple[kernel.Ring, int]] = {}
 
     def _table(self, packet: Packet) -> MemberTable:
@@ -178,8 +178,11 @@ class Scheduler:
         table = self._state.peek(namespace).table
         ring, version = self._rings.get(namespace, (None, -1))
         if ring is None or table.version != version:
-            if ring is None or tuple(table.ids) != ring.members:
+            if ring is None:
                 ring = kernel.Ring(table.ids, self._vnodes)
+            elif tuple(table.ids) != ring.members:
+                # Hashes only the members that joined: a pass over the ring, not a build.
+                ring = ring.updated(table.ids)
             self._rings[namespace] = ring, table.version
         return ring
 
@@ -191,9 +194,15 @@ class Scheduler:
         if not len(table):
             return ""
         hashring = self._current_ring(packet.namespace)
+        key = kernel.hash32(packet.routing_key or packet.packet_id)
+        if eligible is None and self._load_bound <= 0:
+            # The first vnode clockwise is the answer whenever its member may own the packet:
+            # one member checked instead of an eligibility pass over all of them.
+            first = table.ids[hashring.lookup(key)]
+            if not self._reject(self._state.members[first], packet):
+                return first
         if eligible is None:
             eligible = self._classify(packet, Requirement.of(packet), "").translate(_ELIGIBLE)
-        key = kernel.hash32(packet.routing_key or packet.packet_id)
         if self._load_bound > 0:
             loads = array("i", map(int, table.packets))
             owner = table.position(packet.owner) if packet.status.owned else -1

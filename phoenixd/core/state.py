@@ -23,7 +23,7 @@ from phoenixd.core.contracts import Contract
 from phoenixd.core.events import Event, EventType
 from phoenixd.core.members import Member, MemberStatus
 from phoenixd.core.namespaces import DEFAULT_NAMESPACE, Namespace, Usage
-from phoenixd.core.packets import Packet, PacketStatus
+from phoenixd.core.packets import Packet, PacketStatus, Strategy
 from phoenixd.core.table import MemberTable
 
 __all__ = ["KEPT_DECISIONS", "NO_LOAD", "ClusterState", "OwnerLoad", "SnapshotView", "Space"]
@@ -165,6 +165,9 @@ class ClusterState:
         self._sorted_packets: list[str] = []
         self.loads: dict[str, OwnerLoad] = {}
         self.pending: dict[str, None] = {}  # PENDING packet ids, oldest first
+        # Ring packets an owner holds that may be handed off: what a rebalance after a join
+        # checks, listed in self.packets' order without a pass over every packet's fields.
+        self.ring_movable: set[str] = set()
         # Records by status, kept as they change: a status query costs the same with a
         # million packets as with ten.
         self.member_counts: Counter[MemberStatus] = Counter()
@@ -298,6 +301,11 @@ class ClusterState:
                 self.pending[packet.packet_id] = None
             else:
                 self.pending.pop(packet.packet_id, None)
+        elif packet.strategy is Strategy.RING and packet.status.owned and packet.handoff_allowed:
+            if sign > 0:
+                self.ring_movable.add(packet.packet_id)
+            else:
+                self.ring_movable.discard(packet.packet_id)
 
     def snapshot(self) -> dict[str, dict[str, Any]]:
         """The state as the three snapshot documents (file name -> document)."""

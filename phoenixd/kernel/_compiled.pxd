@@ -9,9 +9,9 @@ from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
 
 cdef uint32_t murmur3_32(const unsigned char* data, Py_ssize_t n, uint32_t seed) noexcept nogil
 
-# A ring built once (see Ring in _ring.pxi). Immutable after construction, so its nogil methods
-# may run in any number of threads at once. Final: its C methods are called directly, without a
-# virtual table, and the inline ones are inlined.
+# A ring built once (see Ring in _ring.pxi), or made from another by Ring.updated. Immutable
+# after construction, so its nogil methods may run in any number of threads at once. Final: its C
+# methods are called directly, without a virtual table, and the inline ones are inlined.
 @cython.final
 cdef class Ring:
     cdef readonly tuple members
@@ -27,6 +27,8 @@ cdef class Ring:
     cdef tuple _indices  # (0, 1, ..., len(members) - 1): the ints lookups return
 
     # The first vnode whose token is >= key, wrapping to 0; the ring must not be empty.
+    # Take ownership of a packed, sorted buffer and build the bucket index over it.
+    cdef int _adopt(self, list ids, uint64_t* placed, Py_ssize_t n) except -1
     cdef inline Py_ssize_t position(self, uint32_t key) noexcept nogil
     # The member of the first vnode clockwise from key whose member is eligible (everyone when
     # eligible is NULL; else one byte per member), or -1.

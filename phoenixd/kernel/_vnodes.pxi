@@ -48,6 +48,63 @@ cdef list _member_list(object member_ids):
     return list(member_ids)
 
 
+cdef dict _positions(list ids):
+    # Each member id's index; refuses a member that is not a str or repeats an earlier one.
+    cdef dict seen = {}
+    cdef Py_ssize_t m
+    for m in range(len(ids)):
+        member = ids[m]
+        if not isinstance(member, str):
+            raise TypeError(f"member_ids[{m}] must be str, not {type(member).__name__}")
+        first = seen.setdefault(member, m)
+        if first != m:
+            raise ValueError(f"member_ids[{m}] repeats member_ids[{first}] ({member!r})")
+    return seen
+
+
+cdef void _carry_over(const uint64_t* old, Py_ssize_t old_n, const int32_t* remap,
+                      bint ordered, uint64_t* fresh, Py_ssize_t fresh_n,
+                      const int32_t* fresh_index, uint64_t* placed) noexcept nogil:
+    # Ring.updated's merge. placed gets the old ring's vnodes of the members that stay, each
+    # with its member's new index (remap[old index], -1 for a member that left), and the fresh
+    # members' vnodes (fresh, sorted, indexed by position in fresh_index), in ascending order.
+    # The kept vnodes go to the tail of placed first, past room for the fresh ones, and the
+    # merge then fills placed from the front: it never writes past what it has yet to read.
+    cdef Py_ssize_t p, q, w = fresh_n
+    cdef int32_t m
+    cdef uint64_t entry
+    for p in range(old_n):
+        m = remap[<int32_t>(old[p] & 0xFFFFFFFFU)]
+        if m >= 0:
+            placed[w] = (old[p] & 0xFFFFFFFF00000000ULL) | <uint64_t><uint32_t>m
+            w += 1
+    if not ordered:
+        # The kept members changed order: vnodes stay in token order, but ties between members
+        # (equal tokens) may now be out of index order. An insertion sort fixes them in one
+        # pass, as every entry is already among the equal tokens it belongs with.
+        for p in range(fresh_n + 1, w):
+            entry = placed[p]
+            q = p
+            while q > fresh_n and placed[q - 1] > entry:
+                placed[q] = placed[q - 1]
+                q -= 1
+            placed[q] = entry
+    # Fresh members come in index order, so giving them their indices keeps fresh sorted.
+    for p in range(fresh_n):
+        fresh[p] = (fresh[p] & 0xFFFFFFFF00000000ULL) | <uint64_t><uint32_t>fresh_index[
+            <int32_t>(fresh[p] & 0xFFFFFFFFU)]
+    cdef Py_ssize_t a = fresh_n, b = 0, out = 0
+    while b < fresh_n:
+        if a < w and placed[a] < fresh[b]:
+            placed[out] = placed[a]
+            a += 1
+        else:
+            placed[out] = fresh[b]
+            b += 1
+        out += 1
+    # What is left of the kept vnodes is already in place (out == a from here on).
+
+
 cdef uint64_t* _sorted_vnodes(list ids, object vnodes, Py_ssize_t spare,
                               Py_ssize_t* count) except NULL:
     # The ring as packed (token << 32 | member) integers, ascending, followed by `spare` entries
@@ -62,21 +119,15 @@ cdef uint64_t* _sorted_vnodes(list ids, object vnodes, Py_ssize_t spare,
     cdef Py_ssize_t per = v
     cdef Py_ssize_t total = n * per
     cdef Py_ssize_t m, p, longest = 0
-    cdef dict seen = {}
     cdef _KeyView* views = <_KeyView*>PyMem_Malloc(max(n, 1) * sizeof(_KeyView))
     cdef uint64_t* placed = NULL
     cdef unsigned char* buf = NULL
     if views == NULL:
         raise MemoryError()
     try:
+        _positions(ids)
         for m in range(n):
-            member = ids[m]
-            if not isinstance(member, str):
-                raise TypeError(f"member_ids[{m}] must be str, not {type(member).__name__}")
-            first = seen.setdefault(member, m)
-            if first != m:
-                raise ValueError(f"member_ids[{m}] repeats member_ids[{first}] ({member!r})")
-            _view_key(member, &views[m], m)
+            _view_key(ids[m], &views[m], m)
             longest = max(longest, views[m].size)
         placed = <uint64_t*>PyMem_Malloc(max(total + spare, 1) * sizeof(uint64_t))
         buf = <unsigned char*>PyMem_Malloc(longest + 21)  # id, '#', up to 19 digits, spare

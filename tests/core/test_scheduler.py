@@ -280,6 +280,24 @@ def test_ring_walks_past_ineligible_members_and_leaves_other_keys_alone() -> Non
             assert now == RING_MEMBERS[walked]
 
 
+def test_ring_owner_is_the_decisions_winner_whichever_members_may_not_own_it() -> None:
+    """ring_owner checks the first member clockwise alone and walks on only when it may not
+    own the packet: it answers as the eligibility pass over every member does."""
+    state = _state(member_record("m1", "ocr"), member_record("m2", "embed"),
+                   member_record("m3", "ocr", cpu=0.2), member_record("m4", "ocr"))
+    _load(state, "m4", 2, cpu=0.9)  # m4 has 0.1 cpu left
+    scheduler = Scheduler(state)
+    owners: Counter[tuple[str, float]] = Counter()
+    for i in range(200):
+        packet = packet_record(f"p-{i}", "ocr", routing_key=f"k{i}", strategy=Strategy.RING,
+                               demand_cpu=0.05 if i % 2 else 0.5)
+        owner = scheduler.ring_owner(packet)
+        assert owner == scheduler.decide(packet, "t").winner
+        owners[owner, packet.demand_cpu] += 1
+    assert owners["m1", 0.5] and owners["m3", 0.05] and owners["m4", 0.05]
+    assert not (owners["m2", 0.05] or owners["m3", 0.5] or owners["m4", 0.5])
+
+
 def test_ring_join_moves_only_some_keys_and_only_to_the_new_member() -> None:
     keys = [f"key-{i}" for i in range(400)]
     before_state = _state(*(member_record(m) for m in RING_MEMBERS))

@@ -215,6 +215,65 @@ def test_ring_is_read_only_and_pickles_as_its_members(kernel: ModuleType) -> Non
     )
 
 
+# -- A ring made from another ------------------------------------------------------------------
+
+
+def _same_ring(a: Any, b: Any) -> None:
+    assert (a.members, a.vnodes, a.bucket_bits, a.tokens, a.owners) == (
+        b.members, b.vnodes, b.bucket_bits, b.tokens, b.owners)
+
+
+@given(before=MEMBER_IDS, after=MEMBER_IDS, vnodes=st.integers(1, 8))
+def test_updated_ring_is_the_ring_built_from_scratch(
+    kernel: ModuleType, before: list[str], after: list[str], vnodes: int
+) -> None:
+    # Members joining, leaving and changing index (and order) at once.
+    _same_ring(kernel.Ring(before, vnodes).updated(after), kernel.Ring(after, vnodes))
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        (["a", "c"], ["a", "b", "c"]),  # a join in the middle shifts the indices after it
+        (["a", "b", "c"], ["a", "c"]),
+        ([], ["a", "b"]),
+        (["a", "b"], []),
+        (["a", "b"], ["a", "b"]),
+        (COLLIDING, COLLIDING[::-1]),  # a tie whose members swap indices
+        ([COLLIDING[0], "x"], ["a", *COLLIDING]),  # a tie with a fresh member
+    ],
+)
+def test_updated_ring_keeps_tie_order_and_shifted_indices(
+    kernel: ModuleType, before: list[str], after: list[str]
+) -> None:
+    ring = kernel.Ring(before, 5).updated(after)
+    _same_ring(ring, kernel.Ring(after, 5))
+    assert ring.updated(before).owners == kernel.Ring(before, 5).owners
+
+
+def test_updated_ring_leaves_the_original_as_it_was(kernel: ModuleType) -> None:
+    ring = kernel.Ring(["a", "b", "c"], 4)
+    tokens, owners = ring.tokens, ring.owners
+    ring.updated(["b", "d"])
+    assert (ring.members, ring.tokens, ring.owners) == (("a", "b", "c"), tokens, owners)
+
+
+BAD_UPDATES: list[tuple[object, type[Exception], str]] = [
+    ("ab", TypeError, "^member_ids must be a sequence of str"),
+    (["a", 1], TypeError, r"^member_ids\[1\] must be str"),
+    (["a", "b", "a"], ValueError, r"^member_ids\[2\] repeats member_ids\[0\]"),
+    (["\ud800"], UnicodeEncodeError, "surrogates not allowed"),
+]
+
+
+@pytest.mark.parametrize(("ids", "error", "match"), BAD_UPDATES)
+def test_updated_ring_refuses_bad_members_as_the_constructor_does(
+    kernel: ModuleType, ids: object, error: type[Exception], match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        kernel.Ring(["a"], 2).updated(ids)
+
+
 # -- Bounded loads -----------------------------------------------------------------------------
 
 

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import phoenixd.kernel as facade
-from tests.kernel.test_ring import BAD_RING_CALLS, BAD_RINGS
+from tests.kernel.test_ring import BAD_RING_CALLS, BAD_RINGS, BAD_UPDATES
 from tests.kernel.twins import MEMBER_IDS, PURE, compiled, error_type, flags, near_tokens, outcome
 
 EPSILON = st.one_of(st.floats(0, 4), st.sampled_from([0.0, 0.25, math.inf, -1.0, math.nan]))
@@ -46,7 +46,8 @@ def test_twins_have_the_same_signature(name: str) -> None:
     assert _shape(getattr(compiled(), name)) == _shape(getattr(PURE, name))
 
 
-@pytest.mark.parametrize("method", ["lookup", "lookup_key", "lookup_many", "lookup_bounded"])
+@pytest.mark.parametrize(
+    "method", ["lookup", "lookup_key", "lookup_many", "lookup_bounded", "updated"])
 def test_twin_rings_have_the_same_signatures(method: str) -> None:
     assert _shape(compiled().Ring) == _shape(PURE.Ring)
     # The compiled method's self is positional-only; the pure one's is not.
@@ -64,6 +65,19 @@ def test_twin_rings_refuse_bad_calls_alike() -> None:
         assert error_type(getattr(c, method), *args, **kwargs) == error_type(
             getattr(p, method), *args, **kwargs
         ), (method, args, kwargs)
+
+
+@pytest.mark.parametrize(("ids", "error", "match"), BAD_UPDATES)
+def test_twin_rings_refuse_bad_updates_alike(ids: object, error: object, match: object) -> None:
+    c, p = compiled().Ring(["a"], 2), PURE.Ring(["a"], 2)
+    assert error_type(c.updated, ids) == error_type(p.updated, ids)
+
+
+@given(before=MEMBER_IDS, after=MEMBER_IDS, vnodes=st.integers(1, 16))
+def test_twin_rings_update_alike(before: list[str], after: list[str], vnodes: int) -> None:
+    c, p = compiled().Ring(before, vnodes).updated(after), PURE.Ring(before, vnodes).updated(after)
+    assert (c.members, c.bucket_bits, c.tokens, c.owners) == (
+        p.members, p.bucket_bits, p.tokens, p.owners)
 
 
 @given(data=st.data(), ids=MEMBER_IDS, vnodes=st.integers(1, 16), epsilon=EPSILON)

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from phoenixd.core.dispatch.moves import Moves
 from phoenixd.core.events import Actor, EventType
 from phoenixd.core.members import Member, MemberStatus
-from phoenixd.core.packets import Strategy
 from phoenixd.core.recorder import Recorder
 from phoenixd.core.registry import Load
 from phoenixd.core.scheduler import Scheduler
@@ -170,10 +169,11 @@ class Reactions:
     # -- timers ------------------------------------------------------------------------------
 
     def _queue_rebalance(self) -> None:
-        ring_packets = [
-            p.packet_id for p in self._state.packets.values()
-            if p.strategy is Strategy.RING and p.status.owned and p.handoff_allowed
-        ]
+        # Every ring packet an owner holds that may move, in the state's order: a check each,
+        # since a packet off the joiner's arcs may have a new ring owner too (one that had no
+        # room when it was placed). The state keeps the set, so a join costs no pass over
+        # every packet's fields.
+        ring_packets = list(filter(self._state.ring_movable.__contains__, self._state.packets))
         self._rebalance = deque(ring_packets)
         # A fixed share of the ring's packets per interval: done in 1/share intervals.
         self._rebalance_budget = max(1, math.ceil(self._share * len(ring_packets)))

@@ -43,23 +43,31 @@ def _member_list(member_ids: Sequence[str]) -> list[str]:
     return list(member_ids)
 
 
-def _place_vnodes(ids: list[str], vnodes: int) -> list[tuple[int, int]]:
-    """Every vnode as (token, member index), ascending: ties go to the lower member index."""
-    v = index(vnodes)
-    if v < 1:
-        raise ValueError(f"vnodes must be >= 1, got {v}")
-    n = len(ids)
-    if n * v > INT32_MAX:
-        raise ValueError(f"{n} members x {v} vnodes is more than 2**31 - 1 vnodes")
+def _positions(ids: list[str]) -> dict[str, int]:
+    """Each member id's index; refuses a member that is not a str or repeats an earlier one."""
     seen: dict[str, int] = {}
-    encoded = []
     for m, member in enumerate(ids):
         if not isinstance(member, str):
             raise TypeError(f"member_ids[{m}] must be str, not {type(member).__name__}")
         first = seen.setdefault(member, m)
         if first != m:
             raise ValueError(f"member_ids[{m}] repeats member_ids[{first}] ({member!r})")
-        encoded.append(member.encode("utf-8"))
+    return seen
+
+
+def _check_size(n: int, vnodes: int) -> None:
+    if n * vnodes > INT32_MAX:
+        raise ValueError(f"{n} members x {vnodes} vnodes is more than 2**31 - 1 vnodes")
+
+
+def _place_vnodes(ids: list[str], vnodes: int) -> list[tuple[int, int]]:
+    """Every vnode as (token, member index), ascending: ties go to the lower member index."""
+    v = index(vnodes)
+    if v < 1:
+        raise ValueError(f"vnodes must be >= 1, got {v}")
+    _check_size(len(ids), v)
+    _positions(ids)
+    encoded = [member.encode("utf-8") for member in ids]
     # (token, member) tuples sort by token, then member index: the compiled twin's packed order.
     return sorted(
         (murmur3_32(data + b"#%d" % i, 0), m) for m, data in enumerate(encoded) for i in range(v)
@@ -102,8 +110,8 @@ class Ring:
 
     Member ``m`` gets ``vnodes`` vnodes at ``hash32(f"{member_ids[m]}#{i}")`` for i in
     range(vnodes); a key belongs to the first vnode clockwise from its hash whose member is
-    eligible. Built once, then asked many times: the compiled twin's bucket index makes a
-    single lookup cost little more than the call.
+    eligible. Built once (or from another ring by ``updated``), then asked many times: the
+    compiled twin's bucket index makes a single lookup cost little more than the call.
 
     Args:
         member_ids: distinct member ids (str); a member's index is its position here.
@@ -115,10 +123,13 @@ class Ring:
     def __init__(self, member_ids: Sequence[str], vnodes: int = DEFAULT_VNODES) -> None:
         ids = _member_list(member_ids)
         placed = _place_vnodes(ids, vnodes)
-        self._members = tuple(ids)
         self._vnodes = index(vnodes)
-        self._tokens = [token for token, _ in placed]
-        self._owners = [m for _, m in placed]
+        self._adopt(ids, [token for token, _ in placed], [m for _, m in placed])
+
+    def _adopt(self, ids: list[str], tokens: list[int], owners: list[int]) -> None:
+        self._members = tuple(ids)
+        self._tokens = tokens
+        self._owners = owners
         self._bucket_bits = _bucket_bits(len(self._tokens))
         self._shift = 32 - self._bucket_bits
         # Count the vnodes per bucket, then a running sum turns counts into start positions.
@@ -126,6 +137,35 @@ class Ring:
         for token in self._tokens:
             counts[token >> self._shift] += 1
         self._starts = [0, *accumulate(counts)]
+
+    def updated(self, member_ids: Sequence[str]) -> Ring:
+        """Return the ring over ``member_ids``: equal to ``Ring(member_ids, self.vnodes)``, made
+        from this one.
+
+        Only the vnodes of members this ring lacks are hashed; the others' are carried over with
+        their new indices and merged in, so a join or a leave costs a pass over the ring
+        instead of a build (hashing and sorting every vnode).
+
+        Args:
+            member_ids: distinct member ids (str), as for ``Ring``.
+        """
+        ids = _member_list(member_ids)
+        _check_size(len(ids), self._vnodes)
+        position = _positions(ids)
+        remap = [position.get(member, -1) for member in self._members]
+        kept = set(remap)
+        fresh = [k for k in range(len(ids)) if k not in kept]
+        placed = [(token, remap[m]) for token, m in zip(self._tokens, self._owners, strict=True)
+                  if remap[m] >= 0]
+        placed += ((token, fresh[m]) for token, m in _place_vnodes([ids[k] for k in fresh],
+                                                                     self._vnodes))
+        # Two ascending runs (or, when kept members changed order, runs broken only among
+        # equal tokens): sorting merges them in about one pass.
+        placed.sort()
+        ring = Ring.__new__(Ring)
+        ring._vnodes = self._vnodes
+        ring._adopt(ids, [token for token, _ in placed], [m for _, m in placed])
+        return ring
 
     def __reduce__(self) -> tuple[type[Ring], tuple[tuple[str, ...], int]]:
         return Ring, (self._members, self._vnodes)
