@@ -2,8 +2,8 @@
 
 ``Tokens`` turns the bearer token of a call into a Caller: the cluster admin's token
 (``--auth-token-file``), a token of the ``--auth-tokens`` file (scoped to namespaces), or the
-admin for every call while operator auth is off. The Guard (interceptors.py) sets the caller
-of each operator call in ``CALLER`` and runs the method's rule before the servicer: the rule
+admin for every call while operator auth is off. For a scoped caller, the Guard
+(interceptors.py) sets it in ``CALLER`` and runs the method's rule before the servicer: the rule
 names the targets the request acts on, and the application layer's Access lets the call
 through or refuses and records it. Reads that name no namespace are narrowed to the caller's
 namespaces where the servicer asks ``scopes.readable``.
@@ -24,6 +24,8 @@ from phoenixd.core.application.access import CLUSTER, Access, Target
 
 __all__ = ["CALLER", "RULES", "Tokens", "authorize", "current_caller"]
 
+# Set by the Guard for a scoped caller only: the admin's calls (and every call while operator
+# auth is off) are not wrapped at all, and read this default.
 CALLER: ContextVar[Caller] = ContextVar("phoenix_caller", default=ADMIN)
 
 
