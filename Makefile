@@ -86,8 +86,10 @@ check-gen: venv
 	$(BIN)/python scripts/gen_protos.py --check
 	$(BIN)/python scripts/gen_sync_client.py --check
 
+# buf lint over proto/, beside the google/api protos of the installed googleapis-common-protos
+# (which proto/ imports; never linted).
 proto-lint: venv
-	$(BUF) lint
+	$(BIN)/python scripts/gen_protos.py --lint
 
 lint: venv
 	$(BIN)/ruff check .
