@@ -81,10 +81,12 @@ soak: venv
 gen: venv
 	$(BIN)/python scripts/gen_protos.py
 	$(BIN)/python scripts/gen_sync_client.py
+	$(BIN)/python scripts/gen_openapi.py
 
 check-gen: venv
 	$(BIN)/python scripts/gen_protos.py --check
 	$(BIN)/python scripts/gen_sync_client.py --check
+	$(BIN)/python scripts/gen_openapi.py --check
 
 # buf lint over proto/, beside the google/api protos of the installed googleapis-common-protos
 # (which proto/ imports; never linted).
