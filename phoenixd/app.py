@@ -174,7 +174,8 @@ class Daemon:
                 raise BindError(f"--metrics-listen {cfg.metrics_listen}: {exc}") from None
         if cfg.http_listen:
             self.http = HttpServer(SERVICE_DESCRIPTORS, services.method_handlers(), guard,
-                                   max_body_bytes=cfg.max_message_bytes)
+                                   max_body_bytes=cfg.max_message_bytes,
+                                   shutdown_grace=cfg.shutdown_grace)
             http_host, http_port = cfg.http_address()
             try:
                 self.http_port = await self.http.start(http_host, http_port)

@@ -53,10 +53,11 @@ class HttpServer:
     """The REST routes of ``services`` (descriptors) over ``handlers`` (by gRPC path)."""
 
     def __init__(self, services: Iterable[ServiceDescriptor], handlers: Mapping[str, Handler],
-                 guard: Guard, *, max_body_bytes: int) -> None:
+                 guard: Guard, *, max_body_bytes: int, shutdown_grace: float = 5.0) -> None:
         self._handlers = dict(handlers)
         self._guard = guard
         self._max_body_bytes = max_body_bytes
+        self._shutdown_grace = shutdown_grace
         self._runner: web.AppRunner | None = None
         self.bindings = bindings(services)
         missing = [b.method for b in self.bindings if b.method not in self._handlers]
@@ -79,7 +80,11 @@ class HttpServer:
 
     async def start(self, host: str, port: int) -> int:
         """Serve on host:port (0: a free port); returns the port bound."""
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        # In-flight calls get the daemon's --shutdown-grace to finish, as gRPC's do. A client
+        # that goes away does not cancel its call (aiohttp's default): a mutation it started
+        # is applied and recorded whole, as over gRPC.
+        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False,
+                                     shutdown_timeout=self._shutdown_grace)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
         await site.start()
