@@ -13,6 +13,7 @@ from phoenixd.core.application.feeds import SUBSCRIBER_QUEUE_LIMIT
 from phoenixd.core.dispatch import DEFAULT_REBALANCE_INTERVAL, DEFAULT_REBALANCE_SHARE
 from phoenixd.core.packets import Strategy
 from phoenixd.core.registry import DEFAULT_SUSPECT_GRACE
+from phoenixd.core.reliability import DEFAULT_HALF_LIFE, DEFAULT_PRIOR_WEIGHT, Estimator
 from phoenixd.kernel import DEFAULT_VNODES
 
 __all__ = ["Config", "ConfigError", "daemon_version", "parse_args"]
@@ -43,6 +44,12 @@ class Config:
     """Ring rebalance after a join: at most this share of ring packets move per interval."""
     rebalance_interval: float = DEFAULT_REBALANCE_INTERVAL
     """Seconds between rebalance steps."""
+    learn_reliability: bool = False
+    """Learn each member's reliability from its packets' outcomes (phoenixd.core.reliability)."""
+    reliability_half_life: float = DEFAULT_HALF_LIFE
+    """Seconds after which an outcome counts half as much."""
+    reliability_prior_weight: float = DEFAULT_PRIOR_WEIGHT
+    """How many outcomes a member's declared reliability is worth."""
     snapshot_every: int = 10_000
     """Write registry/packets/assignments snapshots every this many events (or, once the
     state holds more records than that, every as many events as it holds records, at most
@@ -131,6 +138,10 @@ class Config:
         ):
             if not (math.isfinite(value) and 0 <= value <= top):
                 raise ConfigError(f"{flag} must be between 0 and {top:g}")
+        for flag, value in (("--reliability-half-life", self.reliability_half_life),
+                            ("--reliability-prior-weight", self.reliability_prior_weight)):
+            if not (math.isfinite(value) and value > 0):
+                raise ConfigError(f"{flag} must be a positive number, got {value:g}")
         if self.rebalance_share == 0 or self.rebalance_interval == 0:
             raise ConfigError("--rebalance-share and --rebalance-interval must be above 0")
         if self.watch_queue_limit < 1:
@@ -150,6 +161,12 @@ class Config:
                     f"--metrics-listen {self.metrics_listen!r} must be host:port or a port, "
                     f"e.g. {DEFAULT_METRICS_LISTEN}"
                 )
+
+    def reliability_estimator(self) -> Estimator | None:
+        """What learns reliability from outcomes, when --learn-reliability is on."""
+        if not self.learn_reliability:
+            return None
+        return Estimator(self.reliability_half_life, self.reliability_prior_weight)
 
     def metrics_address(self) -> tuple[str, str]:
         """(host, port) of --metrics-listen: a port alone is on the loopback address."""
@@ -199,6 +216,16 @@ def parse_args(argv: list[str] | None = None) -> Config:
                    f"(default {d.rebalance_share:g})")
     p.add_argument("--rebalance-interval", type=float, default=d.rebalance_interval,
                    metavar="SECONDS", help=f"(default {d.rebalance_interval:g})")
+    p.add_argument("--learn-reliability", action="store_true",
+                   help="learn each member's reliability from its packets' outcomes (a Beta "
+                   "posterior from the declared value; every change is audited) and route by it")
+    p.add_argument("--reliability-half-life", type=float, default=d.reliability_half_life,
+                   metavar="SECONDS", help="with --learn-reliability: an outcome this old counts "
+                   f"half (default {d.reliability_half_life:g})")
+    p.add_argument("--reliability-prior-weight", type=float,
+                   default=d.reliability_prior_weight, metavar="OUTCOMES",
+                   help="with --learn-reliability: the declared reliability is worth this many "
+                   f"outcomes (default {d.reliability_prior_weight:g})")
     p.add_argument("--snapshot-every", type=int, default=d.snapshot_every, metavar="EVENTS",
                    help=f"snapshot the state every this many events (default {d.snapshot_every}); "
                         "a larger state waits as many events as it holds records, "
@@ -268,7 +295,9 @@ def parse_args(argv: list[str] | None = None) -> Config:
         listen=a.listen, data_dir=a.data_dir, suspect_grace=a.suspect_grace,
         default_strategy=Strategy(a.default_strategy), vnodes=a.vnodes,
         ring_load_bound=a.ring_load_bound, rebalance_share=a.rebalance_share,
-        rebalance_interval=a.rebalance_interval,
+        rebalance_interval=a.rebalance_interval, learn_reliability=a.learn_reliability,
+        reliability_half_life=a.reliability_half_life,
+        reliability_prior_weight=a.reliability_prior_weight,
         snapshot_every=a.snapshot_every, reserve_disk=a.reserve_disk,
         accept_journal_loss=a.accept_journal_loss,
         tls_cert=a.tls_cert, tls_key=a.tls_key,
