@@ -67,15 +67,20 @@ RUN_ROWS: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...] = (
     ("overhead ratio", lambda r: f"{r['overhead_ratio_mean']:.4f} (moved / owned, per step)"),
     ("migrations", lambda r: f"{r['migrations']}"),
     ("tasks done / failed / poisoned", lambda r: f"{r['completed']} / {r['failed']} / "
-                                                 f"{r['poisoned']} "
-                                                 f"(success {r['success_rate']:.1%}, "
-                                                 f"per attempt "
-                                                 f"{r['attempt_success_rate']:.1%})"),
+                                                 f"{r['poisoned']}{_success(r)}"),
     ("fencing rejections", lambda r: f"{r['fencing_rejections']}"),
     ("handoff p50 / p99", lambda r: f"{r['handoff_p50_ms']:.3f} / {r['handoff_p99_ms']:.3f} ms "
                                     f"over {r['handoffs_timed']} handoffs"),
     ("decisions / events", lambda r: f"{r['decisions']} / {r['events']}"),
 )
+
+
+def _success(run: dict[str, Any]) -> str:
+    """The two success rates, when any task ended (a ring run has none)."""
+    if not run["completed"] + run["failed"] + run["poisoned"]:
+        return " (no task ended)"
+    return (f" (success {run['success_rate']:.1%}, per attempt "
+            f"{run['attempt_success_rate']:.1%})")
 
 
 def _strategies(text: str) -> list[str]:
