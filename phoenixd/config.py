@@ -219,11 +219,10 @@ def parse_args(argv: list[str] | None = None) -> Config:
     p.add_argument("--learn-reliability", action="store_true",
                    help="learn each member's reliability from its packets' outcomes (a Beta "
                    "posterior from the declared value; every change is audited) and route by it")
-    p.add_argument("--reliability-half-life", type=float, default=d.reliability_half_life,
+    p.add_argument("--reliability-half-life", type=float, default=None,
                    metavar="SECONDS", help="with --learn-reliability: an outcome this old counts "
                    f"half (default {d.reliability_half_life:g})")
-    p.add_argument("--reliability-prior-weight", type=float,
-                   default=d.reliability_prior_weight, metavar="OUTCOMES",
+    p.add_argument("--reliability-prior-weight", type=float, default=None, metavar="OUTCOMES",
                    help="with --learn-reliability: the declared reliability is worth this many "
                    f"outcomes (default {d.reliability_prior_weight:g})")
     p.add_argument("--snapshot-every", type=int, default=d.snapshot_every, metavar="EVENTS",
@@ -291,13 +290,22 @@ def parse_args(argv: list[str] | None = None) -> Config:
     p.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
                    default=d.log_level, help="(default info)")
     a = p.parse_args(argv)
+    tuning = [f for f, v in (("--reliability-half-life", a.reliability_half_life),
+                             ("--reliability-prior-weight", a.reliability_prior_weight))
+              if v is not None]
+    if tuning and not a.learn_reliability:
+        verb = "tune" if len(tuning) > 1 else "tunes"
+        p.error(f"{' and '.join(tuning)} {verb} --learn-reliability: add it, or leave them out")
     config = Config(
         listen=a.listen, data_dir=a.data_dir, suspect_grace=a.suspect_grace,
         default_strategy=Strategy(a.default_strategy), vnodes=a.vnodes,
         ring_load_bound=a.ring_load_bound, rebalance_share=a.rebalance_share,
         rebalance_interval=a.rebalance_interval, learn_reliability=a.learn_reliability,
-        reliability_half_life=a.reliability_half_life,
-        reliability_prior_weight=a.reliability_prior_weight,
+        reliability_half_life=(d.reliability_half_life if a.reliability_half_life is None
+                               else a.reliability_half_life),
+        reliability_prior_weight=(d.reliability_prior_weight
+                                  if a.reliability_prior_weight is None
+                                  else a.reliability_prior_weight),
         snapshot_every=a.snapshot_every, reserve_disk=a.reserve_disk,
         accept_journal_loss=a.accept_journal_loss,
         tls_cert=a.tls_cert, tls_key=a.tls_key,

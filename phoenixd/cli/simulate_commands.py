@@ -68,6 +68,10 @@ RUN_ROWS: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...] = (
     ("migrations", lambda r: f"{r['migrations']}"),
     ("tasks done / failed / poisoned", lambda r: f"{r['completed']} / {r['failed']} / "
                                                  f"{r['poisoned']}{_success(r)}"),
+    ("time to completion", lambda r: f"mean {r['completion_mean_s']:.2f} s, p50 "
+                                     f"{r['completion_p50_s']:g} s, p99 "
+                                     f"{r['completion_p99_s']:g} s" if r["completed"]
+                                     else "no task completed"),
     ("fencing rejections", lambda r: f"{r['fencing_rejections']}"),
     ("handoff p50 / p99", lambda r: f"{r['handoff_p50_ms']:.3f} / {r['handoff_p99_ms']:.3f} ms "
                                     f"over {r['handoffs_timed']} handoffs"),
@@ -113,13 +117,18 @@ def run(_client: None, a: argparse.Namespace) -> int:
     if printer.format.name not in ("table", "wide", "json", "csv"):
         raise ValueError(f"-o {printer.format.name}: simulate prints table, json or csv")
     if a.replay:
-        if a.compare or a.scenario or a.charts is not None:
+        if a.compare or a.scenario or a.charts is not None or a.learn_reliability:
             raise ValueError("--replay re-runs a journal through one --strategy; it takes no "
-                             "--compare, --scenario or --charts")
+                             "--compare, --scenario, --charts or --learn-reliability (it "
+                             "applies the learned figures the journal recorded)")
         return run_replay(printer, Path(a.replay), Strategy(a.strategy or "trust"))
     if a.strategy:
         raise ValueError("--strategy chooses the placement of a --replay; for a scenario, "
                          "set its strategy field or use --compare")
+    if a.compare and a.learn_reliability:
+        raise ValueError(f"--compare names whether each run learns: add {LEARNED!r} to the "
+                         f"strategies that should (e.g. trust,trust{LEARNED}) and leave out "
+                         "--learn-reliability")
     try:
         scenario = _scenario(a)
     except ScenarioError as exc:

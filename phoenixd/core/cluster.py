@@ -82,8 +82,9 @@ class Cluster:
         self.state = state
         self._scheduler = scheduler
         self.credentials = credentials or Credentials(state)
-        learning = (None if learn_reliability is None else
-                    Learning(state, recorder, learn_reliability, wall_clock=wall_clock))
+        self._learning = learning = (
+            None if learn_reliability is None else
+            Learning(state, recorder, learn_reliability, wall_clock=wall_clock))
         self._moves = Moves(state, recorder, scheduler, signer, notify=notify_packet,
                             wall_clock=wall_clock)
         self._reactions = Reactions(
@@ -215,9 +216,12 @@ class Cluster:
     # -- time ------------------------------------------------------------------------------
 
     def tick(self) -> None:
-        """Leases, grace periods, drain deadlines and paced rebalancing that are due."""
+        """Leases, grace periods, drain deadlines, paced rebalancing and the fading of
+        learned reliability that are due."""
         self.registry.expire()
         self._reactions.tick()
+        if self._learning is not None:
+            self._learning.tick()
         self._settled(None)
 
     def next_deadline(self) -> float | None:

@@ -246,6 +246,9 @@ class Registry:
         if replacing:
             self._notify(Notice(NoticeKind.CLOSED, member_id, "replaced by a new incarnation"))
         reason = "registered" if previous is None else f"incarnation {member.incarnation}"
+        if member.learned is not None:
+            reason += (f"; reliability {member.reliability:.4f} as learned (declared "
+                       f"{reliability:.4f})")
         self._record(EventType.MEMBER_REGISTERED, member, Actor.member(member_id), reason)
         if capabilities:
             self._state_record_capabilities(member_id, capabilities, Actor.member(member_id))

@@ -13,7 +13,9 @@ rebalancing) is its own. Assignments, acks and checkpoints in the record are the
 under the old strategy, so they are not replayed. Nor are the members' outcomes (a packet
 that completed is cancelled here), so a journal recorded with reliability learning on has
 each member_reliability_learned change applied as recorded, as an update of that member's
-reliability, for trust routing to see the same figures.
+reliability, for trust routing to see the same figures (an operator's update there, so
+the core rechecks and places as after any member update, where the daemon only placed
+what the outcome's freed room allowed).
 """
 
 from __future__ import annotations
@@ -44,8 +46,9 @@ MAX_LISTED = 200
 _LEAVES: dict[str, str] = {EventType.PACKET_COMPLETED: "completed",
                            EventType.PACKET_FAILED: "failed",
                            EventType.PACKET_CANCELLED: "cancelled"}
-# What the daemon records of its own accord that is a cause, not a consequence of a command:
-# leases running out, and packets given up on.
+# What the daemon records of its own accord that the replay takes as a cause: leases running
+# out, packets given up on, and learned reliabilities (the consequence of outcomes, which
+# the replay does not re-run, so it applies the figures as they were recorded).
 _DAEMON_CAUSES = frozenset({EventType.MEMBER_SUSPECT, EventType.MEMBER_FAILED,
                             EventType.PACKET_FAILED, EventType.MEMBER_RELIABILITY_LEARNED})
 _MEMBER_EVENTS = frozenset({

@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from phoenixd.core import dma
 from phoenixd.core.events import Event
 from phoenixd.core.packets import Strategy
 from phoenixd.sim import metrics
@@ -143,8 +142,12 @@ def _run_figures(steps: Sequence[StepFigures], observer: Observer, seconds: floa
                                 if churn else 0.0),
         **total,
         "success_rate": metrics.success_rate(total["completed"], total["poisoned"]),
-        "attempt_success_rate": dma.attempt_success_rate(
+        "attempt_success_rate": metrics.attempt_success_rate(
             total["completed"], total["failed"], total["poisoned"]),
+        "completion_mean_s": (math.fsum(observer.completions) / len(observer.completions)
+                              if observer.completions else 0.0),
+        "completion_p50_s": metrics.percentile(observer.completions, 50),
+        "completion_p99_s": metrics.percentile(observer.completions, 99),
         "fencing_rejections": writes_refused,
         "handoffs_timed": len(latencies),
         "handoff_p50_ms": metrics.percentile(latencies, 50),

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from phoenixd.core.packets import Strategy
-from phoenixd.core.reliability import DEFAULT_HALF_LIFE
+from phoenixd.core.reliability import DEFAULT_HALF_LIFE, DEFAULT_PRIOR_WEIGHT
 
 __all__ = [
     "ACTIONS",
@@ -108,6 +108,8 @@ class Scenario:
     --learn-reliability does (trust placement routes by it)."""
     reliability_half_life: float = DEFAULT_HALF_LIFE
     """With learn_reliability: virtual seconds after which an outcome counts half."""
+    reliability_prior_weight: float = DEFAULT_PRIOR_WEIGHT
+    """With learn_reliability: how many outcomes a member's declared reliability is worth."""
 
     @property
     def placement(self) -> Strategy:
@@ -129,7 +131,8 @@ _INT_BOUNDS = {"steps": (1, MAX_STEPS), "members": (1, MAX_MEMBERS), "packets": 
                "seed": (0, 2**63 - 1), "vnodes": (1, 1024), "arrivals": (-1, 10_000)}
 _FLOAT_BOUNDS = {"step_seconds": (1.0, 3600.0), "lease_ttl": (1.0, 3600.0),
                  "suspect_grace": (0.0, 3600.0), "heartbeat_every": (1.0, 3600.0),
-                 "task_seconds": (1.0, 3600.0), "reliability_half_life": (1.0, 1e7)}
+                 "task_seconds": (1.0, 3600.0), "reliability_half_life": (1.0, 1e7),
+                 "reliability_prior_weight": (0.01, 1e6)}
 _EVENT_FIELDS = {f.name for f in dataclasses.fields(ChurnSpec)}
 
 

@@ -124,7 +124,8 @@ class World:
             monotonic=clock.monotonic, wall_clock=clock.wall,
             credentials=Credentials(self.state,
                                     new_secret=lambda: f"{secrets.getrandbits(256):064x}"),
-            learn_reliability=(Estimator(scenario.reliability_half_life)
+            learn_reliability=(Estimator(scenario.reliability_half_life,
+                                         scenario.reliability_prior_weight)
                                if scenario.learn_reliability else None),
         )
         self.agents: dict[str, Agent] = {}

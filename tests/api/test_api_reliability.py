@@ -97,6 +97,14 @@ def test_without_the_flag_outcomes_teach_nothing(tmp_path: Path) -> None:
         assert _learned_events(d) == []
 
 
+def test_tuning_flags_without_learning_are_refused(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "phoenixd", "--data-dir", str(tmp_path / "d"),
+         "--reliability-half-life", "600"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "--reliability-half-life tunes --learn-reliability: add it" in result.stderr
+
+
 @pytest.mark.parametrize("flags", [("--reliability-half-life", "0"),
                                    ("--reliability-prior-weight", "nan")])
 def test_learning_flags_that_cannot_work_are_refused(tmp_path: Path, flags: tuple[str, ...]

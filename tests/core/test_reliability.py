@@ -6,6 +6,8 @@ learning off nothing changes: no event, and member records journal as before."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from phoenixd.core.errors import InvalidArgument
@@ -13,6 +15,7 @@ from phoenixd.core.events import EventType
 from phoenixd.core.members import Evidence
 from phoenixd.core.registry import MemberUpdate
 from phoenixd.core.reliability import Estimator, estimate
+from phoenixd.core.state import ClusterState
 from tests.core.packet_world import GRACE, LEASE, WALL_START, World, make_world, replayed
 
 E = EventType
@@ -111,14 +114,31 @@ def test_a_member_that_fails_holding_work_is_charged_one_failure_per_packet(w: W
 
 def test_moves_that_are_not_the_members_doing_teach_nothing(w: World) -> None:
     w.join("m1", "code")
-    w.submit("fp-1", "code")
     w.join("m2", "code")
+    for i in range(6):
+        w.submit(f"fp-{i}", "code")
     start = w.head
-    w.cluster.handoff("fp-1", "m2" if w.packet("fp-1").owner == "m1" else "m1", "operator")
-    w.cluster.cancel("fp-1", "not needed")
-    w.cluster.drain("m1", "maintenance")
-    w.cluster.retire("m2", "done")
-    assert _learned(w, start) == []
+    owned = sorted(w.owned_by("m1"))
+    w.cluster.handoff(owned[0], "m2", "operator")
+    w.cluster.cancel(owned[1], "not needed")
+    w.cluster.drain("m1", "maintenance", deadline=5)  # hands off; the deadline forces the rest
+    w.tick(6, keep_alive=("m1", "m2"))
+    w.join("m3", "code")
+    w.tick(20, keep_alive=("m2", "m3"))  # paced rebalancing after the join
+    w.cluster.retire("m2", "done")  # holding work
+    assert start < w.head and _learned(w, start) == []
+
+
+def test_a_retry_is_placed_knowing_what_the_failure_taught(w: World) -> None:
+    w.join("m1", "code", trust_score=0.9, reliability=0.9)
+    w.submit("fp-1", "code")
+    w.join("m2", "code", trust_score=0.9, reliability=0.9)
+    start = w.head
+    w.fail("m1", "fp-1")
+    assert [e.type for e in w.since(start)][:3] == [E.PACKET_ATTEMPT_FAILED, LEARNED,
+                                                    E.ASSIGNMENT_DECISION]
+    decision = w.of_type(E.ASSIGNMENT_DECISION, "fp-1")[-1].data["decision"]
+    assert decision["winner"] == "m2"
 
 
 def test_trust_routing_moves_away_from_a_member_that_fails_its_work(w: World) -> None:
@@ -151,18 +171,46 @@ def test_without_learning_outcomes_change_nothing_and_records_journal_as_before(
     assert all("learned" not in e.data["member"] for e in w.events if "member" in e.data)
 
 
-def test_a_new_incarnation_keeps_what_its_member_id_taught(w: World) -> None:
+def test_a_new_incarnation_keeps_what_its_member_id_taught_aged_to_its_return(
+        w: World) -> None:
     w.join("m1", "code", reliability=0.9)
     w.submit("fp-1", "code")
     w.fail("m1", "fp-1", permanent=True)
-    taught = w.member("m1").learned
     w.cluster.retire("m1", "restart")
+    w.wall.advance(100.0)  # one half-life later
     w.join("m1", "code", reliability=0.7)  # declares less this time
     member = w.member("m1")
     assert member.incarnation == 2
-    assert member.learned == Evidence(prior=0.7, weight=10.0, successes=0.0, failures=1.0,
-                                      at=taught.at if taught else 0.0)
-    assert member.reliability == round(7 / 11, 6)
+    assert member.learned == Evidence(prior=0.7, weight=10.0, successes=0.0, failures=0.5,
+                                      at=w.wall())
+    assert member.reliability == round(7 / 10.5, 6)
+    registered = w.of_type(E.MEMBER_REGISTERED)[-1]
+    assert registered.reason == "incarnation 2; reliability 0.6667 as learned (declared 0.7000)"
+
+
+def test_evidence_no_outcome_refreshed_fades_once_per_half_life(w: World) -> None:
+    w.join("m1", "code", reliability=0.9)
+    w.submit("fp-1", "code")
+    w.fail("m1", "fp-1", permanent=True)
+    start = w.head
+    w.tick(99, keep_alive=("m1",))
+    assert _learned(w, start) == []
+    w.tick(65, keep_alive=("m1",))  # past a half-life, and one timer scan later
+    faded = [e for e in w.since(start) if e.type == LEARNED]
+    assert len(faded) == 1 and faded[0].packet_ids == ()
+    assert faded[0].data["learned"]["outcome"] == "faded"
+    assert faded[0].reason.startswith("evidence of 1")
+    learned = w.member("m1").learned
+    assert learned is not None and 0.4 < learned.failures < 0.5
+    assert round(9 / 11, 6) < w.member("m1").reliability < 0.9
+    w.tick(60, keep_alive=("m1",))
+    assert len(_learned(w, start)) == 1  # not again until another half-life
+
+
+def test_evidence_takes_the_daemons_current_prior_weight() -> None:
+    est = Estimator(half_life=100.0, prior_weight=4.0)
+    earlier = Evidence(prior=0.9, weight=10.0, successes=0.0, failures=1.0, at=WALL_START)
+    assert est.observe(earlier, 0, 0, WALL_START).weight == 4.0
 
 
 def test_the_operator_setting_reliability_starts_over(w: World) -> None:
@@ -179,7 +227,7 @@ def test_the_operator_setting_reliability_starts_over(w: World) -> None:
                                               at=w.wall())
 
 
-def test_a_replay_rebuilds_the_learned_figures(w: World) -> None:
+def _history(w: World) -> None:
     w.join("m1", "code", reliability=0.9)
     w.join("m2", "code", reliability=0.6)
     for i in range(6):
@@ -190,6 +238,20 @@ def test_a_replay_rebuilds_the_learned_figures(w: World) -> None:
         else:
             w.fail(owner, f"fp-{i}")
     w.tick(LEASE + GRACE + 1, keep_alive=("m2",))
+
+
+def test_a_replay_rebuilds_the_learned_figures(w: World) -> None:
+    _history(w)
     fresh = replayed(w.events)
     assert fresh.members == w.state.members
+    assert fresh.space("default").table.reliability == w.state.space("default").table.reliability
+
+
+def test_a_snapshot_keeps_the_learned_figures(w: World) -> None:
+    _history(w)
+    documents = json.loads(json.dumps(w.state.snapshot()))
+    fresh = ClusterState()
+    fresh.restore(documents, w.state.revision)
+    assert fresh.members == w.state.members
+    assert any(m.learned is not None for m in fresh.members.values())
     assert fresh.space("default").table.reliability == w.state.space("default").table.reliability

@@ -170,6 +170,7 @@ def test_learning_reliability_steers_tasks_away_from_unreliable_agents() -> None
     assert on.run["failed"] < off.run["failed"]
     assert on.run["attempt_success_rate"] > off.run["attempt_success_rate"]
     assert on.run["poisoned"] <= off.run["poisoned"]
+    assert on.run["completion_mean_s"] < off.run["completion_mean_s"]
     # The learned run is itself deterministic, and learning off is the plain run.
     assert simulate(replace(scenario, learn_reliability=True)).head_hash == on.head_hash
     assert off.head_hash == simulate(scenario).head_hash

@@ -225,12 +225,16 @@ class LearnedReliability(_message.Message):
     prior_weight: _builtins.float
     """How many outcomes the declared value is worth."""
     successes: _builtins.float
-    """Packets the member completed, each counting half as much per half-life since."""
+    """Packets the member completed, each counting half as much per half-life between
+    its outcome and update_time.
+    """
     failures: _builtins.float
     """Packets the member reported failed, or held when it failed; faded the same way."""
     @_builtins.property
     def update_time(self) -> _timestamp_pb2.Timestamp:
-        """When the last outcome was counted."""
+        """When the evidence was last aged: at the last outcome, or by the daemon's timer once
+        a half-life passed without one.
+        """
 
     def __init__(
         self,

@@ -184,7 +184,8 @@ export type LearnedReliability = Message<"phoenixflight.v1.LearnedReliability"> 
   priorWeight: number;
 
   /**
-   * Packets the member completed, each counting half as much per half-life since.
+   * Packets the member completed, each counting half as much per half-life between
+   * its outcome and update_time.
    *
    * @generated from field: double successes = 3;
    */
@@ -198,7 +199,8 @@ export type LearnedReliability = Message<"phoenixflight.v1.LearnedReliability"> 
   failures: number;
 
   /**
-   * When the last outcome was counted.
+   * When the evidence was last aged: at the last outcome, or by the daemon's timer once
+   * a half-life passed without one.
    *
    * @generated from field: google.protobuf.Timestamp update_time = 5;
    */
