@@ -104,6 +104,7 @@ class Daemon:
             notify_member=gate.notify, notify_packet=gate.deliver,
             suspect_grace=cfg.suspect_grace, rebalance_share=cfg.rebalance_share,
             rebalance_interval=cfg.rebalance_interval,
+            learn_reliability=cfg.reliability_estimator(),
         )
         self.application = Application(
             self.cluster, Durability(self.recorder, journal), broker, gate, signer.info,

@@ -13,6 +13,7 @@ from phoenixd.core.application.feeds import SUBSCRIBER_QUEUE_LIMIT
 from phoenixd.core.dispatch import DEFAULT_REBALANCE_INTERVAL, DEFAULT_REBALANCE_SHARE
 from phoenixd.core.packets import Strategy
 from phoenixd.core.registry import DEFAULT_SUSPECT_GRACE
+from phoenixd.core.reliability import DEFAULT_HALF_LIFE, DEFAULT_PRIOR_WEIGHT, Estimator
 from phoenixd.kernel import DEFAULT_VNODES
 
 __all__ = ["Config", "ConfigError", "daemon_version", "parse_args"]
@@ -45,6 +46,12 @@ class Config:
     """Ring rebalance after a join: at most this share of ring packets move per interval."""
     rebalance_interval: float = DEFAULT_REBALANCE_INTERVAL
     """Seconds between rebalance steps."""
+    learn_reliability: bool = False
+    """Learn each member's reliability from its packets' outcomes (phoenixd.core.reliability)."""
+    reliability_half_life: float = DEFAULT_HALF_LIFE
+    """Seconds after which an outcome counts half as much."""
+    reliability_prior_weight: float = DEFAULT_PRIOR_WEIGHT
+    """How many outcomes a member's declared reliability is worth."""
     snapshot_every: int = 10_000
     """Write registry/packets/assignments snapshots every this many events (or, once the
     state holds more records than that, every as many events as it holds records, at most
@@ -136,6 +143,10 @@ class Config:
         ):
             if not (math.isfinite(value) and 0 <= value <= top):
                 raise ConfigError(f"{flag} must be between 0 and {top:g}")
+        for flag, value in (("--reliability-half-life", self.reliability_half_life),
+                            ("--reliability-prior-weight", self.reliability_prior_weight)):
+            if not (math.isfinite(value) and value > 0):
+                raise ConfigError(f"{flag} must be a positive number, got {value:g}")
         if self.rebalance_share == 0 or self.rebalance_interval == 0:
             raise ConfigError("--rebalance-share and --rebalance-interval must be above 0")
         if self.watch_queue_limit < 1:
@@ -167,6 +178,12 @@ class Config:
                     "clear. Serve it on a loopback address behind a TLS proxy, or pass "
                     "--insecure if this network is trusted"
                 )
+
+    def reliability_estimator(self) -> Estimator | None:
+        """What learns reliability from outcomes, when --learn-reliability is on."""
+        if not self.learn_reliability:
+            return None
+        return Estimator(self.reliability_half_life, self.reliability_prior_weight)
 
     def metrics_address(self) -> tuple[str, str]:
         """(host, port) of --metrics-listen: a port alone is on the loopback address."""
@@ -225,6 +242,15 @@ def parse_args(argv: list[str] | None = None) -> Config:
                    f"(default {d.rebalance_share:g})")
     p.add_argument("--rebalance-interval", type=float, default=d.rebalance_interval,
                    metavar="SECONDS", help=f"(default {d.rebalance_interval:g})")
+    p.add_argument("--learn-reliability", action="store_true",
+                   help="learn each member's reliability from its packets' outcomes (a Beta "
+                   "posterior from the declared value; every change is audited) and route by it")
+    p.add_argument("--reliability-half-life", type=float, default=None,
+                   metavar="SECONDS", help="with --learn-reliability: an outcome this old counts "
+                   f"half (default {d.reliability_half_life:g})")
+    p.add_argument("--reliability-prior-weight", type=float, default=None, metavar="OUTCOMES",
+                   help="with --learn-reliability: the declared reliability is worth this many "
+                   f"outcomes (default {d.reliability_prior_weight:g})")
     p.add_argument("--snapshot-every", type=int, default=d.snapshot_every, metavar="EVENTS",
                    help=f"snapshot the state every this many events (default {d.snapshot_every}); "
                         "a larger state waits as many events as it holds records, "
@@ -295,11 +321,22 @@ def parse_args(argv: list[str] | None = None) -> Config:
     p.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
                    default=d.log_level, help="(default info)")
     a = p.parse_args(argv)
+    tuning = [f for f, v in (("--reliability-half-life", a.reliability_half_life),
+                             ("--reliability-prior-weight", a.reliability_prior_weight))
+              if v is not None]
+    if tuning and not a.learn_reliability:
+        verb = "tune" if len(tuning) > 1 else "tunes"
+        p.error(f"{' and '.join(tuning)} {verb} --learn-reliability: add it, or leave them out")
     config = Config(
         listen=a.listen, data_dir=a.data_dir, suspect_grace=a.suspect_grace,
         default_strategy=Strategy(a.default_strategy), vnodes=a.vnodes,
         ring_load_bound=a.ring_load_bound, rebalance_share=a.rebalance_share,
-        rebalance_interval=a.rebalance_interval,
+        rebalance_interval=a.rebalance_interval, learn_reliability=a.learn_reliability,
+        reliability_half_life=(d.reliability_half_life if a.reliability_half_life is None
+                               else a.reliability_half_life),
+        reliability_prior_weight=(d.reliability_prior_weight
+                                  if a.reliability_prior_weight is None
+                                  else a.reliability_prior_weight),
         snapshot_every=a.snapshot_every, reserve_disk=a.reserve_disk,
         accept_journal_loss=a.accept_journal_loss,
         tls_cert=a.tls_cert, tls_key=a.tls_key,

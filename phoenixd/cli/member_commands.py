@@ -82,6 +82,15 @@ def _provider(p: ms.CapabilityProvider) -> str:
     return f"{p.member_id}{version}{status}"
 
 
+def _reliability(member: mem.Member) -> str:
+    if not member.HasField("learned_reliability"):
+        return f"{member.reliability:g}"
+    learned = member.learned_reliability
+    return (f"{member.reliability:g} (learned: {learned.successes:g} completed, "
+            f"{learned.failures:g} failed, faded; declared {learned.prior:g} worth "
+            f"{learned.prior_weight:g})")
+
+
 def _show(member: mem.Member, printer: Printer, credential: str = "") -> None:
     if credential and printer.format.name in ("json", "yaml", "jsonpath"):
         printer.data({"member": as_dict(member), "credential": credential})
@@ -91,7 +100,7 @@ def _show(member: mem.Member, printer: Printer, credential: str = "") -> None:
         ("lease ttl", f"{member.lease_ttl.ToTimedelta().total_seconds():g}s"),
         ("capacity", f"cpu {member.capacity.cpu:g}, memory {member.capacity.memory:g}"),
         ("load", f"cpu {member.load.cpu:g}, memory {member.load.memory:g}"),
-        ("reliability", f"{member.reliability:g}"), ("session open", member.session_open),
+        ("reliability", _reliability(member)), ("session open", member.session_open),
         ("last heartbeat", when(member.last_heartbeat_time)), ("revision", member.revision),
     ]
     if credential:

@@ -21,6 +21,7 @@ from phoenixd.cli.progress import progress
 from phoenixd.cli.replay_commands import add_flags, run_replay
 from phoenixd.core.packets import Strategy
 from phoenixd.sim import (
+    LEARNED,
     MODES,
     PRESETS,
     Comparison,
@@ -33,12 +34,14 @@ from phoenixd.sim import (
     load_scenario,
     scenario_from_mapping,
     simulate,
+    variant,
 )
 
 __all__ = ["add_commands"]
 
 Adder = Callable[..., argparse.ArgumentParser]
-FLAGS = ("mode", "preset", "steps", "seed", "members", "packets", "step_seconds")
+FLAGS = ("mode", "preset", "steps", "seed", "members", "packets", "step_seconds",
+         "learn_reliability")
 # Per-step columns of the table (every figure is in -o json and -o csv).
 COLUMNS = (
     ("STEP", "step", "d"), ("ACTIVE", "active", "d"), ("JOINS", "joins", "d"),
@@ -64,8 +67,11 @@ RUN_ROWS: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...] = (
     ("overhead ratio", lambda r: f"{r['overhead_ratio_mean']:.4f} (moved / owned, per step)"),
     ("migrations", lambda r: f"{r['migrations']}"),
     ("tasks done / failed / poisoned", lambda r: f"{r['completed']} / {r['failed']} / "
-                                                 f"{r['poisoned']} "
-                                                 f"(success {r['success_rate']:.1%})"),
+                                                 f"{r['poisoned']}{_success(r)}"),
+    ("time to completion", lambda r: f"mean {r['completion_mean_s']:.2f} s, p50 "
+                                     f"{r['completion_p50_s']:g} s, p99 "
+                                     f"{r['completion_p99_s']:g} s" if r["completed"]
+                                     else "no task completed"),
     ("fencing rejections", lambda r: f"{r['fencing_rejections']}"),
     ("handoff p50 / p99", lambda r: f"{r['handoff_p50_ms']:.3f} / {r['handoff_p99_ms']:.3f} ms "
                                     f"over {r['handoffs_timed']} handoffs"),
@@ -73,15 +79,27 @@ RUN_ROWS: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...] = (
 )
 
 
-def _strategies(text: str) -> list[Strategy]:
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    known = [str(s) for s in Strategy]
-    bad = [n for n in names if n not in known]
-    if bad or len(names) < 2:
+def _success(run: dict[str, Any]) -> str:
+    """The two success rates, when any task ended (a ring run has none)."""
+    if not run["completed"] + run["failed"] + run["poisoned"]:
+        return " (no task ended)"
+    return (f" (success {run['success_rate']:.1%}, per attempt "
+            f"{run['attempt_success_rate']:.1%})")
+
+
+def _strategies(text: str) -> list[str]:
+    names = list(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    known = ", ".join(str(s) for s in Strategy)
+    try:
+        for name in names:
+            variant(name)
+    except ValueError:
+        names = []
+    if len(names) < 2:
         raise argparse.ArgumentTypeError(
-            f"--compare takes two or more of {', '.join(known)}, comma-separated "
-            f"(got {text!r})")
-    return [Strategy(n) for n in dict.fromkeys(names)]
+            f"--compare takes two or more of {known} (each optionally with {LEARNED!r}: "
+            f"learning reliability from outcomes), comma-separated (got {text!r})")
+    return names
 
 
 def _scenario(a: argparse.Namespace) -> Scenario:
@@ -99,13 +117,18 @@ def run(_client: None, a: argparse.Namespace) -> int:
     if printer.format.name not in ("table", "wide", "json", "csv"):
         raise ValueError(f"-o {printer.format.name}: simulate prints table, json or csv")
     if a.replay:
-        if a.compare or a.scenario or a.charts is not None:
+        if a.compare or a.scenario or a.charts is not None or a.learn_reliability:
             raise ValueError("--replay re-runs a journal through one --strategy; it takes no "
-                             "--compare, --scenario or --charts")
+                             "--compare, --scenario, --charts or --learn-reliability (it "
+                             "applies the learned figures the journal recorded)")
         return run_replay(printer, Path(a.replay), Strategy(a.strategy or "trust"))
     if a.strategy:
         raise ValueError("--strategy chooses the placement of a --replay; for a scenario, "
                          "set its strategy field or use --compare")
+    if a.compare and a.learn_reliability:
+        raise ValueError(f"--compare names whether each run learns: add {LEARNED!r} to the "
+                         f"strategies that should (e.g. trust,trust{LEARNED}) and leave out "
+                         "--learn-reliability")
     try:
         scenario = _scenario(a)
     except ScenarioError as exc:
@@ -230,6 +253,8 @@ def add_commands(commands: argparse._SubParsersAction, leaf: Adder) -> None:  # 
                        "phoenix simulate --preset rolling-restart -o csv > steps.csv",
                        "phoenix simulate --scenario scenario.toml --seed 7",
                        "phoenix simulate --preset flash-crowd --compare ring,binpack,trust",
+                       "phoenix simulate --preset unreliable-agents --compare "
+                       "trust,trust+learned",
                        "phoenix simulate --preset zone-outage --charts charts/",
                        "phoenix simulate --replay ./.phoenixflight --strategy ring"],
              local=True)
@@ -250,7 +275,12 @@ def add_commands(commands: argparse._SubParsersAction, leaf: Adder) -> None:  # 
                    help="a scenario file (.toml or .yaml); flags override its fields")
     p.add_argument("--compare", type=_strategies, metavar="S1,S2,...",
                    help="run the same event stream through each strategy (ring, binpack, "
-                   "pack, trust) and print them side by side")
+                   f"pack, trust; each with {LEARNED} to learn reliability from outcomes) and "
+                   "print them side by side")
+    p.add_argument("--learn-reliability", dest="learn_reliability", action="store_const",
+                   const=True, default=None,
+                   help="learn the members' reliability from their tasks' outcomes, as "
+                   "phoenixd --learn-reliability does")
     p.add_argument("--charts", metavar="DIR",
                    help="also draw the run's charts as PNGs in DIR (made if missing): "
                    f"{', '.join(f'{n}.png' for n in charts.CHARTS)}; with --compare, the "

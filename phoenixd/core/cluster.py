@@ -4,10 +4,11 @@ Built by constructor, in this order (nothing installs itself into anything):
 
     credentials = Credentials(state)
     moves       = Moves(state, recorder, scheduler, signer, notify=packet notices)
-    reactions   = Reactions(state, recorder, scheduler, moves)     # evictions, drains, timers
-    registry    = Registry(state, recorder, credentials=credentials, reactions=reactions)
-    packets     = PacketCommands(state, recorder, scheduler, moves) # the operator's
-    writes      = FencedWrites(state, recorder, credentials, moves) # the owner's
+    learning    = Learning(state, recorder, estimator)  # or None: learning is opt in
+    reactions   = Reactions(state, recorder, scheduler, moves, learning)  # evictions, drains
+    registry    = Registry(state, recorder, credentials, reactions, learning)
+    packets     = PacketCommands(state, recorder, scheduler, moves)  # the operator's
+    writes      = FencedWrites(state, recorder, credentials, moves, learning)  # the owner's
 
 The registry calls ``reactions`` after each member change; nothing calls back into
 the registry while it records. The one flow that crosses back, a drain that the
@@ -48,6 +49,7 @@ from phoenixd.core.registry import (
     Registration,
     Registry,
 )
+from phoenixd.core.reliability import Estimator, Learning
 from phoenixd.core.scheduler import Scheduler
 from phoenixd.core.state import ClusterState
 from phoenixd.core.tokens import Signer
@@ -75,25 +77,30 @@ class Cluster:
         monotonic: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         credentials: Credentials | None = None,
+        learn_reliability: Estimator | None = None,
     ) -> None:
         self.state = state
         self._scheduler = scheduler
         self.credentials = credentials or Credentials(state)
+        self._learning = learning = (
+            None if learn_reliability is None else
+            Learning(state, recorder, learn_reliability, wall_clock=wall_clock))
         self._moves = Moves(state, recorder, scheduler, signer, notify=notify_packet,
                             wall_clock=wall_clock)
         self._reactions = Reactions(
             state, recorder, scheduler, self._moves, monotonic=monotonic, wall_clock=wall_clock,
             rebalance_share=rebalance_share, rebalance_interval=rebalance_interval,
+            learning=learning,
         )
         self.registry = Registry(
             state, recorder, credentials=self.credentials, reactions=self._reactions,
             suspect_grace=suspect_grace, monotonic=monotonic, wall_clock=wall_clock,
-            notify=notify_member,
+            notify=notify_member, learning=learning,
         )
         self._packets = PacketCommands(state, recorder, scheduler, self._moves,
                                        wall_clock=wall_clock)
         self._writes = FencedWrites(state, recorder, self.credentials, self._moves,
-                                    wall_clock=wall_clock)
+                                    learning=learning, wall_clock=wall_clock)
         self.namespaces = NamespaceAdmin(state, recorder, wall_clock=wall_clock)
         self.imports = ImportAdmin(state, recorder,
                                    default_strategy=lambda: scheduler.default_strategy,
@@ -209,9 +216,12 @@ class Cluster:
     # -- time ------------------------------------------------------------------------------
 
     def tick(self) -> None:
-        """Leases, grace periods, drain deadlines and paced rebalancing that are due."""
+        """Leases, grace periods, drain deadlines, paced rebalancing and the fading of
+        learned reliability that are due."""
         self.registry.expire()
         self._reactions.tick()
+        if self._learning is not None:
+            self._learning.tick()
         self._settled(None)
 
     def next_deadline(self) -> float | None:

@@ -19,6 +19,7 @@ __all__ = [
     "JOIN_WEIGHT",
     "LEAVE_WEIGHT",
     "WRITE_EVENTS",
+    "attempt_success_rate",
     "compliance",
     "dhs",
     "jain",
@@ -69,6 +70,13 @@ def compliance(writes: int, refused: int) -> float:
 def success_rate(completed: int, poisoned: int) -> float:
     """Completed packets over finished ones (completed + poisoned); 1.0 when none finished."""
     return completed / (completed + poisoned) if completed + poisoned else 1.0
+
+
+def attempt_success_rate(completed: int, failed: int, poisoned: int) -> float:
+    """Completed packets over finished attempts (completed, failed and retried, poisoned):
+    how often a placement worked the first time it ran; 1.0 when no attempt finished."""
+    attempts = completed + failed + poisoned
+    return completed / attempts if attempts else 1.0
 
 
 def load_stats(loads: Sequence[int]) -> tuple[float, float, float, float, float]:

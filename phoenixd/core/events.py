@@ -42,6 +42,7 @@ class EventType(StrEnum):
     MEMBER_DRAINING = "member_draining"
     MEMBER_RETIRED = "member_retired"
     MEMBER_LOAD_RESET = "member_load_reset"
+    MEMBER_RELIABILITY_LEARNED = "member_reliability_learned"
     PACKET_CREATED = "packet_created"
     ASSIGNMENT_DECISION = "assignment_decision"
     PACKET_WAITING = "packet_waiting"

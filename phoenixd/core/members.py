@@ -17,6 +17,7 @@ __all__ = [
     "DEFAULT_LEASE_TTL",
     "MAX_LEASE_TTL",
     "MIN_LEASE_TTL",
+    "Evidence",
     "Member",
     "MemberKind",
     "MemberStatus",
@@ -56,6 +57,22 @@ class MemberStatus(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Evidence:
+    """What a member's outcomes taught about its reliability (phoenixd.core.reliability):
+    the declared ``prior`` worth ``weight`` outcomes, and the successes and failures seen,
+    faded to wall time ``at``."""
+
+    prior: float
+    weight: float
+    successes: float = 0.0
+    failures: float = 0.0
+    at: float = 0.0
+
+    def to_dict(self) -> dict[str, float]:
+        return {f: getattr(self, f) for f in self.__slots__}
+
+
+@dataclass(frozen=True, slots=True)
 class Member:
     """A member as recorded: what the journal and the snapshots hold.
 
@@ -81,9 +98,15 @@ class Member:
     status_reason: str = ""
     revision: int = 0
     drain_deadline: float = 0.0  # wall clock; 0 when not draining
+    # Set once outcomes have taught something (reliability learning on); journaled only then.
+    learned: Evidence | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = {f: getattr(self, f) for f in self.__slots__}
+        if self.learned is None:
+            del out["learned"]
+        else:
+            out["learned"] = self.learned.to_dict()
         out["capabilities"] = list(self.capabilities)
         out["labels"] = dict(self.labels)
         out["kind"] = str(self.kind)
@@ -97,6 +120,8 @@ class Member:
         values["status"] = MemberStatus(values["status"])
         values["capabilities"] = tuple(values["capabilities"])
         values["labels"] = dict(values["labels"])
+        if values.get("learned") is not None:
+            values["learned"] = Evidence(**values["learned"])
         return cls(**values)
 
     def capability_versions(self) -> Mapping[str, str]:

@@ -32,6 +32,7 @@ from phoenixd.core.members import (
 )
 from phoenixd.core.namespaces import DEFAULT_NAMESPACE, admit
 from phoenixd.core.recorder import Recorder
+from phoenixd.core.reliability import Learning
 from phoenixd.core.state import ClusterState
 from phoenixd.core.validation import (
     MAX_CREDENTIAL,
@@ -172,8 +173,10 @@ class Registry:
         monotonic: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         notify: Callable[[Notice], None] = lambda notice: None,
+        learning: Learning | None = None,
     ) -> None:
         self._state = state
+        self._learning = learning
         self._recorder = recorder
         self._grace = suspect_grace
         self._monotonic = monotonic
@@ -238,9 +241,14 @@ class Registry:
             namespace=namespace,
             status_reason="registered",
         )
+        if self._learning is not None:
+            member = self._learning.carried(previous, member)
         if replacing:
             self._notify(Notice(NoticeKind.CLOSED, member_id, "replaced by a new incarnation"))
         reason = "registered" if previous is None else f"incarnation {member.incarnation}"
+        if member.learned is not None:
+            reason += (f"; reliability {member.reliability:.4f} as learned (declared "
+                       f"{reliability:.4f})")
         self._record(EventType.MEMBER_REGISTERED, member, Actor.member(member_id), reason)
         if capabilities:
             self._state_record_capabilities(member_id, capabilities, Actor.member(member_id))
@@ -366,8 +374,9 @@ class Registry:
             changes["labels"] = validate_labels(update.labels)
         if "trust_score" in update.fields:
             changes["trust_score"] = validate_unit_interval(update.trust_score, "trust_score")
-        if "reliability" in update.fields:
+        if "reliability" in update.fields:  # the operator's word: what was learned starts over
             changes["reliability"] = validate_unit_interval(update.reliability, "reliability")
+            changes["learned"] = None
         if "capacity" in update.fields:
             changes["cpu"], changes["memory"] = validate_amounts(
                 update.cpu, update.memory, "capacity")

@@ -215,7 +215,11 @@ class ClusterState:
                 self.namespaces[raw["name"]] = Namespace.from_dict(raw, event.sequence)
         raw = event.data.get("member")
         if raw is not None:
-            self._put_member(Member.from_dict(raw, revision=event.sequence))
+            member = Member.from_dict(raw, revision=event.sequence)
+            if event.type == EventType.MEMBER_RELIABILITY_LEARNED:
+                self._put_learned(member)
+            else:
+                self._put_member(member)
         raw = event.data.get("packet")
         if raw is not None:
             if raw["checkpoint"]["state"] is None:  # not journaled again: carried over
@@ -273,6 +277,18 @@ class ClusterState:
             space.table.insert(member, load.cpu, load.memory, len(load.packets))
         elif member.status in _STANDBY:
             bisect.insort(space.standby_ids, member_id)
+
+    def _put_learned(self, member: Member) -> None:
+        """Only the reliability (and what taught it) changed: the table row is updated in
+        place, as a load is, and the members the scheduler may place on stay the same."""
+        old = self.members.get(member.member_id)
+        if old is None or (old.status, old.namespace) != (member.status, member.namespace):
+            self._put_member(member)  # not what Learning writes; taken as any member change
+            return
+        self.members[member.member_id] = member
+        if member.status is MemberStatus.ACTIVE:
+            self.space(member.namespace).table.set_reliability(member.member_id,
+                                                               member.reliability)
 
     def _put_packet(self, packet: Packet) -> None:
         old = self.packets.get(packet.packet_id)

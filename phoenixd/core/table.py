@@ -109,6 +109,12 @@ class MemberTable:
             for column, value in self._load_values(member_id, cpu_used, memory_used, packets):
                 column[i] = value
 
+    def set_reliability(self, member_id: str, reliability: float) -> None:
+        """A score input changed, not who may be placed on (the version stays)."""
+        i = self.position(member_id)
+        if i >= 0:
+            self.reliability[i] = reliability
+
     def _load_values(self, member_id: str, cpu_used: float, memory_used: float, packets: int
                      ) -> Iterable[tuple[array[float], float]]:
         cpu, memory = self._capacity[member_id]

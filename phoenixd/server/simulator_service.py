@@ -39,7 +39,8 @@ class SimulatorServicer(pb_grpc.SimulatorServiceServicer):
     async def Simulate(self, request: pb.SimulateRequest,
                        context: Context) -> pb.SimulateResponse:
         fields: dict[str, Any] = {}
-        for name in ("mode", "preset", "strategy", "steps", "seed", "members", "packets"):
+        for name in ("mode", "preset", "strategy", "steps", "seed", "members", "packets",
+                     "learn_reliability"):
             if value := getattr(request, name):
                 fields[name] = value
         result = await self._simulator.simulate(fields)

@@ -2,7 +2,7 @@
 
 from phoenixd.sim.observer import StepFigures
 from phoenixd.sim.presets import PRESETS, build_plan
-from phoenixd.sim.run import Comparison, SimResult, compare, simulate
+from phoenixd.sim.run import LEARNED, Comparison, SimResult, compare, simulate, variant
 from phoenixd.sim.scenario import (
     MAX_MEMBERS,
     MAX_PACKETS,
@@ -16,6 +16,7 @@ from phoenixd.sim.scenario import (
 )
 
 __all__ = [
+    "LEARNED",
     "MAX_MEMBERS",
     "MAX_PACKETS",
     "MAX_STEPS",
@@ -32,4 +33,5 @@ __all__ = [
     "load_scenario",
     "scenario_from_mapping",
     "simulate",
+    "variant",
 ]

@@ -21,6 +21,9 @@ __all__ = ["Observer", "StepFigures"]
 _OWNED = frozenset({"ASSIGNED", "RUNNING"})
 _IN_PLAY = frozenset({"ACTIVE", "SUSPECT"})
 _GONE = frozenset({"FAILED", "RETIRED", "DRAINING"})
+# How a packet leaves play.
+_ENDS = frozenset({EventType.PACKET_COMPLETED, EventType.PACKET_FAILED,
+                   EventType.PACKET_CANCELLED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +77,10 @@ class Observer:
         self.waiting: dict[str, None] = {}  # PENDING packets
         self.history: dict[str, list[str]] = {}  # packet -> every owner it had, in order
         self.latencies: list[float] = []  # every completed handoff's latency, ms (run)
+        # Seconds from each completed packet's arrival to its completion (run), and when
+        # each packet still in play arrived.
+        self.completions: list[float] = []
+        self._arrived: dict[str, float] = {}
         self._begin()
 
     def _begin(self) -> None:
@@ -111,6 +118,12 @@ class Observer:
         if event.type == EventType.HANDOFF_COMPLETED:
             self.latencies.append(
                 event.data["latency_ms"] + metrics.SIGN_MS + metrics.PERSIST_MS)
+        elif event.type == EventType.PACKET_CREATED:
+            self._arrived[event.packet_ids[0]] = event.time
+        elif event.type in _ENDS and event.packet_ids:
+            arrived = self._arrived.pop(event.packet_ids[0], None)
+            if arrived is not None and event.type == EventType.PACKET_COMPLETED:
+                self.completions.append(event.time - arrived)
 
     def _member(self, member_id: str, status: str, trust: float) -> None:
         before = self.status.get(member_id, "")

@@ -10,7 +10,12 @@ packets are submitted with the strategy under test and leave when the record say
 completed, failed for good or were cancelled (they are cancelled here: the owner the replay
 chose did not do that work). Everything the core decides in between (placements, handoffs,
 rebalancing) is its own. Assignments, acks and checkpoints in the record are the outcome
-under the old strategy, so they are not replayed.
+under the old strategy, so they are not replayed. Nor are the members' outcomes (a packet
+that completed is cancelled here), so a journal recorded with reliability learning on has
+each member_reliability_learned change applied as recorded, as an update of that member's
+reliability, for trust routing to see the same figures (an operator's update there, so
+the core rechecks and places as after any member update, where the daemon only placed
+what the outcome's freed room allowed).
 """
 
 from __future__ import annotations
@@ -41,10 +46,11 @@ MAX_LISTED = 200
 _LEAVES: dict[str, str] = {EventType.PACKET_COMPLETED: "completed",
                            EventType.PACKET_FAILED: "failed",
                            EventType.PACKET_CANCELLED: "cancelled"}
-# What the daemon records of its own accord that is a cause, not a consequence of a command:
-# leases running out, and packets given up on.
+# What the daemon records of its own accord that the replay takes as a cause: leases running
+# out, packets given up on, and learned reliabilities (the consequence of outcomes, which
+# the replay does not re-run, so it applies the figures as they were recorded).
 _DAEMON_CAUSES = frozenset({EventType.MEMBER_SUSPECT, EventType.MEMBER_FAILED,
-                            EventType.PACKET_FAILED})
+                            EventType.PACKET_FAILED, EventType.MEMBER_RELIABILITY_LEARNED})
 _MEMBER_EVENTS = frozenset({
     EventType.MEMBER_REGISTERED, EventType.MEMBER_UPDATED, EventType.MEMBER_DRAINING,
     EventType.MEMBER_RETIRED, EventType.MEMBER_SUSPECT, EventType.MEMBER_RECOVERED,
@@ -167,6 +173,8 @@ class _Runner:
         if kind == EventType.NAMESPACE_CREATED and "namespace" in data:
             ns = Namespace.from_dict(data["namespace"])
             return run(lambda: self._cluster.namespaces.create(ns.name, ns.labels, ns.quota))
+        if kind == EventType.MEMBER_RELIABILITY_LEARNED and "member" in data:
+            return self._learned(Member.from_dict(data["member"]))
         if "member" in data and kind in _MEMBER_EVENTS:
             return self._member(kind, Member.from_dict(data["member"]))
         if kind == EventType.PACKET_CREATED and "packet" in data:
@@ -211,6 +219,13 @@ class _Runner:
         cluster.registry.leases.arm(m.member_id, Timer.LEASE, self._world.clock.monotonic())
         self._world.tick()
         return True
+
+    def _learned(self, m: Member) -> bool:
+        current = self._world.state.members.get(m.member_id)
+        if current is None or current.status.terminal:
+            return False  # it failed holding work: nothing places on it until it is back
+        return self._run(lambda: self._cluster.update_member(m.member_id, MemberUpdate(
+            frozenset({"reliability"}), reliability=m.reliability)))
 
     def _quiet(self, member_id: str, _: object) -> None:
         """Nobody's lease runs out in the replay unless the record says it did."""

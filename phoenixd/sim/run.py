@@ -22,9 +22,24 @@ from phoenixd.sim.presets import build_plan
 from phoenixd.sim.scenario import Scenario
 from phoenixd.sim.world import TICK, World
 
-__all__ = ["Comparison", "SimResult", "compare", "simulate"]
+__all__ = ["LEARNED", "Comparison", "SimResult", "compare", "simulate", "variant"]
 
 Progress = Callable[[int, int], None]
+# A run that learns reliability from outcomes is named after its strategy with this suffix
+# ("trust+learned"), in its result and in a comparison's list.
+LEARNED = "+learned"
+
+
+def variant(name: str) -> tuple[Strategy, bool]:
+    """A comparison entry ("trust", "trust+learned") as (strategy, learn reliability).
+    Raises ValueError naming what is accepted."""
+    base, learned = (name[:-len(LEARNED)], True) if name.endswith(LEARNED) else (name, False)
+    try:
+        return Strategy(base), learned
+    except ValueError:
+        raise ValueError(
+            f"{name!r} is not a strategy: one of {', '.join(str(s) for s in Strategy)}, "
+            f"each optionally with {LEARNED!r}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +85,9 @@ def simulate(scenario: Scenario, *, plan: Plan | None = None, strategy: Strategy
         if progress is not None:
             progress(step + 1, len(plan.steps))
     return SimResult(
-        scenario=scenario, strategy=str(placement), head_hash=observer.head_hash,
+        scenario=scenario,
+        strategy=str(placement) + (LEARNED if scenario.learn_reliability else ""),
+        head_hash=observer.head_hash,
         head_sequence=observer.head_sequence, steps=tuple(figures),
         run=_run_figures(figures, observer, ticks * TICK, plan),
         placements=dict(sorted(observer.owner.items())),
@@ -125,6 +142,12 @@ def _run_figures(steps: Sequence[StepFigures], observer: Observer, seconds: floa
                                 if churn else 0.0),
         **total,
         "success_rate": metrics.success_rate(total["completed"], total["poisoned"]),
+        "attempt_success_rate": metrics.attempt_success_rate(
+            total["completed"], total["failed"], total["poisoned"]),
+        "completion_mean_s": (math.fsum(observer.completions) / len(observer.completions)
+                              if observer.completions else 0.0),
+        "completion_p50_s": metrics.percentile(observer.completions, 50),
+        "completion_p99_s": metrics.percentile(observer.completions, 99),
         "fencing_rejections": writes_refused,
         "handoffs_timed": len(latencies),
         "handoff_p50_ms": metrics.percentile(latencies, 50),
@@ -153,16 +176,21 @@ class Comparison:
         }
 
 
-def compare(scenario: Scenario, strategies: Sequence[Strategy], *,
+def compare(scenario: Scenario, strategies: Sequence[str], *,
             progress: Progress | None = None) -> Comparison:
-    """Run one plan (one identical event stream) through each strategy."""
+    """Run one plan (one identical event stream) through each strategy; a name ending in
+    LEARNED learns reliability from outcomes, one without does not (whatever the
+    scenario says), so that ``trust,trust+learned`` shows what learning changes."""
     plan = build_plan(scenario)
-    results = tuple(simulate(scenario, plan=plan, strategy=s, progress=progress)
-                    for s in strategies)
+    results = []
+    for name in strategies:
+        strategy, learned = variant(str(name))
+        results.append(simulate(dataclasses.replace(scenario, learn_reliability=learned),
+                                plan=plan, strategy=strategy, progress=progress))
     packets = sorted({p for r in results for p in r.histories})
     differing = {}
     for packet_id in packets:
         owners = {r.strategy: r.histories.get(packet_id, ()) for r in results}
         if len(set(owners.values())) > 1:
             differing[packet_id] = owners
-    return Comparison(results, differing)
+    return Comparison(tuple(results), differing)

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from phoenixd.core.packets import Strategy
+from phoenixd.core.reliability import DEFAULT_HALF_LIFE, DEFAULT_PRIOR_WEIGHT
 
 __all__ = [
     "ACTIONS",
@@ -102,6 +103,13 @@ class Scenario:
     arrivals: int = -1
     """agentic: tasks submitted per step after the first (-1: packets / 10, at least 1)."""
     events: tuple[ChurnSpec, ...] = field(default_factory=tuple)
+    learn_reliability: bool = False
+    """Learn the members' reliability from their tasks' outcomes, as phoenixd
+    --learn-reliability does (trust placement routes by it)."""
+    reliability_half_life: float = DEFAULT_HALF_LIFE
+    """With learn_reliability: virtual seconds after which an outcome counts half."""
+    reliability_prior_weight: float = DEFAULT_PRIOR_WEIGHT
+    """With learn_reliability: how many outcomes a member's declared reliability is worth."""
 
     @property
     def placement(self) -> Strategy:
@@ -123,7 +131,8 @@ _INT_BOUNDS = {"steps": (1, MAX_STEPS), "members": (1, MAX_MEMBERS), "packets": 
                "seed": (0, 2**63 - 1), "vnodes": (1, 1024), "arrivals": (-1, 10_000)}
 _FLOAT_BOUNDS = {"step_seconds": (1.0, 3600.0), "lease_ttl": (1.0, 3600.0),
                  "suspect_grace": (0.0, 3600.0), "heartbeat_every": (1.0, 3600.0),
-                 "task_seconds": (1.0, 3600.0)}
+                 "task_seconds": (1.0, 3600.0), "reliability_half_life": (1.0, 1e7),
+                 "reliability_prior_weight": (0.01, 1e6)}
 _EVENT_FIELDS = {f.name for f in dataclasses.fields(ChurnSpec)}
 
 
@@ -212,6 +221,11 @@ def scenario_from_mapping(raw: Mapping[str, Any], source: str,
             values[name] = _str(source, name, value, tuple(PRESETS))
         elif name == "strategy":
             values[name] = _str(source, name, value, ("", *(str(s) for s in Strategy)))
+        elif name == "learn_reliability":
+            if not isinstance(value, bool):
+                raise ScenarioError(f"{_where(source, name)}: must be true or false, got "
+                                    f"{value!r}")
+            values[name] = value
     scenario = dataclasses.replace(base, **values)
     if "events" in raw:
         events = raw["events"]

@@ -35,6 +35,7 @@ from phoenixd.core.members import MemberKind, MemberStatus
 from phoenixd.core.packets import Strategy
 from phoenixd.core.recorder import Recorder
 from phoenixd.core.registry import MemberUpdate, Registration
+from phoenixd.core.reliability import Estimator
 from phoenixd.core.scheduler import Scheduler
 from phoenixd.core.state import ClusterState
 from phoenixd.signing import Ed25519Signer
@@ -123,6 +124,9 @@ class World:
             monotonic=clock.monotonic, wall_clock=clock.wall,
             credentials=Credentials(self.state,
                                     new_secret=lambda: f"{secrets.getrandbits(256):064x}"),
+            learn_reliability=(Estimator(scenario.reliability_half_life,
+                                         scenario.reliability_prior_weight)
+                               if scenario.learn_reliability else None),
         )
         self.agents: dict[str, Agent] = {}
         self._beat_every = max(1, math.floor(scenario.heartbeat_every / TICK))

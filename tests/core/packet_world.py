@@ -19,6 +19,7 @@ from phoenixd.core.members import Member, MemberKind, MemberStatus
 from phoenixd.core.packets import Checkpoint, Packet, PacketStatus, Policy, Strategy, state_hash
 from phoenixd.core.recorder import Recorder
 from phoenixd.core.registry import Load, Notice, Registration
+from phoenixd.core.reliability import Estimator
 from phoenixd.core.scheduler import Scheduler
 from phoenixd.core.state import ClusterState
 
@@ -185,6 +186,7 @@ def make_world(
     default_strategy: Strategy = Strategy.TRUST,
     rebalance_share: float = DEFAULT_REBALANCE_SHARE,
     load_bound: float = 0.0,
+    learn_reliability: Estimator | None = None,
 ) -> World:
     """A fresh world, or one around a recovered ``state`` (a restarted daemon)."""
     state = state if state is not None else ClusterState()
@@ -210,6 +212,7 @@ def make_world(
         state, recorder, scheduler, signer, notify_member=member_notices.append,
         notify_packet=notify, suspect_grace=GRACE, rebalance_share=rebalance_share,
         rebalance_interval=REBALANCE_INTERVAL, monotonic=mono, wall_clock=wall,
+        learn_reliability=learn_reliability,
     )
     return World(state, sink, mono, wall, recorder, scheduler, cluster, signer,
                  notices, premature, member_notices)

@@ -66,6 +66,16 @@ def test_bad_input_is_refused(tmp_path: Path) -> None:
         None, "simulate", "--compare", "ring,rng", expect=2).stderr
     assert "simulate prints table, json or csv" in phoenix(
         None, "simulate", "-o", "yaml", expect=2).stderr
+    assert "add '+learned' to the strategies that should" in phoenix(
+        None, "simulate", "--compare", "ring,trust", "--learn-reliability", expect=2).stderr
+    assert "each optionally with '+learned'" in phoenix(
+        None, "simulate", "--compare", "trust,trust+learnt", expect=2).stderr
+
+
+def test_compare_with_learning_off_and_on() -> None:
+    out = phoenix(None, "simulate", "--preset", "unreliable-agents", *TINY, "--compare",
+                  "trust,trust+learned").stdout
+    assert "TRUST+LEARNED" in out and "attempt_success_rate" in out
 
 
 def test_charts_are_written_where_asked(tmp_path: Path) -> None:

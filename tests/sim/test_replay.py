@@ -34,3 +34,16 @@ def test_a_replay_through_another_strategy_reports_what_differs() -> None:
     assert result.strategy == "trust" and result.differing > 0
     for packet, (was, now) in result.placed_differently.items():
         assert recorded.placements.get(packet, "") == was and now != was
+
+
+def test_a_replay_applies_what_reliability_learning_recorded() -> None:
+    """Outcomes are not replayed (a completed packet is cancelled there), so the recorded
+    learned reliabilities are applied as they were, for trust routing to see them."""
+    scenario = Scenario(mode="agentic", preset="unreliable-agents", members=8, packets=40,
+                        steps=6, learn_reliability=True)
+    recorded = simulate(scenario, keep_events=True)
+    learned = [e for e in recorded.events if e.type == "member_reliability_learned"]
+    assert learned
+    result = replay(list(recorded.events), Strategy.TRUST)
+    assert result.refused == 0
+    assert 0 < result.replayed["member_reliability_learned"] <= len(learned)

@@ -8,6 +8,7 @@ import math
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -157,3 +158,37 @@ def test_compare_runs_one_plan_through_each_strategy() -> None:
     for packet, owners in comparison.differing.items():
         assert owners["ring"] != owners["trust"], packet
         assert owners["ring"] == ring.histories.get(packet, ())
+
+
+def test_learning_reliability_steers_tasks_away_from_unreliable_agents() -> None:
+    """The issue's comparison, at a small size: the same plan with learning off and on."""
+    scenario = Scenario(mode="agentic", preset="unreliable-agents", steps=30, members=20,
+                        packets=100)
+    off, on = compare(scenario, ["trust", "trust+learned"]).results
+    assert (off.strategy, on.strategy) == ("trust", "trust+learned")
+    assert off.run["plan_actions"] == on.run["plan_actions"]
+    assert on.run["failed"] < off.run["failed"]
+    assert on.run["attempt_success_rate"] > off.run["attempt_success_rate"]
+    assert on.run["poisoned"] <= off.run["poisoned"]
+    assert on.run["completion_mean_s"] < off.run["completion_mean_s"]
+    # The learned run is itself deterministic, and learning off is the plain run.
+    assert simulate(replace(scenario, learn_reliability=True)).head_hash == on.head_hash
+    assert off.head_hash == simulate(scenario).head_hash
+
+
+def test_learned_reliabilities_are_audited_and_separate_the_unreliable_agents() -> None:
+    scenario = Scenario(mode="agentic", preset="unreliable-agents", steps=20, members=10,
+                        packets=60, learn_reliability=True)
+    result = simulate(scenario, keep_events=True)
+    last: dict[str, float] = {}
+    for event in result.events:
+        if event.type == "member_reliability_learned":
+            assert event.reason and event.data["learned"]["outcome"] in (
+                "completed", "failed", "owner_failed")
+            last[event.member_ids[0]] = event.data["learned"]["after"]
+    rates = {a.member.member_id: a.member.fail_rate for step in build_plan(scenario).steps
+             for a in step if a.member is not None}
+    bad = [m for m, rate in rates.items() if rate > 0.1 and m in last]
+    good = [m for m, rate in rates.items() if rate <= 0.1 and m in last]
+    assert bad and good
+    assert max(last[m] for m in bad) < min(last[m] for m in good)

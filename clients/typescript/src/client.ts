@@ -1,7 +1,8 @@
-/** The typed PhoenixFlight client: the three services over one gRPC transport, and the common calls. */
+/** The typed PhoenixFlight client: every service over one gRPC transport, and the common calls. */
 import { create, type JsonObject } from "@bufbuild/protobuf";
 import { type Client, type Interceptor, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { BundleService } from "./gen/phoenixflight/v1/bundle_service_pb.js";
 import { ClusterService } from "./gen/phoenixflight/v1/cluster_service_pb.js";
 import {
   type Event,
@@ -10,12 +11,14 @@ import {
 } from "./gen/phoenixflight/v1/flight_recorder_service_pb.js";
 import { type Member, MemberKind } from "./gen/phoenixflight/v1/member_pb.js";
 import { MembershipService } from "./gen/phoenixflight/v1/membership_service_pb.js";
+import { NamespaceService } from "./gen/phoenixflight/v1/namespace_service_pb.js";
 import {
   type FlightPacket,
   FlightPacketSchema,
   type Strategy,
 } from "./gen/phoenixflight/v1/packet_pb.js";
 import { PacketService } from "./gen/phoenixflight/v1/packet_service_pb.js";
+import { SimulatorService } from "./gen/phoenixflight/v1/simulator_service_pb.js";
 import { duration } from "./duration.js";
 
 export interface PhoenixOptions {
@@ -65,6 +68,12 @@ export class PhoenixClient {
   /** The daemon's version, revision and counts by status (getClusterStatus); the DMA
    * metrics over a window (getClusterHealth). */
   readonly cluster: Client<typeof ClusterService>;
+  /** Namespaces with their labels and quotas (the cluster admin's). */
+  readonly namespaces: Client<typeof NamespaceService>;
+  /** Signed .pflight bundles applied to the daemon (the cluster admin's). */
+  readonly bundles: Client<typeof BundleService>;
+  /** Dry-runs against the live state, and simulated scenarios (the cluster admin's). */
+  readonly simulator: Client<typeof SimulatorService>;
   /** host:port this client calls. */
   readonly endpoint: string;
   private readonly timeoutMs: number;
@@ -91,6 +100,9 @@ export class PhoenixClient {
     this.packets = createClient(PacketService, transport);
     this.recorder = createClient(FlightRecorderService, transport);
     this.cluster = createClient(ClusterService, transport);
+    this.namespaces = createClient(NamespaceService, transport);
+    this.bundles = createClient(BundleService, transport);
+    this.simulator = createClient(SimulatorService, transport);
     this.timeoutMs = options.timeoutMs ?? 30_000;
   }
 

@@ -87,3 +87,18 @@ test("refusals carry the gRPC status code", async () => {
     return true;
   });
 });
+
+test("reaches the namespace, bundle, simulator and health services", async () => {
+  const created = await pf.namespaces.createNamespace({ namespace: { name: "ts-team", labels: { owner: "ts" } } });
+  assert.equal(created.namespace?.name, "ts-team");
+  const listed = await pf.namespaces.listNamespaces({});
+  assert.ok(listed.namespaces.some((ns) => ns.name === "ts-team"));
+  assert.deepEqual((await pf.bundles.listBundles({})).bundles, []);
+  const run = await pf.simulator.simulate({ mode: "agentic", preset: "unreliable-agents", steps: 4,
+    members: 6, packets: 20, learnReliability: true });
+  assert.equal(run.strategy, "trust+learned");
+  assert.equal(run.steps.length, 4);
+  assert.match(run.headHash, /^[0-9a-f]{64}$/);
+  const health = await pf.cluster.getClusterHealth({});
+  assert.equal(health.si, 1 / (1 + health.mcr));
+});

@@ -19,6 +19,7 @@ from phoenixd.core.errors import FailedPrecondition, InvalidArgument, Permission
 from phoenixd.core.events import Actor, EventType
 from phoenixd.core.packets import Checkpoint, Packet, PacketStatus, validate_state
 from phoenixd.core.recorder import Recorder
+from phoenixd.core.reliability import Learning, Outcome
 from phoenixd.core.state import ClusterState
 from phoenixd.core.validation import validate_text
 
@@ -35,13 +36,20 @@ class FencedWrites:
         credentials: Credentials,
         moves: Moves,
         *,
+        learning: Learning | None = None,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._state = state
         self._recorder = recorder
         self._credentials = credentials
         self._moves = moves
+        self._learning = learning
         self._wall = wall_clock
+
+    def _learn(self, member_id: str, outcome: Outcome, packet_id: str) -> None:
+        """Before the freed room is used, so that the next placement knows it."""
+        if self._learning is not None:
+            self._learning.observe(member_id, outcome, (packet_id,))
 
     def _fenced(
         self, member_id: str, credential: str, packet_id: str, epoch: int, call: str
@@ -138,6 +146,7 @@ class FencedWrites:
             replace(packet, status=PacketStatus.COMPLETED, result=values, handoff_started=0.0),
             "completed", actor=Actor.member(member_id),
         )
+        self._learn(member_id, Outcome.COMPLETED, packet_id)
         self._moves.released(member_id)
         return done
 
@@ -160,6 +169,7 @@ class FencedWrites:
                         failure_reason=reason, handoff_started=0.0),
                 f"{why}: {reason}", actor=actor,
             )
+            self._learn(member_id, Outcome.FAILED, packet_id)
             self._moves.released(member_id)
             return failed
         retry = replace(
@@ -172,6 +182,7 @@ class FencedWrites:
             f"attempt {attempts} of {packet.max_attempts} failed: {reason}", actor=actor,
             members=(member_id,),
         )
+        self._learn(member_id, Outcome.FAILED, packet_id)
         self._moves.avoid(packet_id, member_id)
         self._moves.released(member_id, "retry")  # waits its turn behind older PENDING packets
         return self._state.packets[packet_id]

@@ -19,6 +19,7 @@ from phoenixd.core.events import Actor, EventType
 from phoenixd.core.members import Member, MemberStatus
 from phoenixd.core.recorder import Recorder
 from phoenixd.core.registry import Load
+from phoenixd.core.reliability import Learning, Outcome
 from phoenixd.core.scheduler import Scheduler
 from phoenixd.core.state import ClusterState
 
@@ -46,8 +47,10 @@ class Reactions:
         wall_clock: Callable[[], float] = time.time,
         rebalance_share: float = DEFAULT_REBALANCE_SHARE,
         rebalance_interval: float = DEFAULT_REBALANCE_INTERVAL,
+        learning: Learning | None = None,
     ) -> None:
         self._state = state
+        self._learning = learning
         self._recorder = recorder
         self._scheduler = scheduler
         self._moves = moves
@@ -74,7 +77,10 @@ class Reactions:
             self._drain_deadlines.pop(after.member_id, None)
             self._drain_endings.pop(after.member_id, None)
         if now is MemberStatus.FAILED and was is not MemberStatus.FAILED:
-            self._moves.evict(after.member_id, "owner_failed", after.status_reason, forced=True)
+            lost = self._moves.evict(after.member_id, "owner_failed", after.status_reason,
+                                     forced=True)
+            if self._learning is not None:
+                self._learning.observe(after.member_id, Outcome.OWNER_FAILED, lost)
         elif now is MemberStatus.RETIRED and was is not MemberStatus.RETIRED:
             self._retired(after)
         elif now is MemberStatus.DRAINING and was is not MemberStatus.DRAINING:

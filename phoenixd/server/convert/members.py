@@ -97,6 +97,11 @@ def member_to_pb(view: MemberView | Member) -> member_pb2.Member:
         session_open=session,
         namespace=member.namespace,
     )
+    if member.learned is not None:
+        learned = member.learned
+        message.learned_reliability.CopyFrom(member_pb2.LearnedReliability(
+            prior=learned.prior, prior_weight=learned.weight, successes=learned.successes,
+            failures=learned.failures, update_time=timestamp(learned.at)))
     if heartbeat:  # unknown after a restart until the member is heard from again
         message.last_heartbeat_time.CopyFrom(timestamp(heartbeat))
     return message

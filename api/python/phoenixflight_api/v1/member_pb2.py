@@ -26,7 +26,7 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dphoenixflight/v1/member.proto\x12\x10phoenixflight.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcf\x05\n\x06Member\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12*\n\x04kind\x18\x02 \x01(\x0e\x32\x1c.phoenixflight.v1.MemberKind\x12\x14\n\x0c\x63\x61pabilities\x18\x03 \x03(\t\x12,\n\x08\x63\x61pacity\x18\x04 \x01(\x0b\x32\x1a.phoenixflight.v1.Capacity\x12\x13\n\x0btrust_score\x18\x05 \x01(\x01\x12\x13\n\x0breliability\x18\x06 \x01(\x01\x12\x34\n\x06labels\x18\x07 \x03(\x0b\x32$.phoenixflight.v1.Member.LabelsEntry\x12.\n\x06status\x18\x08 \x01(\x0e\x32\x1e.phoenixflight.v1.MemberStatus\x12,\n\tlease_ttl\x18\t \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x13\n\x0bincarnation\x18\n \x01(\x03\x12$\n\x04load\x18\x0b \x01(\x0b\x32\x16.phoenixflight.v1.Load\x12-\n\rreported_load\x18\x0c \x01(\x0b\x32\x16.phoenixflight.v1.Load\x12/\n\x0b\x63reate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x37\n\x13last_heartbeat_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rstatus_reason\x18\x10 \x01(\t\x12\x10\n\x08revision\x18\x11 \x01(\x03\x12\x14\n\x0csession_open\x18\x12 \x01(\x08\x12\x11\n\tnamespace\x18\x13 \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\'\n\x08\x43\x61pacity\x12\x0b\n\x03\x63pu\x18\x01 \x01(\x01\x12\x0e\n\x06memory\x18\x02 \x01(\x01\"=\n\x04Load\x12\x18\n\x10\x61ssigned_packets\x18\x01 \x01(\x03\x12\x0b\n\x03\x63pu\x18\x02 \x01(\x01\x12\x0e\n\x06memory\x18\x03 \x01(\x01*\x85\x01\n\nMemberKind\x12\x1b\n\x17MEMBER_KIND_UNSPECIFIED\x10\x00\x12\x15\n\x11MEMBER_KIND_AGENT\x10\x01\x12\x14\n\x10MEMBER_KIND_TOOL\x10\x02\x12\x17\n\x13MEMBER_KIND_SERVICE\x10\x03\x12\x14\n\x10MEMBER_KIND_NODE\x10\x04*\xb3\x01\n\x0cMemberStatus\x12\x1d\n\x19MEMBER_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14MEMBER_STATUS_ACTIVE\x10\x01\x12\x19\n\x15MEMBER_STATUS_SUSPECT\x10\x02\x12\x18\n\x14MEMBER_STATUS_FAILED\x10\x03\x12\x1a\n\x16MEMBER_STATUS_DRAINING\x10\x04\x12\x19\n\x15MEMBER_STATUS_RETIRED\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dphoenixflight/v1/member.proto\x12\x10phoenixflight.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x92\x06\n\x06Member\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12*\n\x04kind\x18\x02 \x01(\x0e\x32\x1c.phoenixflight.v1.MemberKind\x12\x14\n\x0c\x63\x61pabilities\x18\x03 \x03(\t\x12,\n\x08\x63\x61pacity\x18\x04 \x01(\x0b\x32\x1a.phoenixflight.v1.Capacity\x12\x13\n\x0btrust_score\x18\x05 \x01(\x01\x12\x13\n\x0breliability\x18\x06 \x01(\x01\x12\x34\n\x06labels\x18\x07 \x03(\x0b\x32$.phoenixflight.v1.Member.LabelsEntry\x12.\n\x06status\x18\x08 \x01(\x0e\x32\x1e.phoenixflight.v1.MemberStatus\x12,\n\tlease_ttl\x18\t \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x13\n\x0bincarnation\x18\n \x01(\x03\x12$\n\x04load\x18\x0b \x01(\x0b\x32\x16.phoenixflight.v1.Load\x12-\n\rreported_load\x18\x0c \x01(\x0b\x32\x16.phoenixflight.v1.Load\x12/\n\x0b\x63reate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x37\n\x13last_heartbeat_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rstatus_reason\x18\x10 \x01(\t\x12\x10\n\x08revision\x18\x11 \x01(\x03\x12\x14\n\x0csession_open\x18\x12 \x01(\x08\x12\x11\n\tnamespace\x18\x13 \x01(\t\x12\x41\n\x13learned_reliability\x18\x14 \x01(\x0b\x32$.phoenixflight.v1.LearnedReliability\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x8f\x01\n\x12LearnedReliability\x12\r\n\x05prior\x18\x01 \x01(\x01\x12\x14\n\x0cprior_weight\x18\x02 \x01(\x01\x12\x11\n\tsuccesses\x18\x03 \x01(\x01\x12\x10\n\x08\x66\x61ilures\x18\x04 \x01(\x01\x12/\n\x0bupdate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\'\n\x08\x43\x61pacity\x12\x0b\n\x03\x63pu\x18\x01 \x01(\x01\x12\x0e\n\x06memory\x18\x02 \x01(\x01\"=\n\x04Load\x12\x18\n\x10\x61ssigned_packets\x18\x01 \x01(\x03\x12\x0b\n\x03\x63pu\x18\x02 \x01(\x01\x12\x0e\n\x06memory\x18\x03 \x01(\x01*\x85\x01\n\nMemberKind\x12\x1b\n\x17MEMBER_KIND_UNSPECIFIED\x10\x00\x12\x15\n\x11MEMBER_KIND_AGENT\x10\x01\x12\x14\n\x10MEMBER_KIND_TOOL\x10\x02\x12\x17\n\x13MEMBER_KIND_SERVICE\x10\x03\x12\x14\n\x10MEMBER_KIND_NODE\x10\x04*\xb3\x01\n\x0cMemberStatus\x12\x1d\n\x19MEMBER_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14MEMBER_STATUS_ACTIVE\x10\x01\x12\x19\n\x15MEMBER_STATUS_SUSPECT\x10\x02\x12\x18\n\x14MEMBER_STATUS_FAILED\x10\x03\x12\x1a\n\x16MEMBER_STATUS_DRAINING\x10\x04\x12\x19\n\x15MEMBER_STATUS_RETIRED\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,16 +35,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_MEMBER_LABELSENTRY']._loaded_options = None
   _globals['_MEMBER_LABELSENTRY']._serialized_options = b'8\001'
-  _globals['_MEMBERKIND']._serialized_start=943
-  _globals['_MEMBERKIND']._serialized_end=1076
-  _globals['_MEMBERSTATUS']._serialized_start=1079
-  _globals['_MEMBERSTATUS']._serialized_end=1258
+  _globals['_MEMBERKIND']._serialized_start=1156
+  _globals['_MEMBERKIND']._serialized_end=1289
+  _globals['_MEMBERSTATUS']._serialized_start=1292
+  _globals['_MEMBERSTATUS']._serialized_end=1471
   _globals['_MEMBER']._serialized_start=117
-  _globals['_MEMBER']._serialized_end=836
-  _globals['_MEMBER_LABELSENTRY']._serialized_start=791
-  _globals['_MEMBER_LABELSENTRY']._serialized_end=836
-  _globals['_CAPACITY']._serialized_start=838
-  _globals['_CAPACITY']._serialized_end=877
-  _globals['_LOAD']._serialized_start=879
-  _globals['_LOAD']._serialized_end=940
+  _globals['_MEMBER']._serialized_end=903
+  _globals['_MEMBER_LABELSENTRY']._serialized_start=858
+  _globals['_MEMBER_LABELSENTRY']._serialized_end=903
+  _globals['_LEARNEDRELIABILITY']._serialized_start=906
+  _globals['_LEARNEDRELIABILITY']._serialized_end=1049
+  _globals['_CAPACITY']._serialized_start=1051
+  _globals['_CAPACITY']._serialized_end=1090
+  _globals['_LOAD']._serialized_start=1092
+  _globals['_LOAD']._serialized_end=1153
 # @@protoc_insertion_point(module_scope)

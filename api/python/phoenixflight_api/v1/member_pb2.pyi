@@ -118,6 +118,7 @@ class Member(_message.Message):
     REVISION_FIELD_NUMBER: _builtins.int
     SESSION_OPEN_FIELD_NUMBER: _builtins.int
     NAMESPACE_FIELD_NUMBER: _builtins.int
+    LEARNED_RELIABILITY_FIELD_NUMBER: _builtins.int
     member_id: _builtins.str
     """DNS-label-like identity: lowercase letters, digits and '-', at most 63."""
     kind: Global___MemberKind.ValueType
@@ -168,6 +169,12 @@ class Member(_message.Message):
         after a restart until the member is heard from again (not persisted).
         """
 
+    @_builtins.property
+    def learned_reliability(self) -> Global___LearnedReliability:
+        """What this member's packets' outcomes taught about its reliability. Unset unless the
+        daemon learns reliability (phoenixd --learn-reliability) and has seen an outcome.
+        """
+
     def __init__(
         self,
         *,
@@ -190,14 +197,61 @@ class Member(_message.Message):
         revision: _builtins.int = ...,
         session_open: _builtins.bool = ...,
         namespace: _builtins.str = ...,
+        learned_reliability: Global___LearnedReliability | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["capacity", b"capacity", "create_time", b"create_time", "last_heartbeat_time", b"last_heartbeat_time", "lease_ttl", b"lease_ttl", "load", b"load", "reported_load", b"reported_load", "update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["capacity", b"capacity", "create_time", b"create_time", "last_heartbeat_time", b"last_heartbeat_time", "learned_reliability", b"learned_reliability", "lease_ttl", b"lease_ttl", "load", b"load", "reported_load", b"reported_load", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["capabilities", b"capabilities", "capacity", b"capacity", "create_time", b"create_time", "incarnation", b"incarnation", "kind", b"kind", "labels", b"labels", "last_heartbeat_time", b"last_heartbeat_time", "lease_ttl", b"lease_ttl", "load", b"load", "member_id", b"member_id", "namespace", b"namespace", "reliability", b"reliability", "reported_load", b"reported_load", "revision", b"revision", "session_open", b"session_open", "status", b"status", "status_reason", b"status_reason", "trust_score", b"trust_score", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["capabilities", b"capabilities", "capacity", b"capacity", "create_time", b"create_time", "incarnation", b"incarnation", "kind", b"kind", "labels", b"labels", "last_heartbeat_time", b"last_heartbeat_time", "learned_reliability", b"learned_reliability", "lease_ttl", b"lease_ttl", "load", b"load", "member_id", b"member_id", "namespace", b"namespace", "reliability", b"reliability", "reported_load", b"reported_load", "revision", b"revision", "session_open", b"session_open", "status", b"status", "status_reason", b"status_reason", "trust_score", b"trust_score", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Member: _TypeAlias = Member  # noqa: Y015
+
+@_typing.final
+class LearnedReliability(_message.Message):
+    """A Beta posterior whose evidence fades with a half-life:
+    reliability = (prior * prior_weight + successes) / (prior_weight + successes + failures).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRIOR_FIELD_NUMBER: _builtins.int
+    PRIOR_WEIGHT_FIELD_NUMBER: _builtins.int
+    SUCCESSES_FIELD_NUMBER: _builtins.int
+    FAILURES_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    prior: _builtins.float
+    """The reliability the member declared (at registration or its last update)."""
+    prior_weight: _builtins.float
+    """How many outcomes the declared value is worth."""
+    successes: _builtins.float
+    """Packets the member completed, each counting half as much per half-life between
+    its outcome and update_time.
+    """
+    failures: _builtins.float
+    """Packets the member reported failed, or held when it failed; faded the same way."""
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """When the evidence was last aged: at the last outcome, or by the daemon's timer once
+        a half-life passed without one.
+        """
+
+    def __init__(
+        self,
+        *,
+        prior: _builtins.float = ...,
+        prior_weight: _builtins.float = ...,
+        successes: _builtins.float = ...,
+        failures: _builtins.float = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["failures", b"failures", "prior", b"prior", "prior_weight", b"prior_weight", "successes", b"successes", "update_time", b"update_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LearnedReliability: _TypeAlias = LearnedReliability  # noqa: Y015
 
 @_typing.final
 class Capacity(_message.Message):

@@ -356,6 +356,7 @@ class SimulateRequest(_message.Message):
     MEMBERS_FIELD_NUMBER: _builtins.int
     PACKETS_FIELD_NUMBER: _builtins.int
     STRATEGY_FIELD_NUMBER: _builtins.int
+    LEARN_RELIABILITY_FIELD_NUMBER: _builtins.int
     mode: _builtins.str
     """ring, binpack or agentic."""
     preset: _builtins.str
@@ -367,6 +368,10 @@ class SimulateRequest(_message.Message):
     packets: _builtins.int
     strategy: _builtins.str
     """ring, binpack, pack or trust; empty: the mode's."""
+    learn_reliability: _builtins.bool
+    """Learn the members' reliability from their tasks' outcomes, as phoenixd
+    --learn-reliability does.
+    """
     def __init__(
         self,
         *,
@@ -377,10 +382,11 @@ class SimulateRequest(_message.Message):
         members: _builtins.int = ...,
         packets: _builtins.int = ...,
         strategy: _builtins.str = ...,
+        learn_reliability: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["members", b"members", "mode", b"mode", "packets", b"packets", "preset", b"preset", "seed", b"seed", "steps", b"steps", "strategy", b"strategy"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["learn_reliability", b"learn_reliability", "members", b"members", "mode", b"mode", "packets", b"packets", "preset", b"preset", "seed", b"seed", "steps", b"steps", "strategy", b"strategy"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file phoenixflight/v1/member.proto.
  */
 export const file_phoenixflight_v1_member: GenFile = /*@__PURE__*/
-  fileDesc("Ch1waG9lbml4ZmxpZ2h0L3YxL21lbWJlci5wcm90bxIQcGhvZW5peGZsaWdodC52MSLPBQoGTWVtYmVyEhEKCW1lbWJlcl9pZBgBIAEoCRIqCgRraW5kGAIgASgOMhwucGhvZW5peGZsaWdodC52MS5NZW1iZXJLaW5kEhQKDGNhcGFiaWxpdGllcxgDIAMoCRIsCghjYXBhY2l0eRgEIAEoCzIaLnBob2VuaXhmbGlnaHQudjEuQ2FwYWNpdHkSEwoLdHJ1c3Rfc2NvcmUYBSABKAESEwoLcmVsaWFiaWxpdHkYBiABKAESNAoGbGFiZWxzGAcgAygLMiQucGhvZW5peGZsaWdodC52MS5NZW1iZXIuTGFiZWxzRW50cnkSLgoGc3RhdHVzGAggASgOMh4ucGhvZW5peGZsaWdodC52MS5NZW1iZXJTdGF0dXMSLAoJbGVhc2VfdHRsGAkgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhMKC2luY2FybmF0aW9uGAogASgDEiQKBGxvYWQYCyABKAsyFi5waG9lbml4ZmxpZ2h0LnYxLkxvYWQSLQoNcmVwb3J0ZWRfbG9hZBgMIAEoCzIWLnBob2VuaXhmbGlnaHQudjEuTG9hZBIvCgtjcmVhdGVfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjcKE2xhc3RfaGVhcnRiZWF0X3RpbWUYDyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhUKDXN0YXR1c19yZWFzb24YECABKAkSEAoIcmV2aXNpb24YESABKAMSFAoMc2Vzc2lvbl9vcGVuGBIgASgIEhEKCW5hbWVzcGFjZRgTIAEoCRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIicKCENhcGFjaXR5EgsKA2NwdRgBIAEoARIOCgZtZW1vcnkYAiABKAEiPQoETG9hZBIYChBhc3NpZ25lZF9wYWNrZXRzGAEgASgDEgsKA2NwdRgCIAEoARIOCgZtZW1vcnkYAyABKAEqhQEKCk1lbWJlcktpbmQSGwoXTUVNQkVSX0tJTkRfVU5TUEVDSUZJRUQQABIVChFNRU1CRVJfS0lORF9BR0VOVBABEhQKEE1FTUJFUl9LSU5EX1RPT0wQAhIXChNNRU1CRVJfS0lORF9TRVJWSUNFEAMSFAoQTUVNQkVSX0tJTkRfTk9ERRAEKrMBCgxNZW1iZXJTdGF0dXMSHQoZTUVNQkVSX1NUQVRVU19VTlNQRUNJRklFRBAAEhgKFE1FTUJFUl9TVEFUVVNfQUNUSVZFEAESGQoVTUVNQkVSX1NUQVRVU19TVVNQRUNUEAISGAoUTUVNQkVSX1NUQVRVU19GQUlMRUQQAxIaChZNRU1CRVJfU1RBVFVTX0RSQUlOSU5HEAQSGQoVTUVNQkVSX1NUQVRVU19SRVRJUkVEEAViBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("Ch1waG9lbml4ZmxpZ2h0L3YxL21lbWJlci5wcm90bxIQcGhvZW5peGZsaWdodC52MSKSBgoGTWVtYmVyEhEKCW1lbWJlcl9pZBgBIAEoCRIqCgRraW5kGAIgASgOMhwucGhvZW5peGZsaWdodC52MS5NZW1iZXJLaW5kEhQKDGNhcGFiaWxpdGllcxgDIAMoCRIsCghjYXBhY2l0eRgEIAEoCzIaLnBob2VuaXhmbGlnaHQudjEuQ2FwYWNpdHkSEwoLdHJ1c3Rfc2NvcmUYBSABKAESEwoLcmVsaWFiaWxpdHkYBiABKAESNAoGbGFiZWxzGAcgAygLMiQucGhvZW5peGZsaWdodC52MS5NZW1iZXIuTGFiZWxzRW50cnkSLgoGc3RhdHVzGAggASgOMh4ucGhvZW5peGZsaWdodC52MS5NZW1iZXJTdGF0dXMSLAoJbGVhc2VfdHRsGAkgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhMKC2luY2FybmF0aW9uGAogASgDEiQKBGxvYWQYCyABKAsyFi5waG9lbml4ZmxpZ2h0LnYxLkxvYWQSLQoNcmVwb3J0ZWRfbG9hZBgMIAEoCzIWLnBob2VuaXhmbGlnaHQudjEuTG9hZBIvCgtjcmVhdGVfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjcKE2xhc3RfaGVhcnRiZWF0X3RpbWUYDyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhUKDXN0YXR1c19yZWFzb24YECABKAkSEAoIcmV2aXNpb24YESABKAMSFAoMc2Vzc2lvbl9vcGVuGBIgASgIEhEKCW5hbWVzcGFjZRgTIAEoCRJBChNsZWFybmVkX3JlbGlhYmlsaXR5GBQgASgLMiQucGhvZW5peGZsaWdodC52MS5MZWFybmVkUmVsaWFiaWxpdHkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKPAQoSTGVhcm5lZFJlbGlhYmlsaXR5Eg0KBXByaW9yGAEgASgBEhQKDHByaW9yX3dlaWdodBgCIAEoARIRCglzdWNjZXNzZXMYAyABKAESEAoIZmFpbHVyZXMYBCABKAESLwoLdXBkYXRlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIicKCENhcGFjaXR5EgsKA2NwdRgBIAEoARIOCgZtZW1vcnkYAiABKAEiPQoETG9hZBIYChBhc3NpZ25lZF9wYWNrZXRzGAEgASgDEgsKA2NwdRgCIAEoARIOCgZtZW1vcnkYAyABKAEqhQEKCk1lbWJlcktpbmQSGwoXTUVNQkVSX0tJTkRfVU5TUEVDSUZJRUQQABIVChFNRU1CRVJfS0lORF9BR0VOVBABEhQKEE1FTUJFUl9LSU5EX1RPT0wQAhIXChNNRU1CRVJfS0lORF9TRVJWSUNFEAMSFAoQTUVNQkVSX0tJTkRfTk9ERRAEKrMBCgxNZW1iZXJTdGF0dXMSHQoZTUVNQkVSX1NUQVRVU19VTlNQRUNJRklFRBAAEhgKFE1FTUJFUl9TVEFUVVNfQUNUSVZFEAESGQoVTUVNQkVSX1NUQVRVU19TVVNQRUNUEAISGAoUTUVNQkVSX1NUQVRVU19GQUlMRUQQAxIaChZNRU1CRVJfU1RBVFVTX0RSQUlOSU5HEAQSGQoVTUVNQkVSX1NUQVRVU19SRVRJUkVEEAViBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * A dynamic participant that can own Flight Packets: an agent, a tool, a
@@ -145,6 +145,14 @@ export type Member = Message<"phoenixflight.v1.Member"> & {
    * @generated from field: string namespace = 19;
    */
   namespace: string;
+
+  /**
+   * What this member's packets' outcomes taught about its reliability. Unset unless the
+   * daemon learns reliability (phoenixd --learn-reliability) and has seen an outcome.
+   *
+   * @generated from field: phoenixflight.v1.LearnedReliability learned_reliability = 20;
+   */
+  learnedReliability?: LearnedReliability | undefined;
 };
 
 /**
@@ -153,6 +161,58 @@ export type Member = Message<"phoenixflight.v1.Member"> & {
  */
 export const MemberSchema: GenMessage<Member> = /*@__PURE__*/
   messageDesc(file_phoenixflight_v1_member, 0);
+
+/**
+ * A Beta posterior whose evidence fades with a half-life:
+ * reliability = (prior * prior_weight + successes) / (prior_weight + successes + failures).
+ *
+ * @generated from message phoenixflight.v1.LearnedReliability
+ */
+export type LearnedReliability = Message<"phoenixflight.v1.LearnedReliability"> & {
+  /**
+   * The reliability the member declared (at registration or its last update).
+   *
+   * @generated from field: double prior = 1;
+   */
+  prior: number;
+
+  /**
+   * How many outcomes the declared value is worth.
+   *
+   * @generated from field: double prior_weight = 2;
+   */
+  priorWeight: number;
+
+  /**
+   * Packets the member completed, each counting half as much per half-life between
+   * its outcome and update_time.
+   *
+   * @generated from field: double successes = 3;
+   */
+  successes: number;
+
+  /**
+   * Packets the member reported failed, or held when it failed; faded the same way.
+   *
+   * @generated from field: double failures = 4;
+   */
+  failures: number;
+
+  /**
+   * When the evidence was last aged: at the last outcome, or by the daemon's timer once
+   * a half-life passed without one.
+   *
+   * @generated from field: google.protobuf.Timestamp update_time = 5;
+   */
+  updateTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message phoenixflight.v1.LearnedReliability.
+ * Use `create(LearnedReliabilitySchema)` to create a new message.
+ */
+export const LearnedReliabilitySchema: GenMessage<LearnedReliability> = /*@__PURE__*/
+  messageDesc(file_phoenixflight_v1_member, 1);
 
 /**
  * Resources a member offers. Units are the operator's choice (cores and MiB
@@ -177,7 +237,7 @@ export type Capacity = Message<"phoenixflight.v1.Capacity"> & {
  * Use `create(CapacitySchema)` to create a new message.
  */
 export const CapacitySchema: GenMessage<Capacity> = /*@__PURE__*/
-  messageDesc(file_phoenixflight_v1_member, 1);
+  messageDesc(file_phoenixflight_v1_member, 2);
 
 /**
  * Work on a member.
@@ -206,7 +266,7 @@ export type Load = Message<"phoenixflight.v1.Load"> & {
  * Use `create(LoadSchema)` to create a new message.
  */
 export const LoadSchema: GenMessage<Load> = /*@__PURE__*/
-  messageDesc(file_phoenixflight_v1_member, 2);
+  messageDesc(file_phoenixflight_v1_member, 3);
 
 /**
  * What kind of participant a member is.
