@@ -5,6 +5,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 BUF    := node_modules/.bin/buf
 LISTEN ?= 127.0.0.1:7400
+# The REST/JSON routes of `make run`, at the address the seeds' examples use.
+HTTP_LISTEN ?= 127.0.0.1:8000
 DATA   ?= ./.phoenixflight
 # The compiled kernel's sources: a change to any of them rebuilds the extension.
 KERNEL_SOURCES := $(wildcard phoenixd/kernel/*.pyx phoenixd/kernel/*.pxd phoenixd/kernel/*.pxi)
@@ -26,7 +28,7 @@ $(STAMP): pyproject.toml setup.py api/python/pyproject.toml clients/python/pypro
 venv: $(STAMP)
 
 run: venv
-	$(BIN)/phoenixd --listen $(LISTEN) --data-dir $(DATA)
+	$(BIN)/phoenixd --listen $(LISTEN) --http-listen $(HTTP_LISTEN) --data-dir $(DATA)
 
 test: venv check-gen proto-lint lint typecheck ts-test bench-smoke
 	$(BIN)/pytest
@@ -57,6 +59,7 @@ bench: venv
 		--benchmark-columns=min,median,ops \
 		--benchmark-sort=name --benchmark-max-time=0.5
 	$(BIN)/python bench/load.py --seconds 5
+	$(BIN)/python bench/rest.py --seconds 5 --rounds 3
 	$(BIN)/python bench/fanout.py --events 2000 --watchers 1 4 16
 	$(BIN)/python bench/failover.py --members 4 --packets 100 --ttl 1
 	$(BIN)/python bench/scale.py --members 1000 --packets 10000
@@ -69,6 +72,7 @@ bench-scale: venv
 bench-smoke: venv
 	$(BIN)/pytest -q bench/ --benchmark-disable
 	$(BIN)/python bench/load.py --seconds 0.5
+	$(BIN)/python bench/rest.py --seconds 0.5 --rounds 1
 	$(BIN)/python bench/fanout.py --events 200 --watchers 1 2 --live-seconds 0.5
 	$(BIN)/python bench/failover.py --members 2 --packets 10 --ttl 1
 	$(BIN)/python bench/scale.py --members 20 --packets 100
@@ -81,13 +85,17 @@ soak: venv
 gen: venv
 	$(BIN)/python scripts/gen_protos.py
 	$(BIN)/python scripts/gen_sync_client.py
+	$(BIN)/python scripts/gen_openapi.py
 
 check-gen: venv
 	$(BIN)/python scripts/gen_protos.py --check
 	$(BIN)/python scripts/gen_sync_client.py --check
+	$(BIN)/python scripts/gen_openapi.py --check
 
+# buf lint over proto/, beside the google/api protos of the installed googleapis-common-protos
+# (which proto/ imports; never linted).
 proto-lint: venv
-	$(BUF) lint
+	$(BIN)/python scripts/gen_protos.py --lint
 
 lint: venv
 	$(BIN)/ruff check .

@@ -32,10 +32,18 @@ from phoenixd.core.events import Actor, Event, EventType
 from phoenixd.core.recorder import Recorder
 from phoenixd.core.scheduler import Scheduler
 from phoenixd.core.state import ClusterState
+from phoenixd.http import HttpServer
 from phoenixd.log import configure_logging
 from phoenixd.server.admission import StreamLimits
 from phoenixd.server.authz import Tokens
-from phoenixd.server.grpc_server import SERVICE_NAMES, BindError, build_server
+from phoenixd.server.grpc_server import (
+    SERVICE_DESCRIPTORS,
+    SERVICE_NAMES,
+    BindError,
+    Services,
+    build_server,
+)
+from phoenixd.server.interceptors import Guard
 from phoenixd.server.metrics_http import MetricsServer
 from phoenixd.server.refusals import REFUSALS
 from phoenixd.signing import HandoffKeyError, load_or_create
@@ -68,6 +76,8 @@ class Daemon:
         self._snapshot_task: asyncio.Task[None] | None = None
         self.metrics: MetricsServer | None = None
         self.metrics_port = 0
+        self.http: HttpServer | None = None
+        self.http_port = 0
 
     async def start(self) -> None:
         cfg = self.config
@@ -138,19 +148,22 @@ class Daemon:
             _read_token(cfg.auth_token_file) if cfg.auth_token_file else None,
             _read_scoped_tokens(cfg.auth_tokens_file) if cfg.auth_tokens_file else None,
         )
-        self.server, self.health, self.port = build_server(
-            self.application, listen=cfg.listen, max_message_bytes=cfg.max_message_bytes,
-            max_concurrent_rpcs=cfg.max_concurrent_rpcs,
-            streams=StreamLimits(
+        services = Services(self.application, Simulator(
+            self.application.queries.fork, Settings(
+                default_strategy=cfg.default_strategy, vnodes=cfg.vnodes,
+                load_bound=cfg.ring_load_bound, suspect_grace=cfg.suspect_grace,
+                rebalance_share=cfg.rebalance_share, rebalance_interval=cfg.rebalance_interval)))
+        # One Guard for both surfaces: the same tokens, rules and limits, one count of calls.
+        guard = Guard(
+            tokens, self.application.access, cfg.max_concurrent_rpcs,
+            StreamLimits(
                 authenticated=cfg.max_streams, unauthenticated=cfg.max_unauthenticated_streams,
                 auth_deadline=cfg.auth_deadline, probes=cfg.max_probe_streams,
             ),
-            tokens=tokens, tls=tls, write_refusal=self.store.write_refusal,
-            simulator=Simulator(self.application.queries.fork, Settings(
-                default_strategy=cfg.default_strategy, vnodes=cfg.vnodes,
-                load_bound=cfg.ring_load_bound, suspect_grace=cfg.suspect_grace,
-                rebalance_share=cfg.rebalance_share,
-                rebalance_interval=cfg.rebalance_interval)),
+            self.store.write_refusal,
+        )
+        self.server, self.health, self.port = build_server(
+            services, guard, listen=cfg.listen, max_message_bytes=cfg.max_message_bytes, tls=tls,
         )
         await self.server.start()
         if cfg.metrics_listen:
@@ -160,6 +173,15 @@ class Daemon:
                 self.metrics_port = await self.metrics.start(host, int(port))
             except OSError as exc:
                 raise BindError(f"--metrics-listen {cfg.metrics_listen}: {exc}") from None
+        if cfg.http_listen:
+            self.http = HttpServer(SERVICE_DESCRIPTORS, services.method_handlers(), guard,
+                                   max_body_bytes=cfg.max_message_bytes,
+                                   shutdown_grace=cfg.shutdown_grace)
+            http_host, http_port = cfg.http_address()
+            try:
+                self.http_port = await self.http.start(http_host, http_port)
+            except OSError as exc:
+                raise BindError(f"--http-listen {cfg.http_listen}: {exc}") from None
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         # Leases run from the moment members can reach us again, not from before the
@@ -172,7 +194,7 @@ class Daemon:
             replayed=recovery.replayed, snapshot_revision=recovery.snapshot_revision,
             recovery_ms=round((time.monotonic() - started) * 1000, 1),
             tls=tls is not None, mtls=bool(tls and tls[2]), operator_auth=tokens.enabled,
-            metrics_port=self.metrics_port or None,
+            metrics_port=self.metrics_port or None, http_port=self.http_port or None,
             snapshot_note=recovery.snapshot_note or None,
         )
 
@@ -259,6 +281,8 @@ class Daemon:
         log.info("phoenixd shutting down")
         await self.health.enter_graceful_shutdown()
         self.application.close("daemon shutting down")
+        if self.http is not None:
+            await self.http.close()
         await self.server.stop(self.config.shutdown_grace)
         if self.metrics is not None:
             await self.metrics.close()

@@ -20,6 +20,8 @@ __all__ = ["Config", "ConfigError", "daemon_version", "parse_args"]
 
 DEFAULT_LISTEN = "127.0.0.1:7400"
 DEFAULT_METRICS_LISTEN = "127.0.0.1:7401"
+# The address the seeds' curl examples use; --http-listen is off unless given (README, HTTP).
+SEED_HTTP_LISTEN = "127.0.0.1:8000"
 
 
 class ConfigError(ValueError):
@@ -101,6 +103,9 @@ class Config:
     metrics_listen: str = ""
     """host:port (or a port alone, on 127.0.0.1) to serve Prometheus GET /metrics on;
     empty: no metrics endpoint."""
+    http_listen: str = ""
+    """host:port to serve the REST/JSON routes on (plain HTTP: loopback unless --insecure);
+    empty: no HTTP surface."""
     log_format: str = "auto"
     log_level: str = "info"
 
@@ -112,7 +117,7 @@ class Config:
             raise ConfigError("--tls-cert and --tls-key go together")
         if self.client_ca is not None and self.tls_cert is None:
             raise ConfigError("--client-ca (mTLS) needs --tls-cert and --tls-key")
-        if not self.is_loopback() and self.tls_cert is None and not self.insecure:
+        if not _is_loopback(self.listen) and self.tls_cert is None and not self.insecure:
             raise ConfigError(
                 f"refusing to serve {self.listen} without TLS: members' credentials and the "
                 "operator token would cross the network in clear. Pass --tls-cert/--tls-key, "
@@ -161,6 +166,18 @@ class Config:
                     f"--metrics-listen {self.metrics_listen!r} must be host:port or a port, "
                     f"e.g. {DEFAULT_METRICS_LISTEN}"
                 )
+        if self.http_listen:
+            host, _, port = self.http_listen.rpartition(":")
+            if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+                raise ConfigError(f"--http-listen {self.http_listen!r} must be host:port, "
+                                  f"e.g. {SEED_HTTP_LISTEN}")
+            if not _is_loopback(self.http_listen) and not self.insecure:
+                raise ConfigError(
+                    f"refusing to serve HTTP on {self.http_listen}: it is plain HTTP (no TLS), "
+                    "so operator tokens and members' credentials would cross the network in "
+                    "clear. Serve it on a loopback address behind a TLS proxy, or pass "
+                    "--insecure if this network is trusted"
+                )
 
     def reliability_estimator(self) -> Estimator | None:
         """What learns reliability from outcomes, when --learn-reliability is on."""
@@ -174,13 +191,22 @@ class Config:
         return (host.strip("[]") if colon else "127.0.0.1"), port
 
     def is_loopback(self) -> bool:
-        host = self.listen.rpartition(":")[0].strip("[]")
-        if host == "localhost":
-            return True
-        try:
-            return ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            return False
+        return _is_loopback(self.listen)
+
+    def http_address(self) -> tuple[str, int]:
+        """(host, port) of --http-listen, brackets of an IPv6 host removed."""
+        host, _, port = self.http_listen.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
+def _is_loopback(listen: str) -> bool:
+    host = listen.rpartition(":")[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def daemon_version() -> str:
@@ -285,6 +311,11 @@ def parse_args(argv: list[str] | None = None) -> Config:
                    help="serve Prometheus metrics (GET /metrics) on this address, or on "
                    f"127.0.0.1 if only a port is given, e.g. {DEFAULT_METRICS_LISTEN} "
                    "(default: off)")
+    p.add_argument("--http-listen", default=d.http_listen, metavar="HOST:PORT",
+                   help="serve the REST/JSON routes (every unary RPC, from its google.api.http "
+                   f"annotation, and GET /v1/openapi.json) on this address, e.g. "
+                   f"{SEED_HTTP_LISTEN}; plain HTTP, so loopback unless --insecure "
+                   "(default: off)")
     p.add_argument("--log-format", choices=("auto", "console", "json"), default=d.log_format,
                    help="console on a terminal, JSON otherwise (default auto)")
     p.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
@@ -316,7 +347,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
         max_streams=a.max_streams, max_unauthenticated_streams=a.max_unauthenticated_streams,
         auth_deadline=a.auth_deadline, max_probe_streams=a.max_probe_streams,
         watch_queue_limit=a.watch_queue_limit, shutdown_grace=a.shutdown_grace,
-        metrics_listen=a.metrics_listen, log_format=a.log_format, log_level=a.log_level,
+        metrics_listen=a.metrics_listen, http_listen=a.http_listen, log_format=a.log_format,
+        log_level=a.log_level,
     )
     try:
         config.validate()

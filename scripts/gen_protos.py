@@ -4,9 +4,15 @@ Python goes to ``api/python/phoenixflight_api/v1/``, the API contract package th
 both the daemon and the SDK import; TypeScript to ``clients/typescript/src/gen/``.
 Nothing there is edited by hand.
 
+The protos import ``google/api/annotations.proto`` (the REST routes of each RPC). Its
+.proto files come from the pinned ``googleapis-common-protos`` package (which also ships
+their _pb2 modules that the generated code imports), so protoc and buf read them from the
+installed package, never from a copy in this repository.
+
 Usage:
     python scripts/gen_protos.py          # regenerate in place
     python scripts/gen_protos.py --check  # fail if the committed code drifted
+    python scripts/gen_protos.py --lint   # buf lint proto/ (make proto-lint)
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ BUF = ROOT / "node_modules" / ".bin" / "buf"
 # the same bytes; a different version is a drift by design.
 TOOLS_VERSION = "1.85.1"
 MYPY_PROTOBUF_VERSION = "5.1.0"
+# The google/api protos the API imports (those it uses, and theirs).
+GOOGLE_API_PROTOS = ("google/api/annotations.proto", "google/api/http.proto")
 
 MARKER = '''"""phoenixflight_api.v1: generated protobuf and gRPC code. DO NOT EDIT.
 
@@ -45,6 +53,18 @@ Made by scripts/gen_protos.py from proto/phoenixflight/v1/ with grpcio-tools {ve
 and mypy-protobuf {mypy_version}.
 """
 '''
+
+
+def googleapis_root() -> Path:
+    """The directory holding ``google/api/*.proto``: the installed googleapis-common-protos."""
+    from google.api import annotations_pb2  # imported late: only the generators need it
+
+    root = Path(annotations_pb2.__file__).resolve().parent.parent.parent
+    missing = [name for name in GOOGLE_API_PROTOS if not (root / name).is_file()]
+    if missing:
+        raise SystemExit(f"googleapis-common-protos ships no {', '.join(missing)} under {root}; "
+                         "run `make venv` to install the pinned version")
+    return root
 
 
 def generate(out_root: Path) -> None:
@@ -57,6 +77,7 @@ def generate(out_root: Path) -> None:
     args = [
         sys.executable, "-m", "grpc_tools.protoc",
         f"-I{PROTO_ROOT}",
+        f"-I{googleapis_root()}",
         f"-I{include}",
         f"--plugin=protoc-gen-mypy={bindir / 'protoc-gen-mypy'}",
         f"--plugin=protoc-gen-mypy_grpc={bindir / 'protoc-gen-mypy_grpc'}",
@@ -87,19 +108,55 @@ def _rename(found: re.Match[str]) -> str:
     return "phoenixflight_api.v1."
 
 
+def buf_workspace(into: Path) -> Path:
+    """A buf workspace in ``into``: proto/ as the repository has it, with the lint rules of
+    buf.yaml, beside the google/api protos it imports as a module of their own. Returns it."""
+    shutil.copytree(PROTO_ROOT, into / "proto")
+    google = googleapis_root()
+    for name in GOOGLE_API_PROTOS:
+        (into / "googleapis" / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(google / name, into / "googleapis" / name)
+    config = (ROOT / "buf.yaml").read_text()
+    (into / "buf.yaml").write_text(
+        config.replace("  - path: proto\n", "  - path: proto\n  - path: googleapis\n", 1))
+    return into
+
+
 def generate_typescript(out_root: Path) -> None:
-    """protoc-gen-es (pinned in clients/typescript/package.json) through buf, into out_root."""
+    """protoc-gen-es (pinned in clients/typescript/package.json) through buf, into out_root.
+
+    The google/api files are generated too (include_imports in buf.gen.yaml): every
+    generated file's descriptor names the files it imports, annotations.proto among them.
+    """
     plugin = TS_ROOT / "node_modules" / ".bin" / "protoc-gen-es"
     if not plugin.exists() or not BUF.exists():
         raise SystemExit("the TypeScript generator is not installed; run `make venv` first")
     template = (TS_ROOT / "buf.gen.yaml").read_text().replace(
         "node_modules/.bin/protoc-gen-es", str(plugin)).replace("out: src/gen", f"out: {out_root}")
-    result = subprocess.run(
-        [str(BUF), "generate", str(PROTO_ROOT), "--template", template],
-        capture_output=True, text=True, check=False, cwd=TS_ROOT,
-    )
+    with tempfile.TemporaryDirectory() as tmp:
+        workspace = buf_workspace(Path(tmp))
+        result = subprocess.run(
+            [str(BUF), "generate", str(workspace), "--template", template,
+             "--path", str(workspace / "proto" / PROTO_PACKAGE)],
+            capture_output=True, text=True, check=False, cwd=TS_ROOT,
+        )
     if result.returncode != 0:
         raise SystemExit(f"buf generate failed:\n{result.stdout}{result.stderr}")
+
+
+def lint() -> int:
+    """buf lint over proto/ (the google/api module is only read, never linted)."""
+    if not BUF.exists():
+        raise SystemExit("buf is not installed; run `make venv` first")
+    with tempfile.TemporaryDirectory() as tmp:
+        workspace = buf_workspace(Path(tmp))
+        result = subprocess.run(
+            [str(BUF), "lint", str(workspace / "proto")],
+            capture_output=True, text=True, check=False,
+        )
+    # Report paths as the repository has them, not the workspace's copy.
+    print((result.stdout + result.stderr).replace(f"{workspace}/", ""), end="")
+    return result.returncode
 
 
 def tree_drift(expected: Path, actual: Path) -> list[str]:
@@ -130,7 +187,10 @@ def check_version() -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only report drift")
+    parser.add_argument("--lint", action="store_true", help="only run buf lint over proto/")
     args = parser.parse_args(argv)
+    if args.lint:
+        return lint()
     check_version()
     target = OUT_ROOT / PACKAGE_DIR
     if not args.check:

@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/readme_examples.py --write   # make readme: refresh README.md
     .venv/bin/python scripts/readme_examples.py --check   # make test: exit 1 with a diff on drift
+    .venv/bin/python scripts/readme_examples.py --write --session http   # one session's blocks
 
 The commands live in docs/readme_examples.toml (its header says how a step is written). Each
 session there gets a fresh data dir and a free loopback port, and one bash that runs the
@@ -43,6 +44,7 @@ EXAMPLES = ROOT / "docs" / "readme_examples.toml"
 
 SHOWN_LISTEN = "127.0.0.1:7400"  # what the README shows: phoenixd's and the CLI's default
 SHOWN_METRICS_LISTEN = "127.0.0.1:7401"  # the --metrics-listen address the README shows
+SHOWN_HTTP_LISTEN = "127.0.0.1:8000"  # the --http-listen address the README shows
 SHOWN_DATA_DIR = ".phoenixflight"  # phoenixd's default --data-dir, relative to the repo root
 PHOENIXD = ".venv/bin/phoenixd"
 
@@ -132,6 +134,7 @@ class Mapping:
     port: int
     data_dir: Path
     metrics_port: int = 0
+    http_port: int = 0
 
     @property
     def listen(self) -> str:
@@ -141,6 +144,7 @@ class Mapping:
         """The command as this run executes it."""
         command = command.replace(SHOWN_LISTEN, self.listen)
         command = command.replace(SHOWN_METRICS_LISTEN, f"127.0.0.1:{self.metrics_port}")
+        command = command.replace(SHOWN_HTTP_LISTEN, f"127.0.0.1:{self.http_port}")
         command = command.replace(SHOWN_DATA_DIR, str(self.data_dir))
         # A terminal gets console logs by default; the run's pipes would get JSON.
         return command.replace(
@@ -152,7 +156,8 @@ class Mapping:
         output = ANSI_ESCAPE.sub("", output)
         return output.replace(str(self.data_dir), SHOWN_DATA_DIR).replace(
             self.listen, SHOWN_LISTEN).replace(
-            f"127.0.0.1:{self.metrics_port}", SHOWN_METRICS_LISTEN)
+            f"127.0.0.1:{self.metrics_port}", SHOWN_METRICS_LISTEN).replace(
+            f"127.0.0.1:{self.http_port}", SHOWN_HTTP_LISTEN)
 
 
 def stop_group(proc: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
@@ -237,7 +242,7 @@ class SessionRun:
     def __init__(self, workdir: Path, scratch: tuple[str, ...] = ()) -> None:
         self.workdir = workdir
         self.daemons: list[subprocess.Popen[bytes]] = []
-        self.mapping = Mapping(free_port(), workdir / "data", free_port())
+        self.mapping = Mapping(free_port(), workdir / "data", free_port(), free_port())
         env = {**os.environ, "PHOENIX_ENDPOINT": self.mapping.listen}
         for name in ("PHOENIX_TOKEN", "PHOENIX_CA", "PHOENIX_CERT", "PHOENIX_KEY"):
             env.pop(name, None)
@@ -355,6 +360,8 @@ def updated(readme: str, rendered: dict[str, str]) -> str:
     """The README with each block replaced by its run's text, unless they differ only in
     volatile values (then the block is kept, so a refresh changes nothing needlessly)."""
     def replace(match: re.Match[str]) -> str:
+        if match["name"] not in rendered:  # a session that was not run this time
+            return match.group(0)
         new = rendered[match["name"]]
         body = match["body"] if normalise(match["body"]) == normalise(new) else new
         return match.group(1) + body + match.group(4)
@@ -366,6 +373,8 @@ def diff(readme: str, rendered: dict[str, str]) -> str:
     """A unified diff, over normalised text, of every block that drifted."""
     lines: list[str] = []
     for match in BLOCK.finditer(readme):
+        if match["name"] not in rendered:
+            continue
         old, new = normalise(match["body"]), normalise(rendered[match["name"]])
         lines += difflib.unified_diff(old.splitlines(keepends=True),
                                       new.splitlines(keepends=True),
@@ -379,11 +388,21 @@ def main() -> int:
     mode.add_argument("--write", action="store_true", help="rewrite the blocks in README.md")
     mode.add_argument("--check", action="store_true",
                       help="exit 1 with a diff when a block differs from what its commands print")
+    parser.add_argument("--session", action="append", metavar="NAME",
+                        help="run only this session (repeatable); the other blocks are kept")
     args = parser.parse_args()
     readme = README.read_text()
+    sessions = load_sessions()
+    if args.session:
+        unknown = set(args.session) - {s.name for s in sessions}
+        if unknown:
+            parser.error(f"no session named {', '.join(sorted(unknown))} in "
+                         f"{EXAMPLES.relative_to(ROOT)}")
+        sessions = [s for s in sessions if s.name in args.session]
     try:
-        rendered = run_examples(load_sessions())
-        check_markers(readme, rendered)
+        rendered = run_examples(sessions)
+        if not args.session:
+            check_markers(readme, rendered)
     except ExampleError as exc:
         print(f"readme_examples: {exc}", file=sys.stderr)
         return 1

@@ -23,10 +23,11 @@ ALLOWED = frozenset({"phoenixflight_api.protocol"})
 FORBIDDEN = {
     "phoenixd/core": ("grpc", "grpc_health", "grpc_reflection", "google.protobuf",
                       "phoenixflight", "phoenixflight_api", "phoenixd.server", "phoenixd.store",
-                      "phoenixd.app", "phoenixd.cli"),
+                      "phoenixd.http", "phoenixd.app", "phoenixd.cli"),
     "phoenixd/store": ("grpc", "phoenixflight", "phoenixflight_api", "phoenixd.server",
-                       "phoenixd.app", "phoenixd.cli"),
-    "phoenixd/server": ("phoenixd.app", "phoenixd.cli"),
+                       "phoenixd.http", "phoenixd.app", "phoenixd.cli"),
+    "phoenixd/server": ("phoenixd.http", "phoenixd.app", "phoenixd.cli"),
+    "phoenixd/http": ("phoenixflight", "phoenixd.store", "phoenixd.app", "phoenixd.cli"),
     "phoenixd/bundles": ("grpc", "grpc_health", "grpc_reflection", "google.protobuf",
                          "phoenixflight", "phoenixflight_api", "phoenixd.server",
                          "phoenixd.store", "phoenixd.app", "phoenixd.cli"),
@@ -40,6 +41,8 @@ WHY = {
     "phoenixd/store": "the store keeps bytes on disk; the wire format and the server are "
                       "not its business, and a second backend must stand in for it",
     "phoenixd/server": "the server is one surface; the daemon's wiring and the CLI sit above it",
+    "phoenixd/http": "the HTTP surface is an adapter over the gRPC servicers and their Guard: "
+                     "no store, no SDK, nothing of the daemon's wiring above it",
     "phoenixd/bundles": "bundles are pure (bytes in, records out): the CLI builds them and the "
                         "daemon reads them on apply, so they know neither the wire nor the store",
     "phoenixd/sim": "the simulator runs the core alone, in memory: no transport, no store, "
@@ -90,7 +93,7 @@ def test_the_server_uses_the_store_only_through_its_package() -> None:
     internal = {p.stem for p in STORE.glob("*.py") if p.stem != "__init__"}
     bad = [
         f"{path.relative_to(ROOT)} imports {name}"
-        for layer in ("server", "cli")
+        for layer in ("server", "http", "cli")
         for path in sorted((PACKAGE / layer).rglob("*.py"))
         for name in _imports(path)
         if name.startswith("phoenixd.store.") and name.split(".")[2] in internal

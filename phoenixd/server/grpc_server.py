@@ -1,16 +1,20 @@
-"""Builds the grpc.aio server: options, TLS, the services, health and reflection."""
+"""Builds the grpc.aio server: options, TLS, the services, health and reflection.
+
+The servicers are made once (``Services``) and handed to every surface that runs them: the
+gRPC server here, and the HTTP/JSON transcoder (phoenixd/http), which calls the very same
+method handlers through the same Guard.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any, TypeAlias
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from phoenixd.core.application import Application
-from phoenixd.server.admission import StreamLimits
-from phoenixd.server.authz import Tokens
 from phoenixd.server.bundle_service import BundleServicer
 from phoenixd.server.cluster_service import ClusterServicer
 from phoenixd.server.flight_recorder_service import FlightRecorderServicer
@@ -35,17 +39,21 @@ from phoenixflight_api.v1 import packet_service_pb2_grpc as pkt_grpc
 from phoenixflight_api.v1 import simulator_service_pb2 as sim_pb
 from phoenixflight_api.v1 import simulator_service_pb2_grpc as sim_grpc
 
-__all__ = ["SERVICE_NAMES", "BindError", "build_server"]
+__all__ = ["SERVICE_DESCRIPTORS", "SERVICE_NAMES", "BindError", "Services", "build_server"]
 
-SERVICE_NAMES = (
-    mem_pb.DESCRIPTOR.services_by_name["MembershipService"].full_name,
-    pkt_pb.DESCRIPTOR.services_by_name["PacketService"].full_name,
-    rec_pb.DESCRIPTOR.services_by_name["FlightRecorderService"].full_name,
-    cluster_pb.DESCRIPTOR.services_by_name["ClusterService"].full_name,
-    ns_pb.DESCRIPTOR.services_by_name["NamespaceService"].full_name,
-    bundle_pb.DESCRIPTOR.services_by_name["BundleService"].full_name,
-    sim_pb.DESCRIPTOR.services_by_name["SimulatorService"].full_name,
+# grpc.RpcMethodHandler is generic only in the type stubs, not at run time.
+Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
+
+SERVICE_DESCRIPTORS = (
+    mem_pb.DESCRIPTOR.services_by_name["MembershipService"],
+    pkt_pb.DESCRIPTOR.services_by_name["PacketService"],
+    rec_pb.DESCRIPTOR.services_by_name["FlightRecorderService"],
+    cluster_pb.DESCRIPTOR.services_by_name["ClusterService"],
+    ns_pb.DESCRIPTOR.services_by_name["NamespaceService"],
+    bundle_pb.DESCRIPTOR.services_by_name["BundleService"],
+    sim_pb.DESCRIPTOR.services_by_name["SimulatorService"],
 )
+SERVICE_NAMES = tuple(service.full_name for service in SERVICE_DESCRIPTORS)
 
 
 class BindError(RuntimeError):
@@ -68,34 +76,63 @@ def server_options(max_message_bytes: int) -> list[tuple[str, int]]:
     ]
 
 
+class Services:
+    """The phoenixflight.v1 servicers, made once for every surface that serves them."""
+
+    def __init__(self, app: Application, simulator: Simulator) -> None:
+        self._adders: list[tuple[Callable[[Any, Any], None], object]] = [
+            (mem_grpc.add_MembershipServiceServicer_to_server, MembershipServicer(app)),
+            (pkt_grpc.add_PacketServiceServicer_to_server, PacketServicer(app)),
+            (rec_grpc.add_FlightRecorderServiceServicer_to_server, FlightRecorderServicer(app)),
+            (cluster_grpc.add_ClusterServiceServicer_to_server, ClusterServicer(app)),
+            (ns_grpc.add_NamespaceServiceServicer_to_server, NamespaceServicer(app)),
+            (bundle_grpc.add_BundleServiceServicer_to_server, BundleServicer(app)),
+            (sim_grpc.add_SimulatorServiceServicer_to_server, SimulatorServicer(simulator)),
+        ]
+
+    def add_to(self, server: grpc.aio.Server) -> None:
+        for add, servicer in self._adders:
+            add(servicer, server)
+
+    def method_handlers(self) -> dict[str, Handler]:
+        """Every method's handler, by its gRPC path ("/phoenixflight.v1.PacketService/GetPacket"),
+        exactly as the generated code registers it with a gRPC server."""
+        collected = _Collector()
+        for add, servicer in self._adders:
+            add(servicer, collected)
+        return collected.handlers
+
+
+class _Collector:
+    """Stands in for a grpc server to the generated ``add_*_to_server`` functions."""
+
+    def __init__(self) -> None:
+        self.handlers: dict[str, Handler] = {}
+
+    def add_generic_rpc_handlers(self, handlers: object) -> None:
+        pass  # the same handlers come by name below
+
+    def add_registered_method_handlers(self, service: str,
+                                       handlers: Mapping[str, Handler]) -> None:
+        for name, handler in handlers.items():
+            self.handlers[f"/{service}/{name}"] = handler
+
+
 def build_server(
-    app: Application,
+    services: Services,
+    guard: Guard,
     *,
     listen: str,
     max_message_bytes: int,
-    max_concurrent_rpcs: int,
-    streams: StreamLimits,
-    tokens: Tokens,
     tls: tuple[bytes, bytes, bytes | None] | None,
-    write_refusal: Callable[[], str | None] = lambda: None,
-    simulator: Simulator,
 ) -> tuple[grpc.aio.Server, health.aio.HealthServicer, int]:
     """A started-ready server bound to ``listen``; returns (server, health, port).
 
-    ``write_refusal`` is asked before every mutation: a message means refuse it
-    (RESOURCE_EXHAUSTED), None lets it through.
+    ``guard`` (interceptors.py) authenticates, authorizes and limits every call; the HTTP
+    surface runs its calls through the same one.
     """
-    server = grpc.aio.server(
-        interceptors=[Guard(tokens, app.access, max_concurrent_rpcs, streams, write_refusal)],
-        options=server_options(max_message_bytes),
-    )
-    mem_grpc.add_MembershipServiceServicer_to_server(MembershipServicer(app), server)
-    pkt_grpc.add_PacketServiceServicer_to_server(PacketServicer(app), server)
-    rec_grpc.add_FlightRecorderServiceServicer_to_server(FlightRecorderServicer(app), server)
-    cluster_grpc.add_ClusterServiceServicer_to_server(ClusterServicer(app), server)
-    ns_grpc.add_NamespaceServiceServicer_to_server(NamespaceServicer(app), server)
-    bundle_grpc.add_BundleServiceServicer_to_server(BundleServicer(app), server)
-    sim_grpc.add_SimulatorServiceServicer_to_server(SimulatorServicer(simulator), server)
+    server = grpc.aio.server(interceptors=[guard], options=server_options(max_message_bytes))
+    services.add_to(server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

@@ -22,32 +22,39 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%phoenixflight/v1/bundle_service.proto\x12\x10phoenixflight.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb5\x01\n\x06\x42undle\x12\x11\n\tbundle_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x18\n\x10signature_status\x18\x04 \x01(\t\x12\x0f\n\x07key_ids\x18\x05 \x03(\t\x12\x0c\n\x04\x66ile\x18\x06 \x01(\t\x12.\n\napply_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08revision\x18\x08 \x01(\x03\"]\n\x0c\x42undleChange\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0b\n\x03key\x18\x03 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\"6\n\x12\x41pplyBundleRequest\x12\x0f\n\x07\x61rchive\x18\x01 \x01(\x0c\x12\x0f\n\x07\x64ry_run\x18\x02 \x01(\x08\"\x82\x01\n\x13\x41pplyBundleResponse\x12(\n\x06\x62undle\x18\x01 \x01(\x0b\x32\x18.phoenixflight.v1.Bundle\x12\x10\n\x08revision\x18\x02 \x01(\x03\x12/\n\x07\x63hanges\x18\x03 \x03(\x0b\x32\x1e.phoenixflight.v1.BundleChange\" \n\x10GetBundleRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"=\n\x11GetBundleResponse\x12(\n\x06\x62undle\x18\x01 \x01(\x0b\x32\x18.phoenixflight.v1.Bundle\";\n\x12ListBundlesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"\x7f\n\x13ListBundlesResponse\x12)\n\x07\x62undles\x18\x01 \x03(\x0b\x32\x18.phoenixflight.v1.Bundle\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x10\n\x08revision\x18\x03 \x01(\x03\x12\x12\n\ntotal_size\x18\x04 \x01(\x05\x32\x9d\x02\n\rBundleService\x12Z\n\x0b\x41pplyBundle\x12$.phoenixflight.v1.ApplyBundleRequest\x1a%.phoenixflight.v1.ApplyBundleResponse\x12T\n\tGetBundle\x12\".phoenixflight.v1.GetBundleRequest\x1a#.phoenixflight.v1.GetBundleResponse\x12Z\n\x0bListBundles\x12$.phoenixflight.v1.ListBundlesRequest\x1a%.phoenixflight.v1.ListBundlesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%phoenixflight/v1/bundle_service.proto\x12\x10phoenixflight.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb5\x01\n\x06\x42undle\x12\x11\n\tbundle_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x18\n\x10signature_status\x18\x04 \x01(\t\x12\x0f\n\x07key_ids\x18\x05 \x03(\t\x12\x0c\n\x04\x66ile\x18\x06 \x01(\t\x12.\n\napply_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08revision\x18\x08 \x01(\x03\"]\n\x0c\x42undleChange\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0b\n\x03key\x18\x03 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\"6\n\x12\x41pplyBundleRequest\x12\x0f\n\x07\x61rchive\x18\x01 \x01(\x0c\x12\x0f\n\x07\x64ry_run\x18\x02 \x01(\x08\"\x82\x01\n\x13\x41pplyBundleResponse\x12(\n\x06\x62undle\x18\x01 \x01(\x0b\x32\x18.phoenixflight.v1.Bundle\x12\x10\n\x08revision\x18\x02 \x01(\x03\x12/\n\x07\x63hanges\x18\x03 \x03(\x0b\x32\x1e.phoenixflight.v1.BundleChange\" \n\x10GetBundleRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"=\n\x11GetBundleResponse\x12(\n\x06\x62undle\x18\x01 \x01(\x0b\x32\x18.phoenixflight.v1.Bundle\";\n\x12ListBundlesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"\x7f\n\x13ListBundlesResponse\x12)\n\x07\x62undles\x18\x01 \x03(\x0b\x32\x18.phoenixflight.v1.Bundle\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x10\n\x08revision\x18\x03 \x01(\x03\x12\x12\n\ntotal_size\x18\x04 \x01(\x05\x32\xe6\x02\n\rBundleService\x12r\n\x0b\x41pplyBundle\x12$.phoenixflight.v1.ApplyBundleRequest\x1a%.phoenixflight.v1.ApplyBundleResponse\"\x16\x82\xd3\xe4\x93\x02\x10\"\x0b/v1/bundles:\x01*\x12p\n\tGetBundle\x12\".phoenixflight.v1.GetBundleRequest\x1a#.phoenixflight.v1.GetBundleResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/bundles/{name}\x12o\n\x0bListBundles\x12$.phoenixflight.v1.ListBundlesRequest\x1a%.phoenixflight.v1.ListBundlesResponse\"\x13\x82\xd3\xe4\x93\x02\r\x12\x0b/v1/bundlesb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'phoenixflight_api.v1.bundle_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_BUNDLE']._serialized_start=93
-  _globals['_BUNDLE']._serialized_end=274
-  _globals['_BUNDLECHANGE']._serialized_start=276
-  _globals['_BUNDLECHANGE']._serialized_end=369
-  _globals['_APPLYBUNDLEREQUEST']._serialized_start=371
-  _globals['_APPLYBUNDLEREQUEST']._serialized_end=425
-  _globals['_APPLYBUNDLERESPONSE']._serialized_start=428
-  _globals['_APPLYBUNDLERESPONSE']._serialized_end=558
-  _globals['_GETBUNDLEREQUEST']._serialized_start=560
-  _globals['_GETBUNDLEREQUEST']._serialized_end=592
-  _globals['_GETBUNDLERESPONSE']._serialized_start=594
-  _globals['_GETBUNDLERESPONSE']._serialized_end=655
-  _globals['_LISTBUNDLESREQUEST']._serialized_start=657
-  _globals['_LISTBUNDLESREQUEST']._serialized_end=716
-  _globals['_LISTBUNDLESRESPONSE']._serialized_start=718
-  _globals['_LISTBUNDLESRESPONSE']._serialized_end=845
-  _globals['_BUNDLESERVICE']._serialized_start=848
-  _globals['_BUNDLESERVICE']._serialized_end=1133
+  _globals['_BUNDLESERVICE'].methods_by_name['ApplyBundle']._loaded_options = None
+  _globals['_BUNDLESERVICE'].methods_by_name['ApplyBundle']._serialized_options = b'\202\323\344\223\002\020\"\013/v1/bundles:\001*'
+  _globals['_BUNDLESERVICE'].methods_by_name['GetBundle']._loaded_options = None
+  _globals['_BUNDLESERVICE'].methods_by_name['GetBundle']._serialized_options = b'\202\323\344\223\002\024\022\022/v1/bundles/{name}'
+  _globals['_BUNDLESERVICE'].methods_by_name['ListBundles']._loaded_options = None
+  _globals['_BUNDLESERVICE'].methods_by_name['ListBundles']._serialized_options = b'\202\323\344\223\002\r\022\013/v1/bundles'
+  _globals['_BUNDLE']._serialized_start=123
+  _globals['_BUNDLE']._serialized_end=304
+  _globals['_BUNDLECHANGE']._serialized_start=306
+  _globals['_BUNDLECHANGE']._serialized_end=399
+  _globals['_APPLYBUNDLEREQUEST']._serialized_start=401
+  _globals['_APPLYBUNDLEREQUEST']._serialized_end=455
+  _globals['_APPLYBUNDLERESPONSE']._serialized_start=458
+  _globals['_APPLYBUNDLERESPONSE']._serialized_end=588
+  _globals['_GETBUNDLEREQUEST']._serialized_start=590
+  _globals['_GETBUNDLEREQUEST']._serialized_end=622
+  _globals['_GETBUNDLERESPONSE']._serialized_start=624
+  _globals['_GETBUNDLERESPONSE']._serialized_end=685
+  _globals['_LISTBUNDLESREQUEST']._serialized_start=687
+  _globals['_LISTBUNDLESREQUEST']._serialized_end=746
+  _globals['_LISTBUNDLESRESPONSE']._serialized_start=748
+  _globals['_LISTBUNDLESRESPONSE']._serialized_end=875
+  _globals['_BUNDLESERVICE']._serialized_start=878
+  _globals['_BUNDLESERVICE']._serialized_end=1236
 # @@protoc_insertion_point(module_scope)

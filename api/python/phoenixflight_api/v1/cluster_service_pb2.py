@@ -22,30 +22,35 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from phoenixflight_api.v1 import member_pb2 as phoenixflight_dot_v1_dot_member__pb2
 from phoenixflight_api.v1 import packet_pb2 as phoenixflight_dot_v1_dot_packet__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&phoenixflight/v1/cluster_service.proto\x12\x10phoenixflight.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1dphoenixflight/v1/member.proto\x1a\x1dphoenixflight/v1/packet.proto\"\x19\n\x17GetClusterStatusRequest\"\xbc\x01\n\x18GetClusterStatusResponse\x12\x16\n\x0e\x64\x61\x65mon_version\x18\x01 \x01(\t\x12\x10\n\x08revision\x18\x02 \x01(\x03\x12:\n\rmember_counts\x18\x03 \x03(\x0b\x32#.phoenixflight.v1.MemberStatusCount\x12:\n\rpacket_counts\x18\x04 \x03(\x0b\x32#.phoenixflight.v1.PacketStatusCount\"R\n\x11MemberStatusCount\x12.\n\x06status\x18\x01 \x01(\x0e\x32\x1e.phoenixflight.v1.MemberStatus\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\"R\n\x11PacketStatusCount\x12.\n\x06status\x18\x01 \x01(\x0e\x32\x1e.phoenixflight.v1.PacketStatus\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\"W\n\x17GetClusterHealthRequest\x12)\n\x06window\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x11\n\tnamespace\x18\x02 \x01(\t\"\xb3\x04\n\x18GetClusterHealthResponse\x12)\n\x06window\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x12\n\nnamespaces\x18\x02 \x03(\t\x12\x10\n\x08revision\x18\x03 \x01(\x03\x12\r\n\x05joins\x18\x04 \x01(\x03\x12\x0e\n\x06leaves\x18\x05 \x01(\x03\x12\x0b\n\x03mcr\x18\x06 \x01(\x01\x12\x0c\n\x04wmcr\x18\x07 \x01(\x01\x12\n\n\x02si\x18\x08 \x01(\x01\x12\r\n\x05trust\x18\t \x01(\x01\x12\x12\n\ncompliance\x18\n \x01(\x01\x12\x0b\n\x03\x64hs\x18\x0b \x01(\x01\x12\x16\n\x0e\x61\x63tive_members\x18\x0c \x01(\x03\x12\x15\n\rowned_packets\x18\r \x01(\x03\x12\x11\n\tload_mean\x18\x0e \x01(\x01\x12\x10\n\x08load_std\x18\x0f \x01(\x01\x12\x0f\n\x07load_cv\x18\x10 \x01(\x01\x12\x14\n\x0cload_max_avg\x18\x11 \x01(\x01\x12\x11\n\tload_jain\x18\x12 \x01(\x01\x12\x13\n\x0b\x61ssignments\x18\x13 \x01(\x03\x12\x10\n\x08handoffs\x18\x14 \x01(\x03\x12\x12\n\nmigrations\x18\x15 \x01(\x03\x12\x0e\n\x06remaps\x18\x16 \x01(\x03\x12\x17\n\x0ftasks_completed\x18\x17 \x01(\x03\x12\x14\n\x0ctasks_failed\x18\x18 \x01(\x03\x12\x16\n\x0etasks_poisoned\x18\x19 \x01(\x03\x12\x14\n\x0csuccess_rate\x18\x1a \x01(\x01\x12\x1a\n\x12\x66\x65ncing_rejections\x18\x1b \x01(\x03\x32\xe6\x01\n\x0e\x43lusterService\x12i\n\x10GetClusterStatus\x12).phoenixflight.v1.GetClusterStatusRequest\x1a*.phoenixflight.v1.GetClusterStatusResponse\x12i\n\x10GetClusterHealth\x12).phoenixflight.v1.GetClusterHealthRequest\x1a*.phoenixflight.v1.GetClusterHealthResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&phoenixflight/v1/cluster_service.proto\x12\x10phoenixflight.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1dphoenixflight/v1/member.proto\x1a\x1dphoenixflight/v1/packet.proto\"\x19\n\x17GetClusterStatusRequest\"\xbc\x01\n\x18GetClusterStatusResponse\x12\x16\n\x0e\x64\x61\x65mon_version\x18\x01 \x01(\t\x12\x10\n\x08revision\x18\x02 \x01(\x03\x12:\n\rmember_counts\x18\x03 \x03(\x0b\x32#.phoenixflight.v1.MemberStatusCount\x12:\n\rpacket_counts\x18\x04 \x03(\x0b\x32#.phoenixflight.v1.PacketStatusCount\"R\n\x11MemberStatusCount\x12.\n\x06status\x18\x01 \x01(\x0e\x32\x1e.phoenixflight.v1.MemberStatus\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\"R\n\x11PacketStatusCount\x12.\n\x06status\x18\x01 \x01(\x0e\x32\x1e.phoenixflight.v1.PacketStatus\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\"W\n\x17GetClusterHealthRequest\x12)\n\x06window\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x11\n\tnamespace\x18\x02 \x01(\t\"\xb3\x04\n\x18GetClusterHealthResponse\x12)\n\x06window\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x12\n\nnamespaces\x18\x02 \x03(\t\x12\x10\n\x08revision\x18\x03 \x01(\x03\x12\r\n\x05joins\x18\x04 \x01(\x03\x12\x0e\n\x06leaves\x18\x05 \x01(\x03\x12\x0b\n\x03mcr\x18\x06 \x01(\x01\x12\x0c\n\x04wmcr\x18\x07 \x01(\x01\x12\n\n\x02si\x18\x08 \x01(\x01\x12\r\n\x05trust\x18\t \x01(\x01\x12\x12\n\ncompliance\x18\n \x01(\x01\x12\x0b\n\x03\x64hs\x18\x0b \x01(\x01\x12\x16\n\x0e\x61\x63tive_members\x18\x0c \x01(\x03\x12\x15\n\rowned_packets\x18\r \x01(\x03\x12\x11\n\tload_mean\x18\x0e \x01(\x01\x12\x10\n\x08load_std\x18\x0f \x01(\x01\x12\x0f\n\x07load_cv\x18\x10 \x01(\x01\x12\x14\n\x0cload_max_avg\x18\x11 \x01(\x01\x12\x11\n\tload_jain\x18\x12 \x01(\x01\x12\x13\n\x0b\x61ssignments\x18\x13 \x01(\x03\x12\x10\n\x08handoffs\x18\x14 \x01(\x03\x12\x12\n\nmigrations\x18\x15 \x01(\x03\x12\x0e\n\x06remaps\x18\x16 \x01(\x03\x12\x17\n\x0ftasks_completed\x18\x17 \x01(\x03\x12\x14\n\x0ctasks_failed\x18\x18 \x01(\x03\x12\x16\n\x0etasks_poisoned\x18\x19 \x01(\x03\x12\x14\n\x0csuccess_rate\x18\x1a \x01(\x01\x12\x1a\n\x12\x66\x65ncing_rejections\x18\x1b \x01(\x03\x32\xa0\x02\n\x0e\x43lusterService\x12\x85\x01\n\x10GetClusterStatus\x12).phoenixflight.v1.GetClusterStatusRequest\x1a*.phoenixflight.v1.GetClusterStatusResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/cluster/status\x12\x85\x01\n\x10GetClusterHealth\x12).phoenixflight.v1.GetClusterHealthRequest\x1a*.phoenixflight.v1.GetClusterHealthResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/cluster/healthb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'phoenixflight_api.v1.cluster_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GETCLUSTERSTATUSREQUEST']._serialized_start=154
-  _globals['_GETCLUSTERSTATUSREQUEST']._serialized_end=179
-  _globals['_GETCLUSTERSTATUSRESPONSE']._serialized_start=182
-  _globals['_GETCLUSTERSTATUSRESPONSE']._serialized_end=370
-  _globals['_MEMBERSTATUSCOUNT']._serialized_start=372
-  _globals['_MEMBERSTATUSCOUNT']._serialized_end=454
-  _globals['_PACKETSTATUSCOUNT']._serialized_start=456
-  _globals['_PACKETSTATUSCOUNT']._serialized_end=538
-  _globals['_GETCLUSTERHEALTHREQUEST']._serialized_start=540
-  _globals['_GETCLUSTERHEALTHREQUEST']._serialized_end=627
-  _globals['_GETCLUSTERHEALTHRESPONSE']._serialized_start=630
-  _globals['_GETCLUSTERHEALTHRESPONSE']._serialized_end=1193
-  _globals['_CLUSTERSERVICE']._serialized_start=1196
-  _globals['_CLUSTERSERVICE']._serialized_end=1426
+  _globals['_CLUSTERSERVICE'].methods_by_name['GetClusterStatus']._loaded_options = None
+  _globals['_CLUSTERSERVICE'].methods_by_name['GetClusterStatus']._serialized_options = b'\202\323\344\223\002\024\022\022/v1/cluster/status'
+  _globals['_CLUSTERSERVICE'].methods_by_name['GetClusterHealth']._loaded_options = None
+  _globals['_CLUSTERSERVICE'].methods_by_name['GetClusterHealth']._serialized_options = b'\202\323\344\223\002\024\022\022/v1/cluster/health'
+  _globals['_GETCLUSTERSTATUSREQUEST']._serialized_start=184
+  _globals['_GETCLUSTERSTATUSREQUEST']._serialized_end=209
+  _globals['_GETCLUSTERSTATUSRESPONSE']._serialized_start=212
+  _globals['_GETCLUSTERSTATUSRESPONSE']._serialized_end=400
+  _globals['_MEMBERSTATUSCOUNT']._serialized_start=402
+  _globals['_MEMBERSTATUSCOUNT']._serialized_end=484
+  _globals['_PACKETSTATUSCOUNT']._serialized_start=486
+  _globals['_PACKETSTATUSCOUNT']._serialized_end=568
+  _globals['_GETCLUSTERHEALTHREQUEST']._serialized_start=570
+  _globals['_GETCLUSTERHEALTHREQUEST']._serialized_end=657
+  _globals['_GETCLUSTERHEALTHRESPONSE']._serialized_start=660
+  _globals['_GETCLUSTERHEALTHRESPONSE']._serialized_end=1223
+  _globals['_CLUSTERSERVICE']._serialized_start=1226
+  _globals['_CLUSTERSERVICE']._serialized_end=1514
 # @@protoc_insertion_point(module_scope)

@@ -22,35 +22,42 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n.phoenixflight/v1/flight_recorder_service.proto\x12\x10phoenixflight.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x88\x02\n\x05\x45vent\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04type\x18\x03 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x04 \x01(\t\x12\x12\n\nmember_ids\x18\x05 \x03(\t\x12\x12\n\npacket_ids\x18\x06 \x03(\t\x12\x0e\n\x06reason\x18\x07 \x01(\t\x12%\n\x04\x64\x61ta\x18\x08 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x11\n\tprev_hash\x18\t \x01(\t\x12\x0c\n\x04hash\x18\n \x01(\t\x12\x13\n\x0blineage_ids\x18\x0b \x03(\t\x12\x11\n\tnamespace\x18\x0c \x01(\t\"\xf9\x01\n\x12QueryEventsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\r\n\x05types\x18\x03 \x03(\t\x12\x11\n\tmember_id\x18\x04 \x01(\t\x12\x11\n\tpacket_id\x18\x05 \x01(\t\x12.\n\nstart_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0e\x61\x66ter_sequence\x18\x08 \x01(\x03\x12\x11\n\tnamespace\x18\t \x01(\t\"n\n\x13QueryEventsResponse\x12\'\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x17.phoenixflight.v1.Event\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x15\n\rhead_sequence\x18\x03 \x01(\x03\"\x8c\x01\n\x12WatchEventsRequest\x12\x1b\n\x0e\x61\x66ter_sequence\x18\x01 \x01(\x03H\x00\x88\x01\x01\x12\r\n\x05types\x18\x02 \x03(\t\x12\x11\n\tmember_id\x18\x03 \x01(\t\x12\x11\n\tpacket_id\x18\x04 \x01(\t\x12\x11\n\tnamespace\x18\x05 \x01(\tB\x11\n\x0f_after_sequence\"=\n\x13WatchEventsResponse\x12&\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x17.phoenixflight.v1.Event\"\x14\n\x12VerifyChainRequest\"\xab\x01\n\x13VerifyChainResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x17\n\x0fverified_events\x18\x02 \x01(\x03\x12\x15\n\rhead_sequence\x18\x03 \x01(\x03\x12\x11\n\thead_hash\x18\x04 \x01(\t\x12\x1a\n\x12\x66irst_bad_sequence\x18\x05 \x01(\x03\x12\x18\n\x10\x66irst_bad_offset\x18\x06 \x01(\x03\x12\x0f\n\x07problem\x18\x07 \x01(\t\"=\n\x14\x45xportLineageRequest\x12\x11\n\tpacket_id\x18\x01 \x01(\t\x12\x12\n\nlineage_id\x18\x02 \x01(\t\"j\n\x15\x45xportLineageResponse\x12\'\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x17.phoenixflight.v1.Event\x12\x15\n\rhead_sequence\x18\x02 \x01(\x03\x12\x11\n\thead_hash\x18\x03 \x01(\t2\x8f\x03\n\x15\x46lightRecorderService\x12Z\n\x0bQueryEvents\x12$.phoenixflight.v1.QueryEventsRequest\x1a%.phoenixflight.v1.QueryEventsResponse\x12\\\n\x0bWatchEvents\x12$.phoenixflight.v1.WatchEventsRequest\x1a%.phoenixflight.v1.WatchEventsResponse0\x01\x12Z\n\x0bVerifyChain\x12$.phoenixflight.v1.VerifyChainRequest\x1a%.phoenixflight.v1.VerifyChainResponse\x12`\n\rExportLineage\x12&.phoenixflight.v1.ExportLineageRequest\x1a\'.phoenixflight.v1.ExportLineageResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n.phoenixflight/v1/flight_recorder_service.proto\x12\x10phoenixflight.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x88\x02\n\x05\x45vent\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04type\x18\x03 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x04 \x01(\t\x12\x12\n\nmember_ids\x18\x05 \x03(\t\x12\x12\n\npacket_ids\x18\x06 \x03(\t\x12\x0e\n\x06reason\x18\x07 \x01(\t\x12%\n\x04\x64\x61ta\x18\x08 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x11\n\tprev_hash\x18\t \x01(\t\x12\x0c\n\x04hash\x18\n \x01(\t\x12\x13\n\x0blineage_ids\x18\x0b \x03(\t\x12\x11\n\tnamespace\x18\x0c \x01(\t\"\xf9\x01\n\x12QueryEventsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\r\n\x05types\x18\x03 \x03(\t\x12\x11\n\tmember_id\x18\x04 \x01(\t\x12\x11\n\tpacket_id\x18\x05 \x01(\t\x12.\n\nstart_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0e\x61\x66ter_sequence\x18\x08 \x01(\x03\x12\x11\n\tnamespace\x18\t \x01(\t\"n\n\x13QueryEventsResponse\x12\'\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x17.phoenixflight.v1.Event\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x15\n\rhead_sequence\x18\x03 \x01(\x03\"\x8c\x01\n\x12WatchEventsRequest\x12\x1b\n\x0e\x61\x66ter_sequence\x18\x01 \x01(\x03H\x00\x88\x01\x01\x12\r\n\x05types\x18\x02 \x03(\t\x12\x11\n\tmember_id\x18\x03 \x01(\t\x12\x11\n\tpacket_id\x18\x04 \x01(\t\x12\x11\n\tnamespace\x18\x05 \x01(\tB\x11\n\x0f_after_sequence\"=\n\x13WatchEventsResponse\x12&\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x17.phoenixflight.v1.Event\"\x14\n\x12VerifyChainRequest\"\xab\x01\n\x13VerifyChainResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x17\n\x0fverified_events\x18\x02 \x01(\x03\x12\x15\n\rhead_sequence\x18\x03 \x01(\x03\x12\x11\n\thead_hash\x18\x04 \x01(\t\x12\x1a\n\x12\x66irst_bad_sequence\x18\x05 \x01(\x03\x12\x18\n\x10\x66irst_bad_offset\x18\x06 \x01(\x03\x12\x0f\n\x07problem\x18\x07 \x01(\t\"=\n\x14\x45xportLineageRequest\x12\x11\n\tpacket_id\x18\x01 \x01(\t\x12\x12\n\nlineage_id\x18\x02 \x01(\t\"j\n\x15\x45xportLineageResponse\x12\'\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x17.phoenixflight.v1.Event\x12\x15\n\rhead_sequence\x18\x02 \x01(\x03\x12\x11\n\thead_hash\x18\x03 \x01(\t2\x9d\x04\n\x15\x46lightRecorderService\x12\x85\x01\n\x0bQueryEvents\x12$.phoenixflight.v1.QueryEventsRequest\x1a%.phoenixflight.v1.QueryEventsResponse\")\x82\xd3\xe4\x93\x02#\x12\n/v1/eventsZ\x15\"\x10/v1/events:query:\x01*\x12\\\n\x0bWatchEvents\x12$.phoenixflight.v1.WatchEventsRequest\x1a%.phoenixflight.v1.WatchEventsResponse0\x01\x12u\n\x0bVerifyChain\x12$.phoenixflight.v1.VerifyChainRequest\x1a%.phoenixflight.v1.VerifyChainResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/events:verify\x12\xa6\x01\n\rExportLineage\x12&.phoenixflight.v1.ExportLineageRequest\x1a\'.phoenixflight.v1.ExportLineageResponse\"D\x82\xd3\xe4\x93\x02>\x12\x19/v1/lineages/{lineage_id}Z!\x12\x1f/v1/packets/{packet_id}/lineageb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'phoenixflight_api.v1.flight_recorder_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_EVENT']._serialized_start=132
-  _globals['_EVENT']._serialized_end=396
-  _globals['_QUERYEVENTSREQUEST']._serialized_start=399
-  _globals['_QUERYEVENTSREQUEST']._serialized_end=648
-  _globals['_QUERYEVENTSRESPONSE']._serialized_start=650
-  _globals['_QUERYEVENTSRESPONSE']._serialized_end=760
-  _globals['_WATCHEVENTSREQUEST']._serialized_start=763
-  _globals['_WATCHEVENTSREQUEST']._serialized_end=903
-  _globals['_WATCHEVENTSRESPONSE']._serialized_start=905
-  _globals['_WATCHEVENTSRESPONSE']._serialized_end=966
-  _globals['_VERIFYCHAINREQUEST']._serialized_start=968
-  _globals['_VERIFYCHAINREQUEST']._serialized_end=988
-  _globals['_VERIFYCHAINRESPONSE']._serialized_start=991
-  _globals['_VERIFYCHAINRESPONSE']._serialized_end=1162
-  _globals['_EXPORTLINEAGEREQUEST']._serialized_start=1164
-  _globals['_EXPORTLINEAGEREQUEST']._serialized_end=1225
-  _globals['_EXPORTLINEAGERESPONSE']._serialized_start=1227
-  _globals['_EXPORTLINEAGERESPONSE']._serialized_end=1333
-  _globals['_FLIGHTRECORDERSERVICE']._serialized_start=1336
-  _globals['_FLIGHTRECORDERSERVICE']._serialized_end=1735
+  _globals['_FLIGHTRECORDERSERVICE'].methods_by_name['QueryEvents']._loaded_options = None
+  _globals['_FLIGHTRECORDERSERVICE'].methods_by_name['QueryEvents']._serialized_options = b'\202\323\344\223\002#\022\n/v1/eventsZ\025\"\020/v1/events:query:\001*'
+  _globals['_FLIGHTRECORDERSERVICE'].methods_by_name['VerifyChain']._loaded_options = None
+  _globals['_FLIGHTRECORDERSERVICE'].methods_by_name['VerifyChain']._serialized_options = b'\202\323\344\223\002\023\022\021/v1/events:verify'
+  _globals['_FLIGHTRECORDERSERVICE'].methods_by_name['ExportLineage']._loaded_options = None
+  _globals['_FLIGHTRECORDERSERVICE'].methods_by_name['ExportLineage']._serialized_options = b'\202\323\344\223\002>\022\031/v1/lineages/{lineage_id}Z!\022\037/v1/packets/{packet_id}/lineage'
+  _globals['_EVENT']._serialized_start=162
+  _globals['_EVENT']._serialized_end=426
+  _globals['_QUERYEVENTSREQUEST']._serialized_start=429
+  _globals['_QUERYEVENTSREQUEST']._serialized_end=678
+  _globals['_QUERYEVENTSRESPONSE']._serialized_start=680
+  _globals['_QUERYEVENTSRESPONSE']._serialized_end=790
+  _globals['_WATCHEVENTSREQUEST']._serialized_start=793
+  _globals['_WATCHEVENTSREQUEST']._serialized_end=933
+  _globals['_WATCHEVENTSRESPONSE']._serialized_start=935
+  _globals['_WATCHEVENTSRESPONSE']._serialized_end=996
+  _globals['_VERIFYCHAINREQUEST']._serialized_start=998
+  _globals['_VERIFYCHAINREQUEST']._serialized_end=1018
+  _globals['_VERIFYCHAINRESPONSE']._serialized_start=1021
+  _globals['_VERIFYCHAINRESPONSE']._serialized_end=1192
+  _globals['_EXPORTLINEAGEREQUEST']._serialized_start=1194
+  _globals['_EXPORTLINEAGEREQUEST']._serialized_end=1255
+  _globals['_EXPORTLINEAGERESPONSE']._serialized_start=1257
+  _globals['_EXPORTLINEAGERESPONSE']._serialized_end=1363
+  _globals['_FLIGHTRECORDERSERVICE']._serialized_start=1366
+  _globals['_FLIGHTRECORDERSERVICE']._serialized_end=1907
 # @@protoc_insertion_point(module_scope)

@@ -22,11 +22,12 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(phoenixflight/v1/namespace_service.proto\x12\x10phoenixflight.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd7\x02\n\tNamespace\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x37\n\x06labels\x18\x02 \x03(\x0b\x32\'.phoenixflight.v1.Namespace.LabelsEntry\x12/\n\x05quota\x18\x03 \x01(\x0b\x32 .phoenixflight.v1.NamespaceQuota\x12/\n\x05usage\x18\x04 \x01(\x0b\x32 .phoenixflight.v1.NamespaceUsage\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08revision\x18\x07 \x01(\x03\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"O\n\x0eNamespaceQuota\x12\x0f\n\x07members\x18\x01 \x01(\x03\x12\x0f\n\x07packets\x18\x02 \x01(\x03\x12\x0b\n\x03\x63pu\x18\x03 \x01(\x01\x12\x0e\n\x06memory\x18\x04 \x01(\x01\"O\n\x0eNamespaceUsage\x12\x0f\n\x07members\x18\x01 \x01(\x03\x12\x0f\n\x07packets\x18\x02 \x01(\x03\x12\x0b\n\x03\x63pu\x18\x03 \x01(\x01\x12\x0e\n\x06memory\x18\x04 \x01(\x01\"H\n\x16\x43reateNamespaceRequest\x12.\n\tnamespace\x18\x01 \x01(\x0b\x32\x1b.phoenixflight.v1.Namespace\"I\n\x17\x43reateNamespaceResponse\x12.\n\tnamespace\x18\x01 \x01(\x0b\x32\x1b.phoenixflight.v1.Namespace\"#\n\x13GetNamespaceRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"F\n\x14GetNamespaceResponse\x12.\n\tnamespace\x18\x01 \x01(\x0b\x32\x1b.phoenixflight.v1.Namespace\">\n\x15ListNamespacesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"\x88\x01\n\x16ListNamespacesResponse\x12/\n\nnamespaces\x18\x01 \x03(\x0b\x32\x1b.phoenixflight.v1.Namespace\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x10\n\x08revision\x18\x03 \x01(\x03\x12\x12\n\ntotal_size\x18\x04 \x01(\x05\"y\n\x16UpdateNamespaceRequest\x12.\n\tnamespace\x18\x01 \x01(\x0b\x32\x1b.phoenixflight.v1.Namespace\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"I\n\x17UpdateNamespaceResponse\x12.\n\tnamespace\x18\x01 \x01(\x0b\x32\x1b.phoenixflight.v1.Namespace\"&\n\x16\x44\x65leteNamespaceRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"I\n\x17\x44\x65leteNamespaceResponse\x12.\n\tnamespace\x18\x01 \x01(\x0b\x32\x1b.phoenixflight.v1.Namespace2\x8e\x04\n\x10NamespaceService\x12\x66\n\x0f\x43reateNamespace\x12(.phoenixflight.v1.CreateNamespaceRequest\x1a).phoenixflight.v1.CreateNamespaceResponse\x12]\n\x0cGetNamespace\x12%.phoenixflight.v1.GetNamespaceRequest\x1a&.phoenixflight.v1.GetNamespaceResponse\x12\x63\n\x0eListNamespaces\x12\'.phoenixflight.v1.ListNamespacesRequest\x1a(.phoenixflight.v1.ListNamespacesResponse\x12\x66\n\x0fUpdateNamespace\x12(.phoenixflight.v1.UpdateNamespaceRequest\x1a).phoenixflight.v1.UpdateNamespaceResponse\x12\x66\n\x0f\x44\x65leteNamespace\x12(.phoenixflight.v1.DeleteNamespaceRequest\x1a).phoenixflight.v1.DeleteNamespaceResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(phoenixflight/v1/namespace_service.proto\x12\x10phoenixflight.v1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd7\x02\n\tNamespace\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x37\n\x06labels\x18\x02 \x03(\x0b\x32\'.phoenixflight.v1.Namespace.LabelsEntry\x12/\n\x05quota\x18\x03 \x01(\x0b\x32 .phoenixflight.v1.NamespaceQuota\x12/\n\x05usage\x18\x04 \x01(\x0b\x32 .phoenixflight.v1.NamespaceUsage\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08revision\x18\x07 \x01(\x03\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"O\n\x0eNamespaceQuota\x12\x0f\n\x07members\x18\x01 \x01(\x03\x12\x0f\n\x07packets\x18\x02 \x01(\x03\x12\x0b\n\x03\x63pu\x18\x03 \x01(\x01\x12\x0e\n\x06memory\x18\x04 \x01(\x01\"O\n\x0eNamespaceUsage\x12\x0f\n\x07members\x18\x01 \x01(\x03\x12\x0f\n\x07packets\x18\x02 \x01(\x03\x12\x0b\n\x03\x63pu\x18\x03 \x01(\x01\x12\x0e\n\x06memory\x18\x04 \x01(\x01\"H\n\x16\x43reateNamespaceRequest\x12.\n\tnamespace\x18\x01 \x01(\x0b\x32\x1b.phoenixflight.v1.Namespace\"I\n\x17\x43reateNamespaceResponse\x12.\n\tnamespace\x18\x01 \x01(\x0b\x32\x1b.phoenixflight.v1.Namespace\"#\n\x13GetNamespaceRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"F\n\x14GetNamespaceResponse\x12.\n\tnamespace\x18\x01 \x01(\x0b\x32\x1b.phoenixflight.v1.Namespace\">\n\x15ListNamespacesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"\x88\x01\n\x16ListNamespacesResponse\x12/\n\nnamespaces\x18\x01 \x03(\x0b\x32\x1b.phoenixflight.v1.Namespace\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x10\n\x08revision\x18\x03 \x01(\x03\x12\x12\n\ntotal_size\x18\x04 \x01(\x05\"y\n\x16UpdateNamespaceRequest\x12.\n\tnamespace\x18\x01 \x01(\x0b\x32\x1b.phoenixflight.v1.Namespace\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"I\n\x17UpdateNamespaceResponse\x12.\n\tnamespace\x18\x01 \x01(\x0b\x32\x1b.phoenixflight.v1.Namespace\"&\n\x16\x44\x65leteNamespaceRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"I\n\x17\x44\x65leteNamespaceResponse\x12.\n\tnamespace\x18\x01 \x01(\x0b\x32\x1b.phoenixflight.v1.Namespace2\xbe\x05\n\x10NamespaceService\x12\x89\x01\n\x0f\x43reateNamespace\x12(.phoenixflight.v1.CreateNamespaceRequest\x1a).phoenixflight.v1.CreateNamespaceResponse\"!\x82\xd3\xe4\x93\x02\x1b\"\x0e/v1/namespaces:\tnamespace\x12|\n\x0cGetNamespace\x12%.phoenixflight.v1.GetNamespaceRequest\x1a&.phoenixflight.v1.GetNamespaceResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/namespaces/{name}\x12{\n\x0eListNamespaces\x12\'.phoenixflight.v1.ListNamespacesRequest\x1a(.phoenixflight.v1.ListNamespacesResponse\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/namespaces\x12\x9a\x01\n\x0fUpdateNamespace\x12(.phoenixflight.v1.UpdateNamespaceRequest\x1a).phoenixflight.v1.UpdateNamespaceResponse\"2\x82\xd3\xe4\x93\x02,2\x1f/v1/namespaces/{namespace.name}:\tnamespace\x12\x85\x01\n\x0f\x44\x65leteNamespace\x12(.phoenixflight.v1.DeleteNamespaceRequest\x1a).phoenixflight.v1.DeleteNamespaceResponse\"\x1d\x82\xd3\xe4\x93\x02\x17*\x15/v1/namespaces/{name}b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,34 +36,44 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_NAMESPACE_LABELSENTRY']._loaded_options = None
   _globals['_NAMESPACE_LABELSENTRY']._serialized_options = b'8\001'
-  _globals['_NAMESPACE']._serialized_start=130
-  _globals['_NAMESPACE']._serialized_end=473
-  _globals['_NAMESPACE_LABELSENTRY']._serialized_start=428
-  _globals['_NAMESPACE_LABELSENTRY']._serialized_end=473
-  _globals['_NAMESPACEQUOTA']._serialized_start=475
-  _globals['_NAMESPACEQUOTA']._serialized_end=554
-  _globals['_NAMESPACEUSAGE']._serialized_start=556
-  _globals['_NAMESPACEUSAGE']._serialized_end=635
-  _globals['_CREATENAMESPACEREQUEST']._serialized_start=637
-  _globals['_CREATENAMESPACEREQUEST']._serialized_end=709
-  _globals['_CREATENAMESPACERESPONSE']._serialized_start=711
-  _globals['_CREATENAMESPACERESPONSE']._serialized_end=784
-  _globals['_GETNAMESPACEREQUEST']._serialized_start=786
-  _globals['_GETNAMESPACEREQUEST']._serialized_end=821
-  _globals['_GETNAMESPACERESPONSE']._serialized_start=823
-  _globals['_GETNAMESPACERESPONSE']._serialized_end=893
-  _globals['_LISTNAMESPACESREQUEST']._serialized_start=895
-  _globals['_LISTNAMESPACESREQUEST']._serialized_end=957
-  _globals['_LISTNAMESPACESRESPONSE']._serialized_start=960
-  _globals['_LISTNAMESPACESRESPONSE']._serialized_end=1096
-  _globals['_UPDATENAMESPACEREQUEST']._serialized_start=1098
-  _globals['_UPDATENAMESPACEREQUEST']._serialized_end=1219
-  _globals['_UPDATENAMESPACERESPONSE']._serialized_start=1221
-  _globals['_UPDATENAMESPACERESPONSE']._serialized_end=1294
-  _globals['_DELETENAMESPACEREQUEST']._serialized_start=1296
-  _globals['_DELETENAMESPACEREQUEST']._serialized_end=1334
-  _globals['_DELETENAMESPACERESPONSE']._serialized_start=1336
-  _globals['_DELETENAMESPACERESPONSE']._serialized_end=1409
-  _globals['_NAMESPACESERVICE']._serialized_start=1412
-  _globals['_NAMESPACESERVICE']._serialized_end=1938
+  _globals['_NAMESPACESERVICE'].methods_by_name['CreateNamespace']._loaded_options = None
+  _globals['_NAMESPACESERVICE'].methods_by_name['CreateNamespace']._serialized_options = b'\202\323\344\223\002\033\"\016/v1/namespaces:\tnamespace'
+  _globals['_NAMESPACESERVICE'].methods_by_name['GetNamespace']._loaded_options = None
+  _globals['_NAMESPACESERVICE'].methods_by_name['GetNamespace']._serialized_options = b'\202\323\344\223\002\027\022\025/v1/namespaces/{name}'
+  _globals['_NAMESPACESERVICE'].methods_by_name['ListNamespaces']._loaded_options = None
+  _globals['_NAMESPACESERVICE'].methods_by_name['ListNamespaces']._serialized_options = b'\202\323\344\223\002\020\022\016/v1/namespaces'
+  _globals['_NAMESPACESERVICE'].methods_by_name['UpdateNamespace']._loaded_options = None
+  _globals['_NAMESPACESERVICE'].methods_by_name['UpdateNamespace']._serialized_options = b'\202\323\344\223\002,2\037/v1/namespaces/{namespace.name}:\tnamespace'
+  _globals['_NAMESPACESERVICE'].methods_by_name['DeleteNamespace']._loaded_options = None
+  _globals['_NAMESPACESERVICE'].methods_by_name['DeleteNamespace']._serialized_options = b'\202\323\344\223\002\027*\025/v1/namespaces/{name}'
+  _globals['_NAMESPACE']._serialized_start=160
+  _globals['_NAMESPACE']._serialized_end=503
+  _globals['_NAMESPACE_LABELSENTRY']._serialized_start=458
+  _globals['_NAMESPACE_LABELSENTRY']._serialized_end=503
+  _globals['_NAMESPACEQUOTA']._serialized_start=505
+  _globals['_NAMESPACEQUOTA']._serialized_end=584
+  _globals['_NAMESPACEUSAGE']._serialized_start=586
+  _globals['_NAMESPACEUSAGE']._serialized_end=665
+  _globals['_CREATENAMESPACEREQUEST']._serialized_start=667
+  _globals['_CREATENAMESPACEREQUEST']._serialized_end=739
+  _globals['_CREATENAMESPACERESPONSE']._serialized_start=741
+  _globals['_CREATENAMESPACERESPONSE']._serialized_end=814
+  _globals['_GETNAMESPACEREQUEST']._serialized_start=816
+  _globals['_GETNAMESPACEREQUEST']._serialized_end=851
+  _globals['_GETNAMESPACERESPONSE']._serialized_start=853
+  _globals['_GETNAMESPACERESPONSE']._serialized_end=923
+  _globals['_LISTNAMESPACESREQUEST']._serialized_start=925
+  _globals['_LISTNAMESPACESREQUEST']._serialized_end=987
+  _globals['_LISTNAMESPACESRESPONSE']._serialized_start=990
+  _globals['_LISTNAMESPACESRESPONSE']._serialized_end=1126
+  _globals['_UPDATENAMESPACEREQUEST']._serialized_start=1128
+  _globals['_UPDATENAMESPACEREQUEST']._serialized_end=1249
+  _globals['_UPDATENAMESPACERESPONSE']._serialized_start=1251
+  _globals['_UPDATENAMESPACERESPONSE']._serialized_end=1324
+  _globals['_DELETENAMESPACEREQUEST']._serialized_start=1326
+  _globals['_DELETENAMESPACEREQUEST']._serialized_end=1364
+  _globals['_DELETENAMESPACERESPONSE']._serialized_start=1366
+  _globals['_DELETENAMESPACERESPONSE']._serialized_end=1439
+  _globals['_NAMESPACESERVICE']._serialized_start=1442
+  _globals['_NAMESPACESERVICE']._serialized_end=2144
 # @@protoc_insertion_point(module_scope)

@@ -22,9 +22,10 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(phoenixflight/v1/simulator_service.proto\x12\x10phoenixflight.v1\"\xa5\x01\n\rDryRunRequest\x12.\n\x05\x64rain\x18\x01 \x01(\x0b\x32\x1d.phoenixflight.v1.DrainChangeH\x00\x12,\n\x04\x66\x61il\x18\x02 \x01(\x0b\x32\x1c.phoenixflight.v1.FailChangeH\x00\x12,\n\x04join\x18\x03 \x01(\x0b\x32\x1c.phoenixflight.v1.JoinChangeH\x00\x42\x08\n\x06\x63hange\" \n\x0b\x44rainChange\x12\x11\n\tmember_id\x18\x01 \x01(\t\"7\n\nFailChange\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x16\n\x0elabel_selector\x18\x02 \x01(\t\"\xdf\x01\n\nJoinChange\x12\r\n\x05\x63ount\x18\x01 \x01(\x05\x12\x14\n\x0c\x63\x61pabilities\x18\x02 \x03(\t\x12\x38\n\x06labels\x18\x03 \x03(\x0b\x32(.phoenixflight.v1.JoinChange.LabelsEntry\x12\x0b\n\x03\x63pu\x18\x04 \x01(\x01\x12\x0e\n\x06memory\x18\x05 \x01(\x01\x12\x13\n\x0btrust_score\x18\x06 \x01(\x01\x12\x11\n\tnamespace\x18\x07 \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xd9\x02\n\x0e\x44ryRunResponse\x12\x10\n\x08revision\x18\x01 \x01(\x03\x12\x12\n\nmember_ids\x18\x02 \x03(\t\x12+\n\x05moves\x18\x03 \x03(\x0b\x32\x1c.phoenixflight.v1.PacketMove\x12\x30\n\x07waiting\x18\x04 \x03(\x0b\x32\x1f.phoenixflight.v1.WaitingPacket\x12\x15\n\rwaiting_total\x18\x05 \x01(\x03\x12-\n\x04held\x18\x06 \x03(\x0b\x32\x1f.phoenixflight.v1.WaitingPacket\x12)\n\x06\x62\x65\x66ore\x18\x07 \x01(\x0b\x32\x19.phoenixflight.v1.Figures\x12(\n\x05\x61\x66ter\x18\x08 \x01(\x0b\x32\x19.phoenixflight.v1.Figures\x12\x0e\n\x06\x65vents\x18\t \x01(\x03\x12\x17\n\x0fvirtual_seconds\x18\n \x01(\x01\"M\n\nPacketMove\x12\x11\n\tpacket_id\x18\x01 \x01(\t\x12\x16\n\x0e\x66rom_member_id\x18\x02 \x01(\t\x12\x14\n\x0cto_member_id\x18\x03 \x01(\t\"\xd4\x01\n\rWaitingPacket\x12\x11\n\tpacket_id\x18\x01 \x01(\t\x12\x16\n\x0eprevious_owner\x18\x02 \x01(\t\x12\x13\n\x0b\x65xplanation\x18\x03 \x01(\t\x12L\n\x0frejected_counts\x18\x04 \x03(\x0b\x32\x33.phoenixflight.v1.WaitingPacket.RejectedCountsEntry\x1a\x35\n\x13RejectedCountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"o\n\x07\x46igures\x12\x35\n\x06values\x18\x01 \x03(\x0b\x32%.phoenixflight.v1.Figures.ValuesEntry\x1a-\n\x0bValuesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\x9b\x01\n\x0fSimulateRequest\x12\x0c\n\x04mode\x18\x01 \x01(\t\x12\x0e\n\x06preset\x18\x02 \x01(\t\x12\r\n\x05steps\x18\x03 \x01(\x05\x12\x0c\n\x04seed\x18\x04 \x01(\x03\x12\x0f\n\x07members\x18\x05 \x01(\x05\x12\x0f\n\x07packets\x18\x06 \x01(\x05\x12\x10\n\x08strategy\x18\x07 \x01(\t\x12\x19\n\x11learn_reliability\x18\x08 \x01(\x08\"\xa0\x01\n\x10SimulateResponse\x12\x10\n\x08strategy\x18\x01 \x01(\t\x12\x11\n\thead_hash\x18\x02 \x01(\t\x12\x15\n\rhead_sequence\x18\x03 \x01(\x03\x12&\n\x03run\x18\x04 \x01(\x0b\x32\x19.phoenixflight.v1.Figures\x12(\n\x05steps\x18\x05 \x03(\x0b\x32\x19.phoenixflight.v1.Figures2\xb2\x01\n\x10SimulatorService\x12K\n\x06\x44ryRun\x12\x1f.phoenixflight.v1.DryRunRequest\x1a .phoenixflight.v1.DryRunResponse\x12Q\n\x08Simulate\x12!.phoenixflight.v1.SimulateRequest\x1a\".phoenixflight.v1.SimulateResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(phoenixflight/v1/simulator_service.proto\x12\x10phoenixflight.v1\x1a\x1cgoogle/api/annotations.proto\"\xa5\x01\n\rDryRunRequest\x12.\n\x05\x64rain\x18\x01 \x01(\x0b\x32\x1d.phoenixflight.v1.DrainChangeH\x00\x12,\n\x04\x66\x61il\x18\x02 \x01(\x0b\x32\x1c.phoenixflight.v1.FailChangeH\x00\x12,\n\x04join\x18\x03 \x01(\x0b\x32\x1c.phoenixflight.v1.JoinChangeH\x00\x42\x08\n\x06\x63hange\" \n\x0b\x44rainChange\x12\x11\n\tmember_id\x18\x01 \x01(\t\"7\n\nFailChange\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x16\n\x0elabel_selector\x18\x02 \x01(\t\"\xdf\x01\n\nJoinChange\x12\r\n\x05\x63ount\x18\x01 \x01(\x05\x12\x14\n\x0c\x63\x61pabilities\x18\x02 \x03(\t\x12\x38\n\x06labels\x18\x03 \x03(\x0b\x32(.phoenixflight.v1.JoinChange.LabelsEntry\x12\x0b\n\x03\x63pu\x18\x04 \x01(\x01\x12\x0e\n\x06memory\x18\x05 \x01(\x01\x12\x13\n\x0btrust_score\x18\x06 \x01(\x01\x12\x11\n\tnamespace\x18\x07 \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xd9\x02\n\x0e\x44ryRunResponse\x12\x10\n\x08revision\x18\x01 \x01(\x03\x12\x12\n\nmember_ids\x18\x02 \x03(\t\x12+\n\x05moves\x18\x03 \x03(\x0b\x32\x1c.phoenixflight.v1.PacketMove\x12\x30\n\x07waiting\x18\x04 \x03(\x0b\x32\x1f.phoenixflight.v1.WaitingPacket\x12\x15\n\rwaiting_total\x18\x05 \x01(\x03\x12-\n\x04held\x18\x06 \x03(\x0b\x32\x1f.phoenixflight.v1.WaitingPacket\x12)\n\x06\x62\x65\x66ore\x18\x07 \x01(\x0b\x32\x19.phoenixflight.v1.Figures\x12(\n\x05\x61\x66ter\x18\x08 \x01(\x0b\x32\x19.phoenixflight.v1.Figures\x12\x0e\n\x06\x65vents\x18\t \x01(\x03\x12\x17\n\x0fvirtual_seconds\x18\n \x01(\x01\"M\n\nPacketMove\x12\x11\n\tpacket_id\x18\x01 \x01(\t\x12\x16\n\x0e\x66rom_member_id\x18\x02 \x01(\t\x12\x14\n\x0cto_member_id\x18\x03 \x01(\t\"\xd4\x01\n\rWaitingPacket\x12\x11\n\tpacket_id\x18\x01 \x01(\t\x12\x16\n\x0eprevious_owner\x18\x02 \x01(\t\x12\x13\n\x0b\x65xplanation\x18\x03 \x01(\t\x12L\n\x0frejected_counts\x18\x04 \x03(\x0b\x32\x33.phoenixflight.v1.WaitingPacket.RejectedCountsEntry\x1a\x35\n\x13RejectedCountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"o\n\x07\x46igures\x12\x35\n\x06values\x18\x01 \x03(\x0b\x32%.phoenixflight.v1.Figures.ValuesEntry\x1a-\n\x0bValuesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\x9b\x01\n\x0fSimulateRequest\x12\x0c\n\x04mode\x18\x01 \x01(\t\x12\x0e\n\x06preset\x18\x02 \x01(\t\x12\r\n\x05steps\x18\x03 \x01(\x05\x12\x0c\n\x04seed\x18\x04 \x01(\x03\x12\x0f\n\x07members\x18\x05 \x01(\x05\x12\x0f\n\x07packets\x18\x06 \x01(\x05\x12\x10\n\x08strategy\x18\x07 \x01(\t\x12\x19\n\x11learn_reliability\x18\x08 \x01(\x08\"\xa0\x01\n\x10SimulateResponse\x12\x10\n\x08strategy\x18\x01 \x01(\t\x12\x11\n\thead_hash\x18\x02 \x01(\t\x12\x15\n\rhead_sequence\x18\x03 \x01(\x03\x12&\n\x03run\x18\x04 \x01(\x0b\x32\x19.phoenixflight.v1.Figures\x12(\n\x05steps\x18\x05 \x03(\x0b\x32\x19.phoenixflight.v1.Figures2\xf6\x01\n\x10SimulatorService\x12l\n\x06\x44ryRun\x12\x1f.phoenixflight.v1.DryRunRequest\x1a .phoenixflight.v1.DryRunResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\"\x14/v1/simulator:dryRun:\x01*\x12t\n\x08Simulate\x12!.phoenixflight.v1.SimulateRequest\x1a\".phoenixflight.v1.SimulateResponse\"!\x82\xd3\xe4\x93\x02\x1b\"\x16/v1/simulator:simulate:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,32 +38,36 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_WAITINGPACKET_REJECTEDCOUNTSENTRY']._serialized_options = b'8\001'
   _globals['_FIGURES_VALUESENTRY']._loaded_options = None
   _globals['_FIGURES_VALUESENTRY']._serialized_options = b'8\001'
-  _globals['_DRYRUNREQUEST']._serialized_start=63
-  _globals['_DRYRUNREQUEST']._serialized_end=228
-  _globals['_DRAINCHANGE']._serialized_start=230
-  _globals['_DRAINCHANGE']._serialized_end=262
-  _globals['_FAILCHANGE']._serialized_start=264
-  _globals['_FAILCHANGE']._serialized_end=319
-  _globals['_JOINCHANGE']._serialized_start=322
-  _globals['_JOINCHANGE']._serialized_end=545
-  _globals['_JOINCHANGE_LABELSENTRY']._serialized_start=500
-  _globals['_JOINCHANGE_LABELSENTRY']._serialized_end=545
-  _globals['_DRYRUNRESPONSE']._serialized_start=548
-  _globals['_DRYRUNRESPONSE']._serialized_end=893
-  _globals['_PACKETMOVE']._serialized_start=895
-  _globals['_PACKETMOVE']._serialized_end=972
-  _globals['_WAITINGPACKET']._serialized_start=975
-  _globals['_WAITINGPACKET']._serialized_end=1187
-  _globals['_WAITINGPACKET_REJECTEDCOUNTSENTRY']._serialized_start=1134
-  _globals['_WAITINGPACKET_REJECTEDCOUNTSENTRY']._serialized_end=1187
-  _globals['_FIGURES']._serialized_start=1189
-  _globals['_FIGURES']._serialized_end=1300
-  _globals['_FIGURES_VALUESENTRY']._serialized_start=1255
-  _globals['_FIGURES_VALUESENTRY']._serialized_end=1300
-  _globals['_SIMULATEREQUEST']._serialized_start=1303
-  _globals['_SIMULATEREQUEST']._serialized_end=1458
-  _globals['_SIMULATERESPONSE']._serialized_start=1461
-  _globals['_SIMULATERESPONSE']._serialized_end=1621
-  _globals['_SIMULATORSERVICE']._serialized_start=1624
-  _globals['_SIMULATORSERVICE']._serialized_end=1802
+  _globals['_SIMULATORSERVICE'].methods_by_name['DryRun']._loaded_options = None
+  _globals['_SIMULATORSERVICE'].methods_by_name['DryRun']._serialized_options = b'\202\323\344\223\002\031\"\024/v1/simulator:dryRun:\001*'
+  _globals['_SIMULATORSERVICE'].methods_by_name['Simulate']._loaded_options = None
+  _globals['_SIMULATORSERVICE'].methods_by_name['Simulate']._serialized_options = b'\202\323\344\223\002\033\"\026/v1/simulator:simulate:\001*'
+  _globals['_DRYRUNREQUEST']._serialized_start=93
+  _globals['_DRYRUNREQUEST']._serialized_end=258
+  _globals['_DRAINCHANGE']._serialized_start=260
+  _globals['_DRAINCHANGE']._serialized_end=292
+  _globals['_FAILCHANGE']._serialized_start=294
+  _globals['_FAILCHANGE']._serialized_end=349
+  _globals['_JOINCHANGE']._serialized_start=352
+  _globals['_JOINCHANGE']._serialized_end=575
+  _globals['_JOINCHANGE_LABELSENTRY']._serialized_start=530
+  _globals['_JOINCHANGE_LABELSENTRY']._serialized_end=575
+  _globals['_DRYRUNRESPONSE']._serialized_start=578
+  _globals['_DRYRUNRESPONSE']._serialized_end=923
+  _globals['_PACKETMOVE']._serialized_start=925
+  _globals['_PACKETMOVE']._serialized_end=1002
+  _globals['_WAITINGPACKET']._serialized_start=1005
+  _globals['_WAITINGPACKET']._serialized_end=1217
+  _globals['_WAITINGPACKET_REJECTEDCOUNTSENTRY']._serialized_start=1164
+  _globals['_WAITINGPACKET_REJECTEDCOUNTSENTRY']._serialized_end=1217
+  _globals['_FIGURES']._serialized_start=1219
+  _globals['_FIGURES']._serialized_end=1330
+  _globals['_FIGURES_VALUESENTRY']._serialized_start=1285
+  _globals['_FIGURES_VALUESENTRY']._serialized_end=1330
+  _globals['_SIMULATEREQUEST']._serialized_start=1333
+  _globals['_SIMULATEREQUEST']._serialized_end=1488
+  _globals['_SIMULATERESPONSE']._serialized_start=1491
+  _globals['_SIMULATERESPONSE']._serialized_end=1651
+  _globals['_SIMULATORSERVICE']._serialized_start=1654
+  _globals['_SIMULATORSERVICE']._serialized_end=1900
 # @@protoc_insertion_point(module_scope)

@@ -1,0 +1,6 @@
+"""The HTTP/JSON surface: REST routes from the API's google.api.http annotations, served by
+calling the gRPC servicers in process, through the same Guard."""
+
+from phoenixd.http.server import HttpServer
+
+__all__ = ["HttpServer"]
