@@ -145,6 +145,10 @@ def rejection(member: Member, packet: Packet, used_cpu: float, used_memory: floa
 RULES = (*kernel.RULES, "label_selector_mismatch", "previous_owner")
 _SELECTOR = RULES.index("label_selector_mismatch")
 _PREVIOUS_OWNER = RULES.index("previous_owner")
+# The order a decision counts rejections in (a pass over the rules each, until all are
+# counted): the rules checked in Python first, since a handoff's decision often rejects
+# its previous owner alone.
+_COUNTING_ORDER = (_PREVIOUS_OWNER, _SELECTOR, *range(1, len(kernel.RULES)))
 _ELIGIBLE = bytes([1]) + bytes(255)  # translate rule codes into an eligible mask
 _NONZERO = re.compile(rb"[^\x00]")
 _ZERO = re.compile(rb"\x00")
@@ -294,7 +298,7 @@ class Scheduler:
         # Only rules that rejected someone are counted, and the pass over the rows stops once
         # every rejection is: none at all when every member is eligible.
         unaccounted = len(rules) - n_eligible
-        for code in range(1, len(RULES)):
+        for code in _COUNTING_ORDER:
             if not unaccounted:
                 break
             if n := rules.count(code):
