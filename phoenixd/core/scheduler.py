@@ -23,7 +23,7 @@ from typing import Any
 
 from phoenixd import kernel
 from phoenixd.core.members import Member, MemberStatus
-from phoenixd.core.packets import Packet, Strategy
+from phoenixd.core.packets import Packet, Policy, Strategy
 from phoenixd.core.selector import Selector, parse_selector
 from phoenixd.core.state import NO_LOAD, ClusterState
 from phoenixd.core.table import MemberTable
@@ -99,15 +99,8 @@ class Requirement:
 
     @classmethod
     def of(cls, packet: Packet) -> Requirement:
-        policy = packet.policy
-        return cls(
-            tuple((c, *parse_capability(c)) for c in packet.required_capabilities),
-            packet.demand_cpu - _SLACK, packet.demand_memory - _SLACK,
-            policy.minimum_trust_score, frozenset(policy.allowed_regions),
-            policy.pii_review_required,
-            parse_selector(policy.label_selector) if policy.label_selector else None,
-            packet.namespace,
-        )
+        return _requirement(packet.required_capabilities, packet.demand_cpu,
+                            packet.demand_memory, packet.policy, packet.namespace)
 
     def reject(self, member: Member, used_cpu: float, used_memory: float) -> str:
         """The first eligibility rule ``member`` fails ("" if none), in the documented order."""
@@ -134,6 +127,22 @@ class Requirement:
         if self.selector is not None and not self.selector.matches(labels):
             return "label_selector_mismatch"
         return ""
+
+
+# Packets mostly repeat a few requirements, and a Requirement is immutable: one made per
+# distinct (capabilities, demand, policy, namespace) serves every decision and rebalance
+# check of the packets that share it (a rebalance checks every movable ring packet).
+@functools.lru_cache(maxsize=4096)
+def _requirement(capabilities: tuple[str, ...], cpu: float, memory: float, policy: Policy,
+                 namespace: str) -> Requirement:
+    return Requirement(
+        tuple((c, *parse_capability(c)) for c in capabilities),
+        cpu - _SLACK, memory - _SLACK,
+        policy.minimum_trust_score, frozenset(policy.allowed_regions),
+        policy.pii_review_required,
+        parse_selector(policy.label_selector) if policy.label_selector else None,
+        namespace,
+    )
 
 
 def rejection(member: Member, packet: Packet, used_cpu: float, used_memory: float) -> str:
