@@ -123,9 +123,17 @@ def namespace_of(event: Event) -> str:
     return DEFAULT_NAMESPACE if event.member_ids or event.packet_ids else ""
 
 
+# One encoder for every event (json.dumps with options builds a new one per call). Event
+# bodies are trees the core builds from records, never cyclic, so the encoder skips the
+# cycle check, which costs a dictionary insert and delete per container (about a sixth
+# of encoding a placement decision) and changes no byte of the output.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                              check_circular=False)
+
+
 def canonical_bytes(body: dict[str, Any]) -> bytes:
     """Compact, key-sorted UTF-8 JSON: the same event always gives the same bytes."""
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return _CANONICAL.encode(body).encode()
 
 
 def chain_hash(prev_hash: str, payload: bytes) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 from typing import Any, Protocol
 
 from phoenixd.core.events import GENESIS_HASH, Event, canonical_bytes, chain_hash
@@ -65,21 +64,23 @@ class Recorder:
         namespace: str = "",
     ) -> Event:
         data = data or {}
-        draft = Event(
-            sequence=self._sequence + 1,
-            time=round(self._wall_clock(), 6),
-            type=str(type_),
-            actor=actor,
-            reason=reason,
-            member_ids=tuple(member_ids),
-            packet_ids=tuple(packet_ids),
-            lineage_ids=tuple(lineage_ids),
-            data=data,
-            prev_hash=self._hash,
-            namespace=namespace or _namespace_in(data),
-        )
-        payload = canonical_bytes(draft.body())
-        event = replace(draft, hash=chain_hash(self._hash, payload))
+        fields: dict[str, Any] = {
+            "sequence": self._sequence + 1,
+            "time": round(self._wall_clock(), 6),
+            "type": str(type_),
+            "actor": actor,
+            "reason": reason,
+            "member_ids": tuple(member_ids),
+            "packet_ids": tuple(packet_ids),
+            "lineage_ids": tuple(lineage_ids),
+            "data": data,
+            "prev_hash": self._hash,
+            "namespace": namespace or _namespace_in(data),
+        }
+        # The body (all but the hash) comes from a draft; the event is then made once more
+        # with its hash, which costs less than dataclasses.replace of the draft.
+        payload = canonical_bytes(Event(**fields).body())
+        event = Event(**fields, hash=chain_hash(self._hash, payload))
         self._sink.append(event, payload)
         self._sequence, self._hash = event.sequence, event.hash
         self._apply(event)

@@ -11,6 +11,7 @@ scores or rejecting rule, the winner and the policy it satisfied.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
@@ -22,7 +23,7 @@ from typing import Any
 
 from phoenixd import kernel
 from phoenixd.core.members import Member, MemberStatus
-from phoenixd.core.packets import Packet, Strategy
+from phoenixd.core.packets import Packet, Policy, Strategy
 from phoenixd.core.selector import Selector, parse_selector
 from phoenixd.core.state import NO_LOAD, ClusterState
 from phoenixd.core.table import MemberTable
@@ -98,15 +99,8 @@ class Requirement:
 
     @classmethod
     def of(cls, packet: Packet) -> Requirement:
-        policy = packet.policy
-        return cls(
-            tuple((c, *parse_capability(c)) for c in packet.required_capabilities),
-            packet.demand_cpu - _SLACK, packet.demand_memory - _SLACK,
-            policy.minimum_trust_score, frozenset(policy.allowed_regions),
-            policy.pii_review_required,
-            parse_selector(policy.label_selector) if policy.label_selector else None,
-            packet.namespace,
-        )
+        return _requirement(packet.required_capabilities, packet.demand_cpu,
+                            packet.demand_memory, packet.policy, packet.namespace)
 
     def reject(self, member: Member, used_cpu: float, used_memory: float) -> str:
         """The first eligibility rule ``member`` fails ("" if none), in the documented order."""
@@ -135,6 +129,22 @@ class Requirement:
         return ""
 
 
+# Packets mostly repeat a few requirements, and a Requirement is immutable: one made per
+# distinct (capabilities, demand, policy, namespace) serves every decision and rebalance
+# check of the packets that share it (a rebalance checks every movable ring packet).
+@functools.lru_cache(maxsize=4096)
+def _requirement(capabilities: tuple[str, ...], cpu: float, memory: float, policy: Policy,
+                 namespace: str) -> Requirement:
+    return Requirement(
+        tuple((c, *parse_capability(c)) for c in capabilities),
+        cpu - _SLACK, memory - _SLACK,
+        policy.minimum_trust_score, frozenset(policy.allowed_regions),
+        policy.pii_review_required,
+        parse_selector(policy.label_selector) if policy.label_selector else None,
+        namespace,
+    )
+
+
 def rejection(member: Member, packet: Packet, used_cpu: float, used_memory: float) -> str:
     """The first eligibility rule ``member`` fails for ``packet`` ("" if none)."""
     return Requirement.of(packet).reject(member, used_cpu, used_memory)
@@ -144,6 +154,10 @@ def rejection(member: Member, packet: Packet, used_cpu: float, used_memory: floa
 RULES = (*kernel.RULES, "label_selector_mismatch", "previous_owner")
 _SELECTOR = RULES.index("label_selector_mismatch")
 _PREVIOUS_OWNER = RULES.index("previous_owner")
+# The order a decision counts rejections in (a pass over the rules each, until all are
+# counted): the rules checked in Python first, since a handoff's decision often rejects
+# its previous owner alone.
+_COUNTING_ORDER = (_PREVIOUS_OWNER, _SELECTOR, *range(1, len(kernel.RULES)))
 _ELIGIBLE = bytes([1]) + bytes(255)  # translate rule codes into an eligible mask
 _NONZERO = re.compile(rb"[^\x00]")
 _ZERO = re.compile(rb"\x00")
@@ -202,7 +216,7 @@ class Scheduler:
             if not self._reject(self._state.members[first], packet):
                 return first
         if eligible is None:
-            eligible = self._classify(packet, Requirement.of(packet), "").translate(_ELIGIBLE)
+            eligible = self._classify(packet, Requirement.of(packet), "")[0].translate(_ELIGIBLE)
         if self._load_bound > 0:
             loads = array("i", map(int, table.packets))
             owner = table.position(packet.owner) if packet.status.owned else -1
@@ -232,9 +246,11 @@ class Scheduler:
             return "previous_owner"  # a handoff moves work away from its owner
         return rule
 
-    def _classify(self, packet: Packet, requirement: Requirement, exclude: str) -> bytearray:
+    def _classify(self, packet: Packet, requirement: Requirement, exclude: str
+                  ) -> tuple[bytearray, int]:
         """The code in RULES of the first rule each ACTIVE member fails (0: eligible),
-        one byte per member in id order: what Requirement.reject says, for all at once."""
+        one byte per member in id order: what Requirement.reject says, for all at once;
+        and how many are eligible."""
         state = self._state
         table = self._table(packet)
         rules = bytearray(len(table))
@@ -245,7 +261,7 @@ class Scheduler:
             table.cpu_room[owner] = member.cpu - (load.cpu - packet.demand_cpu)
             table.memory_room[owner] = member.memory - (load.memory - packet.demand_memory)
         try:
-            kernel.eligibility(
+            eligible = kernel.eligibility(
                 table.capable(f"{name}@{version}" if version else name
                               for _, name, version in requirement.capabilities),
                 table.cpu_room, table.memory_room, table.trust, table.region, table.pii_cleared,
@@ -259,11 +275,13 @@ class Scheduler:
                 i = match.start()
                 if not requirement.selector.matches(state.members[table.ids[i]].labels):
                     rules[i] = _SELECTOR
+                    eligible -= 1
         if exclude:
             i = table.position(exclude)
             if i >= 0 and not rules[i]:
                 rules[i] = _PREVIOUS_OWNER
-        return rules
+                eligible -= 1
+        return rules, eligible
 
     def decide(
         self, packet: Packet, trigger: str, *, exclude: str = "", target: str = ""
@@ -278,24 +296,37 @@ class Scheduler:
         space = self._state.peek(packet.namespace)
         table = space.table
         requirement = Requirement.of(packet)
-        rules = self._classify(packet, requirement, exclude)
-        eligible = rules.translate(_ELIGIBLE)
-        counts = Counter({"not_active": len(space.standby_ids)})
-        for code in range(1, len(RULES)):
-            counts[RULES[code].split(":")[0]] += rules.count(code)
-        counts = +counts  # drop the zero counts
-        n_eligible = rules.count(0)
+        rules, n_eligible = self._classify(packet, requirement, exclude)
+        # A packet any member may take (the common case) needs no pass over the rules to
+        # find who is eligible.
+        everyone = n_eligible == len(rules)
+        eligible = b"\x01" * len(rules) if everyone else rules.translate(_ELIGIBLE)
+        counts: Counter[str] = Counter()
+        if space.standby_ids:
+            counts["not_active"] = len(space.standby_ids)
+        # Only rules that rejected someone are counted, and the pass over the rows stops once
+        # every rejection is: none at all when every member is eligible.
+        unaccounted = len(rules) - n_eligible
+        for code in _COUNTING_ORDER:
+            if not unaccounted:
+                break
+            if n := rules.count(code):
+                counts[RULES[code].split(":")[0]] += n
+                unaccounted -= n
         scores, winner = self._score(packet, eligible)
         if scores is None:  # the ring
             winner = table.position(self.ring_owner(packet, eligible)) if n_eligible else -1
-            best = [m.start() for m in itertools.islice(_ZERO.finditer(rules),
-                                                        MAX_LISTED_CANDIDATES)]
+            best = (list(range(min(n_eligible, MAX_LISTED_CANDIDATES))) if everyone else
+                    [m.start() for m in itertools.islice(_ZERO.finditer(rules),
+                                                         MAX_LISTED_CANDIDATES)])
         else:
             best = list(kernel.top_scores(scores, eligible, MAX_LISTED_CANDIDATES))
         if winner >= 0:
             best = [winner, *(i for i in best if i != winner)][:MAX_LISTED_CANDIDATES]
-        listed = [Candidate(table.ids[i], scores[i] if scores is not None else None)
-                  for i in best]
+        if scores is None:
+            listed = [_unscored(table.ids[i]) for i in best]
+        else:
+            listed = [Candidate(table.ids[i], scores[i]) for i in best]
         listed += self._rejected_sample(packet, rules, exclude, requirement,
                                         MAX_LISTED_CANDIDATES - len(listed))
         winner_id = table.ids[winner] if winner >= 0 else ""
@@ -382,6 +413,14 @@ class Scheduler:
         free = (table.cpu_free, table.memory_free, eligible)
         pack = packet.strategy is Strategy.BINPACK_PACK
         return kernel.scores_binpack(*free), kernel.argmax_binpack(*free, pack)
+
+
+# Ring candidates carry no score: one immutable Candidate per member serves every decision
+# that lists it, instead of 32 new ones per decision (a sizeable part of a ring decision's
+# Python work). Bounded well above the members a namespace holds in practice.
+@functools.lru_cache(maxsize=65536)
+def _unscored(member_id: str) -> Candidate:
+    return Candidate(member_id, None)
 
 
 def _nobody_offers(capabilities: list[str]) -> str:

@@ -102,6 +102,18 @@ def _remove_sorted(ids: list[str], record_id: str) -> None:
     del ids[bisect.bisect_left(ids, record_id)]
 
 
+def _accounted_alike(old: Packet, new: Packet) -> bool:
+    """Whether ``new`` counts exactly as ``old`` does in every tally ClusterState._account
+    keeps: both held by the same owner, with the same demand, in the same namespace, and
+    both movable by a rebalance or neither. Most changes to an owned packet (an ack, a
+    checkpoint, a completed handoff) are such: taking the packet out of each tally only to
+    put it back would be work for nothing."""
+    return (old.status.owned and new.status.owned and old.owner == new.owner
+            and old.namespace == new.namespace and old.demand_cpu == new.demand_cpu
+            and old.demand_memory == new.demand_memory and old.strategy is new.strategy
+            and old.handoff_allowed == new.handoff_allowed)
+
+
 @dataclass(frozen=True, slots=True)
 class SnapshotView:
     members: list[Member]
@@ -296,11 +308,13 @@ class ClusterState:
             bisect.insort(self._sorted_packets, packet.packet_id)
             bisect.insort(self.space(packet.namespace).packet_ids, packet.packet_id)
         else:
-            self._account(old, -1)
             self.packet_counts[old.status] -= 1
         self.packet_counts[packet.status] += 1
         self.packets[packet.packet_id] = packet
-        self._account(packet, +1)
+        if old is None or not _accounted_alike(old, packet):
+            if old is not None:
+                self._account(old, -1)
+            self._account(packet, +1)
 
     def _account(self, packet: Packet, sign: int) -> None:
         if not packet.status.terminal:

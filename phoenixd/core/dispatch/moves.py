@@ -99,10 +99,13 @@ class Moves:
         extra: Mapping[str, Any] | None = None,
     ) -> tuple[Packet, Event]:
         """Record a packet event; returns the packet as applied, and the event."""
-        packet = replace(packet, last_event=str(type_), update_time=self._wall(),
-                         previous_owners=packet.previous_owners[-KEPT_OWNERS:])
-        subjects = tuple(dict.fromkeys(m for m in (*members, packet.owner) if m))
+        # The fields every event sets are set in the record, not in a copy of the packet
+        # first: the state makes the packet from the record anyway.
         record = packet.to_dict()
+        record["last_event"] = str(type_)
+        record["update_time"] = self._wall()
+        record["previous_owners"] = record["previous_owners"][-KEPT_OWNERS:]
+        subjects = tuple(dict.fromkeys(m for m in (*members, packet.owner) if m))
         if type_ not in _CARRIES_STATE:
             record["checkpoint"]["state"] = None  # unchanged: ClusterState.apply carries it over
         event = self._recorder.record(
