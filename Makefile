@@ -30,8 +30,10 @@ venv: $(STAMP)
 run: venv
 	$(BIN)/phoenixd --listen $(LISTEN) --http-listen $(HTTP_LISTEN) --data-dir $(DATA)
 
+# The suite in 4 worker processes (pytest-xdist): most tests wait on a real daemon's timers
+# and sockets, so four at once keep two cores busy. `.venv/bin/pytest` alone runs it serially.
 test: venv check-gen proto-lint lint typecheck ts-test bench-smoke
-	$(BIN)/pytest
+	$(BIN)/pytest -n 4
 	PHOENIX_NO_EXTENSIONS=1 $(BIN)/pytest -q tests/kernel
 
 # The README's console examples, rerun against a real phoenixd and written back (make test
