@@ -37,7 +37,7 @@ def test_members_and_capabilities(daemon: PhoenixProcess) -> None:
              "--trust", "0.9", "--label", "region=us-east", "--ttl", "30")
     assert out["member"]["member_id"] == "agent-a"
     assert out["credential"]
-    js(daemon, "member", "register", "agent-b", "--cap", "ocr@2", "--trust", "0.4")
+    js(daemon, "member", "register", "--ttl", "3600", "agent-b", "--cap", "ocr@2", "--trust", "0.4")
     listed = js(daemon, "member", "list", "--selector", "region=us-east")
     assert [m["member_id"] for m in listed] == ["agent-a"]
     updated = js(daemon, "member", "update", "agent-b", "--trust", "0.7", "--label", "tier=gold")
@@ -58,7 +58,7 @@ def test_packets_from_flags_and_from_the_seed_envelope(
 ) -> None:
     for name, trust, region in (("agent-customer-01", "0.95", "us-east"),
                                 ("agent-eu", "0.99", "eu-west")):
-        js(daemon, "member", "register", name, "--cap", "customer_validation",
+        js(daemon, "member", "register", "--ttl", "3600", name, "--cap", "customer_validation",
            "--cap", "policy_review", "--trust", trust, "--label", f"region={region}",
            "--label", "pii_cleared=true")
     envelope = tmp_path / "fp-001.json"
@@ -85,7 +85,7 @@ def test_packets_from_flags_and_from_the_seed_envelope(
 
 
 def test_audit_query_verify_and_tail(daemon: PhoenixProcess) -> None:
-    js(daemon, "member", "register", "m1", "--cap", "ocr")
+    js(daemon, "member", "register", "--ttl", "3600", "m1", "--cap", "ocr")
     events = js(daemon, "audit", "query", "--type", "capability_discovered")
     assert [e["member_ids"] for e in events] == [["m1"]]
     assert js(daemon, "audit", "verify")["ok"]
@@ -94,7 +94,7 @@ def test_audit_query_verify_and_tail(daemon: PhoenixProcess) -> None:
 
 
 def test_audit_tail_follow_resumes_after_a_daemon_restart(daemon: PhoenixProcess) -> None:
-    js(daemon, "member", "register", "before", "--cap", "ocr")
+    js(daemon, "member", "register", "--ttl", "3600", "before", "--cap", "ocr")
     follower = follow(daemon, "-o", "json", "audit", "tail", "-n", "0", "--follow",
                       "--type", "member_registered")
     lines: queue.Queue[str] = queue.Queue()
@@ -107,10 +107,11 @@ def test_audit_tail_follow_resumes_after_a_daemon_restart(daemon: PhoenixProcess
     try:
         threading.Thread(target=pump, daemon=True).start()
         probe_until_delivered(
-            lambda name: js(daemon, "member", "register", name, "--cap", "ocr"), lines, 30)
-        js(daemon, "member", "register", "during", "--cap", "ocr")
+            lambda name: js(daemon, "member", "register", "--ttl", "3600", name, "--cap", "ocr"),
+            lines, 30)
+        js(daemon, "member", "register", "--ttl", "3600", "during", "--cap", "ocr")
         daemon.restart()
-        js(daemon, "member", "register", "after", "--cap", "ocr")
+        js(daemon, "member", "register", "--ttl", "3600", "after", "--cap", "ocr")
         seen: list[str] = []
         while not seen or seen[-1] != "after":
             seen.append(lines.get(timeout=20))
@@ -124,7 +125,7 @@ def test_audit_tail_follow_resumes_after_a_daemon_restart(daemon: PhoenixProcess
 
 
 def test_watch_members_replays_from_a_revision(daemon: PhoenixProcess) -> None:
-    js(daemon, "member", "register", "w1")
+    js(daemon, "member", "register", "--ttl", "3600", "w1")
     watcher = follow(daemon, "watch", "members", "--after-revision", "0")
     try:
         assert watcher.stdout is not None

@@ -20,8 +20,10 @@ from tests.daemon import PhoenixProcess
 
 
 def test_statuses_read_the_same_in_tables_details_and_flags(daemon: PhoenixProcess) -> None:
-    phoenix(daemon, "member", "register", "agent-a", "--cap", "ocr", "--trust", "0.9")
-    phoenix(daemon, "member", "register", "agent-b", "--cap", "ocr", "--trust", "0.2")
+    phoenix(daemon, "member", "register", "--ttl", "3600", "agent-a", "--cap", "ocr",
+            "--trust", "0.9")
+    phoenix(daemon, "member", "register", "--ttl", "3600", "agent-b", "--cap", "ocr",
+            "--trust", "0.2")
     phoenix(daemon, "packet", "submit", "fp-1", "--cap", "ocr")
     phoenix(daemon, "member", "retire", "agent-b")
     table = phoenix(daemon, "member", "list", "--status", "active", "--status", "Retired",
@@ -40,7 +42,8 @@ def test_statuses_read_the_same_in_tables_details_and_flags(daemon: PhoenixProce
 
 def test_output_formats_and_global_flags_before_the_command(daemon: PhoenixProcess) -> None:
     for name, trust in (("m-low", "0.3"), ("m-high", "0.8")):
-        phoenix(daemon, "member", "register", name, "--trust", trust, "--label", "zone=a")
+        phoenix(daemon, "member", "register", "--ttl", "3600", name, "--trust", trust,
+                "--label", "zone=a")
     assert [m["member_id"] for m in yaml.safe_load(
         phoenix(daemon, "-o", "yaml", "member", "list").stdout)] == ["m-high", "m-low"]
     columns = phoenix(daemon, "member", "list", "--sort-by", ".trust_score", "--no-headers",
@@ -112,6 +115,6 @@ def _on_a_terminal(d: PhoenixProcess, *args: str, env: dict[str, str]) -> str:
 
 
 def test_statuses_are_coloured_on_a_terminal_unless_no_color(daemon: PhoenixProcess) -> None:
-    phoenix(daemon, "member", "register", "m1")
+    phoenix(daemon, "member", "register", "--ttl", "3600", "m1")
     assert "\x1b[32mACTIVE\x1b[0m" in _on_a_terminal(daemon, "member", "list", env={})
     assert "\x1b[" not in _on_a_terminal(daemon, "member", "list", env={"NO_COLOR": "1"})

@@ -11,7 +11,7 @@ from tests.daemon import PhoenixProcess
 
 def test_status_shows_health_version_revision_and_counts(daemon: PhoenixProcess) -> None:
     for name in ("m1", "m2"):
-        js(daemon, "member", "register", name, "--cap", "ocr")
+        js(daemon, "member", "register", "--ttl", "3600", name, "--cap", "ocr")
     js(daemon, "member", "retire", "m2")
     js(daemon, "packet", "submit", "fp-1", "--cap", "ocr")
     js(daemon, "packet", "submit", "fp-2", "--cap", "gpu")  # nobody offers gpu: PENDING

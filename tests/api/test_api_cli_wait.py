@@ -22,7 +22,7 @@ def sdk(daemon: PhoenixProcess) -> Iterator[Client]:
 
 
 def test_watch_members_lists_then_follows(daemon: PhoenixProcess) -> None:
-    js(daemon, "member", "register", "w1")
+    js(daemon, "member", "register", "--ttl", "3600", "w1")
     watcher = follow(daemon, "watch", "members")
     try:
         assert watcher.stdout is not None
@@ -37,7 +37,7 @@ def test_watch_members_lists_then_follows(daemon: PhoenixProcess) -> None:
 
 
 def test_watch_packets_lists_then_follows_as_json_lines(daemon: PhoenixProcess) -> None:
-    js(daemon, "member", "register", "m1", "--cap", "ocr")
+    js(daemon, "member", "register", "--ttl", "3600", "m1", "--cap", "ocr")
     js(daemon, "packet", "submit", "fp-1", "--cap", "ocr")
     watcher = follow(daemon, "watch", "packets", "-o", "json")
     try:

@@ -173,7 +173,8 @@ def test_the_cli_creates_scopes_and_deletes(daemon: PhoenixProcess) -> None:
     created = js(daemon, "namespace", "create", "billing", "--label", "team=payments",
                  "--max-packets", "1", "--max-cpu", "4")
     assert created["name"] == "billing" and created["quota"]["packets"] == "1"
-    phoenix(daemon, "member", "register", "w1", "--cap", "ocr", "--namespace", "billing")
+    phoenix(daemon, "member", "register", "--ttl", "3600", "w1", "--cap", "ocr",
+            "--namespace", "billing")
     phoenix(daemon, "packet", "submit", "fp-1", "--cap", "ocr", "--namespace", "billing")
     full = phoenix(daemon, "packet", "submit", "fp-2", "--cap", "ocr", "--namespace", "billing",
                    expect=1)
