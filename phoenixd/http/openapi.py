@@ -75,7 +75,8 @@ def document(services: Iterable[ServiceDescriptor],
                 "The REST/JSON routes of phoenixflight.v1, from the google.api.http "
                 "annotations of its protos, served by phoenixd --http-listen. Each calls the "
                 "same method as gRPC, with the same authorization, validation and errors. "
-                f"Streaming methods are served over gRPC only: {streaming}."),
+                "Server-streaming watches are served as Server-Sent Events; other "
+                f"streaming methods over gRPC only: {streaming}."),
         },
         "paths": dict(sorted(paths.items())),
         "components": {
@@ -109,9 +110,22 @@ def _operation(binding: Binding, operation_id: str, notes: Mapping[str, str],
         assert target is not None
         operation["requestBody"] = {"required": True, "content": {
             "application/json": {"schema": _ref(target, notes, schemas)}}}
+    ok = {"description": "OK", "content": {
+        "application/json": {"schema": _ref(binding.output, notes, schemas)}}}
+    if binding.streaming:
+        ok = {"description": (
+            "Server-Sent Events: one event per message (`id:` its revision, `event:` its "
+            "type, `data:` the message as JSON, in this schema), `: ping` comments while "
+            "idle, and a `closed` event saying why when the daemon ends the stream. "
+            "Resume with the Last-Event-ID header."), "content": {
+            "text/event-stream": {"schema": _ref(binding.output, notes, schemas)}}}
+        operation.setdefault("parameters", []).append({
+            "name": "Last-Event-ID", "in": "header", "required": False,
+            "schema": {"type": "string"},
+            "description": "The id of the last event received: the stream resumes after "
+                           "it (it overrides the after_* query parameter)."})
     operation["responses"] = {
-        "200": {"description": "OK", "content": {
-            "application/json": {"schema": _ref(binding.output, notes, schemas)}}},
+        "200": ok,
         "default": {"description": "An error", "content": {
             "application/json": {"schema": {"$ref": "#/components/schemas/Status"}}}},
     }
