@@ -1,8 +1,9 @@
 """Every RPC has its REST route, enumerated from the descriptors so that none escapes: each
 unary method is annotated and served by a real phoenixd (no route 404 or 405 for any of
 them), each server-streaming one with a route has its Server-Sent Events feed (served in
-test_http_sse.py), client-streaming ones have none; and the OpenAPI document the daemon serves is the
-committed one, which matches proto/ (the generator's --check) and lists every route."""
+test_http_sse.py), client-streaming ones have none; and the OpenAPI document the daemon
+serves is the committed one, which matches proto/ (the generator's --check) and lists every
+route."""
 
 from __future__ import annotations
 
