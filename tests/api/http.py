@@ -110,7 +110,7 @@ class EventStream:
     def next(self) -> SseEvent | None:
         """The next event (comments kept in ``comments``), None once the stream ended."""
         ident: str | None = None
-        kind, data = "message", []
+        kind, data = "message", list[str]()
         while True:
             raw = self.response.readline()
             if not raw:
@@ -146,7 +146,7 @@ class EventStream:
         return self.comments[-1]
 
     def take(self, count: int) -> list[SseEvent]:
-        events = []
+        events: list[SseEvent] = []
         while len(events) < count:
             event = self.next()
             assert event is not None, f"the stream ended after {len(events)} of {count} events"
