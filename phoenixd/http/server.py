@@ -88,6 +88,7 @@ class HttpServer:
         if unfed:
             raise ValueError(f"streaming routes without an SSE feed: {', '.join(unfed)}")
         self._watches = {sse.FEEDS[b.method].name: b for b in self.bindings if b.streaming}
+        self._frames = sse.Frames()
         self._openapi = (resources.files("phoenixd.http") / "openapi.json").read_bytes()
         self.app = self._build()
 
@@ -255,6 +256,7 @@ class HttpServer:
                 binding.method, metadata, sse.entering(self._handlers[binding.method], watch))
             watches.append(watch)
         return await sse.stream(request, watches, heartbeat=self._heartbeat, after=after,
+                                frames=self._frames,
                                 refuse=lambda exc: _error(exc.code, exc.details))
 
     async def _openapi_document(self, request: web.Request) -> web.Response:

@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import json
 import re
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -38,7 +39,7 @@ from phoenixd.http.context import Aborted, HttpCallContext
 from phoenixd.http.transcode import BadRequest, response_json
 from phoenixd.server.grpc_server import Handler
 
-__all__ = ["FEEDS", "HEARTBEAT_SECONDS", "Feed", "Watch", "cursors", "stream"]
+__all__ = ["FEEDS", "HEARTBEAT_SECONDS", "Feed", "Frames", "Watch", "cursors", "stream"]
 
 log = structlog.get_logger("phoenixd.http")
 
@@ -52,6 +53,10 @@ GONE_CHECK_SECONDS = 1.0
 # ended on purpose (a slow reader, a restart) is meant to be resumed.
 RETRY_MS = 1000
 EVENT_STREAM = "text/event-stream"
+# Messages kept as JSON for the streams: every reader of a live feed gets the same messages,
+# and writing one as JSON (json_format) costs far more than sending it; as many as the gRPC
+# recorder keeps converted (flight_recorder_service.py).
+ENCODED_MESSAGES = 4096
 
 
 @dataclass(frozen=True)
@@ -66,15 +71,37 @@ class Feed:
     """The request field a watch resumes after: "after_revision"."""
     revision: Callable[[Any], int]
     kind: Callable[[Any], str]
+    key: Callable[[Any], object]
+    """What tells two messages of this feed apart (those with the same key are the same)."""
+
+
+class Frames:
+    """Messages as their JSON, written once however many streams send them."""
+
+    def __init__(self, limit: int = ENCODED_MESSAGES) -> None:
+        self._limit = limit
+        self._json: OrderedDict[tuple[str, object], bytes] = OrderedDict()
+
+    def json(self, feed: Feed, message: Message) -> bytes:
+        key = (feed.name, feed.key(message))
+        found = self._json.get(key)
+        if found is None:
+            found = self._json[key] = response_json(message)
+            if len(self._json) > self._limit:
+                self._json.popitem(last=False)
+        return found
 
 
 # Every server-streaming method with an HTTP route is here (server.py refuses to start
 # otherwise): the id and the type of an event come from fields that differ per message.
 FEEDS: dict[str, Feed] = {
     "/phoenixflight.v1.MembershipService/WatchMembers": Feed(
-        "members", "m", "after_revision", lambda r: r.revision, lambda r: r.event_type),
+        "members", "m", "after_revision", lambda r: r.revision, lambda r: r.event_type,
+        # One member per change: its revision is the change's event.
+        lambda r: r.revision),
     "/phoenixflight.v1.FlightRecorderService/WatchEvents": Feed(
-        "events", "e", "after_sequence", lambda r: r.event.sequence, lambda r: r.event.type),
+        "events", "e", "after_sequence", lambda r: r.event.sequence, lambda r: r.event.type,
+        lambda r: (r.event.sequence, r.event.hash)),
 }
 _TAGGED = re.compile(r"([a-z]):(\d+)")
 
@@ -152,7 +179,7 @@ def entering(handler: Handler, watch: Watch) -> Handler:
 
 
 async def stream(request: web.Request, watches: list[Watch], *, heartbeat: float,
-                 refuse: Callable[[Aborted], web.Response],
+                 frames: Frames, refuse: Callable[[Aborted], web.Response],
                  after: dict[str, int | None]) -> web.StreamResponse:
     """Serve ``watches`` as one event stream until one of them ends or the client goes.
 
@@ -175,7 +202,7 @@ async def stream(request: web.Request, watches: list[Watch], *, heartbeat: float
         })
         await response.prepare(request)
         with contextlib.suppress(ConnectionError):
-            await _serve(request, response, queue, watches, heartbeat, dict(after))
+            await _serve(request, response, queue, watches, heartbeat, frames, dict(after))
         return response
     finally:
         for watch in watches:
@@ -187,7 +214,7 @@ async def stream(request: web.Request, watches: list[Watch], *, heartbeat: float
 
 async def _serve(request: web.Request, response: web.StreamResponse,
                  queue: asyncio.Queue[tuple[Watch, Message | None]], watches: list[Watch],
-                 heartbeat: float, positions: dict[str, int | None]) -> None:
+                 heartbeat: float, frames: Frames, positions: dict[str, int | None]) -> None:
     loop = asyncio.get_running_loop()
     multiplexed = len(watches) > 1
     await response.write(f"retry: {RETRY_MS}\n\n".encode())
@@ -215,7 +242,7 @@ async def _serve(request: web.Request, response: web.StreamResponse,
         else:
             ident, kind = str(positions[feed.name]), feed.kind(message)
         await response.write(b"id: %s\nevent: %s\ndata: %s\n\n" % (
-            ident.encode(), _line(kind).encode(), response_json(message)))
+            ident.encode(), _line(kind).encode(), frames.json(feed, message)))
         quiet_since = loop.time()
 
 
