@@ -4,11 +4,13 @@ with Last-Event-ID and gets every event exactly once, across a daemon restart to
 that stops reading is cut off with a `closed` event saying where to resume; idle streams get
 `: ping` comments; bad requests and refusals are HTTP statuses with the JSON error (401/403
 with operator tokens on, and a scoped token's stream narrowed to its namespace); one stream
-carries both feeds with both cursors in its ids."""
+carries both feeds with both cursors in its ids; streams hold --max-streams slots (429 past
+them) and give them back when the reader goes."""
 
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 
 from tests.api.http import EventStream, Http, http_daemon
@@ -211,5 +213,30 @@ def test_one_stream_carries_both_feeds_and_resumes_both(tmp_path: Path) -> None:
         resumed.close()
         assert sorted(e.event for e in after) == ["events", "members"]
         assert all("both-2" in str(e.data) for e in after)
+    finally:
+        proc.stop()
+
+
+def test_streams_take_the_stream_slots_and_give_them_back(tmp_path: Path) -> None:
+    proc, http = http_daemon(tmp_path / "data", "--max-streams", "1")
+    try:
+        port = _port(http)
+        held = EventStream(port, "/v1/watch?feeds=members")
+        assert held.status == 200
+        refused = EventStream(port, "/v1/events:watch")
+        assert (refused.status, refused.error["code"]) == (429, 8), refused.error
+        assert "streams open" in refused.error["message"]
+        refused.close()
+        held.close()
+        # The daemon notices the reader went away (within a second or so) and frees the slot.
+        for _ in range(100):
+            again = EventStream(port, "/v1/events:watch?after_sequence=0")
+            if again.status == 200:
+                break
+            again.close()
+            time.sleep(0.1)
+        assert again.status == 200, again.error
+        assert again.take(1)[0].id == "1"
+        again.close()
     finally:
         proc.stop()
