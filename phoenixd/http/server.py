@@ -44,13 +44,11 @@ from phoenixd.http.transcode import (
 from phoenixd.server.grpc_server import Handler
 from phoenixd.server.interceptors import Guard
 
-__all__ = ["OPENAPI_PATH", "SEED_ROUTES", "WATCH_PATH", "HttpServer"]
+__all__ = ["OPENAPI_PATH", "SEED_ROUTES", "HttpServer"]
 
 log = structlog.get_logger("phoenixd.http")
 
 OPENAPI_PATH = "/v1/openapi.json"
-# Several watches on one connection: a browser allows about six per origin (HTTP/1.1).
-WATCH_PATH = "/v1/watch"
 # The seed's routes: (path, the RPC served, how the seed's body becomes its request's JSON).
 SEED_ROUTES: tuple[tuple[str, str, Callable[[Any], dict[str, Any]]], ...] = (
     ("/api/members/register", "/phoenixflight.v1.MembershipService/RegisterMember",
@@ -102,7 +100,7 @@ class HttpServer:
                     binding.route_path)
             serve = self._watch_route(binding) if binding.streaming else self._route(binding)
             resource.add_route(binding.verb, serve)
-        app.router.add_get(WATCH_PATH, self._watch_many)
+        app.router.add_get(sse.WATCH_PATH, self._watch_many)
         for path, method, rewrite in SEED_ROUTES:
             app.router.add_post(path, self._seed_route(method, rewrite))
         app.router.add_get(OPENAPI_PATH, self._openapi_document)

@@ -39,10 +39,14 @@ from phoenixd.http.context import Aborted, HttpCallContext
 from phoenixd.http.transcode import BadRequest, response_json
 from phoenixd.server.grpc_server import Handler
 
-__all__ = ["FEEDS", "HEARTBEAT_SECONDS", "Feed", "Frames", "Watch", "cursors", "stream"]
+__all__ = [
+    "FEEDS", "HEARTBEAT_SECONDS", "WATCH_PATH", "Feed", "Frames", "Watch", "cursors", "stream",
+]
 
 log = structlog.get_logger("phoenixd.http")
 
+# Several watches on one connection: a browser allows about six per origin (HTTP/1.1).
+WATCH_PATH = "/v1/watch"
 # A comment line this often while a stream is idle: proxies and load balancers close
 # connections that carry nothing for a while (nginx's proxy_read_timeout defaults to 60 s).
 HEARTBEAT_SECONDS = 15.0

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from phoenixd.http.routes import bindings, streaming_methods
-from phoenixd.http.sse import FEEDS
+from phoenixd.http.sse import FEEDS, WATCH_PATH
 from phoenixd.server.grpc_server import SERVICE_DESCRIPTORS
 from tests.api.http import http_daemon
 
@@ -59,7 +59,7 @@ def test_the_openapi_document_matches_the_protos_and_lists_every_route() -> None
     assert check.returncode == 0, check.stderr
     document = json.loads(DOCUMENT.read_text())
     listed = {(verb.upper(), path) for path, ops in document["paths"].items() for verb in ops}
-    assert listed == {(b.verb, b.template) for b in ROUTES}
+    assert listed == {(b.verb, b.template) for b in ROUTES} | {("GET", WATCH_PATH)}
     schemas = document["components"]["schemas"]
 
     def refs(node: Any) -> set[str]:
