@@ -214,18 +214,17 @@ class HttpServer:
                           f"{what}; name some of {', '.join(self._watches)}, e.g. "
                           f"?feeds={','.join(self._watches)}")
         chosen = [self._watches[name] for name in dict.fromkeys(names)]
+        stray = next((key for key in query
+                      if not any(_names_field(b, key) for b in chosen)), None)
+        if stray is not None:
+            return _error(grpc.StatusCode.INVALID_ARGUMENT,
+                          f"query parameter {stray!r} is a field of none of the watches named "
+                          f"({', '.join(names)})")
         parts = []
         try:
-            for key in query:
-                top = key.split(".")[0]
-                if not any(top in b.input.fields_by_name
-                           or any(f.json_name == top for f in b.input.fields) for b in chosen):
-                    raise BadRequest(f"query parameter {key!r} is a field of none of the "
-                                     f"watches named ({', '.join(names)})")
             for binding in chosen:
                 own = {key: values for key, values in query.items()
-                       if key.split(".")[0] in binding.input.fields_by_name
-                       or any(f.json_name == key.split(".")[0] for f in binding.input.fields)}
+                       if _names_field(binding, key)}
                 parts.append((binding, request_message(
                     binding, [], own, b"", message_factory.GetMessageClass(binding.input))))
         except BadRequest as exc:
@@ -286,6 +285,13 @@ class HttpServer:
             if exc.status < 400:
                 raise
             return _error(grpc.StatusCode.UNKNOWN, exc.reason, status=exc.status)
+
+
+def _names_field(binding: Binding, key: str) -> bool:
+    """Does query parameter ``key`` name a field of the binding's request (either name form)?"""
+    top = key.split(".")[0]
+    message = binding.input
+    return top in message.fields_by_name or any(f.json_name == top for f in message.fields)
 
 
 def _query(request: web.Request) -> dict[str, list[str]]:
