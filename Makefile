@@ -62,7 +62,7 @@ bench: venv
 		--benchmark-sort=name --benchmark-max-time=0.5
 	$(BIN)/python bench/load.py --seconds 5
 	$(BIN)/python bench/rest.py --seconds 5 --rounds 3
-	$(BIN)/python bench/fanout.py --events 2000 --watchers 1 4 16
+	$(BIN)/python bench/fanout.py --events 2000 --watchers 1 4 16 100
 	$(BIN)/python bench/failover.py --members 4 --packets 100 --ttl 1
 	$(BIN)/python bench/scale.py --members 1000 --packets 10000
 

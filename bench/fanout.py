@@ -9,8 +9,13 @@ stream machinery itself can push on this machine. phoenixd is measured twice:
 - live: watchers follow the head while a client registers members; the delay
   from an event's timestamp (taken when it was recorded) to its arrival, p50/p99.
 
+The same feed over Server-Sent Events (GET /v1/events:watch on --http-listen) is measured
+beside it in the same run, the same way: as many SSE readers replaying the log, and following
+it live.
+
     python bench/fanout.py                          # CI-sized defaults
     python bench/fanout.py --events 20000 --watchers 1 4 16
+    python bench/fanout.py --events 2000 --watchers 100
 """
 
 from __future__ import annotations
@@ -58,8 +63,45 @@ async def _serve_stream(port: int, size: int) -> None:
 # -- watcher processes -------------------------------------------------------------
 
 
+async def _read_sse(response: Any, count: int, arrived: list[float] | None = None) -> int:
+    """Read events off an SSE response until ``count`` (0: until it ends); with ``arrived``,
+    note each event's delay from its record time."""
+    import json
+    from datetime import datetime
+
+    got = 0
+    async for line in response.content:
+        if arrived is not None and line.startswith(b"data: "):
+            # RFC 3339 with nanoseconds, which datetime does not parse: the fraction apart.
+            whole, _, fraction = json.loads(line[6:])["event"]["time"].rstrip("Z").partition(".")
+            recorded = datetime.fromisoformat(whole + "+00:00").timestamp()
+            arrived.append(time.time() - recorded - float("0." + (fraction or "0")))
+        if line.startswith(b"id: "):
+            got += 1
+            if got == count:
+                break
+    return got
+
+
+async def _watch_sse(address: str, streams: int, count: int) -> tuple[int, float]:
+    import aiohttp
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+
+        async def one() -> int:
+            async with session.get(f"http://{address}/v1/events:watch?after_sequence=0",
+                                   timeout=aiohttp.ClientTimeout(total=None)) as response:
+                return await _read_sse(response, count)
+
+        start = time.perf_counter()
+        got = await asyncio.gather(*(one() for _ in range(streams)))
+        return sum(got), time.perf_counter() - start
+
+
 async def _watch(kind: str, address: str, streams: int, count: int) -> tuple[int, float]:
     """Open ``streams`` streams and read ``count`` messages from each: (messages, seconds)."""
+    if kind == "sse":
+        return await _watch_sse(address, streams, count)
     from phoenixflight_api.v1 import flight_recorder_service_pb2 as rpb
     from phoenixflight_api.v1 import flight_recorder_service_pb2_grpc as rec_grpc
 
@@ -98,6 +140,39 @@ def fan_out(kind: str, address: str, watchers: int, count: int) -> float:
     with mp.get_context("spawn").Pool(len(jobs)) as pool:
         results = pool.map(_watch_job, jobs)
     return sum(n for n, _ in results) / max(seconds for _, seconds in results)
+
+
+async def _live_sse(address: str, http: str, watchers: int, seconds: float,
+                    rate: float) -> list[float]:
+    """As ``_live``, the watchers reading GET /v1/events:watch on ``http``."""
+    import aiohttp
+
+    from phoenixflight_api.v1 import membership_service_pb2 as mpb
+    from phoenixflight_api.v1 import membership_service_pb2_grpc as mem_grpc
+
+    delays: list[float] = []
+    async with grpc.aio.insecure_channel(address) as channel, aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0)) as session:
+        members = mem_grpc.MembershipServiceStub(channel)
+        responses = await asyncio.gather(*(
+            session.get(f"http://{http}/v1/events:watch",
+                        timeout=aiohttp.ClientTimeout(total=None)) for _ in range(watchers)))
+        await asyncio.sleep(0.2)  # the streams are subscribed before the first event
+        readers = [asyncio.create_task(_read_sse(r, 0, delays)) for r in responses]
+        deadline = time.perf_counter() + seconds
+        n = 0
+        while time.perf_counter() < deadline:
+            await members.RegisterMember(
+                mpb.RegisterMemberRequest(member_id=f"live-sse-{watchers}-{n}"))
+            n += 1
+            await asyncio.sleep(1 / rate)
+        await asyncio.sleep(0.5)  # the last events arrive
+        for reader in readers:
+            reader.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
+        for response in responses:
+            response.close()
+    return delays
 
 
 async def _live(address: str, watchers: int, seconds: float, rate: float) -> list[float]:
@@ -167,8 +242,11 @@ def main() -> int:
     args = parser.parse_args()
 
     rows: list[tuple[int, float, float, float, float]] = []
+    sse_rows: list[tuple[int, float, float, float]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        daemon = PhoenixProcess(Path(tmp) / "data", "--log-level", "warning").start()
+        http = f"127.0.0.1:{free_port()}"
+        daemon = PhoenixProcess(Path(tmp) / "data", "--log-level", "warning",
+                                "--http-listen", http).start()
         try:
             size = asyncio.run(_populate(daemon.address, args.events // 2 + 1))
             port = free_port()
@@ -184,6 +262,10 @@ def main() -> int:
                     delays = asyncio.run(
                         _live(daemon.address, watchers, args.live_seconds, args.live_rate))
                     rows.append((watchers, base, replay, p50(delays) * 1000, p99(delays) * 1000))
+                    sse = fan_out("sse", http, watchers, args.events)
+                    delays = asyncio.run(_live_sse(daemon.address, http, watchers,
+                                                   args.live_seconds, args.live_rate))
+                    sse_rows.append((watchers, sse, p50(delays) * 1000, p99(delays) * 1000))
             finally:
                 ceiling.terminate()
                 ceiling.wait(10)
@@ -197,6 +279,11 @@ def main() -> int:
     for watchers, base, replay, median, tail in rows:
         print(f"{watchers:>8}{base:>15.0f}{replay:>14.0f}{replay / base:>11.2f}x"
               f"{median:>13.2f}{tail:>13.2f}")
+    print("\nThe same feed over Server-Sent Events (GET /v1/events:watch), same run:")
+    print(f"{'watchers':>8}{'SSE msg/s':>15}{'vs gRPC':>14}{'live p50 ms':>13}"
+          f"{'live p99 ms':>13}")
+    for (watchers, sse, median, tail), row in zip(sse_rows, rows, strict=True):
+        print(f"{watchers:>8}{sse:>15.0f}{sse / row[2]:>13.2f}x{median:>13.2f}{tail:>13.2f}")
     return 0
 
 

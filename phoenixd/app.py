@@ -176,7 +176,8 @@ class Daemon:
         if cfg.http_listen:
             self.http = HttpServer(SERVICE_DESCRIPTORS, services.method_handlers(), guard,
                                    max_body_bytes=cfg.max_message_bytes,
-                                   shutdown_grace=cfg.shutdown_grace)
+                                   shutdown_grace=cfg.shutdown_grace,
+                                   heartbeat=cfg.sse_heartbeat)
             http_host, http_port = cfg.http_address()
             try:
                 self.http_port = await self.http.start(http_host, http_port)

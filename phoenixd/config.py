@@ -14,6 +14,7 @@ from phoenixd.core.dispatch import DEFAULT_REBALANCE_INTERVAL, DEFAULT_REBALANCE
 from phoenixd.core.packets import Strategy
 from phoenixd.core.registry import DEFAULT_SUSPECT_GRACE
 from phoenixd.core.reliability import DEFAULT_HALF_LIFE, DEFAULT_PRIOR_WEIGHT, Estimator
+from phoenixd.http.sse import HEARTBEAT_SECONDS
 from phoenixd.kernel import DEFAULT_VNODES
 
 __all__ = ["Config", "ConfigError", "daemon_version", "parse_args"]
@@ -106,6 +107,8 @@ class Config:
     http_listen: str = ""
     """host:port to serve the REST/JSON routes on (plain HTTP: loopback unless --insecure);
     empty: no HTTP surface."""
+    sse_heartbeat: float = HEARTBEAT_SECONDS
+    """Seconds between the ``: ping`` comments of an idle Server-Sent Events stream."""
     log_format: str = "auto"
     log_level: str = "info"
 
@@ -130,6 +133,8 @@ class Config:
         ):
             if not (math.isfinite(value) and 0 <= value <= top):
                 raise ConfigError(f"{flag} must be a number of seconds between 0 and {top:g}")
+        if not (math.isfinite(self.sse_heartbeat) and 0 < self.sse_heartbeat <= 3600):
+            raise ConfigError("--sse-heartbeat must be a number of seconds above 0, at most 3600")
         if self.snapshot_every < 1:
             raise ConfigError("--snapshot-every must be >= 1")
         if self.reserve_disk < 0:
@@ -316,6 +321,9 @@ def parse_args(argv: list[str] | None = None) -> Config:
                    f"annotation, and GET /v1/openapi.json) on this address, e.g. "
                    f"{SEED_HTTP_LISTEN}; plain HTTP, so loopback unless --insecure "
                    "(default: off)")
+    p.add_argument("--sse-heartbeat", type=float, default=d.sse_heartbeat, metavar="SECONDS",
+                   help="an idle Server-Sent Events stream sends a `: ping` comment this often, "
+                   f"so that proxies keep it open (default {d.sse_heartbeat:g})")
     p.add_argument("--log-format", choices=("auto", "console", "json"), default=d.log_format,
                    help="console on a terminal, JSON otherwise (default auto)")
     p.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
@@ -347,7 +355,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
         max_streams=a.max_streams, max_unauthenticated_streams=a.max_unauthenticated_streams,
         auth_deadline=a.auth_deadline, max_probe_streams=a.max_probe_streams,
         watch_queue_limit=a.watch_queue_limit, shutdown_grace=a.shutdown_grace,
-        metrics_listen=a.metrics_listen, http_listen=a.http_listen, log_format=a.log_format,
+        metrics_listen=a.metrics_listen, http_listen=a.http_listen,
+        sse_heartbeat=a.sse_heartbeat, log_format=a.log_format,
         log_level=a.log_level,
     )
     try:

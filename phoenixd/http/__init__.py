@@ -1,5 +1,6 @@
-"""The HTTP/JSON surface: REST routes from the API's google.api.http annotations, served by
-calling the gRPC servicers in process, through the same Guard."""
+"""The HTTP/JSON surface: REST routes from the API's google.api.http annotations (the watches
+as Server-Sent Events) and the seed's compatibility routes, served by calling the gRPC
+servicers in process, through the same Guard."""
 
 from phoenixd.http.server import HttpServer
 

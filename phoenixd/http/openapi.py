@@ -15,6 +15,7 @@ from typing import Any
 from google.protobuf.descriptor import Descriptor, FieldDescriptor, ServiceDescriptor
 
 from phoenixd.http.routes import Binding, bindings, streaming_methods
+from phoenixd.http.sse import FEEDS, WATCH_PATH
 from phoenixd.server.interceptors import MEMBER_METHODS, OPEN_METHODS
 
 __all__ = ["document"]
@@ -65,6 +66,9 @@ def document(services: Iterable[ServiceDescriptor],
             operation_id += f"_{seen[operation_id] - 1}"
         paths.setdefault(binding.template, {})[binding.verb.lower()] = _operation(
             binding, operation_id, notes, schemas)
+    watches = [b for b in bindings(services) if b.streaming]
+    if watches:
+        paths[WATCH_PATH] = {"get": _multiplexed(watches, notes, schemas)}
     streaming = ", ".join(m.rpartition("/")[2] for m in streaming_methods(services))
     return {
         "openapi": "3.0.3",
@@ -75,7 +79,8 @@ def document(services: Iterable[ServiceDescriptor],
                 "The REST/JSON routes of phoenixflight.v1, from the google.api.http "
                 "annotations of its protos, served by phoenixd --http-listen. Each calls the "
                 "same method as gRPC, with the same authorization, validation and errors. "
-                f"Streaming methods are served over gRPC only: {streaming}."),
+                "Server-streaming watches are served as Server-Sent Events; other "
+                f"streaming methods over gRPC only: {streaming}."),
         },
         "paths": dict(sorted(paths.items())),
         "components": {
@@ -109,9 +114,22 @@ def _operation(binding: Binding, operation_id: str, notes: Mapping[str, str],
         assert target is not None
         operation["requestBody"] = {"required": True, "content": {
             "application/json": {"schema": _ref(target, notes, schemas)}}}
+    ok = {"description": "OK", "content": {
+        "application/json": {"schema": _ref(binding.output, notes, schemas)}}}
+    if binding.streaming:
+        ok = {"description": (
+            "Server-Sent Events: one event per message (`id:` its revision, `event:` its "
+            "type, `data:` the message as JSON, in this schema), `: ping` comments while "
+            "idle, and a `closed` event saying why when the daemon ends the stream. "
+            "Resume with the Last-Event-ID header."), "content": {
+            "text/event-stream": {"schema": _ref(binding.output, notes, schemas)}}}
+        operation.setdefault("parameters", []).append({
+            "name": "Last-Event-ID", "in": "header", "required": False,
+            "schema": {"type": "string"},
+            "description": "The id of the last event received: the stream resumes after "
+                           "it (it overrides the after_* query parameter)."})
     operation["responses"] = {
-        "200": {"description": "OK", "content": {
-            "application/json": {"schema": _ref(binding.output, notes, schemas)}}},
+        "200": ok,
         "default": {"description": "An error", "content": {
             "application/json": {"schema": {"$ref": "#/components/schemas/Status"}}}},
     }
@@ -123,6 +141,39 @@ def _operation(binding: Binding, operation_id: str, notes: Mapping[str, str],
     elif binding.method in OPEN_METHODS:
         operation["security"] = []
     return operation
+
+
+def _multiplexed(watches: list[Binding], notes: Mapping[str, str],
+                 schemas: dict[str, Schema]) -> dict[str, Any]:
+    """The operation of the stream that carries several watches."""
+    names = [FEEDS[b.method].name for b in watches]
+    parameters: dict[str, Schema] = {"feeds": {
+        "name": "feeds", "in": "query", "required": True, "schema": {"type": "string"},
+        "example": ",".join(names),
+        "description": f"The watches to carry, comma-separated: {', '.join(names)}."}}
+    for binding in watches:
+        for parameter in _query_parameters(binding, notes):
+            parameters.setdefault(parameter["name"], parameter)
+    tags = ",".join(f"{FEEDS[b.method].tag}:<revision>" for b in watches)
+    return {
+        "operationId": "Watch_Multiplexed",
+        "tags": ["Watch"],
+        "description": (
+            "Several watches on one Server-Sent Events stream: `event:` names the feed, "
+            f"`id:` holds every feed's cursor ({tags}), `data:` is the message. A query "
+            "parameter goes to every watch whose request has that field."),
+        "parameters": [*parameters.values(), {
+            "name": "Last-Event-ID", "in": "header", "required": False,
+            "schema": {"type": "string"},
+            "description": f"The id of the last event received ({tags}): each feed "
+                           "resumes after its cursor."}],
+        "responses": {
+            "200": {"description": "Server-Sent Events", "content": {"text/event-stream": {
+                "schema": {"oneOf": [_ref(b.output, notes, schemas) for b in watches]}}}},
+            "default": {"description": "An error", "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/Status"}}}},
+        },
+    }
 
 
 def _leaf(message: Descriptor, dotted: str) -> FieldDescriptor:

@@ -5,7 +5,8 @@ OpenAPI document) as soon as its code is generated. Path templates are the subse
 google/api/http.proto that the API uses: literal segments, ``{field}`` or ``{field=*}``
 variables (``{a.b}`` names a field of a sub-message), and a final ``:verb``. A variable
 matches one path segment without '/' or ':' (as grpc-gateway's default): ``/v1/packets/x:cancel``
-never reaches GetPacket as packet "x:cancel".
+never reaches GetPacket as packet "x:cancel". A server-streaming RPC may have a GET route
+without a body: it is served as Server-Sent Events (sse.py); client-streaming ones get none.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ class Binding:
     """"*" (the whole request), a top-level field's name, or "" (no body: query parameters)."""
     input: Descriptor
     output: Descriptor
+    streaming: bool = False
+    """The RPC streams its responses: the route serves them as Server-Sent Events."""
 
     @property
     def route_path(self) -> str:
@@ -77,10 +80,13 @@ def _binding(method: MethodDescriptor, rule: http_pb2.HttpRule) -> Binding:
         if found is None or found.message_type is None:
             raise TemplateError(f"{name}: body {rule.body!r} is not a message field of "
                                 f"{method.input_type.name}")
-    if method.client_streaming or method.server_streaming:
-        raise TemplateError(f"{name}: streaming methods get no REST route")
+    if method.client_streaming:
+        raise TemplateError(f"{name}: client-streaming methods get no HTTP route")
+    if method.server_streaming and (pattern != "get" or rule.body):
+        raise TemplateError(f"{name}: a streaming method's route is a GET without a body "
+                            "(its request in query parameters)")
     return Binding(name, pattern.upper(), template, fields, rule.body, method.input_type,
-                   method.output_type)
+                   method.output_type, streaming=method.server_streaming)
 
 
 def _check_field(name: str, message: Descriptor, path: str) -> None:
@@ -104,6 +110,6 @@ def bindings(services: Iterable[ServiceDescriptor]) -> list[Binding]:
 
 
 def streaming_methods(services: Iterable[ServiceDescriptor]) -> list[str]:
-    """The streaming RPCs: served over gRPC only, for now."""
+    """The streaming RPCs without an HTTP route: served over gRPC only."""
     return [f"/{s.full_name}/{m.name}" for s in services for m in s.methods
-            if m.client_streaming or m.server_streaming]
+            if (m.client_streaming or m.server_streaming) and not any(_rules(m))]

@@ -10,6 +10,10 @@ than this in-process call. Errors come back with the HTTP status grpc-gateway gi
 code (status.py) and a ``{"code", "message", "details"}`` body, including the transcoder's
 own: a body past --max-message-bytes (413), JSON that does not parse or names an unknown
 field (400), an unknown path (404) and a method a path does not take (405).
+
+A server-streaming RPC's route serves Server-Sent Events (sse.py), and ``GET /v1/watch``
+several watches on one connection. The seed's own routes (seed.py) rewrite the seed's
+bodies into the requests of RegisterMember and SubmitPacket and then run as their /v1 routes.
 """
 
 from __future__ import annotations
@@ -22,22 +26,35 @@ from typing import Any, cast
 import grpc
 import structlog
 from aiohttp import web
-from google.protobuf import message_factory
+from google.protobuf import json_format, message_factory
 from google.protobuf.descriptor import ServiceDescriptor
 from google.protobuf.message import Message
 
+from phoenixd.http import seed, sse
 from phoenixd.http.context import Aborted, HttpCallContext
 from phoenixd.http.routes import Binding, bindings
 from phoenixd.http.status import HTTP_STATUS, error_body
-from phoenixd.http.transcode import BadRequest, request_message, response_json
+from phoenixd.http.transcode import (
+    BadRequest,
+    first_line,
+    parse_json,
+    request_message,
+    response_json,
+)
 from phoenixd.server.grpc_server import Handler
 from phoenixd.server.interceptors import Guard
 
-__all__ = ["OPENAPI_PATH", "HttpServer"]
+__all__ = ["OPENAPI_PATH", "SEED_ROUTES", "HttpServer"]
 
 log = structlog.get_logger("phoenixd.http")
 
 OPENAPI_PATH = "/v1/openapi.json"
+# The seed's routes: (path, the RPC served, how the seed's body becomes its request's JSON).
+SEED_ROUTES: tuple[tuple[str, str, Callable[[Any], dict[str, Any]]], ...] = (
+    ("/api/members/register", "/phoenixflight.v1.MembershipService/RegisterMember",
+     seed.member_registration),
+    ("/api/packets", "/phoenixflight.v1.PacketService/SubmitPacket", seed.packet_submission),
+)
 # Request headers passed to the Guard as the call's metadata: what it reads, nothing else.
 FORWARDED_HEADERS = ("authorization",)
 JSON = "application/json"
@@ -53,16 +70,23 @@ class HttpServer:
     """The REST routes of ``services`` (descriptors) over ``handlers`` (by gRPC path)."""
 
     def __init__(self, services: Iterable[ServiceDescriptor], handlers: Mapping[str, Handler],
-                 guard: Guard, *, max_body_bytes: int, shutdown_grace: float = 5.0) -> None:
+                 guard: Guard, *, max_body_bytes: int, shutdown_grace: float = 5.0,
+                 heartbeat: float = sse.HEARTBEAT_SECONDS) -> None:
         self._handlers = dict(handlers)
         self._guard = guard
         self._max_body_bytes = max_body_bytes
         self._shutdown_grace = shutdown_grace
+        self._heartbeat = heartbeat
         self._runner: web.AppRunner | None = None
         self.bindings = bindings(services)
         missing = [b.method for b in self.bindings if b.method not in self._handlers]
         if missing:
             raise ValueError(f"annotated methods without a servicer: {', '.join(missing)}")
+        unfed = [b.method for b in self.bindings if b.streaming and b.method not in sse.FEEDS]
+        if unfed:
+            raise ValueError(f"streaming routes without an SSE feed: {', '.join(unfed)}")
+        self._watches = {sse.FEEDS[b.method].name: b for b in self.bindings if b.streaming}
+        self._frames = sse.Frames()
         self._openapi = (resources.files("phoenixd.http") / "openapi.json").read_bytes()
         self.app = self._build()
 
@@ -74,7 +98,11 @@ class HttpServer:
             if resource is None:
                 resource = by_path[binding.route_path] = app.router.add_resource(
                     binding.route_path)
-            resource.add_route(binding.verb, self._route(binding))
+            serve = self._watch_route(binding) if binding.streaming else self._route(binding)
+            resource.add_route(binding.verb, serve)
+        app.router.add_get(sse.WATCH_PATH, self._watch_many)
+        for path, method, rewrite in SEED_ROUTES:
+            app.router.add_post(path, self._seed_route(method, rewrite))
         app.router.add_get(OPENAPI_PATH, self._openapi_document)
         return app
 
@@ -98,39 +126,135 @@ class HttpServer:
     def _route(self, binding: Binding) -> Callable[[web.Request], Awaitable[web.Response]]:
         message_class = message_factory.GetMessageClass(binding.input)
         variables = [f"v{i}" for i in range(len(binding.path_fields))]
-        handler = self._handlers[binding.method]
+
+        async def serve(request: web.Request) -> web.Response:
+            body = await request.read()
+            try:
+                message = request_message(binding, [request.match_info[v] for v in variables],
+                                          _query(request), body, message_class)
+            except BadRequest as exc:
+                return _error(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            return await self._call(binding.method, message, request)
+
+        return serve
+
+    def _seed_route(self, method: str, rewrite: Callable[[Any], dict[str, Any]],
+                    ) -> Callable[[web.Request], Awaitable[web.Response]]:
+        """A seed route: its body rewritten into ``method``'s request, then as /v1 serves it."""
+        message_class = message_factory.GetMessageClass(
+            next(b.input for b in self.bindings if b.method == method))
+
+        async def serve(request: web.Request) -> web.Response:
+            try:
+                message = message_class()
+                json_format.ParseDict(rewrite(parse_json(await request.read())), message)
+            except BadRequest as exc:
+                return _error(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            except json_format.ParseError as exc:
+                return _error(grpc.StatusCode.INVALID_ARGUMENT, first_line(exc))
+            return await self._call(method, message, request)
+
+        return serve
+
+    async def _guarded(self, method: str, metadata: tuple[tuple[str, str], ...],
+                       handler: Handler) -> Handler:
+        """``handler`` as the Guard gives it for a gRPC call of ``method`` with ``metadata``."""
 
         async def continuation(details: grpc.HandlerCallDetails) -> Handler:
             return handler
 
-        async def serve(request: web.Request) -> web.Response:
-            body = await request.read()
-            query = {key: request.query.getall(key) for key in request.query}
+        guarded = await self._guard.intercept_service(continuation,
+                                                      _CallDetails(method, metadata))
+        assert guarded is not None
+        return guarded
+
+    async def _call(self, method: str, message: Message, request: web.Request) -> web.Response:
+        """Run the unary ``method`` on ``message`` as a gRPC call of it runs."""
+        metadata = _metadata(request)
+        guarded = await self._guarded(method, metadata, self._handlers[method])
+        assert guarded.unary_unary is not None
+        context = HttpCallContext(_peer(request), metadata)
+        try:
+            response: Message = await guarded.unary_unary(message, cast(Any, context))
+        except Aborted as exc:
+            return _error(exc.code, exc.details)
+        except Exception:  # a bug: answered as grpc.aio answers it, and logged
+            log.exception("HTTP call failed", method=method)
+            return _error(grpc.StatusCode.UNKNOWN, "unexpected error in the daemon; "
+                          "its log has the details")
+        code = context.code()
+        if code is not None and code is not grpc.StatusCode.OK:
+            return _error(code, context.details())
+        return web.Response(body=response_json(response), content_type=JSON)
+
+    def _watch_route(self, binding: Binding,
+                     ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        message_class = message_factory.GetMessageClass(binding.input)
+
+        async def serve(request: web.Request) -> web.StreamResponse:
             try:
-                message = request_message(binding, [request.match_info[v] for v in variables],
-                                          query, body, message_class)
+                message = request_message(binding, [], _query(request),
+                                          await request.read(), message_class)
             except BadRequest as exc:
                 return _error(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-            metadata = tuple((name, request.headers[name]) for name in FORWARDED_HEADERS
-                             if name in request.headers)
-            guarded = await self._guard.intercept_service(
-                continuation, _CallDetails(binding.method, metadata))
-            assert guarded is not None and guarded.unary_unary is not None
-            context = HttpCallContext(_peer(request), metadata)
-            try:
-                response: Message = await guarded.unary_unary(message, cast(Any, context))
-            except Aborted as exc:
-                return _error(exc.code, exc.details)
-            except Exception:  # a bug: answered as grpc.aio answers it, and logged
-                log.exception("HTTP call failed", method=binding.method)
-                return _error(grpc.StatusCode.UNKNOWN, "unexpected error in the daemon; "
-                              "its log has the details")
-            code = context.code()
-            if code is not None and code is not grpc.StatusCode.OK:
-                return _error(code, context.details())
-            return web.Response(body=response_json(response), content_type=JSON)
+            return await self._stream(request, [(binding, message)])
 
         return serve
+
+    async def _watch_many(self, request: web.Request) -> web.StreamResponse:
+        """``GET /v1/watch?feeds=members,events``: each named watch on this one stream, the
+        other query parameters going to every watch whose request has that field."""
+        query = _query(request)
+        names = [n.strip() for v in query.pop("feeds", []) for n in v.split(",") if n.strip()]
+        unknown = sorted(set(names) - set(self._watches))
+        if unknown or not names:
+            what = f"feeds {', '.join(map(repr, unknown))} are not known" if unknown else \
+                "feeds names no watch"
+            return _error(grpc.StatusCode.INVALID_ARGUMENT,
+                          f"{what}; name some of {', '.join(self._watches)}, e.g. "
+                          f"?feeds={','.join(self._watches)}")
+        chosen = [self._watches[name] for name in dict.fromkeys(names)]
+        stray = next((key for key in query
+                      if not any(_names_field(b, key) for b in chosen)), None)
+        if stray is not None:
+            return _error(grpc.StatusCode.INVALID_ARGUMENT,
+                          f"query parameter {stray!r} is a field of none of the watches named "
+                          f"({', '.join(names)})")
+        parts = []
+        try:
+            for binding in chosen:
+                own = {key: values for key, values in query.items()
+                       if _names_field(binding, key)}
+                parts.append((binding, request_message(
+                    binding, [], own, b"", message_factory.GetMessageClass(binding.input))))
+        except BadRequest as exc:
+            return _error(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        return await self._stream(request, parts)
+
+    async def _stream(self, request: web.Request,
+                      parts: list[tuple[Binding, Message]]) -> web.StreamResponse:
+        """The watches of ``parts`` as one event stream, each resumed from Last-Event-ID if
+        the request carries it (an EventSource reconnecting sends it, with the URL it first
+        opened: the header wins over the URL's after_* parameters)."""
+        feeds = [sse.FEEDS[binding.method] for binding, _ in parts]
+        try:
+            resume = sse.cursors(request.headers.get("Last-Event-ID", ""), feeds)
+        except BadRequest as exc:
+            return _error(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        metadata = _metadata(request)
+        watches, after = [], {}
+        for (binding, message), feed in zip(parts, feeds, strict=True):
+            if feed.name in resume:
+                setattr(message, feed.cursor, resume[feed.name])
+            after[feed.name] = (getattr(message, feed.cursor) if message.HasField(feed.cursor)
+                                else None)
+            watch = sse.Watch(feed, message, HttpCallContext(_peer(request), metadata))
+            watch.handler = await self._guarded(
+                binding.method, metadata, sse.entering(self._handlers[binding.method], watch))
+            watches.append(watch)
+        return await sse.stream(request, watches, heartbeat=self._heartbeat, after=after,
+                                frames=self._frames,
+                                refuse=lambda exc: _error(exc.code, exc.details))
 
     async def _openapi_document(self, request: web.Request) -> web.Response:
         return web.Response(body=self._openapi, content_type=JSON)
@@ -161,6 +285,22 @@ class HttpServer:
             if exc.status < 400:
                 raise
             return _error(grpc.StatusCode.UNKNOWN, exc.reason, status=exc.status)
+
+
+def _names_field(binding: Binding, key: str) -> bool:
+    """Does query parameter ``key`` name a field of the binding's request (either name form)?"""
+    top = key.split(".")[0]
+    message = binding.input
+    return top in message.fields_by_name or any(f.json_name == top for f in message.fields)
+
+
+def _query(request: web.Request) -> dict[str, list[str]]:
+    return {key: request.query.getall(key) for key in request.query}
+
+
+def _metadata(request: web.Request) -> tuple[tuple[str, str], ...]:
+    return tuple((name, request.headers[name]) for name in FORWARDED_HEADERS
+                 if name in request.headers)
 
 
 def _error(code: grpc.StatusCode, message: str, *, status: int | None = None) -> web.Response:

@@ -20,7 +20,7 @@ from google.protobuf.message import Message
 
 from phoenixd.http.routes import Binding
 
-__all__ = ["BadRequest", "request_message", "response_json"]
+__all__ = ["BadRequest", "first_line", "parse_json", "request_message", "response_json"]
 
 _INTEGERS = frozenset({
     FieldDescriptor.TYPE_INT32, FieldDescriptor.TYPE_INT64, FieldDescriptor.TYPE_UINT32,
@@ -75,7 +75,7 @@ def request_message(
         try:
             json_format.ParseDict(overlay, request)
         except json_format.ParseError as exc:
-            raise BadRequest(_first_line(exc)) from None
+            raise BadRequest(first_line(exc)) from None
     return request
 
 
@@ -87,14 +87,19 @@ def response_json(message: Message) -> bytes:
     ).encode()
 
 
-def _merge_body(binding: Binding, body: bytes, request: Message) -> None:
+def parse_json(body: bytes) -> Any:
+    """The JSON of a request body ({} when empty), or BadRequest saying where it breaks."""
     try:
-        parsed = json.loads(body) if body.strip() else {}
+        return json.loads(body) if body.strip() else {}
     except UnicodeDecodeError as exc:
         raise BadRequest(f"the body is not UTF-8 text: {exc.reason} at byte {exc.start}") from None
     except json.JSONDecodeError as exc:
         raise BadRequest(f"the body is not valid JSON: {exc.msg} at line {exc.lineno} "
                          f"column {exc.colno}") from None
+
+
+def _merge_body(binding: Binding, body: bytes, request: Message) -> None:
+    parsed = parse_json(body)
     what = "the body" if binding.body == "*" else f"the body (the {binding.body!r} field)"
     if not isinstance(parsed, dict):
         raise BadRequest(f"{what} must be a JSON object, not {type(parsed).__name__}")
@@ -102,10 +107,11 @@ def _merge_body(binding: Binding, body: bytes, request: Message) -> None:
     try:
         json_format.ParseDict(parsed, target)
     except json_format.ParseError as exc:
-        raise BadRequest(_first_line(exc)) from None
+        raise BadRequest(first_line(exc)) from None
 
 
-def _first_line(exc: Exception) -> str:
+def first_line(exc: Exception) -> str:
+    """A json_format error's message without the field list it appends."""
     # json_format appends the message's whole field list on a line of its own.
     return str(exc).splitlines()[0].strip()
 

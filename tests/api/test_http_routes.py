@@ -1,7 +1,9 @@
 """Every RPC has its REST route, enumerated from the descriptors so that none escapes: each
 unary method is annotated and served by a real phoenixd (no route 404 or 405 for any of
-them), streaming methods are not (yet); and the OpenAPI document the daemon serves is the
-committed one, which matches proto/ (the generator's --check) and lists every route."""
+them), each server-streaming one with a route has its Server-Sent Events feed (served in
+test_http_sse.py), client-streaming ones have none; and the OpenAPI document the daemon
+serves is the committed one, which matches proto/ (the generator's --check) and lists every
+route."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from phoenixd.http.routes import bindings, streaming_methods
+from phoenixd.http.sse import FEEDS, WATCH_PATH
 from phoenixd.server.grpc_server import SERVICE_DESCRIPTORS
 from tests.api.http import http_daemon
 
@@ -21,12 +24,14 @@ DOCUMENT = ROOT / "phoenixd" / "http" / "openapi.json"
 ROUTES = bindings(SERVICE_DESCRIPTORS)
 
 
-def test_every_unary_method_has_a_route_and_no_streaming_one_does() -> None:
+def test_every_unary_method_has_a_route_and_each_routed_stream_a_feed() -> None:
     unary = {f"/{s.full_name}/{m.name}" for s in SERVICE_DESCRIPTORS for m in s.methods
              if not (m.client_streaming or m.server_streaming)}
     routed = {b.method for b in ROUTES}
     assert unary - routed == set(), "unary methods without a google.api.http annotation"
     assert routed & set(streaming_methods(SERVICE_DESCRIPTORS)) == set()
+    assert {b.method for b in ROUTES if b.streaming} == set(FEEDS)
+    assert all(b.verb == "GET" and not b.body for b in ROUTES if b.streaming)
     assert len({(b.verb, b.template) for b in ROUTES}) == len(ROUTES), "a route is taken twice"
 
 
@@ -34,6 +39,8 @@ def test_the_daemon_serves_every_route_and_its_openapi_document(tmp_path: Path) 
     proc, http = http_daemon(tmp_path / "data")
     try:
         for binding in ROUTES:
+            if binding.streaming:
+                continue  # an event stream: test_http_sse.py
             path = re.sub(r"\{[^}]+\}", "x-1", binding.template)
             status, payload = http.call(binding.verb, path, {} if binding.body else None)
             assert status not in (404, 405) or "no route" not in payload["message"], binding
@@ -52,7 +59,7 @@ def test_the_openapi_document_matches_the_protos_and_lists_every_route() -> None
     assert check.returncode == 0, check.stderr
     document = json.loads(DOCUMENT.read_text())
     listed = {(verb.upper(), path) for path, ops in document["paths"].items() for verb in ops}
-    assert listed == {(b.verb, b.template) for b in ROUTES}
+    assert listed == {(b.verb, b.template) for b in ROUTES} | {("GET", WATCH_PATH)}
     schemas = document["components"]["schemas"]
 
     def refs(node: Any) -> set[str]:

@@ -70,7 +70,8 @@ class FlightRecorderServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def WatchEvents(self, request, context):
-        """Streams events after a sequence number, then live ones.
+        """Streams events after a sequence number, then live ones. Over HTTP:
+        Server-Sent Events, each event's id its sequence number.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -37,7 +37,9 @@ class FlightRecorderServiceStub:
     def __new__(cls, channel: _aio.Channel) -> FlightRecorderServiceAsyncStub: ...
     QueryEvents: _grpc.UnaryUnaryMultiCallable[_flight_recorder_service_pb2.QueryEventsRequest, _flight_recorder_service_pb2.QueryEventsResponse]
     WatchEvents: _grpc.UnaryStreamMultiCallable[_flight_recorder_service_pb2.WatchEventsRequest, _flight_recorder_service_pb2.WatchEventsResponse]
-    """Streams events after a sequence number, then live ones."""
+    """Streams events after a sequence number, then live ones. Over HTTP:
+    Server-Sent Events, each event's id its sequence number.
+    """
     VerifyChain: _grpc.UnaryUnaryMultiCallable[_flight_recorder_service_pb2.VerifyChainRequest, _flight_recorder_service_pb2.VerifyChainResponse]
     """Re-reads the journal and checks every record and every chain link."""
     ExportLineage: _grpc.UnaryUnaryMultiCallable[_flight_recorder_service_pb2.ExportLineageRequest, _flight_recorder_service_pb2.ExportLineageResponse]
@@ -52,7 +54,9 @@ class FlightRecorderServiceAsyncStub(FlightRecorderServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     QueryEvents: _aio.UnaryUnaryMultiCallable[_flight_recorder_service_pb2.QueryEventsRequest, _flight_recorder_service_pb2.QueryEventsResponse]  # type: ignore[assignment]
     WatchEvents: _aio.UnaryStreamMultiCallable[_flight_recorder_service_pb2.WatchEventsRequest, _flight_recorder_service_pb2.WatchEventsResponse]  # type: ignore[assignment]
-    """Streams events after a sequence number, then live ones."""
+    """Streams events after a sequence number, then live ones. Over HTTP:
+    Server-Sent Events, each event's id its sequence number.
+    """
     VerifyChain: _aio.UnaryUnaryMultiCallable[_flight_recorder_service_pb2.VerifyChainRequest, _flight_recorder_service_pb2.VerifyChainResponse]  # type: ignore[assignment]
     """Re-reads the journal and checks every record and every chain link."""
     ExportLineage: _aio.UnaryUnaryMultiCallable[_flight_recorder_service_pb2.ExportLineageRequest, _flight_recorder_service_pb2.ExportLineageResponse]  # type: ignore[assignment]
@@ -76,7 +80,9 @@ class FlightRecorderServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _flight_recorder_service_pb2.WatchEventsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_flight_recorder_service_pb2.WatchEventsResponse], _abc.AsyncIterator[_flight_recorder_service_pb2.WatchEventsResponse]]:
-        """Streams events after a sequence number, then live ones."""
+        """Streams events after a sequence number, then live ones. Over HTTP:
+        Server-Sent Events, each event's id its sequence number.
+        """
 
     @_abc_1.abstractmethod
     def VerifyChain(

@@ -151,7 +151,8 @@ class MembershipServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def WatchMembers(self, request, context):
-        """Streams membership changes after a revision, then live ones.
+        """Streams membership changes after a revision, then live ones. Over HTTP:
+        Server-Sent Events, each event's id its revision.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

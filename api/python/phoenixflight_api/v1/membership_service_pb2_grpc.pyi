@@ -55,7 +55,9 @@ class MembershipServiceStub:
     RetireMember: _grpc.UnaryUnaryMultiCallable[_membership_service_pb2.RetireMemberRequest, _membership_service_pb2.RetireMemberResponse]
     """Retires the member now: its assignments are evicted and rescheduled."""
     WatchMembers: _grpc.UnaryStreamMultiCallable[_membership_service_pb2.WatchMembersRequest, _membership_service_pb2.WatchMembersResponse]
-    """Streams membership changes after a revision, then live ones."""
+    """Streams membership changes after a revision, then live ones. Over HTTP:
+    Server-Sent Events, each event's id its revision.
+    """
     ListCapabilities: _grpc.UnaryUnaryMultiCallable[_membership_service_pb2.ListCapabilitiesRequest, _membership_service_pb2.ListCapabilitiesResponse]
     """The capability directory: each capability with its providers."""
 
@@ -86,7 +88,9 @@ class MembershipServiceAsyncStub(MembershipServiceStub):
     RetireMember: _aio.UnaryUnaryMultiCallable[_membership_service_pb2.RetireMemberRequest, _membership_service_pb2.RetireMemberResponse]  # type: ignore[assignment]
     """Retires the member now: its assignments are evicted and rescheduled."""
     WatchMembers: _aio.UnaryStreamMultiCallable[_membership_service_pb2.WatchMembersRequest, _membership_service_pb2.WatchMembersResponse]  # type: ignore[assignment]
-    """Streams membership changes after a revision, then live ones."""
+    """Streams membership changes after a revision, then live ones. Over HTTP:
+    Server-Sent Events, each event's id its revision.
+    """
     ListCapabilities: _aio.UnaryUnaryMultiCallable[_membership_service_pb2.ListCapabilitiesRequest, _membership_service_pb2.ListCapabilitiesResponse]  # type: ignore[assignment]
     """The capability directory: each capability with its providers."""
 
@@ -168,7 +172,9 @@ class MembershipServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _membership_service_pb2.WatchMembersRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_membership_service_pb2.WatchMembersResponse], _abc.AsyncIterator[_membership_service_pb2.WatchMembersResponse]]:
-        """Streams membership changes after a revision, then live ones."""
+        """Streams membership changes after a revision, then live ones. Over HTTP:
+        Server-Sent Events, each event's id its revision.
+        """
 
     @_abc_1.abstractmethod
     def ListCapabilities(
