@@ -5,8 +5,6 @@ one browser and one daemon (xdist keeps them on one worker: ``--dist loadgroup``
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,25 +12,9 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.api.http import Http, http_daemon
+from tests.browser import chromium
+from tests.browser.pages import WAIT_MS, live
 from tests.daemon import PhoenixProcess
-
-CHROMIUM = "/usr/bin/chromium"
-# Only the loopback: anything else goes to a closed loopback port (the proxy) and no name is
-# ever looked up; the background services a fresh profile would call are off.
-CHROMIUM_ARGS = [
-    "--no-sandbox",  # root on CI
-    "--proxy-server=http://127.0.0.1:9",
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-default-apps",
-    "--disable-domain-reliability",
-    "--disable-sync",
-    "--no-first-run",
-    "--no-pings",
-]
-# How long a test waits for something to appear in the page (a live update, a reconnect).
-WAIT_MS = 15_000
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -41,18 +23,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.xdist_group("browser"))
 
 
-def chromium() -> str:
-    path = shutil.which("chromium") or CHROMIUM
-    if not os.path.exists(path):
-        pytest.fail("chromium is missing: `make chromium` installs Debian's package")
-    return path
-
-
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium(), headless=True,
-                                              args=CHROMIUM_ARGS)
+        try:
+            launched = chromium.launch(playwright)
+        except FileNotFoundError as exc:
+            pytest.fail(str(exc))
         yield launched
         launched.close()
 
@@ -82,11 +59,3 @@ def page(browser: Browser, served: tuple[PhoenixProcess, Http]) -> Iterator[Page
     yield opened
     context.close()
     assert not errors, errors
-
-
-def live(page: Page) -> None:
-    page.wait_for_selector("#stream-state[data-state=live]")
-
-
-def tab(page: Page, name: str) -> None:
-    page.click(f"#tabs button[data-tab={name}]")

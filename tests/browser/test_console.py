@@ -14,18 +14,10 @@ from playwright.sync_api import Browser, Page, expect
 from tests.api.agents import wait_until
 from tests.api.example_agent import AgentProcess
 from tests.api.http import Http, http_daemon
-from tests.browser.conftest import live, tab
+from tests.browser.pages import WAIT_MS, live, rows, tab
 from tests.daemon import PhoenixProcess, operator_token_args
 
 Served = tuple[PhoenixProcess, Http]
-
-
-def rows(page: Page, table: str) -> list[list[str]]:
-    """The cells of a console table, as shown."""
-    cells = page.eval_on_selector_all(
-        f'[data-table="{table}"] tbody tr',
-        "trs => trs.map(tr => [...tr.cells].map(td => td.textContent))")
-    return [list(row) for row in cells]
 
 
 def register(http: Http, member_id: str, **fields: object) -> None:
@@ -206,7 +198,7 @@ def test_a_daemon_with_an_operator_token_asks_for_it(browser: Browser,
         register(http, "behind-a-token")
         context = browser.new_context()
         page = context.new_page()
-        page.set_default_timeout(15_000)
+        page.set_default_timeout(WAIT_MS)
         page.goto(http.base + "/console")
         expect(page.locator("#token-form")).to_be_visible()
         page.locator("#token").fill("s3cret-token")

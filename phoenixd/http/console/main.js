@@ -335,7 +335,7 @@ async function boot() {
   try {
     const cursor = await load();
     $("#token-form").hidden = true;
-    state.stream = new LiveStream({ cursor, onEvent, onState });
+    state.stream = new LiveStream({ cursor, onEvent, onState, onReset: boot });
     state.stream.start();
   } catch (error) {
     if (error.status !== 401) showError(error);

@@ -9,12 +9,14 @@ import { headers, refused } from "./api.js";
 
 const RETRY_MIN_MS = 500;
 const RETRY_MAX_MS = 5000;
+const OUT_OF_RANGE = 11; // gRPC's code in the error body
 
 export class LiveStream {
-  constructor({ cursor, onEvent, onState }) {
+  constructor({ cursor, onEvent, onState, onReset }) {
     this.cursor = cursor; // { m: revision, e: sequence }
     this.onEvent = onEvent;
     this.onState = onState;
+    this.onReset = onReset; // the cursor is past the daemon's head: another data dir
     this.retryMs = RETRY_MIN_MS;
     this.controller = null;
     this.timer = null;
@@ -66,6 +68,12 @@ export class LiveStream {
         refused(response.status);
         const body = await response.json().catch(() => ({}));
         this.onState("refused", body.message || `HTTP ${response.status}`);
+        if (body.code === OUT_OF_RANGE) {
+          this.controller = null;
+          this.stopped = true;
+          this.onReset();
+          return;
+        }
         if (response.status === 401 || response.status === 403 || response.status === 400) {
           this.controller = null;
           this.stopped = true;
