@@ -1,12 +1,12 @@
 """The console in a real browser: Debian's chromium driven by Playwright (the ``browser``
 extra), headless, against a real phoenixd. Playwright never downloads a browser here: it
 is given chromium's path (``make chromium`` installs it). The tests of this directory share
-one browser and one daemon (xdist keeps them on one worker: ``--dist loadgroup``)."""
+one browser and one daemon per module (their xdist_group keeps them on one worker under
+``make test``'s ``--dist loadgroup``)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -15,12 +15,6 @@ from tests.api.http import Http, http_daemon
 from tests.browser import chromium
 from tests.browser.pages import WAIT_MS, live
 from tests.daemon import PhoenixProcess
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if item.path.parent == Path(__file__).parent:
-            item.add_marker(pytest.mark.xdist_group("browser"))
 
 
 @pytest.fixture(scope="session")

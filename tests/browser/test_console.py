@@ -9,6 +9,7 @@ import re
 import urllib.request
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.api.agents import wait_until
@@ -18,6 +19,9 @@ from tests.browser.pages import WAIT_MS, live, rows, tab
 from tests.daemon import PhoenixProcess, operator_token_args
 
 Served = tuple[PhoenixProcess, Http]
+# One chromium and one daemon for the module: its tests run on one xdist worker.
+pytestmark = pytest.mark.xdist_group("browser")
+CONSOLE = Path(__file__).resolve().parents[2] / "phoenixd" / "http" / "console"
 
 
 def register(http: Http, member_id: str, **fields: object) -> None:
@@ -40,6 +44,16 @@ def test_the_page_and_its_modules_carry_a_csp_that_forbids_inline_script(
     for name in re.findall(r'(?:src|href)="/console/([\w.]+)"', page):
         with urllib.request.urlopen(f"{base}/console/{name}", timeout=10) as response:
             assert response.headers["Content-Security-Policy"] == policy
+    status, body = served[1].get("/console/secret.txt")
+    assert status == 404 and "no route" in body["message"]
+
+
+def test_the_modules_never_write_html() -> None:
+    """Text from the daemon goes in with textContent: no module can parse a string as HTML."""
+    for module in sorted(CONSOLE.glob("*.js")):
+        source = module.read_text()
+        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
+            assert sink not in source, f"{module.name} uses {sink}"
 
 
 def test_a_member_registered_through_the_form_is_listed(page: Page, served: Served) -> None:
@@ -147,6 +161,24 @@ def test_verify_chain_runs_on_the_audit_tab(page: Page, served: Served) -> None:
     page.locator("#verify-form button[type=submit]").click()
     expect(page.locator("#verify-result")).to_contain_text("chain intact")
     assert page.locator("#verify-result").get_attribute("data-ok") == "true"
+
+
+def test_simulator_mode_runs_a_preset_on_the_daemon(page: Page, served: Served) -> None:
+    tab(page, "simulator")
+    form = page.locator("#simulate-form")
+    for field, value in (("preset", "zone-outage"), ("members", "6"), ("packets", "30"),
+                         ("steps", "3")):
+        form.locator(f"[name={field}]").fill(value)
+    form.locator("[name=learn_reliability]").check()
+    form.locator("button[type=submit]").click()
+    expect(page.locator("#simulate-result")).to_contain_text("audit chain head")
+    expected = served[1].ok("POST", "/v1/simulator:simulate", {
+        "preset": "zone-outage", "mode": "ring", "members": 6, "packets": 30, "steps": 3,
+        "seed": 1, "learn_reliability": True})
+    # the same scenario and seed: the same run, down to its audit chain's head
+    expect(page.locator("#simulate-result")).to_contain_text(expected["head_hash"])
+    assert len(rows(page, "sim-steps")) == len(expected["steps"])
+    expect(page.locator("#sim-cards")).to_contain_text("dhs")
 
 
 def test_a_hidden_page_closes_its_stream_and_resumes_from_its_cursor(

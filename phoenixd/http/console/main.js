@@ -8,6 +8,8 @@ import { Table } from "./table.js";
 
 // Journal events kept in the page (the Audit tab's live list): older ones stay queryable.
 const KEPT_EVENTS = 5000;
+// Packets changed in one burst that are fetched one by one; more, and the list is fetched.
+const REFETCH_ONE_BY_ONE = 50;
 // Health samples the chart keeps, one per journal change seen while the tab is shown.
 const KEPT_SAMPLES = 120;
 const $ = (selector) => document.querySelector(selector);
@@ -139,10 +141,6 @@ function buildTables() {
     { label: "figure", value: (r) => r[0] },
     { label: "value", value: (r) => r[1] },
   ]);
-  table("sim-run", [
-    { label: "figure", value: (r) => r[0] },
-    { label: "value", value: (r) => r[1] },
-  ], { empty: "run a scenario" });
 }
 
 // -- rendering ----------------------------------------------------------------------
@@ -280,9 +278,13 @@ function refetchSoon() {
     const wantHealth = healthStale && state.tab === "health";
     capabilitiesStale = false;
     if (wantHealth) healthStale = false;
+    const wholeList = ids.length > REFETCH_ONE_BY_ONE;
     try {
       await Promise.all([
-        ...ids.map(async (id) => {
+        wholeList && api.all("/v1/packets", "packets").then(({ items }) => {
+          state.packets = new Map(items.map((p) => [p.packet_id, p]));
+        }),
+        ...(wholeList ? [] : ids).map(async (id) => {
           const { packet } = await api.get(`/v1/packets/${encodeURIComponent(id)}`);
           state.packets.set(packet.packet_id, packet);
         }),
@@ -469,7 +471,7 @@ function wireForms() {
     say("#simulate-result", "running...");
     const r = await api.post("/v1/simulator:simulate", body);
     say("#simulate-result", `strategy ${r.strategy}; audit chain head #${r.head_sequence} ${r.head_hash}`);
-    tables["sim-run"].set(Object.entries(r.run?.values || {}).sort().map(([k, v]) => [k, fixed(v, 4)]));
+    cards($("#sim-cards"), Object.entries(r.run?.values || {}).sort().map(([k, v]) => [k, fixed(v, 4)]));
     const keys = Object.keys(r.steps?.[0]?.values || {}).sort();
     const host = document.querySelector('[data-table="sim-steps"]');
     host.replaceChildren();
