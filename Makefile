@@ -11,7 +11,7 @@ DATA   ?= ./.phoenixflight
 # The compiled kernel's sources: a change to any of them rebuilds the extension.
 KERNEL_SOURCES := $(wildcard phoenixd/kernel/*.pyx phoenixd/kernel/*.pxd phoenixd/kernel/*.pxi)
 
-.PHONY: venv run test readme charts check lint gen check-gen proto-lint typecheck ts-test bench bench-smoke bench-scale soak clean
+.PHONY: venv chromium run test screenshots readme charts check lint gen check-gen proto-lint typecheck ts-test bench bench-smoke bench-scale soak clean
 
 # The set-up: a venv with the API contract (generated code), the SDK and the daemon (its Cython
 # kernel compiled at install), plus buf from npm. Redone when a build file changes.
@@ -20,21 +20,32 @@ $(STAMP): pyproject.toml setup.py api/python/pyproject.toml clients/python/pypro
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ./api/python
 	$(BIN)/pip install --quiet -e ./clients/python
-	$(BIN)/pip install --quiet -e '.[dev,plots]'
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/pip install --quiet -e '.[dev,plots,browser]'
 	npm ci --no-audit --no-fund --loglevel=error
 	cd clients/typescript && npm ci --no-audit --no-fund --loglevel=error
 	touch $(STAMP)
 
 venv: $(STAMP)
 
+# The browser the console's tests drive: Debian's chromium, installed when missing (root on CI).
+# Playwright never downloads one of its own (the browser extra, PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD).
+chromium:
+	command -v chromium || (apt-get update && apt-get install -y chromium)
+
 run: venv
 	$(BIN)/phoenixd --listen $(LISTEN) --http-listen $(HTTP_LISTEN) --data-dir $(DATA)
 
 # The suite in 4 worker processes (pytest-xdist): most tests wait on a real daemon's timers
 # and sockets, so four at once keep two cores busy. `.venv/bin/pytest` alone runs it serially.
-test: venv check-gen proto-lint lint typecheck ts-test bench-smoke
-	$(BIN)/pytest -n 4
+# loadgroup keeps the browser tests (one chromium, one daemon) on one worker.
+test: venv chromium check-gen proto-lint lint typecheck ts-test bench-smoke
+	$(BIN)/pytest -n 4 --dist loadgroup
 	PHOENIX_NO_EXTENSIONS=1 $(BIN)/pytest -q tests/kernel
+
+# The console's screenshots in the README (docs/console/*.png): a daemon with a few members and
+# packets, each tab captured by the browser tests' Playwright and chromium.
+screenshots: venv chromium
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/python scripts/console_screenshots.py docs/console
 
 # The README's console examples, rerun against a real phoenixd and written back (make test
 # checks them with --check).

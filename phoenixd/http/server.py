@@ -14,6 +14,7 @@ field (400), an unknown path (404) and a method a path does not take (405).
 A server-streaming RPC's route serves Server-Sent Events (sse.py), and ``GET /v1/watch``
 several watches on one connection. The seed's own routes (seed.py) rewrite the seed's
 bodies into the requests of RegisterMember and SubmitPacket and then run as their /v1 routes.
+``/console`` is the runtime console (static.py): static files calling these same routes.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from google.protobuf.message import Message
 from phoenixd.http import seed, sse
 from phoenixd.http.context import Aborted, HttpCallContext
 from phoenixd.http.routes import Binding, bindings
+from phoenixd.http.static import Console
 from phoenixd.http.status import HTTP_STATUS, error_body
 from phoenixd.http.transcode import (
     BadRequest,
@@ -104,6 +106,7 @@ class HttpServer:
         for path, method, rewrite in SEED_ROUTES:
             app.router.add_post(path, self._seed_route(method, rewrite))
         app.router.add_get(OPENAPI_PATH, self._openapi_document)
+        Console().add_routes(app)
         return app
 
     async def start(self, host: str, port: int) -> int:
