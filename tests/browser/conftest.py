@@ -17,8 +17,10 @@ from tests.browser.pages import WAIT_MS, live
 from tests.daemon import PhoenixProcess
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    # Not for the whole session: while Playwright's sync API is open its event loop runs in
+    # this thread, and the tests that follow on the same worker call asyncio.run().
     with sync_playwright() as playwright:
         try:
             launched = chromium.launch(playwright)
