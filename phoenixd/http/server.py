@@ -44,7 +44,7 @@ from phoenixd.http.transcode import (
     response_json,
 )
 from phoenixd.server.grpc_server import Handler
-from phoenixd.server.interceptors import Guard
+from phoenixd.server.interceptors import NO_OPERATOR_TOKEN, Guard
 
 __all__ = ["OPENAPI_PATH", "SEED_ROUTES", "HttpServer"]
 
@@ -131,6 +131,8 @@ class HttpServer:
         variables = [f"v{i}" for i in range(len(binding.path_fields))]
 
         async def serve(request: web.Request) -> web.Response:
+            if (refused := self._unauthenticated((binding.method,), request)) is not None:
+                return refused
             body = await request.read()
             try:
                 message = request_message(binding, [request.match_info[v] for v in variables],
@@ -148,6 +150,8 @@ class HttpServer:
             next(b.input for b in self.bindings if b.method == method))
 
         async def serve(request: web.Request) -> web.Response:
+            if (refused := self._unauthenticated((method,), request)) is not None:
+                return refused
             try:
                 message = message_class()
                 json_format.ParseDict(rewrite(parse_json(await request.read())), message)
@@ -158,6 +162,16 @@ class HttpServer:
             return await self._call(method, message, request)
 
         return serve
+
+    def _unauthenticated(self, methods: Iterable[str], request: web.Request
+                         ) -> web.Response | None:
+        """401 before anything else of the request is read, as gRPC refuses a call without
+        a valid operator token before it looks at the request: such a caller learns nothing
+        of the request's checks."""
+        metadata = _metadata(request)
+        if any(self._guard.unauthenticated(method, metadata) for method in methods):
+            return _error(grpc.StatusCode.UNAUTHENTICATED, NO_OPERATOR_TOKEN)
+        return None
 
     async def _guarded(self, method: str, metadata: tuple[tuple[str, str], ...],
                        handler: Handler) -> Handler:
@@ -195,6 +209,8 @@ class HttpServer:
         message_class = message_factory.GetMessageClass(binding.input)
 
         async def serve(request: web.Request) -> web.StreamResponse:
+            if (refused := self._unauthenticated((binding.method,), request)) is not None:
+                return refused
             try:
                 message = request_message(binding, [], _query(request),
                                           await request.read(), message_class)
@@ -207,6 +223,9 @@ class HttpServer:
     async def _watch_many(self, request: web.Request) -> web.StreamResponse:
         """``GET /v1/watch?feeds=members,events``: each named watch on this one stream, the
         other query parameters going to every watch whose request has that field."""
+        methods = [binding.method for binding in self._watches.values()]
+        if (refused := self._unauthenticated(methods, request)) is not None:
+            return refused
         query = _query(request)
         names = [n.strip() for v in query.pop("feeds", []) for n in v.split(",") if n.strip()]
         unknown = sorted(set(names) - set(self._watches))

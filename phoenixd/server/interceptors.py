@@ -18,7 +18,7 @@ from phoenixd.server.decoding import Undecodable, checked, tolerant
 from phoenixd.server.errors import Context, status_for
 from phoenixd.server.refusals import OPERATOR_TOKEN, REFUSALS
 
-__all__ = ["MEMBER_METHODS", "MUTATING_METHODS", "OPEN_METHODS", "Guard"]
+__all__ = ["MEMBER_METHODS", "MUTATING_METHODS", "NO_OPERATOR_TOKEN", "OPEN_METHODS", "Guard"]
 
 # grpc.RpcMethodHandler is generic only in the type stubs, not at run time.
 Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
@@ -66,6 +66,8 @@ OPEN_METHODS = frozenset({
     # Public data that members need to verify handoff tokens.
     "/phoenixflight.v1.PacketService/GetHandoffKey",
 })
+NO_OPERATOR_TOKEN = ("missing or wrong operator token: send `authorization: Bearer <token>` "
+                     "(the daemon's --auth-token-file, or one of its --auth-tokens)")
 
 
 def _rebuild(
@@ -117,6 +119,13 @@ class Guard(grpc.aio.ServerInterceptor):
         self.pending = PendingStreams(streams.unauthenticated, streams.auth_deadline)
         self.probes = Slots(streams.probes, "health and reflection streams open")
 
+    def unauthenticated(self, method: str, metadata: tuple[Any, ...] | None) -> bool:
+        """Whether a call of operator ``method`` lacks a valid operator token, which
+        intercept_service refuses before the request is looked at (the HTTP surface asks
+        first, so that it too refuses before reading a body)."""
+        return (method not in OPEN_METHODS and method not in MEMBER_METHODS
+                and self._caller(metadata) is None)
+
     def _caller(self, metadata: tuple[Any, ...] | None) -> Caller | None:
         """Whose bearer token the call carries (None: no valid one)."""
         if not self._tokens.enabled:
@@ -142,9 +151,7 @@ class Guard(grpc.aio.ServerInterceptor):
             if caller is None:
                 streams_back = handler.response_streaming
                 return _rebuild(handler, lambda inner: _refuse(
-                    grpc.StatusCode.UNAUTHENTICATED,
-                    "missing or wrong operator token: send `authorization: Bearer <token>` "
-                    "(the daemon's --auth-token-file, or one of its --auth-tokens)",
+                    grpc.StatusCode.UNAUTHENTICATED, NO_OPERATOR_TOKEN,
                     streaming=streams_back, noted_as=method.rpartition("/")[2],
                 ))
             if not caller.admin:  # the admin may call anything, and CALLER's default is it

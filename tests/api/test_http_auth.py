@@ -52,6 +52,9 @@ def test_every_operator_route_refuses_a_call_without_a_token(http: Http,
     assert "operator token" in error["message"]
     status, error = http.call(binding.verb, _url(binding), body, token="not-the-token")
     assert (status, error["code"]) == (401, 16), error
+    # Refused before the request is read, as over gRPC: a bad body or query teaches nothing.
+    status, error = http.call(binding.verb, _url(binding) + "?no_such_field=1", raw=b"{nope")
+    assert (status, error["code"]) == (401, 16), error
 
 
 def test_the_admin_token_passes_and_member_routes_take_the_credential(http: Http) -> None:
@@ -64,6 +67,9 @@ def test_the_admin_token_passes_and_member_routes_take_the_credential(http: Http
     assert (status, error["code"]) == (401, 16)
     status, key = http.get("/v1/handoffKey")
     assert status == 200 and key["algorithm"]
+    for feed in ("/v1/members:watch?bad=1", "/v1/events:watch?bad=1", "/v1/watch?feeds=nope"):
+        status, error = http.get(feed)
+        assert (status, error["code"]) == (401, 16), (feed, error)
 
 
 def test_a_scoped_token_is_refused_outside_its_namespace(http: Http) -> None:

@@ -8,10 +8,12 @@ request's fields with values of every JSON type (and unknown keys), or mangled b
 not JSON at all. Most calls carry the operator token, some none or a wrong one.
 
 Allowed answers: 200, or a designed refusal (400, 401, 403, 404, 409, 413, 429), always with
-a JSON body; a refusal's body is ``{code, message, details}`` whose code is a designed gRPC
-code, never UNKNOWN or INTERNAL (an exception the daemon did not handle). After each route
-the daemon still serves, its chain verifies, and its log holds no traceback. CI runs a bounded
-number of examples per route; ``make soak`` runs many more.
+a JSON body; an operator route called without the token answers 401, whatever the request
+holds (a path that is no route at all, from an empty variable, is a 404 first). A refusal's
+body is ``{code, message, details}`` whose code is a designed gRPC code, never UNKNOWN or
+INTERNAL (an exception the daemon did not handle). After each route the daemon still serves,
+its chain verifies, and its log holds no traceback. CI runs a bounded number of examples per
+route; ``make soak`` runs many more.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from hypothesis import strategies as st
 
 from phoenixd.http.routes import Binding, bindings
 from phoenixd.server.grpc_server import SERVICE_DESCRIPTORS
+from phoenixd.server.interceptors import MEMBER_METHODS, OPEN_METHODS
 from tests.api.http import Http
 from tests.daemon import PhoenixProcess, free_port, operator_token_args
 from tests.reliability.soak import figure, scaled
@@ -139,6 +142,11 @@ def test_fuzzed_http_requests_get_designed_answers(
         status, payload = _send(port, binding.verb, path, body, token)
         ANSWERS[status] += 1
         assert status in ALLOWED, (status, path, body, payload[:300])
+        if token != TOKEN and binding.method not in MEMBER_METHODS | OPEN_METHODS:
+            # Refused before any check of the request; unless the path is no route at all
+            # (an empty variable).
+            routed = not (status == 404 and b"no route for" in payload)
+            assert status == 401 or not routed, (status, path, body, payload[:300])
         answer: Any = json.loads(payload)  # every answer is JSON
         if status != 200:
             assert answer["code"] in DESIGNED_CODES, (status, path, body, answer)
