@@ -50,9 +50,20 @@ WHY = {
 }
 
 
+def _parse(path: Path) -> ast.Module:
+    source = path.read_text()
+    try:
+        return ast.parse(source, str(path))
+    except SystemError:
+        # CPython 3.11's AST conversion can fail its own recursion-depth bookkeeping
+        # ("AST constructor recursion depth mismatch") in a process that has run other work;
+        # the parse is deterministic, so it is simply done again.
+        return ast.parse(source, str(path))
+
+
 def _imports(path: Path) -> set[str]:
     names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in ast.walk(_parse(path)):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
