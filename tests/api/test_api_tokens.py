@@ -164,6 +164,10 @@ def test_a_flood_of_refusals_is_counted_not_all_recorded(tmp_path: Path) -> None
                                       metadata=scoped, timeout=10)
         # Each recorded refusal counts those left unrecorded since the one before it (on a
         # slow run the bucket refills during the flood too): together, every one.
-        unrecorded = sum(int(e.data["unrecorded_before"]) for e in denied()
-                         if "unrecorded_before" in e.data)
+        unrecorded = 0
+        for event in denied():
+            if "unrecorded_before" in event.data:
+                count = event.data["unrecorded_before"]
+                assert isinstance(count, float)
+                unrecorded += int(count)
         assert unrecorded == sent - len(recorded)
