@@ -20,8 +20,25 @@ from phoenixflight_api.v1 import packet_service_pb2 as ppb
 from phoenixflight_api.v1 import packet_service_pb2_grpc as pkt_grpc
 from tests.daemon import PhoenixProcess
 
-__all__ = ["Agent", "envelope", "event_data", "packet_of", "wait_until"]
+__all__ = ["SEED_ENVELOPE", "Agent", "envelope", "event_data", "packet_of", "wait_until"]
 
+
+# The seed's portable workload envelope, exactly as written (its hash is elided there too).
+SEED_ENVELOPE: dict[str, Any] = {
+    "packet_id": "fp-001",
+    "workload_type": "customer-remediation",
+    "required_capabilities": ["customer_validation", "policy_review"],
+    "current_owner": "agent-customer-01",
+    "previous_owners": ["agent-triage-02"],
+    "context_checkpoint": {"case_id": "CUST-88291", "step": "policy_review_pending",
+                           "state_hash": "sha256:9c12..."},
+    "policy_constraints": {"pii_review_required": True, "minimum_trust_score": 0.90,
+                           "allowed_regions": ["us-east"]},
+    "handoff": {"allowed": True, "reason": "source_member_unhealthy"},
+    "audit": {"created_at": "2026-06-13T20:00:00Z", "last_event": "handoff_completed",
+              "lineage_id": "lin-7742"},
+    "status": "ASSIGNED",
+}
 
 def event_data(event: Any) -> dict[str, Any]:
     """An event's data Struct as plain Python values."""

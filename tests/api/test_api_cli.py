@@ -11,25 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.agents import probe_until_delivered
+from tests.api.agents import SEED_ENVELOPE, probe_until_delivered
 from tests.api.cli import follow, js, phoenix
 from tests.daemon import PhoenixProcess
-
-SEED_ENVELOPE = {
-    "packet_id": "fp-001",
-    "workload_type": "customer-remediation",
-    "required_capabilities": ["customer_validation", "policy_review"],
-    "current_owner": "agent-customer-01",
-    "previous_owners": ["agent-triage-02"],
-    "context_checkpoint": {"case_id": "CUST-88291", "step": "policy_review_pending",
-                           "state_hash": "sha256:9c12..."},
-    "policy_constraints": {"pii_review_required": True, "minimum_trust_score": 0.90,
-                           "allowed_regions": ["us-east"]},
-    "handoff": {"allowed": True, "reason": "source_member_unhealthy"},
-    "audit": {"created_at": "2026-06-13T20:00:00Z", "last_event": "handoff_completed",
-              "lineage_id": "lin-7742"},
-    "status": "ASSIGNED",
-}
 
 
 def test_members_and_capabilities(daemon: PhoenixProcess) -> None:

@@ -9,34 +9,18 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from phoenixflight_api.v1 import member_pb2
 from phoenixflight_api.v1 import membership_service_pb2 as mpb
+from tests.api.agents import SEED_ENVELOPE
 from tests.api.http import Http, http_daemon
 from tests.daemon import PhoenixProcess, operator_token_args
 
 # The seed's curl command's body, exactly as written.
 SEED_MEMBER = {"id": "agent-planner-01", "type": "agent", "capabilities": ["planning", "routing"],
                "cpu_capacity": 50.0, "memory_capacity": 500.0, "trust_score": 0.95}
-# The seed's portable workload envelope, exactly as written (its hash is elided there too).
-SEED_ENVELOPE: dict[str, Any] = {
-    "packet_id": "fp-001",
-    "workload_type": "customer-remediation",
-    "required_capabilities": ["customer_validation", "policy_review"],
-    "current_owner": "agent-customer-01",
-    "previous_owners": ["agent-triage-02"],
-    "context_checkpoint": {"case_id": "CUST-88291", "step": "policy_review_pending",
-                           "state_hash": "sha256:9c12..."},
-    "policy_constraints": {"pii_review_required": True, "minimum_trust_score": 0.90,
-                           "allowed_regions": ["us-east"]},
-    "handoff": {"allowed": True, "reason": "source_member_unhealthy"},
-    "audit": {"created_at": "2026-06-13T20:00:00Z", "last_event": "handoff_completed",
-              "lineage_id": "lin-7742"},
-    "status": "ASSIGNED",
-}
 DAEMON_OWNED = ("current_owner", "previous_owners", "context_checkpoint.state_hash",
                 "handoff.reason", "audit.created_at", "audit.last_event", "status")
 
